@@ -1,1 +1,89 @@
-int main() { return 0; }
+// propbridged: loads the configured plugins and serves customer timelines over gRPC until
+// SIGTERM or SIGINT.
+#include <signal.h>
+#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <cstdlib>
+#include <iostream>
+#include <string>
+
+#include "daemon/config/config.h"
+#include "daemon/daemon.h"
+
+namespace {
+
+constexpr const char* kUsage = R"(Usage: propbridged [--config FILE] [--log-level LEVEL]
+
+Bridges a property company's systems into one timeline per customer and serves it over gRPC.
+
+  --config FILE      the TOML configuration (default /etc/propbridge/propbridged.toml)
+  --log-level LEVEL  debug, info (default), warn or error
+  --version          print the version and exit
+  --help             print this and exit
+
+Stops cleanly on SIGTERM or SIGINT: plugins stop, everything they emitted is committed.
+)";
+
+void SetUpLogging(const std::string& level) {
+  auto logger = std::make_shared<spdlog::logger>(
+      "propbridged", std::make_shared<spdlog::sinks::stderr_sink_mt>());
+  logger->set_pattern("%Y-%m-%d %H:%M:%S.%e %l %v");
+  logger->set_level(spdlog::level::from_str(level));
+  spdlog::set_default_logger(logger);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string config_file = "/etc/propbridge/propbridged.toml";
+  std::string log_level = "info";
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    if ((arg == "--config" || arg == "--log-level") && i + 1 < argc) {
+      (arg == "--config" ? config_file : log_level) = argv[++i];
+    } else if (arg == "--help" || arg == "-h") {
+      std::cout << kUsage;
+      return 0;
+    } else if (arg == "--version") {
+      std::cout << "propbridged " << PROPBRIDGE_VERSION << "\n";
+      return 0;
+    } else {
+      std::cerr << "propbridged: unknown argument '" << arg << "'\n\n" << kUsage;
+      return 2;
+    }
+  }
+  if (log_level != "debug" && log_level != "info" && log_level != "warn" && log_level != "error") {
+    std::cerr << "propbridged: --log-level must be debug, info, warn or error\n";
+    return 2;
+  }
+  SetUpLogging(log_level);
+
+  // Every thread started from here on inherits the blocked signals; only sigwait sees them.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  auto config = propbridge::config::LoadConfig(config_file);
+  if (!config.ok()) {
+    spdlog::critical("configuration error: {}", config.status().message());
+    return 1;
+  }
+  auto daemon = propbridge::Daemon::Start(*config);
+  if (!daemon.ok()) {
+    spdlog::critical("cannot start: {}", daemon.status().message());
+    return 1;
+  }
+  int received = 0;
+  sigwait(&stop_signals, &received);
+  spdlog::info("{} received: shutting down", received == SIGTERM ? "SIGTERM" : "SIGINT");
+  if (!(*daemon)->Shutdown()) {
+    (void)daemon->release();
+    spdlog::warn("exiting with a plugin abandoned; everything it emitted is committed");
+    std::_Exit(0);
+  }
+  return 0;
+}

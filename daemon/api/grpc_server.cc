@@ -1,0 +1,39 @@
+#include "daemon/api/grpc_server.h"
+
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/health_check_service_interface.h>
+#include <grpcpp/security/server_credentials.h>
+#include <grpcpp/server_builder.h>
+
+namespace propbridge::api {
+
+Result<std::unique_ptr<GrpcServer>> GrpcServer::Start(const std::string& listen,
+                                                      store::Store& store) {
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+
+  std::unique_ptr<GrpcServer> server(new GrpcServer(store));
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort(listen, grpc::InsecureServerCredentials(), &server->port_);
+  builder.RegisterService(&server->timeline_);
+  builder.SetMaxReceiveMessageSize(1 << 20);
+  server->server_ = builder.BuildAndStart();
+  if (!server->server_ || server->port_ == 0) {
+    return Unavailable("cannot listen on " + listen +
+                       ": the address is in use or not an address of this machine");
+  }
+  return server;
+}
+
+GrpcServer::~GrpcServer() {
+  if (server_) Shutdown(std::chrono::system_clock::now());
+}
+
+void GrpcServer::Shutdown(std::chrono::system_clock::time_point deadline) {
+  if (!server_) return;
+  server_->Shutdown(deadline);
+  server_->Wait();
+  server_.reset();
+}
+
+}  // namespace propbridge::api

@@ -1,0 +1,226 @@
+#include "daemon/ingest/normalizer.h"
+
+#include <algorithm>
+#include <cctype>
+#include <nlohmann/json.hpp>
+
+namespace propbridge::ingest {
+namespace {
+
+bool IsValidUtf8(std::string_view s) {
+  std::size_t i = 0;
+  while (i < s.size()) {
+    auto c = static_cast<unsigned char>(s[i]);
+    std::size_t extra;
+    std::uint32_t cp;
+    if (c < 0x80) {
+      ++i;
+      continue;
+    } else if ((c & 0xE0) == 0xC0) {
+      extra = 1;
+      cp = c & 0x1F;
+    } else if ((c & 0xF0) == 0xE0) {
+      extra = 2;
+      cp = c & 0x0F;
+    } else if ((c & 0xF8) == 0xF0) {
+      extra = 3;
+      cp = c & 0x07;
+    } else {
+      return false;
+    }
+    if (i + extra >= s.size()) return false;
+    for (std::size_t k = 1; k <= extra; ++k) {
+      auto cc = static_cast<unsigned char>(s[i + k]);
+      if ((cc & 0xC0) != 0x80) return false;
+      cp = (cp << 6) | (cc & 0x3F);
+    }
+    static constexpr std::uint32_t kMin[] = {0, 0x80, 0x800, 0x10000};
+    if (cp < kMin[extra] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return false;
+    i += extra + 1;
+  }
+  return true;
+}
+
+// Lower-case words joined by dots: "billing.charge.posted".
+bool IsValidKind(std::string_view kind) {
+  if (kind.empty() || kind.front() == '.' || kind.back() == '.') return false;
+  char previous = 0;
+  for (char c : kind) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '.';
+    if (!ok || (c == '.' && previous == '.')) return false;
+    previous = c;
+  }
+  return true;
+}
+
+std::string_view Trim(std::string_view s) {
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
+  return s;
+}
+
+std::size_t ApproximateSize(const sdk::RawEvent& e) {
+  std::size_t size = e.source_event_id.size() + e.kind.size() + e.summary.size() +
+                     e.channel.size() + e.matter_id.size() + e.origin.size();
+  for (const auto& id : e.identifiers) size += id.type.size() + id.value.size();
+  for (const auto& [k, v] : e.attributes) size += k.size() + v.size();
+  return size;
+}
+
+std::string TimeText(const sdk::EventTime& t) {
+  using namespace std::chrono;
+  auto format = [](auto tp) {
+    auto day = floor<days>(tp);
+    year_month_day ymd{day};
+    hh_mm_ss hms{floor<seconds>(tp - day)};
+    char buf[40];
+    std::snprintf(buf, sizeof buf, "%04d-%02u-%02u %02ld:%02ld:%02ld", static_cast<int>(ymd.year()),
+                  static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()),
+                  static_cast<long>(hms.hours().count()), static_cast<long>(hms.minutes().count()),
+                  static_cast<long>(hms.seconds().count()));
+    return std::string(buf);
+  };
+  if (auto* utc = std::get_if<sdk::UtcTime>(&t)) {
+    return format(sys_days{} + (utc->time_since_epoch())) + "Z";
+  }
+  if (auto* local = std::get_if<sdk::LocalTime>(&t)) {
+    return format(sys_days{} + local->time_since_epoch()) + " local";
+  }
+  return "";
+}
+
+}  // namespace
+
+bool IsBlockedIdentifierValue(std::string_view value) {
+  std::string v(Trim(value));
+  std::transform(v.begin(), v.end(), v.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  static constexpr std::string_view kBlocked[] = {"", "0", "-1", "null", "unknown", "none", "n/a"};
+  return std::find(std::begin(kBlocked), std::end(kBlocked), v) != std::end(kBlocked);
+}
+
+std::string CustomerKey(const std::vector<sdk::Identifier>& identifiers) {
+  for (const auto& id : identifiers) {
+    if (!IsBlockedIdentifierValue(id.value)) {
+      return id.type + ":" + std::string(Trim(id.value));
+    }
+  }
+  return "";
+}
+
+std::string RawEventJson(const sdk::RawEvent& e) {
+  nlohmann::ordered_json j;
+  j["source_event_id"] = e.source_event_id;
+  j["kind"] = e.kind;
+  j["occurred_at"] = TimeText(e.occurred_at);
+  j["identifiers"] = nlohmann::ordered_json::array();
+  for (const auto& id : e.identifiers) {
+    j["identifiers"].push_back({{"type", id.type}, {"value", id.value}});
+  }
+  j["summary"] = e.summary;
+  j["proposed_step"] = static_cast<int>(e.proposed_step);
+  j["proposed_initiative"] = static_cast<int>(e.proposed_initiative);
+  j["contact"] = e.contact;
+  j["channel"] = e.channel;
+  j["matter_id"] = e.matter_id;
+  j["matter_state"] = static_cast<int>(e.matter_state);
+  j["attributes"] = nlohmann::ordered_json::object();
+  for (const auto& [k, v] : e.attributes) j["attributes"][k] = v;
+  j["origin"] = e.origin;
+  return j.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
+}
+
+Normalizer::Normalizer(std::string source, StepMapping mapping, TimeZone time_zone,
+                       EventLimits limits)
+    : source_(std::move(source)),
+      mapping_(std::move(mapping)),
+      time_zone_(std::move(time_zone)),
+      limits_(limits) {}
+
+std::string Normalizer::Check(const sdk::RawEvent& e) const {
+  if (e.source_event_id.empty()) return "source_event_id is empty";
+  if (e.source_event_id.size() > limits_.max_id_bytes) return "source_event_id is too long";
+  if (!IsValidKind(e.kind) || e.kind.size() > limits_.max_kind_bytes) {
+    return "kind '" + e.kind.substr(0, 64) + "' is not lower-case words joined by dots";
+  }
+  if (std::holds_alternative<std::monostate>(e.occurred_at)) return "occurred_at is missing";
+  if (e.identifiers.empty()) return "no identifier names the customer";
+  if (e.identifiers.size() > limits_.max_identifiers) return "too many identifiers";
+  for (const auto& id : e.identifiers) {
+    if (id.type.empty() || !IsValidKind(id.type)) {
+      return "identifier type '" + id.type.substr(0, 64) + "' is not a lower-case word";
+    }
+    if (id.value.size() > limits_.max_identifier_bytes) return "identifier is too long";
+  }
+  if (CustomerKey(e.identifiers).empty()) {
+    return "every identifier is blank or a placeholder such as 0, null or unknown";
+  }
+  if (e.summary.size() > limits_.max_summary_bytes) return "summary is too long";
+  if (e.attributes.size() > limits_.max_attributes) return "too many attributes";
+  for (const auto& [k, v] : e.attributes) {
+    if (k.empty()) return "an attribute has an empty name";
+    if (k.size() + v.size() > limits_.max_attribute_bytes) return "attribute '" + k + "' is too long";
+  }
+  if (ApproximateSize(e) > limits_.max_event_bytes) return "event is larger than 64 KiB";
+  if (e.matter_state != sdk::MatterState::kUnspecified && e.matter_id.empty()) {
+    return "matter_state is set but matter_id is empty";
+  }
+  bool utf8 = IsValidUtf8(e.source_event_id) && IsValidUtf8(e.summary) &&
+              IsValidUtf8(e.channel) && IsValidUtf8(e.matter_id);
+  for (const auto& id : e.identifiers) utf8 = utf8 && IsValidUtf8(id.value);
+  for (const auto& [k, v] : e.attributes) utf8 = utf8 && IsValidUtf8(k) && IsValidUtf8(v);
+  if (!utf8) return "text is not valid UTF-8 (check the source's encoding)";
+  return "";
+}
+
+store::Batch Normalizer::Normalize(sdk::Batch batch, store::Micros now) const {
+  store::Batch out;
+  out.source = source_;
+  out.checkpoint = std::move(batch.checkpoint);
+  out.events.reserve(batch.events.size());
+  auto quarantine = [&](std::string origin, std::string reason, std::string raw) {
+    out.quarantined.push_back({source_, std::move(origin), std::move(reason), std::move(raw), now});
+  };
+  for (auto& rejected : batch.rejected) {
+    quarantine(std::move(rejected.origin), std::move(rejected.reason), std::move(rejected.raw));
+  }
+  for (auto& e : batch.events) {
+    std::string reason = Check(e);
+    std::optional<Placement> placement;
+    store::Micros occurred_at;
+    if (reason.empty()) {
+      placement = mapping_.Place(e.kind, e.proposed_step, e.proposed_initiative);
+      if (!placement) reason = "no step for kind '" + e.kind + "': add it to the mapping";
+    }
+    if (reason.empty()) {
+      occurred_at = std::holds_alternative<sdk::UtcTime>(e.occurred_at)
+                        ? std::get<sdk::UtcTime>(e.occurred_at)
+                        : time_zone_.ToUtc(std::get<sdk::LocalTime>(e.occurred_at));
+      if (occurred_at < limits_.earliest || occurred_at > now + limits_.max_future) {
+        reason = "occurred_at " + TimeText(e.occurred_at) + " is impossible";
+      }
+    }
+    if (!reason.empty()) {
+      quarantine(e.origin, std::move(reason), RawEventJson(e));
+      continue;
+    }
+    store::Event& stored = out.events.emplace_back();
+    stored.customer = CustomerKey(e.identifiers);
+    stored.step = placement->step;
+    stored.kind = std::move(e.kind);
+    stored.occurred_at = occurred_at;
+    stored.ingested_at = now;
+    stored.source = source_;
+    stored.source_event_id = std::move(e.source_event_id);
+    stored.initiative = placement->initiative;
+    stored.contact = e.contact;
+    stored.channel = std::move(e.channel);
+    stored.matter_id = std::move(e.matter_id);
+    stored.matter_state = e.matter_state;
+    stored.summary = std::move(e.summary);
+    stored.attributes = std::move(e.attributes);
+  }
+  return out;
+}
+
+}  // namespace propbridge::ingest

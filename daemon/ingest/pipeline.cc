@@ -1,0 +1,103 @@
+#include "daemon/ingest/pipeline.h"
+
+#include <spdlog/spdlog.h>
+
+namespace propbridge::ingest {
+namespace {
+
+std::size_t Weight(const sdk::Batch& batch) {
+  return std::max<std::size_t>(1, batch.events.size() + batch.rejected.size());
+}
+
+store::Micros Now() {
+  return std::chrono::time_point_cast<std::chrono::microseconds>(std::chrono::system_clock::now());
+}
+
+}  // namespace
+
+Pipeline::Pipeline(store::Store& store, PipelineOptions options)
+    : store_(store), options_(options), writer_([this] { WriterLoop(); }) {}
+
+Pipeline::~Pipeline() { Close(); }
+
+Status Pipeline::Submit(const Normalizer& normalizer, sdk::Batch batch) {
+  std::future<Status> done;
+  {
+    std::unique_lock lock(mu_);
+    std::size_t weight = Weight(batch);
+    has_room_.wait(lock, [&] {
+      return closed_ || queued_events_ == 0 ||
+             queued_events_ + weight <= options_.queue_capacity;
+    });
+    if (closed_) return Unavailable("the daemon is shutting down; emit again after restart");
+    Pending& pending = queue_.emplace_back(Pending{&normalizer, std::move(batch), {}});
+    done = pending.done.get_future();
+    queued_events_ += weight;
+  }
+  has_work_.notify_one();
+  return done.get();
+}
+
+void Pipeline::Close() {
+  {
+    std::lock_guard lock(mu_);
+    closed_ = true;
+  }
+  has_room_.notify_all();
+  has_work_.notify_all();
+  if (writer_.joinable()) writer_.join();
+}
+
+void Pipeline::WriterLoop() {
+  std::vector<Pending> group;
+  while (true) {
+    {
+      std::unique_lock lock(mu_);
+      has_work_.wait(lock, [&] { return closed_ || !queue_.empty(); });
+      if (queue_.empty()) return;  // closed and drained
+      std::size_t taken = 0;
+      while (!queue_.empty() &&
+             (group.empty() || taken + Weight(queue_.front().batch) <= options_.max_group_events)) {
+        taken += Weight(queue_.front().batch);
+        group.push_back(std::move(queue_.front()));
+        queue_.pop_front();
+      }
+      queued_events_ -= taken;
+    }
+    has_room_.notify_all();
+    CommitGroup(group);
+    group.clear();
+  }
+}
+
+void Pipeline::CommitGroup(std::vector<Pending>& group) {
+  store::Micros now = Now();
+  std::vector<store::Batch> batches;
+  batches.reserve(group.size());
+  for (Pending& p : group) {
+    batches.push_back(p.normalizer->Normalize(std::move(p.batch), now));
+  }
+  std::vector<store::BatchOutcome> outcomes = store_.Write(batches);
+  for (std::size_t i = 0; i < group.size(); ++i) {
+    const store::BatchOutcome& outcome = outcomes[i];
+    const store::Batch& batch = batches[i];
+    stats_.batches++;
+    if (outcome.status.ok()) {
+      stats_.events_stored += outcome.inserted;
+      stats_.duplicates += outcome.duplicates;
+      stats_.quarantined += batch.quarantined.size();
+      if (!batch.quarantined.empty()) {
+        spdlog::warn("[{}] quarantined {} record(s); first: {}: {}", batch.source,
+                     batch.quarantined.size(), batch.quarantined.front().origin,
+                     batch.quarantined.front().reason);
+      }
+    } else {
+      stats_.failed_batches++;
+      spdlog::error("[{}] batch of {} event(s) not stored: {}", batch.source, batch.events.size(),
+                    outcome.status.message());
+    }
+    group[i].done.set_value(outcome.status);
+  }
+}
+
+}  // namespace propbridge::ingest

@@ -1,0 +1,69 @@
+#include "daemon/plugin_host/plugin_library.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <vector>  // before library_info.hpp, which needs it with BOOST_DLL_USE_STD_FS
+#include <boost/dll/library_info.hpp>
+
+#include "propbridge/sdk/version.h"
+
+namespace propbridge::plugin_host {
+namespace {
+
+namespace fs = std::filesystem;
+
+Status Refuse(const fs::path& path, const std::string& why) {
+  return FailedPrecondition("plugin " + path.string() + " refused: " + why);
+}
+
+// Reads the exported symbol names from the ELF file itself: nothing of the plugin runs.
+Result<std::vector<std::string>> ExportedSymbols(const fs::path& path) {
+  try {
+    boost::dll::library_info info(path);
+    return info.symbols();
+  } catch (const std::exception& e) {
+    return Refuse(path, std::string("not a shared library this daemon can read (") + e.what() + ")");
+  }
+}
+
+}  // namespace
+
+Result<std::unique_ptr<PluginLibrary>> PluginLibrary::Load(const fs::path& path) {
+  std::error_code ec;
+  if (!fs::is_regular_file(path, ec)) return Refuse(path, "no such file");
+  if (::access(path.c_str(), R_OK) != 0) return Refuse(path, "the file is not readable");
+
+  auto symbols = ExportedSymbols(path);
+  if (!symbols.ok()) return symbols.status();
+  for (const char* wanted : {sdk::kVersionSymbol, sdk::kFactorySymbol}) {
+    if (std::find(symbols->begin(), symbols->end(), wanted) == symbols->end()) {
+      return Refuse(path, std::string("it does not export '") + wanted +
+                              "': not a propbridge plugin, or built without "
+                              "PROPBRIDGE_REGISTER_PLUGIN");
+    }
+  }
+
+  boost::dll::shared_library library;
+  try {
+    library.load(path, boost::dll::load_mode::rtld_now | boost::dll::load_mode::rtld_local);
+  } catch (const std::exception& e) {
+    return Refuse(path, std::string("it failed to load: ") + e.what());
+  }
+  std::uint32_t version = library.get_alias<const std::uint32_t>(sdk::kVersionSymbol);
+  if (version != sdk::kApiVersion) {
+    return Refuse(path, "it was built for plugin API version " + std::to_string(version) +
+                            ", this daemon speaks version " + std::to_string(sdk::kApiVersion) +
+                            "; rebuild it against this daemon's SDK");
+  }
+  return std::unique_ptr<PluginLibrary>(new PluginLibrary(path, std::move(library), version));
+}
+
+Result<std::unique_ptr<sdk::PluginHandle>> PluginLibrary::Create() const {
+  auto& factory = library_.get_alias<sdk::FactoryFunction>(sdk::kFactorySymbol);
+  std::unique_ptr<sdk::PluginHandle> handle(factory());
+  if (!handle) return Internal("plugin " + path_.string() + " could not create its object");
+  return handle;
+}
+
+}  // namespace propbridge::plugin_host

@@ -1,0 +1,37 @@
+// The daemon's gRPC server: the public services, the standard health service and server
+// reflection. Start and Shutdown from one thread.
+#pragma once
+
+#include <grpcpp/server.h>
+
+#include <chrono>
+#include <memory>
+#include <string>
+
+#include "daemon/api/timeline_service.h"
+#include "daemon/store/store.h"
+
+namespace propbridge::api {
+
+class GrpcServer {
+ public:
+  // `listen` is host:port; port 0 picks a free port (see port()). The store must outlive the
+  // server.
+  static Result<std::unique_ptr<GrpcServer>> Start(const std::string& listen, store::Store& store);
+
+  ~GrpcServer();
+
+  int port() const { return port_; }
+
+  // Stops taking calls, waits for running ones until the deadline, then cancels the rest.
+  void Shutdown(std::chrono::system_clock::time_point deadline);
+
+ private:
+  explicit GrpcServer(store::Store& store) : timeline_(store) {}
+
+  TimelineService timeline_;  // services outlive the server that dispatches to them
+  std::unique_ptr<grpc::Server> server_;
+  int port_ = 0;
+};
+
+}  // namespace propbridge::api

@@ -1,0 +1,83 @@
+// The ingest pipeline: plugins submit batches into a bounded queue; one writer thread takes
+// whatever is waiting, normalises it and commits it to the store as one group. Submit returns
+// once the batch is durable, so a plugin's checkpoint never runs ahead of its events.
+// Thread-safe: Submit from any number of threads.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <future>
+#include <memory>
+#include <mutex>
+#include <thread>
+
+#include "daemon/ingest/normalizer.h"
+#include "daemon/store/store.h"
+#include "propbridge/sdk/event.h"
+#include "propbridge/sdk/status.h"
+
+namespace propbridge::ingest {
+
+struct PipelineOptions {
+  // Events waiting to be stored. A batch that would overflow it waits (backpressure); a batch
+  // larger than the whole queue is let in alone once the queue is empty.
+  std::size_t queue_capacity = 50000;
+  // Most events one group commit takes from the queue.
+  std::size_t max_group_events = 20000;
+};
+
+// Counters since start; read them from any thread.
+struct PipelineStats {
+  std::atomic<std::uint64_t> batches{0};
+  std::atomic<std::uint64_t> events_stored{0};
+  std::atomic<std::uint64_t> duplicates{0};
+  std::atomic<std::uint64_t> quarantined{0};
+  std::atomic<std::uint64_t> failed_batches{0};
+};
+
+class Pipeline {
+ public:
+  // `store` must outlive the pipeline.
+  Pipeline(store::Store& store, PipelineOptions options);
+  ~Pipeline();  // Close()s
+
+  Pipeline(const Pipeline&) = delete;
+  Pipeline& operator=(const Pipeline&) = delete;
+
+  // Blocks while the queue is full, then until the batch is durable or failed. `normalizer`
+  // must outlive the call. UNAVAILABLE once the pipeline is closed.
+  Status Submit(const Normalizer& normalizer, sdk::Batch batch);
+
+  // Stops taking batches, commits everything already queued, and joins the writer. Batches
+  // submitted after this get UNAVAILABLE. Idempotent; call from one thread.
+  void Close();
+
+  const PipelineStats& stats() const { return stats_; }
+
+ private:
+  struct Pending {
+    const Normalizer* normalizer;
+    sdk::Batch batch;
+    std::promise<Status> done;
+  };
+
+  void WriterLoop();
+  void CommitGroup(std::vector<Pending>& group);
+
+  store::Store& store_;
+  const PipelineOptions options_;
+  PipelineStats stats_;
+
+  std::mutex mu_;
+  std::condition_variable has_room_;
+  std::condition_variable has_work_;
+  std::deque<Pending> queue_;
+  std::size_t queued_events_ = 0;
+  bool closed_ = false;
+
+  std::thread writer_;  // last: started once everything above exists
+};
+
+}  // namespace propbridge::ingest
