@@ -1,0 +1,614 @@
+#include <sqlite3.h>
+
+#include <algorithm>
+#include <condition_variable>
+#include <cstdint>
+#include <limits>
+#include <memory>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "daemon/store/sqlite_schema.h"
+#include "daemon/store/store.h"
+
+namespace propbridge::store {
+namespace {
+
+// Long enough to ride out another process's checkpoint or a reader's WAL recovery.
+constexpr int kBusyTimeoutMs = 5000;
+
+struct DbCloser {
+  void operator()(sqlite3* db) const { sqlite3_close_v2(db); }
+};
+using Db = std::unique_ptr<sqlite3, DbCloser>;
+
+struct StmtFinalizer {
+  void operator()(sqlite3_stmt* stmt) const { sqlite3_finalize(stmt); }
+};
+using Stmt = std::unique_ptr<sqlite3_stmt, StmtFinalizer>;
+
+StatusCode CodeFor(int rc) {
+  switch (rc & 0xff) {
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+      return StatusCode::kUnavailable;
+    case SQLITE_FULL:
+      return StatusCode::kResourceExhausted;
+    case SQLITE_CONSTRAINT:
+    case SQLITE_TOOBIG:
+      return StatusCode::kInvalidArgument;
+    case SQLITE_CANTOPEN:
+    case SQLITE_PERM:
+    case SQLITE_READONLY:
+    case SQLITE_NOTADB:
+      return StatusCode::kFailedPrecondition;
+    case SQLITE_CORRUPT:
+      return StatusCode::kDataLoss;
+    default:
+      return StatusCode::kInternal;
+  }
+}
+
+// Call right after the failing call: the connection keeps only its latest error message.
+Status SqliteError(sqlite3* db, int rc, std::string_view what) {
+  const char* message = db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
+  return Status(CodeFor(rc), std::string(what) + ": " + message);
+}
+
+Status Exec(sqlite3* db, const char* sql, std::string_view what) {
+  char* error = nullptr;
+  int rc = sqlite3_exec(db, sql, nullptr, nullptr, &error);
+  if (rc == SQLITE_OK) return Status::Ok();
+  Status status(CodeFor(rc),
+                std::string(what) + ": " + (error != nullptr ? error : sqlite3_errstr(rc)));
+  sqlite3_free(error);
+  return status;
+}
+
+Result<Stmt> Prepare(sqlite3* db, const char* sql, std::string_view what) {
+  sqlite3_stmt* stmt = nullptr;
+  int rc = sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt, nullptr);
+  if (rc != SQLITE_OK) {
+    sqlite3_finalize(stmt);
+    return SqliteError(db, rc, std::string("prepare ") + std::string(what));
+  }
+  return Stmt(stmt);
+}
+
+// Resets the statement and drops its bindings on scope exit, so that a reader's snapshot
+// ends with the read and no statement keeps pointers into the caller's strings.
+class ScopedReset {
+ public:
+  explicit ScopedReset(sqlite3_stmt* stmt) : stmt_(stmt) {}
+  ScopedReset(const ScopedReset&) = delete;
+  ScopedReset& operator=(const ScopedReset&) = delete;
+  ~ScopedReset() {
+    sqlite3_reset(stmt_);
+    sqlite3_clear_bindings(stmt_);
+  }
+
+ private:
+  sqlite3_stmt* stmt_;
+};
+
+// Binds parameters 1, 2, ... in order and remembers the first failure. Text is bound
+// without a copy: it must outlive the statement's next reset.
+class Binder {
+ public:
+  explicit Binder(sqlite3_stmt* stmt) : stmt_(stmt) {}
+
+  Binder& Text(const std::string& value) {
+    return Check(
+        sqlite3_bind_text64(stmt_, next_, value.data(), value.size(), SQLITE_STATIC, SQLITE_UTF8));
+  }
+  Binder& Blob(const std::string& value) {
+    return Check(sqlite3_bind_blob64(stmt_, next_, value.data(), value.size(), SQLITE_STATIC));
+  }
+  Binder& Int(std::int64_t value) { return Check(sqlite3_bind_int64(stmt_, next_, value)); }
+  Binder& Time(Micros value) { return Int(value.time_since_epoch().count()); }
+
+  int rc() const { return rc_; }
+
+ private:
+  Binder& Check(int rc) {
+    if (rc_ == SQLITE_OK) rc_ = rc;
+    ++next_;
+    return *this;
+  }
+  sqlite3_stmt* stmt_;
+  int next_ = 1;
+  int rc_ = SQLITE_OK;
+};
+
+std::string ColumnText(sqlite3_stmt* stmt, int column) {
+  const auto* data = static_cast<const char*>(sqlite3_column_blob(stmt, column));
+  if (data == nullptr) return {};
+  return std::string(data, static_cast<std::size_t>(sqlite3_column_bytes(stmt, column)));
+}
+
+Micros ColumnTime(sqlite3_stmt* stmt, int column) {
+  return Micros(std::chrono::microseconds(sqlite3_column_int64(stmt, column)));
+}
+
+std::int64_t ClampToInt64(std::size_t n) {
+  return static_cast<std::int64_t>(
+      std::min<std::size_t>(n, std::numeric_limits<std::int64_t>::max()));
+}
+
+// Keeps the attributes' order; a repeated key keeps its first place and its last value.
+// Invalid UTF-8 becomes U+FFFD rather than an exception.
+std::string AttributesToJson(const std::vector<std::pair<std::string, std::string>>& attributes) {
+  nlohmann::ordered_json object = nlohmann::ordered_json::object();
+  for (const auto& [key, value] : attributes) object[key] = value;
+  return object.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
+}
+
+Result<std::vector<std::pair<std::string, std::string>>> AttributesFromJson(
+    const std::string& text) {
+  auto object = nlohmann::ordered_json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (!object.is_object()) return Status(StatusCode::kDataLoss, "attributes are not a JSON object");
+  std::vector<std::pair<std::string, std::string>> attributes;
+  attributes.reserve(object.size());
+  for (auto& [key, value] : object.items()) {
+    attributes.emplace_back(
+        key, value.is_string()
+                 ? value.get<std::string>()
+                 : value.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace));
+  }
+  return attributes;
+}
+
+// Column order of kSqliteTimelineFirstPage and kSqliteTimelineAfterCursor.
+Result<Event> EventFromRow(sqlite3_stmt* stmt) {
+  Event event;
+  event.id = sqlite3_column_int64(stmt, 0);
+  event.customer = ColumnText(stmt, 1);
+  event.occurred_at = ColumnTime(stmt, 2);
+  event.ingested_at = ColumnTime(stmt, 3);
+  event.source = ColumnText(stmt, 4);
+  event.source_event_id = ColumnText(stmt, 5);
+  event.step = static_cast<sdk::Step>(sqlite3_column_int(stmt, 6));
+  event.kind = ColumnText(stmt, 7);
+  event.initiative = static_cast<sdk::Initiative>(sqlite3_column_int(stmt, 8));
+  event.contact = sqlite3_column_int(stmt, 9) != 0;
+  event.channel = ColumnText(stmt, 10);
+  event.matter_id = ColumnText(stmt, 11);
+  event.matter_state = static_cast<sdk::MatterState>(sqlite3_column_int(stmt, 12));
+  event.summary = ColumnText(stmt, 13);
+  auto attributes = AttributesFromJson(ColumnText(stmt, 14));
+  if (!attributes.ok()) {
+    return Status(attributes.status().code(),
+                  "event " + std::to_string(event.id) + ": " + attributes.status().message());
+  }
+  event.attributes = std::move(attributes).value();
+  return event;
+}
+
+Result<Db> OpenConnection(const std::string& path, int flags) {
+  sqlite3* raw = nullptr;
+  int rc = sqlite3_open_v2(path.c_str(), &raw, flags | SQLITE_OPEN_NOMUTEX, nullptr);
+  Db db(raw);
+  if (rc != SQLITE_OK) return SqliteError(db.get(), rc, "open " + path);
+  sqlite3_extended_result_codes(db.get(), 1);
+  sqlite3_busy_timeout(db.get(), kBusyTimeoutMs);
+  return db;
+}
+
+Result<std::int64_t> QueryInt(sqlite3* db, const char* sql, std::string_view what) {
+  auto stmt = Prepare(db, sql, what);
+  if (!stmt.ok()) return stmt.status();
+  int rc = sqlite3_step(stmt->get());
+  if (rc != SQLITE_ROW) return SqliteError(db, rc, what);
+  return sqlite3_column_int64(stmt->get(), 0);
+}
+
+Result<std::string> QueryText(sqlite3* db, const char* sql, std::string_view what) {
+  auto stmt = Prepare(db, sql, what);
+  if (!stmt.ok()) return stmt.status();
+  int rc = sqlite3_step(stmt->get());
+  if (rc != SQLITE_ROW) return SqliteError(db, rc, what);
+  return ColumnText(stmt->get(), 0);
+}
+
+Status WithPath(const std::string& path, const Status& status) {
+  return Status(status.code(), "open " + path + ": " + status.message());
+}
+
+// Brings the file to WAL, synchronous=FULL and the current schema version, creating it if new.
+Status PrepareDatabase(sqlite3* db, const std::string& path) {
+  auto version = QueryInt(db, "PRAGMA user_version", "read schema version");
+  if (!version.ok()) return WithPath(path, version.status());
+  if (*version > kSqliteSchemaVersion) {
+    return FailedPrecondition("open " + path + ": its schema version is " +
+                              std::to_string(*version) + " but this propbridged knows only up to " +
+                              std::to_string(kSqliteSchemaVersion) +
+                              "; it was written by a newer propbridged");
+  }
+  auto mode = QueryText(db, "PRAGMA journal_mode = WAL", "set journal_mode=WAL");
+  if (!mode.ok()) return WithPath(path, mode.status());
+  if (*mode != "wal") {
+    return FailedPrecondition("open " + path + ": journal_mode stays '" + *mode +
+                              "' instead of 'wal'");
+  }
+  if (Status s = Exec(db, "PRAGMA synchronous = FULL", "set synchronous=FULL"); !s.ok()) {
+    return WithPath(path, s);
+  }
+  if (*version == kSqliteSchemaVersion) return Status::Ok();
+  const std::string create = std::string("BEGIN IMMEDIATE;") + kSqliteSchema +
+                             "PRAGMA user_version = " + std::to_string(kSqliteSchemaVersion) +
+                             ";COMMIT;";
+  if (Status s = Exec(db, create.c_str(), "create schema"); !s.ok()) {
+    if (sqlite3_get_autocommit(db) == 0) Exec(db, "ROLLBACK", "rollback");
+    return WithPath(path, s);
+  }
+  return Status::Ok();
+}
+
+// A read-only connection with its own statements. Used by one thread at a time.
+struct Reader {
+  Db db;
+  Stmt timeline_first_page;
+  Stmt timeline_after_cursor;
+  Stmt checkpoint;
+  Stmt quarantine;
+};
+
+Result<std::unique_ptr<Reader>> OpenReader(const std::string& path) {
+  auto db = OpenConnection(path, SQLITE_OPEN_READONLY);
+  if (!db.ok()) return db.status();
+  auto reader = std::make_unique<Reader>();
+  reader->db = std::move(db).value();
+  struct {
+    Stmt* stmt;
+    const char* sql;
+    const char* what;
+  } const statements[] = {
+      {&reader->timeline_first_page, kSqliteTimelineFirstPage, "timeline query"},
+      {&reader->timeline_after_cursor, kSqliteTimelineAfterCursor, "timeline cursor query"},
+      {&reader->checkpoint, "SELECT checkpoint FROM checkpoints WHERE source = ?1",
+       "checkpoint query"},
+      {&reader->quarantine,
+       "SELECT source, origin, reason, raw, quarantined_at FROM quarantine"
+       " WHERE source = ?1 ORDER BY id DESC LIMIT ?2",
+       "quarantine query"},
+  };
+  for (const auto& s : statements) {
+    auto stmt = Prepare(reader->db.get(), s.sql, s.what);
+    if (!stmt.ok()) return WithPath(path, stmt.status());
+    *s.stmt = std::move(stmt).value();
+  }
+  return reader;
+}
+
+// Hands out read-only connections, blocking while all of them are lent. Thread-safe. Owns
+// the connections; every lease must end before the pool is destroyed.
+class ReaderPool {
+ public:
+  class Lease {
+   public:
+    Lease(ReaderPool* pool, Reader* reader) : pool_(pool), reader_(reader) {}
+    Lease(const Lease&) = delete;
+    Lease& operator=(const Lease&) = delete;
+    ~Lease() { pool_->Return(reader_); }
+    Reader* operator->() const { return reader_; }
+
+   private:
+    ReaderPool* pool_;
+    Reader* reader_;
+  };
+
+  explicit ReaderPool(std::vector<std::unique_ptr<Reader>> readers) : readers_(std::move(readers)) {
+    for (const auto& reader : readers_) idle_.push_back(reader.get());
+  }
+
+  Lease Acquire() {
+    std::unique_lock lock(mu_);
+    available_.wait(lock, [this] { return !idle_.empty(); });
+    Reader* reader = idle_.back();
+    idle_.pop_back();
+    return Lease(this, reader);
+  }
+
+ private:
+  void Return(Reader* reader) {
+    {
+      std::lock_guard lock(mu_);
+      idle_.push_back(reader);
+    }
+    available_.notify_one();
+  }
+
+  std::vector<std::unique_ptr<Reader>> readers_;
+  std::mutex mu_;
+  std::condition_variable available_;
+  std::vector<Reader*> idle_;
+};
+
+// The writer connection and its statements, prepared once and reused for every batch.
+struct Writer {
+  Db db;
+  Stmt begin;
+  Stmt commit;
+  Stmt rollback;
+  Stmt savepoint;
+  Stmt release;
+  Stmt rollback_to;
+  Stmt insert_event;
+  Stmt insert_quarantine;
+  Stmt upsert_checkpoint;
+};
+
+Result<Writer> OpenWriter(const std::string& path) {
+  auto db = OpenConnection(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
+  if (!db.ok()) return db.status();
+  if (Status s = PrepareDatabase(db->get(), path); !s.ok()) return s;
+  Writer writer;
+  writer.db = std::move(db).value();
+  struct {
+    Stmt* stmt;
+    const char* sql;
+  } const statements[] = {
+      {&writer.begin, "BEGIN IMMEDIATE"},
+      {&writer.commit, "COMMIT"},
+      {&writer.rollback, "ROLLBACK"},
+      {&writer.savepoint, "SAVEPOINT batch"},
+      {&writer.release, "RELEASE batch"},
+      {&writer.rollback_to, "ROLLBACK TO batch"},
+      {&writer.insert_event,
+       "INSERT INTO events (customer, occurred_at, ingested_at, source, source_event_id, step,"
+       " kind, initiative, contact, channel, matter_id, matter_state, summary, attributes)"
+       " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"
+       " ON CONFLICT (source, source_event_id) DO NOTHING"},
+      {&writer.insert_quarantine,
+       "INSERT INTO quarantine (source, origin, reason, raw, quarantined_at)"
+       " VALUES (?1, ?2, ?3, ?4, ?5)"},
+      {&writer.upsert_checkpoint,
+       "INSERT INTO checkpoints (source, checkpoint, updated_at) VALUES (?1, ?2, ?3)"
+       " ON CONFLICT (source) DO UPDATE SET checkpoint = excluded.checkpoint,"
+       " updated_at = excluded.updated_at"},
+  };
+  for (const auto& s : statements) {
+    auto stmt = Prepare(writer.db.get(), s.sql, s.sql);
+    if (!stmt.ok()) return WithPath(path, stmt.status());
+    *s.stmt = std::move(stmt).value();
+  }
+  return writer;
+}
+
+// SQLite in WAL mode: Write commits on the single writer connection, reads run on pooled
+// read-only connections and see only committed groups. Write must not run concurrently with
+// itself; every other method is thread-safe and blocks while all readers are in use. Owns its
+// connections; the database file outlives it.
+class SqliteStore final : public Store {
+ public:
+  SqliteStore(std::string path, Writer writer, std::vector<std::unique_ptr<Reader>> readers)
+      : path_(std::move(path)), writer_(std::move(writer)), readers_(std::move(readers)) {}
+
+  std::vector<BatchOutcome> Write(std::span<const Batch> batches) override;
+  Result<std::optional<std::string>> LoadCheckpoint(const std::string& source) override;
+  Result<std::vector<Event>> ReadTimeline(const TimelineQuery& query) override;
+  Result<std::vector<QuarantineRecord>> ReadQuarantine(const std::string& source,
+                                                       std::size_t limit) override;
+
+ private:
+  // Runs a statement that returns no rows.
+  Status Run(sqlite3_stmt* stmt, std::string_view what);
+  // Writes one batch inside its own savepoint, rolled back to if any part fails.
+  BatchOutcome WriteBatch(const Batch& batch);
+  Status WriteBatchContents(const Batch& batch, BatchOutcome& outcome);
+  // Whether the event was new; false for a duplicate of a stored one.
+  Result<bool> InsertEvent(const Event& event);
+  Status InsertQuarantine(const QuarantineRecord& record);
+
+  std::string path_;
+  Writer writer_;
+  ReaderPool readers_;
+};
+
+Status SqliteStore::Run(sqlite3_stmt* stmt, std::string_view what) {
+  ScopedReset reset(stmt);
+  int rc = sqlite3_step(stmt);
+  if (rc == SQLITE_DONE) return Status::Ok();
+  return SqliteError(writer_.db.get(), rc, what);
+}
+
+std::vector<BatchOutcome> SqliteStore::Write(std::span<const Batch> batches) {
+  std::vector<BatchOutcome> outcomes(batches.size());
+  auto fail_all = [&outcomes](const Status& status) {
+    for (BatchOutcome& outcome : outcomes) outcome = {status, 0, 0};
+  };
+  if (batches.empty()) return outcomes;
+  if (Status s = Run(writer_.begin.get(), "begin transaction on " + path_); !s.ok()) {
+    fail_all(s);
+    return outcomes;
+  }
+  for (std::size_t i = 0; i < batches.size(); ++i) {
+    outcomes[i] = WriteBatch(batches[i]);
+    if (sqlite3_get_autocommit(writer_.db.get()) != 0) {
+      // SQLite gives up the whole transaction on some errors (I/O, disk full, out of memory),
+      // taking the batches before this one with it.
+      Status cause = outcomes[i].status;
+      fail_all(Status(cause.code(), "transaction rolled back: " + cause.message()));
+      outcomes[i].status = cause;
+      return outcomes;
+    }
+  }
+  if (Status s = Run(writer_.commit.get(), "commit to " + path_); !s.ok()) {
+    if (sqlite3_get_autocommit(writer_.db.get()) == 0) Run(writer_.rollback.get(), "rollback");
+    fail_all(s);
+  }
+  return outcomes;
+}
+
+BatchOutcome SqliteStore::WriteBatch(const Batch& batch) {
+  BatchOutcome outcome;
+  Status status = Run(writer_.savepoint.get(), "savepoint");
+  if (status.ok()) status = WriteBatchContents(batch, outcome);
+  if (status.ok()) {
+    status = Run(writer_.release.get(), "release savepoint");
+    if (status.ok()) return outcome;
+    Run(writer_.rollback.get(), "rollback");
+  } else if (sqlite3_get_autocommit(writer_.db.get()) == 0 &&
+             (!Run(writer_.rollback_to.get(), "rollback to savepoint").ok() ||
+              !Run(writer_.release.get(), "release savepoint").ok())) {
+    Run(writer_.rollback.get(), "rollback");
+  }
+  return {Status(status.code(), "batch from source \"" + batch.source + "\": " + status.message()),
+          0, 0};
+}
+
+Status SqliteStore::WriteBatchContents(const Batch& batch, BatchOutcome& outcome) {
+  for (const Event& event : batch.events) {
+    if (event.source != batch.source) {
+      return InvalidArgument("event \"" + event.source_event_id + "\" is from source \"" +
+                             event.source + "\"");
+    }
+    auto inserted = InsertEvent(event);
+    if (!inserted.ok()) return inserted.status();
+    ++(*inserted ? outcome.inserted : outcome.duplicates);
+  }
+  for (const QuarantineRecord& record : batch.quarantined) {
+    if (record.source != batch.source) {
+      return InvalidArgument("quarantined record \"" + record.origin + "\" is from source \"" +
+                             record.source + "\"");
+    }
+    if (Status s = InsertQuarantine(record); !s.ok()) return s;
+  }
+  if (batch.checkpoint.empty()) return Status::Ok();
+  sqlite3_stmt* stmt = writer_.upsert_checkpoint.get();
+  ScopedReset reset(stmt);
+  const auto now =
+      std::chrono::time_point_cast<std::chrono::microseconds>(std::chrono::system_clock::now());
+  int rc = Binder(stmt).Text(batch.source).Text(batch.checkpoint).Time(now).rc();
+  if (rc == SQLITE_OK) rc = sqlite3_step(stmt);
+  if (rc != SQLITE_DONE) return SqliteError(writer_.db.get(), rc, "store checkpoint");
+  return Status::Ok();
+}
+
+Result<bool> SqliteStore::InsertEvent(const Event& event) {
+  const std::string attributes = AttributesToJson(event.attributes);
+  sqlite3_stmt* stmt = writer_.insert_event.get();
+  ScopedReset reset(stmt);
+  int rc = Binder(stmt)
+               .Text(event.customer)
+               .Time(event.occurred_at)
+               .Time(event.ingested_at)
+               .Text(event.source)
+               .Text(event.source_event_id)
+               .Int(static_cast<int>(event.step))
+               .Text(event.kind)
+               .Int(static_cast<int>(event.initiative))
+               .Int(event.contact ? 1 : 0)
+               .Text(event.channel)
+               .Text(event.matter_id)
+               .Int(static_cast<int>(event.matter_state))
+               .Text(event.summary)
+               .Text(attributes)
+               .rc();
+  if (rc == SQLITE_OK) rc = sqlite3_step(stmt);
+  if (rc != SQLITE_DONE) {
+    return SqliteError(writer_.db.get(), rc, "insert event \"" + event.source_event_id + "\"");
+  }
+  return sqlite3_changes(writer_.db.get()) > 0;
+}
+
+Status SqliteStore::InsertQuarantine(const QuarantineRecord& record) {
+  sqlite3_stmt* stmt = writer_.insert_quarantine.get();
+  ScopedReset reset(stmt);
+  int rc = Binder(stmt)
+               .Text(record.source)
+               .Text(record.origin)
+               .Text(record.reason)
+               .Blob(record.raw)
+               .Time(record.quarantined_at)
+               .rc();
+  if (rc == SQLITE_OK) rc = sqlite3_step(stmt);
+  if (rc != SQLITE_DONE) {
+    return SqliteError(writer_.db.get(), rc, "quarantine record \"" + record.origin + "\"");
+  }
+  return Status::Ok();
+}
+
+Result<std::optional<std::string>> SqliteStore::LoadCheckpoint(const std::string& source) {
+  auto reader = readers_.Acquire();
+  sqlite3_stmt* stmt = reader->checkpoint.get();
+  ScopedReset reset(stmt);
+  int rc = Binder(stmt).Text(source).rc();
+  if (rc == SQLITE_OK) rc = sqlite3_step(stmt);
+  if (rc == SQLITE_ROW) return std::optional<std::string>(ColumnText(stmt, 0));
+  if (rc == SQLITE_DONE) return std::optional<std::string>();
+  return SqliteError(reader->db.get(), rc, "load checkpoint of source \"" + source + "\"");
+}
+
+Result<std::vector<Event>> SqliteStore::ReadTimeline(const TimelineQuery& query) {
+  std::vector<Event> events;
+  if (query.limit == 0) return events;
+  auto reader = readers_.Acquire();
+  sqlite3_stmt* stmt =
+      query.after ? reader->timeline_after_cursor.get() : reader->timeline_first_page.get();
+  ScopedReset reset(stmt);
+  Binder binder(stmt);
+  binder.Text(query.customer).Int(ClampToInt64(query.limit));
+  if (query.after) binder.Time(query.after->occurred_at).Int(query.after->id);
+  int rc = binder.rc();
+  const std::string what = "read timeline of customer \"" + query.customer + "\"";
+  if (rc != SQLITE_OK) return SqliteError(reader->db.get(), rc, what);
+  while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+    auto event = EventFromRow(stmt);
+    if (!event.ok()) {
+      return Status(event.status().code(), what + ": " + event.status().message());
+    }
+    events.push_back(std::move(event).value());
+  }
+  if (rc != SQLITE_DONE) return SqliteError(reader->db.get(), rc, what);
+  return events;
+}
+
+Result<std::vector<QuarantineRecord>> SqliteStore::ReadQuarantine(const std::string& source,
+                                                                  std::size_t limit) {
+  std::vector<QuarantineRecord> records;
+  if (limit == 0) return records;
+  auto reader = readers_.Acquire();
+  sqlite3_stmt* stmt = reader->quarantine.get();
+  ScopedReset reset(stmt);
+  int rc = Binder(stmt).Text(source).Int(ClampToInt64(limit)).rc();
+  if (rc == SQLITE_OK) {
+    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+      records.push_back({.source = ColumnText(stmt, 0),
+                         .origin = ColumnText(stmt, 1),
+                         .reason = ColumnText(stmt, 2),
+                         .raw = ColumnText(stmt, 3),
+                         .quarantined_at = ColumnTime(stmt, 4)});
+    }
+  }
+  if (rc != SQLITE_DONE) {
+    return SqliteError(reader->db.get(), rc, "read quarantine of source \"" + source + "\"");
+  }
+  return records;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Store>> OpenSqliteStore(const StoreOptions& options) {
+  const std::string path = options.path.string();
+  if (path.empty()) return InvalidArgument("open SQLite store: no database path");
+  if (options.reader_connections == 0) {
+    return InvalidArgument("open " + path + ": reader_connections must be at least 1");
+  }
+  auto writer = OpenWriter(path);
+  if (!writer.ok()) return writer.status();
+  std::vector<std::unique_ptr<Reader>> readers;
+  for (std::size_t i = 0; i < options.reader_connections; ++i) {
+    auto reader = OpenReader(path);
+    if (!reader.ok()) return reader.status();
+    readers.push_back(std::move(reader).value());
+  }
+  return std::unique_ptr<Store>(
+      std::make_unique<SqliteStore>(path, std::move(writer).value(), std::move(readers)));
+}
+
+}  // namespace propbridge::store

@@ -96,6 +96,7 @@ class Store {
   // Newest first: ORDER BY occurred_at DESC, id DESC.
   virtual Result<std::vector<Event>> ReadTimeline(const TimelineQuery& query) = 0;
 
+  // The source's quarantined records, newest first.
   virtual Result<std::vector<QuarantineRecord>> ReadQuarantine(const std::string& source,
                                                                std::size_t limit) = 0;
 };

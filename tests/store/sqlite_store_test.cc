@@ -1,0 +1,462 @@
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+#include <stdlib.h>
+
+#include <algorithm>
+#include <atomic>
+#include <filesystem>
+#include <numeric>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "daemon/store/sqlite_schema.h"
+#include "daemon/store/store.h"
+
+namespace propbridge::store {
+namespace {
+
+using std::chrono::microseconds;
+using std::chrono::seconds;
+
+const Micros kBase = Micros(seconds(1'700'000'000));
+
+Event MakeEvent(const std::string& source, const std::string& source_event_id,
+                const std::string& customer, Micros occurred_at) {
+  Event event;
+  event.source = source;
+  event.source_event_id = source_event_id;
+  event.customer = customer;
+  event.occurred_at = occurred_at;
+  event.ingested_at = kBase + seconds(1);
+  event.kind = "billing.charge.posted";
+  event.step = sdk::Step::kKnow;
+  return event;
+}
+
+Batch MakeBatch(const std::string& source, const std::string& customer, int first, int count,
+                std::string checkpoint = "") {
+  Batch batch;
+  batch.source = source;
+  batch.checkpoint = std::move(checkpoint);
+  for (int i = first; i < first + count; ++i) {
+    batch.events.push_back(
+        MakeEvent(source, "e" + std::to_string(i), customer, kBase + seconds(i)));
+  }
+  return batch;
+}
+
+std::vector<std::string> SourceEventIds(const std::vector<Event>& events) {
+  std::vector<std::string> ids;
+  for (const Event& event : events) ids.push_back(event.source_event_id);
+  return ids;
+}
+
+// A connection of the test's own, to inspect or tamper with the file behind the store's back.
+class RawDb {
+ public:
+  explicit RawDb(const std::filesystem::path& path) {
+    EXPECT_EQ(sqlite3_open(path.c_str(), &db_), SQLITE_OK);
+    sqlite3_busy_timeout(db_, 5000);
+  }
+  ~RawDb() { sqlite3_close(db_); }
+
+  void Exec(const std::string& sql) {
+    char* error = nullptr;
+    EXPECT_EQ(sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &error), SQLITE_OK)
+        << sql << ": " << (error ? error : "");
+    sqlite3_free(error);
+  }
+
+  // One column of every row, as text.
+  std::vector<std::string> Column(const std::string& sql, int column = 0) {
+    std::vector<std::string> values;
+    sqlite3_stmt* stmt = nullptr;
+    EXPECT_EQ(sqlite3_prepare_v2(db_, sql.c_str(), -1, &stmt, nullptr), SQLITE_OK)
+        << sql << ": " << sqlite3_errmsg(db_);
+    while (sqlite3_step(stmt) == SQLITE_ROW) {
+      values.emplace_back(reinterpret_cast<const char*>(sqlite3_column_text(stmt, column)));
+    }
+    sqlite3_finalize(stmt);
+    return values;
+  }
+
+ private:
+  sqlite3* db_ = nullptr;
+};
+
+class SqliteStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string pattern =
+        (std::filesystem::temp_directory_path() / "propbridge-store-XXXXXX").string();
+    ASSERT_NE(mkdtemp(pattern.data()), nullptr);
+    dir_ = pattern;
+    path_ = dir_ / "events.db";
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+
+  std::unique_ptr<Store> Open(std::size_t readers = 2) {
+    auto store = OpenSqliteStore({.path = path_, .reader_connections = readers});
+    EXPECT_TRUE(store.ok()) << store.status().message();
+    return store.ok() ? std::move(store).value() : nullptr;
+  }
+
+  std::vector<Event> Timeline(Store& store, const std::string& customer) {
+    auto events =
+        store.ReadTimeline({.customer = customer, .limit = 1'000'000, .after = std::nullopt});
+    EXPECT_TRUE(events.ok()) << events.status().message();
+    return events.ok() ? std::move(events).value() : std::vector<Event>{};
+  }
+
+  std::filesystem::path dir_;
+  std::filesystem::path path_;
+};
+
+TEST_F(SqliteStoreTest, RoundTripsEveryField) {
+  auto store = Open();
+  ASSERT_NE(store, nullptr);
+  Event event;
+  event.customer = "account:A-1001";
+  event.step = sdk::Step::kEmpathize;
+  event.kind = "service.complaint.opened";
+  event.occurred_at = kBase + microseconds(123'456);
+  event.ingested_at = kBase + seconds(60) + microseconds(7);
+  event.source = "crm";
+  event.source_event_id = "C-77";
+  event.initiative = sdk::Initiative::kReactive;
+  event.contact = true;
+  event.channel = "phone";
+  event.matter_id = "M-5";
+  event.matter_state = sdk::MatterState::kClosed;
+  event.summary = std::string("Complained about the lift, 电梯坏了\0tail", 43);
+  event.attributes = {{"b", "1"}, {"a", "2"}, {"b", "3"}, {"bad", "x\xff"}, {"", ""}};
+  QuarantineRecord record{.source = "crm",
+                          .origin = "complaints.csv line 17",
+                          .reason = "no customer identifier",
+                          .raw = std::string("\xff\x00\x01,raw", 8),
+                          .quarantined_at = kBase + microseconds(99)};
+  Batch batch{.source = "crm", .events = {event}, .quarantined = {record}, .checkpoint = "row 17"};
+
+  auto outcomes = store->Write({&batch, 1});
+  ASSERT_EQ(outcomes.size(), 1u);
+  ASSERT_TRUE(outcomes[0].status.ok()) << outcomes[0].status.message();
+  EXPECT_EQ(outcomes[0].inserted, 1u);
+  EXPECT_EQ(outcomes[0].duplicates, 0u);
+
+  auto events = Timeline(*store, "account:A-1001");
+  ASSERT_EQ(events.size(), 1u);
+  const Event& got = events[0];
+  EXPECT_GT(got.id, 0);
+  EXPECT_EQ(got.customer, event.customer);
+  EXPECT_EQ(got.step, event.step);
+  EXPECT_EQ(got.kind, event.kind);
+  EXPECT_EQ(got.occurred_at, event.occurred_at);
+  EXPECT_EQ(got.ingested_at, event.ingested_at);
+  EXPECT_EQ(got.source, event.source);
+  EXPECT_EQ(got.source_event_id, event.source_event_id);
+  EXPECT_EQ(got.initiative, event.initiative);
+  EXPECT_EQ(got.contact, event.contact);
+  EXPECT_EQ(got.channel, event.channel);
+  EXPECT_EQ(got.matter_id, event.matter_id);
+  EXPECT_EQ(got.matter_state, event.matter_state);
+  EXPECT_EQ(got.summary, event.summary);
+  const std::vector<std::pair<std::string, std::string>> attributes = {
+      {"b", "3"}, {"a", "2"}, {"bad", "x\xEF\xBF\xBD"}, {"", ""}};
+  EXPECT_EQ(got.attributes, attributes);
+
+  auto quarantined = store->ReadQuarantine("crm", 10);
+  ASSERT_TRUE(quarantined.ok()) << quarantined.status().message();
+  ASSERT_EQ(quarantined->size(), 1u);
+  EXPECT_EQ((*quarantined)[0].source, record.source);
+  EXPECT_EQ((*quarantined)[0].origin, record.origin);
+  EXPECT_EQ((*quarantined)[0].reason, record.reason);
+  EXPECT_EQ((*quarantined)[0].raw, record.raw);
+  EXPECT_EQ((*quarantined)[0].quarantined_at, record.quarantined_at);
+
+  auto checkpoint = store->LoadCheckpoint("crm");
+  ASSERT_TRUE(checkpoint.ok()) << checkpoint.status().message();
+  EXPECT_EQ(*checkpoint, "row 17");
+}
+
+TEST_F(SqliteStoreTest, UnknownSourceHasNoCheckpoint) {
+  auto store = Open();
+  ASSERT_NE(store, nullptr);
+  auto checkpoint = store->LoadCheckpoint("nobody");
+  ASSERT_TRUE(checkpoint.ok()) << checkpoint.status().message();
+  EXPECT_FALSE(checkpoint->has_value());
+}
+
+TEST_F(SqliteStoreTest, SameBatchTwiceIsStoredOnce) {
+  auto store = Open();
+  ASSERT_NE(store, nullptr);
+  Batch batch = MakeBatch("billing", "c1", 0, 5, "after e4");
+
+  auto first = store->Write({&batch, 1});
+  ASSERT_TRUE(first[0].status.ok()) << first[0].status.message();
+  EXPECT_EQ(first[0].inserted, 5u);
+  EXPECT_EQ(first[0].duplicates, 0u);
+
+  auto second = store->Write({&batch, 1});
+  ASSERT_TRUE(second[0].status.ok()) << second[0].status.message();
+  EXPECT_EQ(second[0].inserted, 0u);
+  EXPECT_EQ(second[0].duplicates, 5u);
+
+  EXPECT_EQ(SourceEventIds(Timeline(*store, "c1")),
+            (std::vector<std::string>{"e4", "e3", "e2", "e1", "e0"}));
+}
+
+TEST_F(SqliteStoreTest, FailingBatchLeavesNothingWhileOthersInTheGroupCommit) {
+  auto store = Open();
+  ASSERT_NE(store, nullptr);
+  Batch earlier = MakeBatch("crm", "c-crm", 0, 1, "crm-0");
+  ASSERT_TRUE(store->Write({&earlier, 1})[0].status.ok());
+  RawDb(path_).Exec(
+      "CREATE TRIGGER poison BEFORE INSERT ON events WHEN NEW.source_event_id = 'poison' "
+      "BEGIN SELECT RAISE(ABORT, 'poisoned by the test'); END");
+
+  std::vector<Batch> group;
+  group.push_back(MakeBatch("billing", "c-billing", 0, 2, "billing-2"));
+  group.push_back(MakeBatch("crm", "c-crm", 1, 2, "crm-3"));
+  group.back().events.push_back(MakeEvent("crm", "poison", "c-crm", kBase));
+  group.back().quarantined.push_back(
+      {.source = "crm", .origin = "x", .reason = "y", .raw = "z", .quarantined_at = kBase});
+  group.push_back(MakeBatch("doors", "c-doors", 0, 3, "doors-3"));
+
+  auto outcomes = store->Write(group);
+  ASSERT_EQ(outcomes.size(), 3u);
+  EXPECT_TRUE(outcomes[0].status.ok()) << outcomes[0].status.message();
+  EXPECT_EQ(outcomes[0].inserted, 2u);
+  EXPECT_FALSE(outcomes[1].status.ok());
+  EXPECT_NE(outcomes[1].status.message().find("poisoned by the test"), std::string::npos)
+      << outcomes[1].status.message();
+  EXPECT_NE(outcomes[1].status.message().find("crm"), std::string::npos);
+  EXPECT_EQ(outcomes[1].inserted, 0u);
+  EXPECT_TRUE(outcomes[2].status.ok()) << outcomes[2].status.message();
+  EXPECT_EQ(outcomes[2].inserted, 3u);
+
+  EXPECT_EQ(SourceEventIds(Timeline(*store, "c-crm")), std::vector<std::string>{"e0"});
+  EXPECT_EQ(*store->LoadCheckpoint("crm").value(), "crm-0");
+  EXPECT_TRUE(store->ReadQuarantine("crm", 10)->empty());
+  EXPECT_EQ(Timeline(*store, "c-billing").size(), 2u);
+  EXPECT_EQ(*store->LoadCheckpoint("billing").value(), "billing-2");
+  EXPECT_EQ(Timeline(*store, "c-doors").size(), 3u);
+  EXPECT_EQ(*store->LoadCheckpoint("doors").value(), "doors-3");
+
+  group[1].events.pop_back();
+  auto retry = store->Write({&group[1], 1});
+  ASSERT_TRUE(retry[0].status.ok()) << retry[0].status.message();
+  EXPECT_EQ(retry[0].inserted, 2u);
+  EXPECT_EQ(*store->LoadCheckpoint("crm").value(), "crm-3");
+}
+
+TEST_F(SqliteStoreTest, EventOfAnotherSourceFailsItsBatch) {
+  auto store = Open();
+  ASSERT_NE(store, nullptr);
+  Batch batch = MakeBatch("billing", "c1", 0, 2, "cp");
+  batch.events[1].source = "crm";
+  auto outcomes = store->Write({&batch, 1});
+  EXPECT_EQ(outcomes[0].status.code(), StatusCode::kInvalidArgument);
+  EXPECT_TRUE(Timeline(*store, "c1").empty());
+  EXPECT_FALSE(store->LoadCheckpoint("billing")->has_value());
+}
+
+TEST_F(SqliteStoreTest, EmptyCheckpointKeepsThePreviousOne) {
+  auto store = Open();
+  ASSERT_NE(store, nullptr);
+  Batch with = MakeBatch("billing", "c1", 0, 1, "first");
+  Batch without = MakeBatch("billing", "c1", 1, 1);
+  ASSERT_TRUE(store->Write({&with, 1})[0].status.ok());
+  ASSERT_TRUE(store->Write({&without, 1})[0].status.ok());
+  EXPECT_EQ(*store->LoadCheckpoint("billing").value(), "first");
+}
+
+TEST_F(SqliteStoreTest, QuarantineIsReadNewestFirst) {
+  auto store = Open();
+  ASSERT_NE(store, nullptr);
+  Batch batch = MakeBatch("billing", "", 0, 0);
+  for (int i = 0; i < 5; ++i) {
+    batch.quarantined.push_back({.source = "billing",
+                                 .origin = "line " + std::to_string(i),
+                                 .reason = "bad",
+                                 .raw = "",
+                                 .quarantined_at = kBase});
+  }
+  ASSERT_TRUE(store->Write({&batch, 1})[0].status.ok());
+  auto records = store->ReadQuarantine("billing", 3);
+  ASSERT_TRUE(records.ok()) << records.status().message();
+  std::vector<std::string> origins;
+  for (const auto& record : *records) origins.push_back(record.origin);
+  EXPECT_EQ(origins, (std::vector<std::string>{"line 4", "line 3", "line 2"}));
+  EXPECT_TRUE(store->ReadQuarantine("crm", 3)->empty());
+}
+
+TEST_F(SqliteStoreTest, PagesWithoutSkipOrRepeat) {
+  auto store = Open();
+  ASSERT_NE(store, nullptr);
+  struct Written {
+    std::string source_event_id;
+    Micros occurred_at;
+    int order;
+  };
+  std::vector<Written> mine;
+  std::vector<Batch> group;
+  for (int i = 0; i < 1200; ++i) {
+    if (i % 100 == 0) group.push_back(MakeBatch("billing", "", 0, 0));
+    // Few distinct times, so that most events share theirs with many others.
+    Micros at = kBase + seconds((i * 7) % 13);
+    std::string customer = i % 6 == 5 ? "someone else" : "c1";
+    group.back().events.push_back(MakeEvent("billing", "e" + std::to_string(i), customer, at));
+    if (customer == "c1") mine.push_back({"e" + std::to_string(i), at, i});
+  }
+  for (const BatchOutcome& outcome : store->Write(group)) {
+    ASSERT_TRUE(outcome.status.ok()) << outcome.status.message();
+  }
+  ASSERT_EQ(mine.size(), 1000u);
+  std::sort(mine.begin(), mine.end(), [](const Written& a, const Written& b) {
+    return std::tie(a.occurred_at, a.order) > std::tie(b.occurred_at, b.order);
+  });
+  std::vector<std::string> expected;
+  for (const Written& w : mine) expected.push_back(w.source_event_id);
+
+  std::vector<Event> all = Timeline(*store, "c1");
+  EXPECT_EQ(SourceEventIds(all), expected);
+
+  std::vector<std::string> paged;
+  TimelineQuery query{.customer = "c1", .limit = 7, .after = std::nullopt};
+  while (true) {
+    auto page = store->ReadTimeline(query);
+    ASSERT_TRUE(page.ok()) << page.status().message();
+    ASSERT_LE(page->size(), 7u);
+    if (page->empty()) break;
+    for (const Event& event : *page) paged.push_back(event.source_event_id);
+    query.after = TimelineCursor{page->back().occurred_at, page->back().id};
+  }
+  EXPECT_EQ(paged, expected);
+}
+
+TEST_F(SqliteStoreTest, ReadersRunConcurrentlyWithTheWriter) {
+  auto store = Open(/*readers=*/2);
+  ASSERT_NE(store, nullptr);
+  constexpr int kBatches = 100;
+  constexpr int kEventsPerBatch = 20;
+  std::atomic<bool> done = false;
+  std::atomic<int> reads = 0;
+
+  std::thread writer([&] {
+    for (int b = 0; b < kBatches; ++b) {
+      Batch batch =
+          MakeBatch("billing", "c1", b * kEventsPerBatch, kEventsPerBatch, std::to_string(b + 1));
+      batch.quarantined.push_back(
+          {.source = "billing", .origin = "o", .reason = "r", .raw = "x", .quarantined_at = kBase});
+      auto outcomes = store->Write({&batch, 1});
+      EXPECT_TRUE(outcomes[0].status.ok()) << outcomes[0].status.message();
+    }
+    done = true;
+  });
+  std::vector<std::thread> readers;
+  for (int r = 0; r < 4; ++r) {
+    readers.emplace_back([&] {
+      std::size_t last_count = 0;
+      while (!done) {
+        auto checkpoint = store->LoadCheckpoint("billing");
+        ASSERT_TRUE(checkpoint.ok()) << checkpoint.status().message();
+        std::size_t committed = checkpoint->has_value() ? std::stoul(**checkpoint) : 0;
+        auto events =
+            store->ReadTimeline({.customer = "c1", .limit = 100'000, .after = std::nullopt});
+        ASSERT_TRUE(events.ok()) << events.status().message();
+        EXPECT_EQ(events->size() % kEventsPerBatch, 0u) << "saw part of a batch";
+        EXPECT_GE(events->size(), committed * kEventsPerBatch);
+        EXPECT_GE(events->size(), last_count);
+        last_count = events->size();
+        auto quarantined = store->ReadQuarantine("billing", 1000);
+        ASSERT_TRUE(quarantined.ok()) << quarantined.status().message();
+        EXPECT_GE(quarantined->size(), committed);
+        ++reads;
+      }
+    });
+  }
+  writer.join();
+  for (std::thread& reader : readers) reader.join();
+  EXPECT_GT(reads.load(), 0);
+  EXPECT_EQ(Timeline(*store, "c1").size(), std::size_t{kBatches * kEventsPerBatch});
+}
+
+TEST_F(SqliteStoreTest, ReopeningKeepsEverything) {
+  std::int64_t last_id = 0;
+  {
+    auto store = Open();
+    ASSERT_NE(store, nullptr);
+    Batch batch = MakeBatch("billing", "c1", 0, 3, "cp-3");
+    batch.quarantined.push_back(
+        {.source = "billing", .origin = "o", .reason = "r", .raw = "x", .quarantined_at = kBase});
+    ASSERT_TRUE(store->Write({&batch, 1})[0].status.ok());
+    last_id = Timeline(*store, "c1").front().id;
+  }
+  auto store = Open();
+  ASSERT_NE(store, nullptr);
+  EXPECT_EQ(SourceEventIds(Timeline(*store, "c1")), (std::vector<std::string>{"e2", "e1", "e0"}));
+  EXPECT_EQ(*store->LoadCheckpoint("billing").value(), "cp-3");
+  EXPECT_EQ(store->ReadQuarantine("billing", 10)->size(), 1u);
+
+  Batch again = MakeBatch("billing", "c1", 0, 4);
+  auto outcomes = store->Write({&again, 1});
+  ASSERT_TRUE(outcomes[0].status.ok()) << outcomes[0].status.message();
+  EXPECT_EQ(outcomes[0].inserted, 1u);
+  EXPECT_EQ(outcomes[0].duplicates, 3u);
+  EXPECT_GT(Timeline(*store, "c1").front().id, last_id);
+}
+
+TEST_F(SqliteStoreTest, CreatesWalDatabaseAtTheCurrentSchemaVersion) {
+  ASSERT_NE(Open(), nullptr);
+  RawDb db(path_);
+  EXPECT_EQ(db.Column("PRAGMA user_version"),
+            std::vector<std::string>{std::to_string(kSqliteSchemaVersion)});
+  EXPECT_EQ(db.Column("PRAGMA journal_mode"), std::vector<std::string>{"wal"});
+}
+
+TEST_F(SqliteStoreTest, RefusesADatabaseFromANewerVersion) {
+  RawDb(path_).Exec("PRAGMA user_version = " + std::to_string(kSqliteSchemaVersion + 1));
+  auto store = OpenSqliteStore({.path = path_});
+  ASSERT_FALSE(store.ok());
+  EXPECT_EQ(store.status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_NE(store.status().message().find(path_.string()), std::string::npos)
+      << store.status().message();
+  EXPECT_NE(store.status().message().find("schema version is " +
+                                          std::to_string(kSqliteSchemaVersion + 1)),
+            std::string::npos)
+      << store.status().message();
+}
+
+TEST_F(SqliteStoreTest, OpenErrorNamesTheFile) {
+  const std::filesystem::path missing = dir_ / "no-such-folder" / "events.db";
+  auto store = OpenSqliteStore({.path = missing});
+  ASSERT_FALSE(store.ok());
+  EXPECT_EQ(store.status().message(),
+            "open " + missing.string() + ": unable to open database file");
+}
+
+TEST_F(SqliteStoreTest, RefusesZeroReaders) {
+  auto store = OpenSqliteStore({.path = path_, .reader_connections = 0});
+  EXPECT_EQ(store.status().code(), StatusCode::kInvalidArgument);
+}
+
+TEST_F(SqliteStoreTest, TimelineQueriesSeekTheCustomerTimeIndex) {
+  ASSERT_NE(Open(), nullptr);
+  RawDb db(path_);
+  // Column 3 of EXPLAIN QUERY PLAN is the step's description.
+  EXPECT_EQ(
+      db.Column(std::string("EXPLAIN QUERY PLAN ") + kSqliteTimelineFirstPage, 3),
+      std::vector<std::string>{"SEARCH events USING INDEX events_by_customer_time (customer=?)"});
+  EXPECT_EQ(
+      db.Column(std::string("EXPLAIN QUERY PLAN ") + kSqliteTimelineAfterCursor, 3),
+      (std::vector<std::string>{
+          "MERGE (UNION ALL)", "LEFT",
+          "SEARCH events USING INDEX events_by_customer_time (customer=? AND occurred_at=? "
+          "AND id<?)",
+          "RIGHT",
+          "SEARCH events USING INDEX events_by_customer_time (customer=? AND occurred_at<?)"}));
+}
+
+}  // namespace
+}  // namespace propbridge::store
