@@ -99,7 +99,9 @@ class EventBuilder {
     return *this;
   }
   EventBuilder& Origin(std::string origin) { return Set(event_.origin, std::move(origin)); }
-  RawEvent Build() && { return std::move(event_); }
+  // Moves the event out: the builder is spent afterwards. Not &&-qualified, so that it ends a
+  // chain of setters (which return an lvalue).
+  RawEvent Build() { return std::move(event_); }
 
  private:
   template <typename Field, typename Value>
