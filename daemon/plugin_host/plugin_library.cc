@@ -2,9 +2,6 @@
 
 #include <unistd.h>
 
-#include <algorithm>
-#include <vector>  // before library_info.hpp, which needs it with BOOST_DLL_USE_STD_FS
-#include <boost/dll/library_info.hpp>
 
 #include "propbridge/sdk/version.h"
 
@@ -17,16 +14,6 @@ Status Refuse(const fs::path& path, const std::string& why) {
   return FailedPrecondition("plugin " + path.string() + " refused: " + why);
 }
 
-// Reads the exported symbol names from the ELF file itself: nothing of the plugin runs.
-Result<std::vector<std::string>> ExportedSymbols(const fs::path& path) {
-  try {
-    boost::dll::library_info info(path);
-    return info.symbols();
-  } catch (const std::exception& e) {
-    return Refuse(path, std::string("not a shared library this daemon can read (") + e.what() + ")");
-  }
-}
-
 }  // namespace
 
 Result<std::unique_ptr<PluginLibrary>> PluginLibrary::Load(const fs::path& path) {
@@ -34,21 +21,19 @@ Result<std::unique_ptr<PluginLibrary>> PluginLibrary::Load(const fs::path& path)
   if (!fs::is_regular_file(path, ec)) return Refuse(path, "no such file");
   if (::access(path.c_str(), R_OK) != 0) return Refuse(path, "the file is not readable");
 
-  auto symbols = ExportedSymbols(path);
-  if (!symbols.ok()) return symbols.status();
-  for (const char* wanted : {sdk::kVersionSymbol, sdk::kFactorySymbol}) {
-    if (std::find(symbols->begin(), symbols->end(), wanted) == symbols->end()) {
-      return Refuse(path, std::string("it does not export '") + wanted +
-                              "': not a propbridge plugin, or built without "
-                              "PROPBRIDGE_REGISTER_PLUGIN");
-    }
-  }
-
   boost::dll::shared_library library;
   try {
     library.load(path, boost::dll::load_mode::rtld_now | boost::dll::load_mode::rtld_local);
   } catch (const std::exception& e) {
-    return Refuse(path, std::string("it failed to load: ") + e.what());
+    return Refuse(path, std::string("not a shared library this daemon can load (") + e.what() +
+                            ")");
+  }
+  for (const char* wanted : {sdk::kVersionSymbol, sdk::kFactorySymbol}) {
+    if (!library.has(wanted)) {
+      return Refuse(path, std::string("it does not export '") + wanted +
+                              "': not a propbridge plugin, or built without "
+                              "PROPBRIDGE_REGISTER_PLUGIN");
+    }
   }
   std::uint32_t version = library.get_alias<const std::uint32_t>(sdk::kVersionSymbol);
   if (version != sdk::kApiVersion) {

@@ -1,0 +1,91 @@
+#include "daemon/config/config.h"
+
+#include <gtest/gtest.h>
+
+namespace propbridge::config {
+namespace {
+
+constexpr const char* kValid = R"(
+listen = "127.0.0.1:0"
+data_dir = "data"
+plugin_dir = "/opt/plugins"
+
+[ingest]
+queue_capacity = 1000
+
+[mapping]
+"billing.reminder" = { step = "HELP" }
+
+[plugins.billing]
+library = "libpropbridge_billing.so"
+time_zone = "Asia/Shanghai"
+[plugins.billing.settings]
+inbox = "/srv/inbox"
+batch_size = 500
+columns = { account = "acct_no" }
+[plugins.billing.mapping]
+"billing.charge" = { step = "help", initiative = "proactive" }
+)";
+
+std::string ErrorOf(const std::string& toml) {
+  auto config = ParseConfig(toml, "/etc/propbridge/test.toml");
+  EXPECT_FALSE(config.ok());
+  return config.status().message();
+}
+
+TEST(Config, ReadsEveryKey) {
+  auto config = ParseConfig(kValid, "/etc/propbridge/test.toml");
+  ASSERT_TRUE(config.ok()) << config.status().message();
+  EXPECT_EQ(config->listen, "127.0.0.1:0");
+  EXPECT_EQ(config->data_dir, "/etc/propbridge/data");  // relative to the file
+  EXPECT_EQ(config->queue_capacity, 1000u);
+  ASSERT_EQ(config->mapping.size(), 1u);
+  EXPECT_EQ(config->mapping[0].step, sdk::Step::kHelp);
+  ASSERT_EQ(config->plugins.size(), 1u);
+  const PluginConfig& billing = config->plugins[0];
+  EXPECT_EQ(billing.name, "billing");
+  EXPECT_EQ(billing.library, "/opt/plugins/libpropbridge_billing.so");
+  EXPECT_EQ(billing.time_zone, "Asia/Shanghai");
+  EXPECT_TRUE(billing.enabled);
+  EXPECT_EQ(billing.settings.GetString("inbox", ""), "/srv/inbox");
+  EXPECT_EQ(*billing.settings.GetInt("batch_size", 0), 500);
+  EXPECT_EQ(billing.settings.GetString("columns.account", ""), "acct_no");
+  ASSERT_EQ(billing.mapping.size(), 1u);
+  EXPECT_EQ(billing.mapping[0].initiative, sdk::Initiative::kProactive);
+}
+
+TEST(Config, ErrorsNameTheFileTheKeyAndTheProblem) {
+  EXPECT_EQ(ErrorOf("data_dir = 'd'\nlisten = 5"),
+            "/etc/propbridge/test.toml: listen: must be a string");
+  EXPECT_EQ(ErrorOf("listen = '127.0.0.1:1'"),
+            "/etc/propbridge/test.toml: data_dir: is required: where the store lives");
+  EXPECT_EQ(ErrorOf("data_dir = 'd'\nlisten_port = 5"),
+            "/etc/propbridge/test.toml: listen_port: unknown key");
+  EXPECT_EQ(ErrorOf("data_dir = 'd'\n[ingest]\nqueue_capacity = -3"),
+            "/etc/propbridge/test.toml: ingest.queue_capacity: must be a whole number above 0");
+  EXPECT_NE(ErrorOf("data_dir = 'd'\n[plugins.b]\nlibrary = 'x.so'\ntime_zone = 'Asia/Shangai'")
+                .find("plugins.b.time_zone: unknown time zone 'Asia/Shangai'"),
+            std::string::npos);
+  EXPECT_EQ(ErrorOf("data_dir = 'd'\n[plugins.b]\ntime_zone = 'UTC'"),
+            "/etc/propbridge/test.toml: plugins.b.library: is required: the plugin's .so file");
+  EXPECT_NE(ErrorOf("data_dir = 'd'\n[mapping]\n\"x.y\" = { step = 'SMILE' }")
+                .find("mapping.\"x.y\".step: must be one of KNOW"),
+            std::string::npos);
+  EXPECT_NE(ErrorOf("data_dir = 'd'\n[plugins.'bad name']\nlibrary = 'x.so'")
+                .find("plugins.bad name: an instance name"),
+            std::string::npos);
+}
+
+TEST(Config, SyntaxErrorsGiveTheLine) {
+  EXPECT_NE(ErrorOf("data_dir = 'd'\n\nlisten = \n").find("test.toml:3:"), std::string::npos);
+}
+
+TEST(Config, MissingFileIsAnError) {
+  auto config = LoadConfig("/nonexistent/propbridged.toml");
+  ASSERT_FALSE(config.ok());
+  EXPECT_EQ(config.status().message(),
+            "/nonexistent/propbridged.toml: cannot read the configuration file");
+}
+
+}  // namespace
+}  // namespace propbridge::config

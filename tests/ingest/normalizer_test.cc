@@ -1,0 +1,117 @@
+#include "daemon/ingest/normalizer.h"
+
+#include <gtest/gtest.h>
+
+namespace propbridge::ingest {
+namespace {
+
+using namespace std::chrono;
+
+const store::Micros kNow{sys_days{year{2026} / November / 26} + hours{12}};
+
+Normalizer MakeNormalizer() {
+  return Normalizer("billing", StepMapping({}, {}), *TimeZone::Find("Asia/Shanghai"));
+}
+
+sdk::RawEvent ValidEvent() {
+  return sdk::EventBuilder("billing.payment.received", "P-1")
+      .At(sdk::UtcTime{sys_days{year{2026} / November / 2}})
+      .Identify("account", "A-1001")
+      .Summary("Payment received")
+      .Origin("pay.csv line 2")
+      .Build();
+}
+
+// Normalises one event; returns the quarantine reason, or "" if it was accepted.
+std::string ReasonFor(sdk::RawEvent event) {
+  sdk::Batch batch;
+  batch.events.push_back(std::move(event));
+  store::Batch out = MakeNormalizer().Normalize(std::move(batch), kNow);
+  if (out.quarantined.empty()) return "";
+  EXPECT_TRUE(out.events.empty());
+  return out.quarantined[0].reason;
+}
+
+TEST(Normalizer, AcceptsAValidEventAndPlacesIt) {
+  sdk::Batch batch;
+  batch.events.push_back(ValidEvent());
+  batch.checkpoint = "pay.csv\t1";
+  store::Batch out = MakeNormalizer().Normalize(std::move(batch), kNow);
+  ASSERT_EQ(out.events.size(), 1u);
+  EXPECT_EQ(out.source, "billing");
+  EXPECT_EQ(out.checkpoint, "pay.csv\t1");
+  const store::Event& e = out.events[0];
+  EXPECT_EQ(e.customer, "account:A-1001");
+  EXPECT_EQ(e.step, sdk::Step::kUnderstand);
+  EXPECT_EQ(e.initiative, sdk::Initiative::kReactive);
+  EXPECT_EQ(e.source, "billing");
+  EXPECT_EQ(e.ingested_at, kNow);
+}
+
+TEST(Normalizer, ResolvesLocalTimesInTheSourcesTimeZone) {
+  sdk::RawEvent event = ValidEvent();
+  event.occurred_at = sdk::LocalTime{local_days{year{2026} / November / 2} + hours{9}};
+  sdk::Batch batch;
+  batch.events.push_back(std::move(event));
+  store::Batch out = MakeNormalizer().Normalize(std::move(batch), kNow);
+  ASSERT_EQ(out.events.size(), 1u);
+  EXPECT_EQ(out.events[0].occurred_at, store::Micros{sys_days{year{2026} / November / 2} + hours{1}});
+}
+
+TEST(Normalizer, QuarantinesInvalidEventsWithTheirReason) {
+  auto with = [](auto change) {
+    sdk::RawEvent e = ValidEvent();
+    change(e);
+    return ReasonFor(std::move(e));
+  };
+  EXPECT_EQ(with([](auto& e) { e.source_event_id.clear(); }), "source_event_id is empty");
+  EXPECT_NE(with([](auto& e) { e.kind = "Billing Payment"; }).find("is not lower-case words"),
+            std::string::npos);
+  EXPECT_EQ(with([](auto& e) { e.occurred_at = std::monostate{}; }), "occurred_at is missing");
+  EXPECT_EQ(with([](auto& e) { e.identifiers.clear(); }), "no identifier names the customer");
+  EXPECT_NE(with([](auto& e) { e.identifiers = {{"account", "null"}, {"phone", " 0 "}}; })
+                .find("every identifier is blank or a placeholder"),
+            std::string::npos);
+  EXPECT_NE(with([](auto& e) { e.occurred_at = sdk::UtcTime{sys_days{year{2030} / 1 / 1}}; })
+                .find("is impossible"),
+            std::string::npos);
+  EXPECT_NE(with([](auto& e) { e.occurred_at = sdk::UtcTime{sys_days{year{1970} / 1 / 2}}; })
+                .find("is impossible"),
+            std::string::npos);
+  EXPECT_EQ(with([](auto& e) { e.summary = "caf\xE9"; }),
+            "text is not valid UTF-8 (check the source's encoding)");
+  EXPECT_EQ(with([](auto& e) { e.summary = std::string(5000, 'x'); }), "summary is too long");
+  EXPECT_EQ(with([](auto& e) { e.matter_state = sdk::MatterState::kOpened; }),
+            "matter_state is set but matter_id is empty");
+  EXPECT_NE(with([](auto& e) { e.kind = "acme.unknown"; }).find("no step for kind 'acme.unknown'"),
+            std::string::npos);
+  EXPECT_EQ(with([](auto& e) {
+              for (int i = 0; i < 20; ++i) e.attributes.emplace_back("k" + std::to_string(i), std::string(4000, 'v'));
+            }),
+            "event is larger than 64 KiB");
+}
+
+TEST(Normalizer, KeepsTheRawEventAndTheOriginInQuarantine) {
+  sdk::RawEvent e = ValidEvent();
+  e.source_event_id.clear();
+  sdk::Batch batch;
+  batch.events.push_back(std::move(e));
+  batch.rejected.push_back({"pay.csv line 9", "wrong number of columns", "a,b"});
+  store::Batch out = MakeNormalizer().Normalize(std::move(batch), kNow);
+  ASSERT_EQ(out.quarantined.size(), 2u);
+  EXPECT_EQ(out.quarantined[0].origin, "pay.csv line 9");
+  EXPECT_EQ(out.quarantined[0].raw, "a,b");
+  EXPECT_EQ(out.quarantined[1].origin, "pay.csv line 2");
+  EXPECT_NE(out.quarantined[1].raw.find("\"kind\":\"billing.payment.received\""), std::string::npos);
+  EXPECT_NE(out.quarantined[1].raw.find("\"value\":\"A-1001\""), std::string::npos);
+}
+
+TEST(Normalizer, CustomerKeySkipsBlockedValues) {
+  EXPECT_EQ(CustomerKey({{"phone", "unknown"}, {"account", " A-7 "}}), "account:A-7");
+  EXPECT_EQ(CustomerKey({{"phone", "-1"}}), "");
+  EXPECT_TRUE(IsBlockedIdentifierValue("NULL"));
+  EXPECT_FALSE(IsBlockedIdentifierValue("A-0"));
+}
+
+}  // namespace
+}  // namespace propbridge::ingest

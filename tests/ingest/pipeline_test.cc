@@ -1,0 +1,109 @@
+#include "daemon/ingest/pipeline.h"
+
+#include <gtest/gtest.h>
+
+#include <thread>
+
+#include "tests/support/temp_dir.h"
+
+namespace propbridge::ingest {
+namespace {
+
+using namespace std::chrono;
+
+class PipelineTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    store::StoreOptions options;
+    options.path = dir_ / "store.db";
+    auto opened = store::OpenSqliteStore(options);
+    ASSERT_TRUE(opened.ok()) << opened.status().message();
+    store_ = std::move(*opened);
+  }
+
+  static sdk::Batch MakeBatch(int first, int count, std::string checkpoint) {
+    sdk::Batch batch;
+    for (int i = first; i < first + count; ++i) {
+      batch.events.push_back(sdk::EventBuilder("crm.profile.updated", "e" + std::to_string(i))
+                                 .At(sdk::UtcTime{sys_days{year{2026} / 1 / 1} + seconds{i}})
+                                 .Identify("account", "C1")
+                                 .Build());
+    }
+    batch.checkpoint = std::move(checkpoint);
+    return batch;
+  }
+
+  std::size_t TimelineSize() {
+    store::TimelineQuery query;
+    query.customer = "account:C1";
+    query.limit = 1'000'000;
+    return store_->ReadTimeline(query)->size();
+  }
+
+  testing::TempDir dir_;
+  std::unique_ptr<store::Store> store_;
+  Normalizer normalizer_{"synthetic", StepMapping({}, {}), *TimeZone::Find("UTC")};
+};
+
+TEST_F(PipelineTest, SubmitReturnsOnceTheBatchAndItsCheckpointAreDurable) {
+  Pipeline pipeline(*store_, {});
+  ASSERT_TRUE(pipeline.Submit(normalizer_, MakeBatch(0, 100, "100")).ok());
+  EXPECT_EQ(TimelineSize(), 100u);
+  EXPECT_EQ(store_->LoadCheckpoint("synthetic")->value_or(""), "100");
+}
+
+TEST_F(PipelineTest, AReplayedBatchAddsNothing) {
+  Pipeline pipeline(*store_, {});
+  ASSERT_TRUE(pipeline.Submit(normalizer_, MakeBatch(0, 50, "50")).ok());
+  ASSERT_TRUE(pipeline.Submit(normalizer_, MakeBatch(0, 50, "50")).ok());
+  EXPECT_EQ(TimelineSize(), 50u);
+  EXPECT_EQ(pipeline.stats().duplicates.load(), 50u);
+}
+
+TEST_F(PipelineTest, AFullQueueBlocksTheEmitterAndDropsNothing) {
+  PipelineOptions options;
+  options.queue_capacity = 10;  // smaller than one batch: each waits for an empty queue
+  options.max_group_events = 10;
+  Pipeline pipeline(*store_, options);
+  std::vector<std::thread> emitters;
+  for (int t = 0; t < 8; ++t) {
+    emitters.emplace_back([&, t] {
+      for (int b = 0; b < 10; ++b) {
+        EXPECT_TRUE(pipeline.Submit(normalizer_, MakeBatch((t * 10 + b) * 25, 25, "")).ok());
+      }
+    });
+  }
+  for (auto& e : emitters) e.join();
+  EXPECT_EQ(TimelineSize(), 8u * 10 * 25);
+}
+
+TEST_F(PipelineTest, CloseCommitsWhatIsQueuedAndRefusesMore) {
+  auto pipeline = std::make_unique<Pipeline>(*store_, PipelineOptions{});
+  std::vector<std::thread> emitters;
+  std::atomic<int> accepted{0};
+  for (int t = 0; t < 4; ++t) {
+    emitters.emplace_back([&, t] {
+      if (pipeline->Submit(normalizer_, MakeBatch(t * 1000, 1000, "")).ok()) accepted++;
+    });
+  }
+  pipeline->Close();
+  for (auto& e : emitters) e.join();
+  EXPECT_EQ(TimelineSize(), static_cast<std::size_t>(accepted.load()) * 1000);
+  Status late = pipeline->Submit(normalizer_, MakeBatch(9000, 1, ""));
+  EXPECT_EQ(late.code(), StatusCode::kUnavailable);
+}
+
+TEST_F(PipelineTest, InvalidEventsAreQuarantinedAndTheRestStored) {
+  Pipeline pipeline(*store_, {});
+  sdk::Batch batch = MakeBatch(0, 3, "3");
+  batch.events[1].identifiers.clear();
+  ASSERT_TRUE(pipeline.Submit(normalizer_, std::move(batch)).ok());
+  EXPECT_EQ(TimelineSize(), 2u);
+  auto quarantined = store_->ReadQuarantine("synthetic", 10);
+  ASSERT_TRUE(quarantined.ok());
+  ASSERT_EQ(quarantined->size(), 1u);
+  EXPECT_EQ((*quarantined)[0].reason, "no identifier names the customer");
+}
+
+}  // namespace
+}  // namespace propbridge::ingest

@@ -1,0 +1,140 @@
+#include "tests/support/daemon_process.h"
+
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <grpcpp/grpcpp.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "tests/support/temp_dir.h"
+
+namespace propbridge::testing {
+namespace {
+
+namespace fs = std::filesystem;
+
+pid_t Spawn(const fs::path& config, const fs::path& log) {
+  pid_t pid = fork();
+  if (pid == 0) {
+    int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    dup2(fd, STDERR_FILENO);
+    dup2(fd, STDOUT_FILENO);
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, nullptr);
+    execl(PROPBRIDGED_PATH, PROPBRIDGED_PATH, "--config", config.c_str(), "--log-level", "debug",
+          static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  return pid;
+}
+
+std::optional<int> WaitFor(pid_t pid, std::chrono::milliseconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  do {
+    int status = 0;
+    pid_t done = waitpid(pid, &status, WNOHANG);
+    if (done == pid) return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  } while (std::chrono::steady_clock::now() < deadline);
+  return std::nullopt;
+}
+
+std::string ReadAll(const fs::path& file) {
+  std::ifstream in(file);
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+}  // namespace
+
+std::unique_ptr<DaemonProcess> DaemonProcess::Start(const fs::path& dir,
+                                                    const std::string& config_toml,
+                                                    const fs::path& data_dir, std::string& error) {
+  fs::path config = dir / "propbridged.toml";
+  fs::path log = dir / "propbridged.log";
+  fs::path address_file = data_dir / "listen-address";
+  fs::remove(address_file);
+  WriteFile(config, config_toml);
+  pid_t pid = Spawn(config, log);
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (fs::exists(address_file)) {
+      std::string address = ReadAll(address_file);
+      while (!address.empty() && address.back() == '\n') address.pop_back();
+      return std::unique_ptr<DaemonProcess>(new DaemonProcess(pid, log, address));
+    }
+    if (auto code = WaitFor(pid, std::chrono::milliseconds(20))) {
+      error = "propbridged exited with " + std::to_string(*code) + ":\n" + ReadAll(log);
+      return nullptr;
+    }
+  }
+  kill(pid, SIGKILL);
+  WaitFor(pid, std::chrono::seconds(5));
+  error = "propbridged did not start serving:\n" + ReadAll(log);
+  return nullptr;
+}
+
+DaemonProcess::Exit DaemonProcess::RunToExit(const fs::path& dir, const std::string& config_toml,
+                                             std::chrono::seconds timeout) {
+  fs::path config = dir / "propbridged.toml";
+  fs::path log = dir / "propbridged.log";
+  WriteFile(config, config_toml);
+  pid_t pid = Spawn(config, log);
+  auto code = WaitFor(pid, timeout);
+  if (!code) {
+    kill(pid, SIGKILL);
+    WaitFor(pid, std::chrono::seconds(5));
+    return {-1, ReadAll(log)};
+  }
+  return {*code, ReadAll(log)};
+}
+
+DaemonProcess::~DaemonProcess() {
+  if (pid_ > 0) {
+    kill(pid_, SIGKILL);
+    WaitFor(pid_, std::chrono::seconds(5));
+  }
+}
+
+std::string DaemonProcess::Log() const { return ReadAll(log_file_); }
+
+std::optional<int> DaemonProcess::Stop(int signal, std::chrono::seconds timeout) {
+  kill(pid_, signal);
+  auto code = WaitFor(pid_, timeout);
+  if (code) pid_ = -1;
+  return code;
+}
+
+std::unique_ptr<v1::TimelineService::Stub> DaemonProcess::TimelineStub() const {
+  return v1::TimelineService::NewStub(
+      grpc::CreateChannel(address_, grpc::InsecureChannelCredentials()));
+}
+
+std::vector<v1::TimelineEvent> ReadWholeTimeline(v1::TimelineService::Stub& stub,
+                                                 const std::string& customer) {
+  std::vector<v1::TimelineEvent> events;
+  v1::GetTimelineRequest request;
+  request.set_customer(customer);
+  request.set_page_size(1000);
+  do {
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+    v1::GetTimelineResponse response;
+    grpc::Status status = stub.GetTimeline(&context, request, &response);
+    if (status.error_code() == grpc::StatusCode::NOT_FOUND) break;
+    EXPECT_TRUE(status.ok()) << status.error_message();
+    if (!status.ok()) break;
+    events.insert(events.end(), response.events().begin(), response.events().end());
+    request.set_page_token(response.next_page_token());
+  } while (!request.page_token().empty());
+  return events;
+}
+
+}  // namespace propbridge::testing

@@ -1,0 +1,59 @@
+// The real propbridged binary, run as a child process on a configuration the test writes,
+// with its log captured to a file. The process is killed if the test forgets to stop it.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "propbridge/v1/timeline.grpc.pb.h"
+
+namespace propbridge::testing {
+
+class DaemonProcess {
+ public:
+  // Writes `config_toml` to <dir>/propbridged.toml, starts the daemon on it and waits until
+  // it serves (its listen-address file appears under `data_dir`). Returns nullptr, with the
+  // reason in `error`, if it exits or does not serve within the timeout.
+  static std::unique_ptr<DaemonProcess> Start(const std::filesystem::path& dir,
+                                              const std::string& config_toml,
+                                              const std::filesystem::path& data_dir,
+                                              std::string& error);
+
+  // Runs the binary to completion; for configurations that must be refused.
+  struct Exit {
+    int code;
+    std::string log;
+  };
+  static Exit RunToExit(const std::filesystem::path& dir, const std::string& config_toml,
+                        std::chrono::seconds timeout);
+
+  ~DaemonProcess();
+
+  const std::string& address() const { return address_; }
+  pid_t pid() const { return pid_; }
+  std::string Log() const;
+
+  // Sends the signal and waits for the exit; nullopt if it did not exit within the timeout.
+  std::optional<int> Stop(int signal, std::chrono::seconds timeout);
+
+  std::unique_ptr<v1::TimelineService::Stub> TimelineStub() const;
+
+ private:
+  DaemonProcess(pid_t pid, std::filesystem::path log_file, std::string address)
+      : pid_(pid), log_file_(std::move(log_file)), address_(std::move(address)) {}
+
+  pid_t pid_;
+  std::filesystem::path log_file_;
+  std::string address_;
+};
+
+// Reads every page of a customer's timeline; fails the calling test on an RPC error.
+std::vector<v1::TimelineEvent> ReadWholeTimeline(v1::TimelineService::Stub& stub,
+                                                 const std::string& customer);
+
+}  // namespace propbridge::testing
