@@ -96,7 +96,7 @@ TEST_F(DaemonTest, ABillingExportReachesTheTimelineOnItsSteps) {
   EXPECT_FALSE(events[0].summary().empty());
   EXPECT_GT(events[0].id(), 0);
   // 2026-10-01 09:00 in Shanghai is 01:00 UTC.
-  EXPECT_EQ(events[2].occurred_at().seconds(), 1790989200);
+  EXPECT_EQ(events[2].occurred_at().seconds(), 1790816400);
   EXPECT_EQ(WaitForEvents(*daemon, "account:A-1002", 1).size(), 1u);
 
   ASSERT_EQ(daemon->Stop(SIGTERM, 15s), 0) << daemon->Log();
@@ -245,7 +245,8 @@ TEST_F(DaemonTest, HealthAndReflectionServeGenericTools) {
 
   // grpc.health.v1.Health/Check with an empty request: SERVING is field 1 = 1.
   grpc::ClientContext health_context;
-  grpc::ByteBuffer empty, reply;
+  grpc::Slice no_bytes(std::string{});
+  grpc::ByteBuffer empty(&no_bytes, 1), reply;
   std::promise<grpc::Status> done;
   stub.UnaryCall(&health_context, "/grpc.health.v1.Health/Check", {}, &empty, &reply,
                  [&](grpc::Status s) { done.set_value(s); });
