@@ -1,0 +1,69 @@
+// Reading one export file into batches, and the checkpoint that says how far it got.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "propbridge/sdk/event.h"
+#include "propbridge/sdk/status.h"
+
+namespace propbridge::billing {
+
+// How far one export file has been consumed: its first `consumed` data records are durable,
+// as events or as rejected records. Written as "<file name>\t<consumed>". `file_name` is the
+// file's name in the inbox while it is read, and the path it was archived to once it is
+// finished; a path never matches a name in the inbox, so a later file of the same name is read
+// from its start.
+struct Checkpoint {
+  std::string file_name;
+  std::int64_t consumed = 0;
+};
+
+std::string FormatCheckpoint(const Checkpoint& checkpoint);
+// nullopt for text that is not a checkpoint written by FormatCheckpoint.
+std::optional<Checkpoint> ParseCheckpoint(std::string_view text);
+
+enum class FileOutcome {
+  // Every record is durable; the file can be archived.
+  kDone,
+  // The file cannot be read as an export (empty, or its header lacks required columns).
+  kBadHeader,
+  kStopped,
+  kEmitFailed,
+  kOpenFailed,
+  kReadFailed,
+};
+
+struct FileResult {
+  FileOutcome outcome = FileOutcome::kDone;
+  // What went wrong, for the log; empty for kDone and kStopped.
+  std::string message;
+  // Data records durable when the call returned, counting those skipped.
+  std::int64_t consumed = 0;
+  // What this call emitted.
+  std::int64_t events = 0;
+  std::int64_t rejected = 0;
+};
+
+struct ReadOptions {
+  // Data records of the file that are already durable.
+  std::int64_t skip = 0;
+  // Rows (events plus rejected records) per batch; at least 1.
+  std::size_t batch_size = 1000;
+};
+
+// Hands a batch to the daemon; OK once the batch is durable.
+using EmitFunction = std::function<Status(sdk::Batch)>;
+
+// Reads the export file at `path` and emits its records after the first `options.skip`, each
+// batch carrying the checkpoint after its last row. Returns at the first failed emit, or before
+// a batch once `stop_requested` returns true. Never throws on bad input or I/O errors.
+FileResult ReadExportFile(const std::filesystem::path& path, const ReadOptions& options,
+                          const EmitFunction& emit, const std::function<bool()>& stop_requested);
+
+}  // namespace propbridge::billing
