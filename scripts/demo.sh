@@ -1,16 +1,22 @@
 #!/usr/bin/env bash
 # Builds propbridged, starts it on the embedded default (SQLite in ./demo-data) with the
 # bundled billing plugin fed by the bundled sample exports, and shows a customer's timeline.
-# Usage: scripts/demo.sh [customer]   (default account:A-1001)
+# Usage: scripts/demo.sh [customer]   (default account:A-1003)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-customer=${1:-account:A-1001}
+customer=${1:-account:A-1003}
 build=build-demo
 demo=$PWD/demo-data
 
 scripts/install-deps.sh
-cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DBUILD_TESTING=OFF >/dev/null
-cmake --build "$build" --parallel "$(nproc)" --target propbridged propbridgectl propbridge_billing
+echo "Building (a few minutes the first time; the output goes to $build/build.log)"
+mkdir -p "$build"
+if ! { cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DBUILD_TESTING=OFF &&
+       cmake --build "$build" --parallel "$(nproc)" \
+         --target propbridged propbridgectl propbridge_billing; } >"$build/build.log" 2>&1; then
+  tail -30 "$build/build.log"
+  exit 1
+fi
 
 rm -rf "$demo"
 mkdir -p "$demo/inbox"
@@ -40,7 +46,8 @@ for _ in $(seq 100); do
   sleep 0.1
 done
 
-"$build/tools/propbridgectl/propbridgectl" --address "$address" timeline "$customer" --all
+# Times are shown in the billing system's own time zone.
+TZ=Asia/Shanghai "$build/tools/propbridgectl/propbridgectl" --address "$address" timeline "$customer" --all
 echo
 echo "Quarantined rows and everything else the daemon did: $demo/propbridged.log"
 kill -TERM $daemon
