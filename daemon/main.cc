@@ -26,8 +26,8 @@ Stops cleanly on SIGTERM or SIGINT: plugins stop, everything they emitted is com
 )";
 
 void SetUpLogging(const std::string& level) {
-  auto logger = std::make_shared<spdlog::logger>(
-      "propbridged", std::make_shared<spdlog::sinks::stderr_sink_mt>());
+  auto logger = std::make_shared<spdlog::logger>("propbridged",
+                                                 std::make_shared<spdlog::sinks::stderr_sink_mt>());
   logger->set_pattern("%Y-%m-%d %H:%M:%S.%e %l %v");
   logger->set_level(spdlog::level::from_str(level));
   spdlog::set_default_logger(logger);

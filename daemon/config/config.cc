@@ -1,12 +1,12 @@
 #include "daemon/config/config.h"
 
 #include <date/tz.h>
+#include <toml++/toml.h>
 
 #include <cctype>
 #include <fstream>
 #include <set>
 #include <sstream>
-#include <toml++/toml.h>
 
 namespace propbridge::config {
 namespace {
@@ -71,9 +71,9 @@ class Reader {
   fs::path file_;
 };
 
-#define PB_RETURN_IF_ERROR(expr)   \
-  do {                             \
-    Status status_ = (expr);       \
+#define PB_RETURN_IF_ERROR(expr)       \
+  do {                                 \
+    Status status_ = (expr);           \
     if (!status_.ok()) return status_; \
   } while (false)
 
@@ -144,8 +144,9 @@ Result<std::vector<MappingRule>> ReadMapping(const Reader& r, const toml::table&
     PB_RETURN_IF_ERROR(r.String(*rule_table, where + ".", "initiative", initiative));
     auto parsed_step = ParseStep(step);
     if (!parsed_step) {
-      return r.Error(where + ".step",
-                     "must be one of KNOW, UNDERSTAND, HELP, EMPATHIZE, DELIGHT, not '" + step + "'");
+      return r.Error(
+          where + ".step",
+          "must be one of KNOW, UNDERSTAND, HELP, EMPATHIZE, DELIGHT, not '" + step + "'");
     }
     rule.step = *parsed_step;
     if (!initiative.empty()) {
@@ -171,13 +172,14 @@ Result<PluginConfig> ReadPlugin(const Reader& r, const Config& config, std::stri
   std::string library;
   PB_RETURN_IF_ERROR(r.String(table, prefix, "library", library));
   if (library.empty()) return r.Error(prefix + "library", "is required: the plugin's .so file");
-  plugin.library = fs::path(library).is_absolute() ? fs::path(library) : config.plugin_dir / library;
+  plugin.library =
+      fs::path(library).is_absolute() ? fs::path(library) : config.plugin_dir / library;
   PB_RETURN_IF_ERROR(r.String(table, prefix, "time_zone", plugin.time_zone));
   try {
     date::locate_zone(plugin.time_zone);
   } catch (const std::exception&) {
-    return r.Error(prefix + "time_zone",
-                   "unknown time zone '" + plugin.time_zone + "' (use an IANA name like Asia/Shanghai)");
+    return r.Error(prefix + "time_zone", "unknown time zone '" + plugin.time_zone +
+                                             "' (use an IANA name like Asia/Shanghai)");
   }
   PB_RETURN_IF_ERROR(r.Bool(table, prefix, "enabled", plugin.enabled));
   if (const toml::node* settings = table.get("settings")) {
@@ -238,7 +240,8 @@ Result<Config> ParseConfig(const std::string& toml_text, const fs::path& file) {
   config.source_file = file;
   PB_RETURN_IF_ERROR(r.String(root, "", "listen", config.listen));
   if (config.listen.rfind(':') == std::string::npos) {
-    return r.Error("listen", "must be host:port, like 127.0.0.1:50051, not '" + config.listen + "'");
+    return r.Error("listen",
+                   "must be host:port, like 127.0.0.1:50051, not '" + config.listen + "'");
   }
   std::string data_dir, plugin_dir;
   PB_RETURN_IF_ERROR(r.String(root, "", "data_dir", data_dir));
@@ -273,8 +276,7 @@ Result<Config> ParseConfig(const std::string& toml_text, const fs::path& file) {
     for (const auto& [key, node] : *plugins->as_table()) {
       std::string name(key.str());
       if (!IsValidSourceName(name)) {
-        return r.Error("plugins." + name,
-                       "an instance name is 1-64 letters, digits, '-' or '_'");
+        return r.Error("plugins." + name, "an instance name is 1-64 letters, digits, '-' or '_'");
       }
       if (!node.is_table()) return r.Error("plugins." + name, "must be a table");
       auto plugin = ReadPlugin(r, config, name, *node.as_table());

@@ -23,7 +23,7 @@ struct MappingRule {
 };
 
 struct PluginConfig {
-  std::string name;  // [plugins.<name>]: the instance, and the source of its events
+  std::string name;               // [plugins.<name>]: the instance, and the source of its events
   std::filesystem::path library;  // absolute, resolved against plugin_dir
   std::string time_zone = "UTC";
   bool enabled = true;

@@ -159,14 +159,15 @@ std::string Normalizer::Check(const sdk::RawEvent& e) const {
   if (e.attributes.size() > limits_.max_attributes) return "too many attributes";
   for (const auto& [k, v] : e.attributes) {
     if (k.empty()) return "an attribute has an empty name";
-    if (k.size() + v.size() > limits_.max_attribute_bytes) return "attribute '" + k + "' is too long";
+    if (k.size() + v.size() > limits_.max_attribute_bytes)
+      return "attribute '" + k + "' is too long";
   }
   if (ApproximateSize(e) > limits_.max_event_bytes) return "event is larger than 64 KiB";
   if (e.matter_state != sdk::MatterState::kUnspecified && e.matter_id.empty()) {
     return "matter_state is set but matter_id is empty";
   }
-  bool utf8 = IsValidUtf8(e.source_event_id) && IsValidUtf8(e.summary) &&
-              IsValidUtf8(e.channel) && IsValidUtf8(e.matter_id);
+  bool utf8 = IsValidUtf8(e.source_event_id) && IsValidUtf8(e.summary) && IsValidUtf8(e.channel) &&
+              IsValidUtf8(e.matter_id);
   for (const auto& id : e.identifiers) utf8 = utf8 && IsValidUtf8(id.value);
   for (const auto& [k, v] : e.attributes) utf8 = utf8 && IsValidUtf8(k) && IsValidUtf8(v);
   if (!utf8) return "text is not valid UTF-8 (check the source's encoding)";

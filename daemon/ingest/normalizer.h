@@ -23,8 +23,8 @@ struct EventLimits {
   std::size_t max_attribute_bytes = 4096;
   std::size_t max_event_bytes = 64 * 1024;
   // Events from before this, or more than max_future after ingest, are impossible.
-  store::Micros earliest = store::Micros{std::chrono::sys_days{std::chrono::year{1990} /
-                                                                std::chrono::January / 1}};
+  store::Micros earliest =
+      store::Micros{std::chrono::sys_days{std::chrono::year{1990} / std::chrono::January / 1}};
   std::chrono::hours max_future{24};
 };
 

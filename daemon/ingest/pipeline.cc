@@ -26,8 +26,7 @@ Status Pipeline::Submit(const Normalizer& normalizer, sdk::Batch batch) {
     std::unique_lock lock(mu_);
     std::size_t weight = Weight(batch);
     has_room_.wait(lock, [&] {
-      return closed_ || queued_events_ == 0 ||
-             queued_events_ + weight <= options_.queue_capacity;
+      return closed_ || queued_events_ == 0 || queued_events_ + weight <= options_.queue_capacity;
     });
     if (closed_) return Unavailable("the daemon is shutting down; emit again after restart");
     Pending& pending = queue_.emplace_back(Pending{&normalizer, std::move(batch), {}});

@@ -73,8 +73,8 @@ Status PluginInstance::Emit(sdk::Batch batch) noexcept {
 }
 
 void PluginInstance::Log(sdk::LogLevel level, std::string_view message) noexcept {
-  static constexpr spdlog::level::level_enum kLevels[] = {
-      spdlog::level::debug, spdlog::level::info, spdlog::level::warn, spdlog::level::err};
+  static constexpr spdlog::level::level_enum kLevels[] = {spdlog::level::debug, spdlog::level::info,
+                                                          spdlog::level::warn, spdlog::level::err};
   try {
     spdlog::log(kLevels[static_cast<int>(level)], "[{}] {}", config_.name, message);
   } catch (...) {

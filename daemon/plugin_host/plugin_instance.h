@@ -44,9 +44,7 @@ class PluginInstance final : private sdk::Context, private sdk::Logger {
   const std::string& TimeZone() const noexcept override { return config_.time_zone; }
   sdk::Logger& Log() noexcept override { return *this; }
   Status Emit(sdk::Batch batch) noexcept override;
-  const std::optional<std::string>& LastCheckpoint() const noexcept override {
-    return checkpoint_;
-  }
+  const std::optional<std::string>& LastCheckpoint() const noexcept override { return checkpoint_; }
   // sdk::Logger
   void Log(sdk::LogLevel level, std::string_view message) noexcept override;
 

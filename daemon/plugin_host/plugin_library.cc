@@ -2,7 +2,6 @@
 
 #include <unistd.h>
 
-
 #include "propbridge/sdk/version.h"
 
 namespace propbridge::plugin_host {
@@ -25,8 +24,8 @@ Result<std::unique_ptr<PluginLibrary>> PluginLibrary::Load(const fs::path& path)
   try {
     library.load(path, boost::dll::load_mode::rtld_now | boost::dll::load_mode::rtld_local);
   } catch (const std::exception& e) {
-    return Refuse(path, std::string("not a shared library this daemon can load (") + e.what() +
-                            ")");
+    return Refuse(path,
+                  std::string("not a shared library this daemon can load (") + e.what() + ")");
   }
   for (const char* wanted : {sdk::kVersionSymbol, sdk::kFactorySymbol}) {
     if (!library.has(wanted)) {

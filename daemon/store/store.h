@@ -44,7 +44,7 @@ struct QuarantineRecord {
   std::string source;
   std::string origin;  // where in the vendor's data: "charges.csv line 17"
   std::string reason;
-  std::string raw;     // the record as the vendor sent it, or the raw event as JSON
+  std::string raw;  // the record as the vendor sent it, or the raw event as JSON
   Micros quarantined_at;
 };
 

@@ -55,7 +55,8 @@ TEST(Normalizer, ResolvesLocalTimesInTheSourcesTimeZone) {
   batch.events.push_back(std::move(event));
   store::Batch out = MakeNormalizer().Normalize(std::move(batch), kNow);
   ASSERT_EQ(out.events.size(), 1u);
-  EXPECT_EQ(out.events[0].occurred_at, store::Micros{sys_days{year{2026} / November / 2} + hours{1}});
+  EXPECT_EQ(out.events[0].occurred_at,
+            store::Micros{sys_days{year{2026} / November / 2} + hours{1}});
 }
 
 TEST(Normalizer, QuarantinesInvalidEventsWithTheirReason) {
@@ -69,14 +70,17 @@ TEST(Normalizer, QuarantinesInvalidEventsWithTheirReason) {
             std::string::npos);
   EXPECT_EQ(with([](auto& e) { e.occurred_at = std::monostate{}; }), "occurred_at is missing");
   EXPECT_EQ(with([](auto& e) { e.identifiers.clear(); }), "no identifier names the customer");
-  EXPECT_NE(with([](auto& e) { e.identifiers = {{"account", "null"}, {"phone", " 0 "}}; })
-                .find("every identifier is blank or a placeholder"),
+  EXPECT_NE(with([](auto& e) {
+              e.identifiers = {{"account", "null"}, {"phone", " 0 "}};
+            }).find("every identifier is blank or a placeholder"),
             std::string::npos);
-  EXPECT_NE(with([](auto& e) { e.occurred_at = sdk::UtcTime{sys_days{year{2030} / 1 / 1}}; })
-                .find("is impossible"),
+  EXPECT_NE(with([](auto& e) {
+              e.occurred_at = sdk::UtcTime{sys_days{year{2030} / 1 / 1}};
+            }).find("is impossible"),
             std::string::npos);
-  EXPECT_NE(with([](auto& e) { e.occurred_at = sdk::UtcTime{sys_days{year{1970} / 1 / 2}}; })
-                .find("is impossible"),
+  EXPECT_NE(with([](auto& e) {
+              e.occurred_at = sdk::UtcTime{sys_days{year{1970} / 1 / 2}};
+            }).find("is impossible"),
             std::string::npos);
   EXPECT_EQ(with([](auto& e) { e.summary = "caf\xE9"; }),
             "text is not valid UTF-8 (check the source's encoding)");
@@ -86,7 +90,8 @@ TEST(Normalizer, QuarantinesInvalidEventsWithTheirReason) {
   EXPECT_NE(with([](auto& e) { e.kind = "acme.unknown"; }).find("no step for kind 'acme.unknown'"),
             std::string::npos);
   EXPECT_EQ(with([](auto& e) {
-              for (int i = 0; i < 20; ++i) e.attributes.emplace_back("k" + std::to_string(i), std::string(4000, 'v'));
+              for (int i = 0; i < 20; ++i)
+                e.attributes.emplace_back("k" + std::to_string(i), std::string(4000, 'v'));
             }),
             "event is larger than 64 KiB");
 }
@@ -102,7 +107,8 @@ TEST(Normalizer, KeepsTheRawEventAndTheOriginInQuarantine) {
   EXPECT_EQ(out.quarantined[0].origin, "pay.csv line 9");
   EXPECT_EQ(out.quarantined[0].raw, "a,b");
   EXPECT_EQ(out.quarantined[1].origin, "pay.csv line 2");
-  EXPECT_NE(out.quarantined[1].raw.find("\"kind\":\"billing.payment.received\""), std::string::npos);
+  EXPECT_NE(out.quarantined[1].raw.find("\"kind\":\"billing.payment.received\""),
+            std::string::npos);
   EXPECT_NE(out.quarantined[1].raw.find("\"value\":\"A-1001\""), std::string::npos);
 }
 

@@ -31,7 +31,8 @@ TEST(StepMapping, DefaultsFollowTheFiveSteps) {
 
 TEST(StepMapping, PrefixMatchesWholeSegmentsOnly) {
   StepMapping mapping({}, {});
-  EXPECT_FALSE(mapping.Place("billing.reminders.sent", Step::kUnspecified, Initiative::kUnspecified));
+  EXPECT_FALSE(
+      mapping.Place("billing.reminders.sent", Step::kUnspecified, Initiative::kUnspecified));
   EXPECT_TRUE(mapping.Place("billing.reminder", Step::kUnspecified, Initiative::kUnspecified));
 }
 

@@ -32,13 +32,19 @@ class DaemonTest : public ::testing::Test {
  protected:
   std::string Config(const std::string& extra_plugins = "") const {
     return "listen = \"127.0.0.1:0\"\n"
-           "data_dir = \"" + (dir_ / "data").string() + "\"\n"
+           "data_dir = \"" +
+           (dir_ / "data").string() +
+           "\"\n"
            "[plugins.billing]\n"
-           "library = \"" BILLING_PLUGIN "\"\n"
+           "library = \"" BILLING_PLUGIN
+           "\"\n"
            "time_zone = \"Asia/Shanghai\"\n"
            "[plugins.billing.settings]\n"
-           "inbox = \"" + (dir_ / "inbox").string() + "\"\n"
-           "poll_interval_ms = 100\n" + extra_plugins;
+           "inbox = \"" +
+           (dir_ / "inbox").string() +
+           "\"\n"
+           "poll_interval_ms = 100\n" +
+           extra_plugins;
   }
 
   std::unique_ptr<DaemonProcess> StartDaemon(const std::string& config) {
@@ -176,10 +182,9 @@ TEST_F(DaemonTest, BadRequestsGetInvalidArgumentSayingWhatToFix) {
 
 TEST_F(DaemonTest, RefusedPluginsAreLoggedAndTheDaemonServesOn) {
   WriteFile(dir_ / "inbox" / "2026-10.csv", kSample);
-  auto daemon = StartDaemon(Config(
-      "[plugins.old]\nlibrary = \"" WRONG_VERSION_PLUGIN "\"\n"
-      "[plugins.foreign]\nlibrary = \"" NO_SYMBOL_PLUGIN "\"\n"
-      "[plugins.gone]\nlibrary = \"/nonexistent/libgone.so\"\n"));
+  auto daemon = StartDaemon(Config("[plugins.old]\nlibrary = \"" WRONG_VERSION_PLUGIN "\"\n"
+                                   "[plugins.foreign]\nlibrary = \"" NO_SYMBOL_PLUGIN "\"\n"
+                                   "[plugins.gone]\nlibrary = \"/nonexistent/libgone.so\"\n"));
   ASSERT_TRUE(daemon);
   EXPECT_EQ(WaitForEvents(*daemon, "account:A-1001", 3).size(), 3u);
   std::string log = daemon->Log();
@@ -227,8 +232,9 @@ TEST_F(DaemonTest, SigtermStopsCleanlyAndQuickly) {
 
 TEST_F(DaemonTest, AConfigurationErrorStopsTheDaemonAtStart) {
   auto exit = DaemonProcess::RunToExit(dir_.path(),
-                                       Config() + "[plugins.broken]\nlibrary = \"x.so\"\n"
-                                                  "time_zone = \"Mars/Olympus\"\n",
+                                       Config() +
+                                           "[plugins.broken]\nlibrary = \"x.so\"\n"
+                                           "time_zone = \"Mars/Olympus\"\n",
                                        15s);
   EXPECT_EQ(exit.code, 1);
   EXPECT_NE(exit.log.find((dir_ / "propbridged.toml").string() +
@@ -259,9 +265,8 @@ TEST_F(DaemonTest, HealthAndReflectionServeGenericTools) {
   // grpc.reflection.v1alpha.ServerReflection: list_services (field 7, empty string).
   grpc::ClientContext reflection_context;
   grpc::CompletionQueue cq;
-  auto call = stub.PrepareCall(&reflection_context,
-                               "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
-                               &cq);
+  auto call = stub.PrepareCall(
+      &reflection_context, "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo", &cq);
   void* tag;
   bool ok;
   call->StartCall(reinterpret_cast<void*>(1));

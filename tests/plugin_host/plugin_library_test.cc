@@ -42,7 +42,8 @@ TEST(PluginLibrary, RefusesAMissingFile) {
 TEST(PluginLibrary, RefusesAFileThatIsNotALibrary) {
   testing::TempDir dir;
   testing::WriteFile(dir / "libfake.so", "#!/bin/sh\necho not a library\n");
-  EXPECT_NE(RefusalOf(dir / "libfake.so").find("not a shared library this daemon can load"), std::string::npos);
+  EXPECT_NE(RefusalOf(dir / "libfake.so").find("not a shared library this daemon can load"),
+            std::string::npos);
 }
 
 TEST(PluginLibrary, AnExceptionFromThePluginStopsAtTheBoundary) {

@@ -1,8 +1,8 @@
 #include "tests/support/daemon_process.h"
 
 #include <fcntl.h>
-#include <gtest/gtest.h>
 #include <grpcpp/grpcpp.h>
+#include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>

@@ -14,7 +14,8 @@ namespace {
 
 namespace v1 = propbridge::v1;
 
-constexpr const char* kUsage = R"(Usage: propbridgectl [--address HOST:PORT] timeline CUSTOMER [--all] [--page-size N]
+constexpr const char* kUsage =
+    R"(Usage: propbridgectl [--address HOST:PORT] timeline CUSTOMER [--all] [--page-size N]
 
 Commands:
   timeline CUSTOMER   a customer's timeline, newest first, with the five steps
@@ -71,7 +72,8 @@ int Timeline(const std::string& address, const std::string& customer, int page_s
   int proactive = 0;
   std::cout << "Timeline of " << customer << " (newest first)\n\n";
   std::cout << std::left << std::setw(18) << "WHEN" << std::setw(12) << "STEP" << std::setw(11)
-            << "WHO" << "WHAT\n";
+            << "WHO"
+            << "WHAT\n";
   for (const auto& e : events) {
     per_step[e.step()]++;
     if (e.initiative() == v1::INITIATIVE_PROACTIVE) proactive++;
@@ -81,7 +83,8 @@ int Timeline(const std::string& address, const std::string& customer, int page_s
               << e.summary() << "\n";
   }
   std::cout << "\nFive steps:";
-  for (int step = 1; step <= 5; ++step) std::cout << "  " << kStepNames[step] << " " << per_step[step];
+  for (int step = 1; step <= 5; ++step)
+    std::cout << "  " << kStepNames[step] << " " << per_step[step];
   std::cout << "\nProactive: " << proactive << " of " << events.size() << " events";
   if (!request.page_token().empty()) std::cout << " (first page only; --all reads every page)";
   std::cout << "\n";

@@ -11,7 +11,14 @@
 namespace propbridge::sdk {
 
 // The five steps of the customer-service method. Numbering matches the public API.
-enum class Step { kUnspecified = 0, kKnow = 1, kUnderstand = 2, kHelp = 3, kEmpathize = 4, kDelight = 5 };
+enum class Step {
+  kUnspecified = 0,
+  kKnow = 1,
+  kUnderstand = 2,
+  kHelp = 3,
+  kEmpathize = 4,
+  kDelight = 5
+};
 
 // Who reached out: the property side (proactive) or the customer (reactive).
 enum class Initiative { kUnspecified = 0, kProactive = 1, kReactive = 2 };

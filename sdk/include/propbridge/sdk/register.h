@@ -70,12 +70,12 @@ PluginHandle* Create() noexcept {
 }  // namespace detail
 }  // namespace propbridge::sdk
 
-#define PROPBRIDGE_REGISTER_PLUGIN(PluginClass)                                              \
-  namespace propbridge_plugin_entry {                                                       \
-  ::propbridge::sdk::PluginHandle* CreatePlugin() {                                         \
-    return ::propbridge::sdk::detail::Create<PluginClass>();                                \
-  }                                                                                         \
-  const std::uint32_t kApiVersion = ::propbridge::sdk::kApiVersion;                         \
-  }                                                                                         \
-  BOOST_DLL_ALIAS(propbridge_plugin_entry::CreatePlugin, propbridge_create_plugin)          \
+#define PROPBRIDGE_REGISTER_PLUGIN(PluginClass)                                    \
+  namespace propbridge_plugin_entry {                                              \
+  ::propbridge::sdk::PluginHandle* CreatePlugin() {                                \
+    return ::propbridge::sdk::detail::Create<PluginClass>();                       \
+  }                                                                                \
+  const std::uint32_t kApiVersion = ::propbridge::sdk::kApiVersion;                \
+  }                                                                                \
+  BOOST_DLL_ALIAS(propbridge_plugin_entry::CreatePlugin, propbridge_create_plugin) \
   BOOST_DLL_ALIAS(propbridge_plugin_entry::kApiVersion, propbridge_api_version)
