@@ -198,20 +198,15 @@ Result<Db> OpenConnection(const std::string& path, int flags) {
   return db;
 }
 
-Result<std::int64_t> QueryInt(sqlite3* db, const char* sql, std::string_view what) {
+// The first column of the first row, read with `column`.
+template <typename Column>
+auto QueryOne(sqlite3* db, const char* sql, std::string_view what, Column column)
+    -> Result<decltype(column(nullptr, 0))> {
   auto stmt = Prepare(db, sql, what);
   if (!stmt.ok()) return stmt.status();
   int rc = sqlite3_step(stmt->get());
   if (rc != SQLITE_ROW) return SqliteError(db, rc, what);
-  return sqlite3_column_int64(stmt->get(), 0);
-}
-
-Result<std::string> QueryText(sqlite3* db, const char* sql, std::string_view what) {
-  auto stmt = Prepare(db, sql, what);
-  if (!stmt.ok()) return stmt.status();
-  int rc = sqlite3_step(stmt->get());
-  if (rc != SQLITE_ROW) return SqliteError(db, rc, what);
-  return ColumnText(stmt->get(), 0);
+  return column(stmt->get(), 0);
 }
 
 Status WithPath(const std::string& path, const Status& status) {
@@ -220,7 +215,7 @@ Status WithPath(const std::string& path, const Status& status) {
 
 // Brings the file to WAL, synchronous=FULL and the current schema version, creating it if new.
 Status PrepareDatabase(sqlite3* db, const std::string& path) {
-  auto version = QueryInt(db, "PRAGMA user_version", "read schema version");
+  auto version = QueryOne(db, "PRAGMA user_version", "read schema version", sqlite3_column_int64);
   if (!version.ok()) return WithPath(path, version.status());
   if (*version > kSqliteSchemaVersion) {
     return FailedPrecondition("open " + path + ": its schema version is " +
@@ -228,7 +223,7 @@ Status PrepareDatabase(sqlite3* db, const std::string& path) {
                               std::to_string(kSqliteSchemaVersion) +
                               "; it was written by a newer propbridged");
   }
-  auto mode = QueryText(db, "PRAGMA journal_mode = WAL", "set journal_mode=WAL");
+  auto mode = QueryOne(db, "PRAGMA journal_mode = WAL", "set journal_mode=WAL", ColumnText);
   if (!mode.ok()) return WithPath(path, mode.status());
   if (*mode != "wal") {
     return FailedPrecondition("open " + path + ": journal_mode stays '" + *mode +

@@ -8,7 +8,7 @@
 #include <set>
 #include <thread>
 
-#include "tests/integration/billing_csv.h"
+#include "tests/integration/billing_fixture.h"
 #include "tests/support/daemon_process.h"
 #include "tests/support/temp_dir.h"
 
@@ -41,21 +41,7 @@ std::int64_t StoredEvents(const std::filesystem::path& db) {
 TEST(CrashTest, KillNineMidIngestLosesNothingAndDuplicatesNothing) {
   TempDir dir;
   WriteFile(dir / "inbox" / "large.csv", BillingRows("L", kRows, kAccounts));
-  std::string config =
-      "listen = \"127.0.0.1:0\"\n"
-      "data_dir = \"" +
-      (dir / "data").string() +
-      "\"\n"
-      "[plugins.billing]\n"
-      "library = \"" BILLING_PLUGIN
-      "\"\n"
-      "time_zone = \"Asia/Shanghai\"\n"
-      "[plugins.billing.settings]\n"
-      "inbox = \"" +
-      (dir / "inbox").string() +
-      "\"\n"
-      "poll_interval_ms = 100\n"
-      "batch_size = 500\n";
+  std::string config = BillingDaemonConfig(dir.path(), "batch_size = 500\n");
   std::filesystem::path db = dir / "data" / "propbridge.db";
 
   std::string error;

@@ -10,7 +10,7 @@
 #include <thread>
 
 #include "daemon/store/store.h"
-#include "tests/integration/billing_csv.h"
+#include "tests/integration/billing_fixture.h"
 #include "tests/support/daemon_process.h"
 #include "tests/support/temp_dir.h"
 
@@ -31,20 +31,7 @@ constexpr const char* kSample =
 class DaemonTest : public ::testing::Test {
  protected:
   std::string Config(const std::string& extra_plugins = "") const {
-    return "listen = \"127.0.0.1:0\"\n"
-           "data_dir = \"" +
-           (dir_ / "data").string() +
-           "\"\n"
-           "[plugins.billing]\n"
-           "library = \"" BILLING_PLUGIN
-           "\"\n"
-           "time_zone = \"Asia/Shanghai\"\n"
-           "[plugins.billing.settings]\n"
-           "inbox = \"" +
-           (dir_ / "inbox").string() +
-           "\"\n"
-           "poll_interval_ms = 100\n" +
-           extra_plugins;
+    return BillingDaemonConfig(dir_.path(), "", extra_plugins);
   }
 
   std::unique_ptr<DaemonProcess> StartDaemon(const std::string& config) {

@@ -1,4 +1,4 @@
-#include "tests/integration/billing_csv.h"
+#include "tests/integration/billing_fixture.h"
 
 #include <cstdio>
 
@@ -18,6 +18,24 @@ std::string BillingRows(const std::string& prefix, int rows, int accounts) {
     csv += line;
   }
   return csv;
+}
+
+std::string BillingDaemonConfig(const std::filesystem::path& dir, const std::string& settings,
+                                const std::string& tables) {
+  return "listen = \"127.0.0.1:0\"\n"
+         "data_dir = \"" +
+         (dir / "data").string() +
+         "\"\n"
+         "[plugins.billing]\n"
+         "library = \"" BILLING_PLUGIN
+         "\"\n"
+         "time_zone = \"Asia/Shanghai\"\n"
+         "[plugins.billing.settings]\n"
+         "inbox = \"" +
+         (dir / "inbox").string() +
+         "\"\n"
+         "poll_interval_ms = 100\n" +
+         settings + tables;
 }
 
 }  // namespace propbridge::testing
