@@ -1,0 +1,276 @@
+// propbridge_ingest_bench [events]: how fast events reach the store through the real ingest
+// path, against SQLite's own pace for the same rows on the same disk in the same run.
+//
+// raw:      the rows inserted with one prepared statement into a fresh database opened with
+//           the store's pragmas and schema, kBatchSize rows per transaction.
+// pipeline: the synthetic plugin loaded and started as the daemon does it, emitting the events
+//           in batches of kBatchSize through a real Pipeline into a real SQLite store; timed
+//           until the pipeline counts every event stored.
+//
+// The two run in turns, kRounds times each, and the best of each is compared. Afterwards the
+// rows of both databases are compared, so the baseline keeps writing what the store writes.
+#include <sqlite3.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+
+#include "benchmarks/bench_support.h"
+#include "daemon/config/config.h"
+#include "daemon/ingest/pipeline.h"
+#include "daemon/ingest/step_mapping.h"
+#include "daemon/plugin_host/plugin_instance.h"
+#include "daemon/store/sqlite_schema.h"
+#include "daemon/store/store.h"
+
+namespace propbridge::bench {
+namespace {
+
+using namespace std::chrono;
+namespace fs = std::filesystem;
+
+constexpr char kUsage[] = "propbridge_ingest_bench [events=200000]";
+constexpr std::int64_t kDefaultEvents = 200'000;
+constexpr std::int64_t kBatchSize = 1000;
+constexpr std::int64_t kCustomers = 1000;
+constexpr int kRounds = 2;
+constexpr char kSource[] = "synthetic";
+constexpr char kKind[] = "crm.profile.updated";
+constexpr seconds kStallLimit{60};
+
+// The store's own insert: same statement, same conflict clause.
+constexpr char kInsertEvent[] =
+    "INSERT INTO events (customer, occurred_at, ingested_at, source, source_event_id, step,"
+    " kind, initiative, contact, channel, matter_id, matter_state, summary, attributes)"
+    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"
+    " ON CONFLICT (source, source_event_id) DO NOTHING";
+
+// The columns the pipeline derives from the plugin's events; not id nor ingested_at.
+constexpr char kEventColumns[] =
+    "customer, occurred_at, source, source_event_id, step, kind, initiative, contact, channel,"
+    " matter_id, matter_state, summary, attributes";
+
+struct DbCloser {
+  void operator()(sqlite3* db) const { sqlite3_close_v2(db); }
+};
+using Db = std::unique_ptr<sqlite3, DbCloser>;
+
+struct StmtFinalizer {
+  void operator()(sqlite3_stmt* stmt) const { sqlite3_finalize(stmt); }
+};
+using Stmt = std::unique_ptr<sqlite3_stmt, StmtFinalizer>;
+
+void CheckSqlite(sqlite3* db, int rc, int expected, std::string_view what) {
+  if (rc != expected) Fail(std::string(what) + ": " + sqlite3_errmsg(db));
+}
+
+Db Open(const fs::path& path) {
+  sqlite3* raw = nullptr;
+  int rc =
+      sqlite3_open_v2(path.c_str(), &raw,
+                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
+  Db db(raw);
+  CheckSqlite(db.get(), rc, SQLITE_OK, "open " + path.string());
+  sqlite3_extended_result_codes(db.get(), 1);
+  sqlite3_busy_timeout(db.get(), 5000);
+  return db;
+}
+
+void Exec(sqlite3* db, const std::string& sql) {
+  CheckSqlite(db, sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr), SQLITE_OK, sql);
+}
+
+Stmt Prepare(sqlite3* db, const char* sql) {
+  sqlite3_stmt* stmt = nullptr;
+  CheckSqlite(db, sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt, nullptr),
+              SQLITE_OK, sql);
+  return Stmt(stmt);
+}
+
+void Run(sqlite3* db, sqlite3_stmt* stmt) {
+  CheckSqlite(db, sqlite3_step(stmt), SQLITE_DONE, sqlite3_sql(stmt));
+  sqlite3_reset(stmt);
+}
+
+std::string QueryText(sqlite3* db, const char* sql) {
+  Stmt stmt = Prepare(db, sql);
+  CheckSqlite(db, sqlite3_step(stmt.get()), SQLITE_ROW, sql);
+  return reinterpret_cast<const char*>(sqlite3_column_text(stmt.get(), 0));
+}
+
+// A database set up as the store sets up its own: WAL, synchronous=FULL, the current schema.
+Db OpenLikeTheStore(const fs::path& path) {
+  Db db = Open(path);
+  Exec(db.get(), "PRAGMA journal_mode = WAL");
+  Exec(db.get(), "PRAGMA synchronous = FULL");
+  Exec(db.get(), std::string("BEGIN IMMEDIATE;") + store::kSqliteSchema + "PRAGMA user_version = " +
+                     std::to_string(store::kSqliteSchemaVersion) + ";COMMIT;");
+  return db;
+}
+
+std::int64_t MicrosSinceEpoch(store::Micros t) { return t.time_since_epoch().count(); }
+
+// Inserts the rows the synthetic plugin's events become, and returns rows per second.
+double RawInsertRate(const fs::path& path, std::int64_t events, const ingest::Placement& place) {
+  Db db = OpenLikeTheStore(path);
+  Stmt begin = Prepare(db.get(), "BEGIN IMMEDIATE");
+  Stmt commit = Prepare(db.get(), "COMMIT");
+  Stmt insert = Prepare(db.get(), kInsertEvent);
+  const std::int64_t first_time = MicrosSinceEpoch(sys_days{year{2026} / January / 1});
+  const std::string source = kSource;
+  const std::string kind = kKind;
+  const std::string empty;
+
+  const Clock::time_point start = Clock::now();
+  for (std::int64_t first = 0; first < events; first += kBatchSize) {
+    const std::int64_t now = MicrosSinceEpoch(time_point_cast<microseconds>(system_clock::now()));
+    Run(db.get(), begin.get());
+    for (std::int64_t i = first; i < std::min(events, first + kBatchSize); ++i) {
+      const std::string number = std::to_string(i);
+      const std::string customer = "account:C" + std::to_string(i % kCustomers);
+      const std::string id = "e" + number;
+      const std::string summary = "Synthetic event number " + number;
+      const std::string attributes = "{\"n\":\"" + number + "\"}";
+      sqlite3_stmt* s = insert.get();
+      sqlite3_bind_text64(s, 1, customer.data(), customer.size(), SQLITE_STATIC, SQLITE_UTF8);
+      sqlite3_bind_int64(s, 2, first_time + i * 1'000'000);
+      sqlite3_bind_int64(s, 3, now);
+      sqlite3_bind_text64(s, 4, source.data(), source.size(), SQLITE_STATIC, SQLITE_UTF8);
+      sqlite3_bind_text64(s, 5, id.data(), id.size(), SQLITE_STATIC, SQLITE_UTF8);
+      sqlite3_bind_int64(s, 6, static_cast<int>(place.step));
+      sqlite3_bind_text64(s, 7, kind.data(), kind.size(), SQLITE_STATIC, SQLITE_UTF8);
+      sqlite3_bind_int64(s, 8, static_cast<int>(place.initiative));
+      sqlite3_bind_int64(s, 9, 0);
+      sqlite3_bind_text64(s, 10, empty.data(), 0, SQLITE_STATIC, SQLITE_UTF8);
+      sqlite3_bind_text64(s, 11, empty.data(), 0, SQLITE_STATIC, SQLITE_UTF8);
+      sqlite3_bind_int64(s, 12, static_cast<int>(sdk::MatterState::kUnspecified));
+      sqlite3_bind_text64(s, 13, summary.data(), summary.size(), SQLITE_STATIC, SQLITE_UTF8);
+      sqlite3_bind_text64(s, 14, attributes.data(), attributes.size(), SQLITE_STATIC, SQLITE_UTF8);
+      Run(db.get(), s);
+    }
+    Run(db.get(), commit.get());
+  }
+  return static_cast<double>(events) / SecondsSince(start);
+}
+
+// Runs the synthetic plugin through the real pipeline into a real store at `path`, and
+// returns events stored per second.
+double PipelineRate(const fs::path& path, std::int64_t events) {
+  store::StoreOptions store_options;
+  store_options.path = path;
+  std::unique_ptr<store::Store> store = Check(store::OpenSqliteStore(store_options), "store");
+
+  config::Config daemon;
+  daemon.data_dir = path.parent_path();
+  ingest::PipelineOptions pipeline_options;
+  pipeline_options.queue_capacity = daemon.queue_capacity;
+  ingest::Pipeline pipeline(*store, pipeline_options);
+
+  config::PluginConfig plugin;
+  plugin.name = kSource;
+  plugin.library = SYNTHETIC_PLUGIN;
+  plugin.settings = sdk::Settings({{"count", std::to_string(events)},
+                                   {"batch_size", std::to_string(kBatchSize)},
+                                   {"customers", std::to_string(kCustomers)},
+                                   {"kind", kKind}});
+
+  const ingest::PipelineStats& stats = pipeline.stats();
+  const Clock::time_point start = Clock::now();
+  std::unique_ptr<plugin_host::PluginInstance> instance = Check(
+      plugin_host::PluginInstance::Start(plugin, daemon, pipeline, *store), "start the plugin");
+  std::uint64_t last_count = 0;
+  Clock::time_point last_progress = start;
+  while (stats.events_stored.load() < static_cast<std::uint64_t>(events)) {
+    if (stats.failed_batches.load() > 0 || stats.quarantined.load() > 0) {
+      Fail("the pipeline failed or quarantined events; see the log above");
+    }
+    if (stats.events_stored.load() != last_count) {
+      last_count = stats.events_stored.load();
+      last_progress = Clock::now();
+    } else if (Clock::now() - last_progress > kStallLimit) {
+      Fail("no event stored for a minute, after " + std::to_string(last_count));
+    }
+    std::this_thread::sleep_for(milliseconds(1));
+  }
+  const double rate = static_cast<double>(events) / SecondsSince(start);
+  if (!instance->Stop(Clock::now() + seconds(5))) Fail("the plugin did not stop");
+  pipeline.Close();
+  return rate;
+}
+
+// Fails unless both databases hold the same events, apart from ids and ingest times.
+void CompareRows(const fs::path& pipeline_db, const fs::path& raw_db, std::int64_t events) {
+  Db db = Open(pipeline_db);
+  Stmt attach = Prepare(db.get(), "ATTACH ?1 AS raw");
+  sqlite3_bind_text(attach.get(), 1, raw_db.c_str(), -1, SQLITE_TRANSIENT);
+  Run(db.get(), attach.get());
+  const std::string columns = kEventColumns;
+  const std::string sql =
+      "SELECT (SELECT count(*) FROM main.events), (SELECT count(*) FROM raw.events),"
+      " (SELECT count(*) FROM (SELECT " +
+      columns + " FROM main.events EXCEPT SELECT " + columns + " FROM raw.events))";
+  Stmt compare = Prepare(db.get(), sql.c_str());
+  CheckSqlite(db.get(), sqlite3_step(compare.get()), SQLITE_ROW, sql);
+  const std::int64_t stored = sqlite3_column_int64(compare.get(), 0);
+  const std::int64_t raw = sqlite3_column_int64(compare.get(), 1);
+  const std::int64_t different = sqlite3_column_int64(compare.get(), 2);
+  if (stored != events || raw != events || different != 0) {
+    Fail("the baseline no longer writes what the store writes: pipeline " + std::to_string(stored) +
+         " rows, raw " + std::to_string(raw) + " rows, " + std::to_string(different) +
+         " of the pipeline's rows not in the raw database");
+  }
+}
+
+// The SQLite version and the settings a database opened like the store's really gets.
+std::string DescribeStoreSettings() {
+  ScratchDir dir("propbridge-bench");
+  Db db = OpenLikeTheStore(dir.path() / "probe.db");
+  static constexpr const char* kSynchronousModes[] = {"OFF", "NORMAL", "FULL", "EXTRA"};
+  const int synchronous = std::stoi(QueryText(db.get(), "PRAGMA synchronous"));
+  return "SQLite " + std::string(sqlite3_libversion()) +
+         ", journal_mode=" + QueryText(db.get(), "PRAGMA journal_mode") +
+         ", synchronous=" + kSynchronousModes[std::clamp(synchronous, 0, 3)] + ", under " +
+         dir.path().parent_path().string();
+}
+
+int Main(int argc, char** argv) {
+  if (argc > 2) Fail(std::string("too many arguments\nusage: ") + kUsage);
+  const std::int64_t events = PositiveArgument(argc, argv, 1, kDefaultEvents, kUsage);
+  const std::optional<ingest::Placement> placement = ingest::StepMapping({}, {}).Place(
+      kKind, sdk::Step::kUnspecified, sdk::Initiative::kUnspecified);
+  if (!placement) Fail(std::string("the default mapping has no step for ") + kKind);
+
+  std::printf("events: %s, %s per batch and per transaction, %s customers\n",
+              WithThousands(events).c_str(), WithThousands(kBatchSize).c_str(),
+              WithThousands(kCustomers).c_str());
+  std::printf("store: %s\n", DescribeStoreSettings().c_str());
+
+  double best_raw = 0;
+  double best_pipeline = 0;
+  for (int round = 1; round <= kRounds; ++round) {
+    ScratchDir dir("propbridge-bench");
+    const double raw = RawInsertRate(dir.path() / "raw.db", events, *placement);
+    const double pipeline = PipelineRate(dir.path() / "store.db", events);
+    CompareRows(dir.path() / "store.db", dir.path() / "raw.db", events);
+    std::printf("round %d: raw %s rows/s, pipeline %s events/s\n", round,
+                WithThousands(raw).c_str(), WithThousands(pipeline).c_str());
+    best_raw = std::max(best_raw, raw);
+    best_pipeline = std::max(best_pipeline, pipeline);
+  }
+  std::printf("raw sqlite insert        : %s rows/s (best of %d)\n",
+              WithThousands(best_raw).c_str(), kRounds);
+  std::printf("pipeline (plugin->store) : %s events/s (best of %d)\n",
+              WithThousands(best_pipeline).c_str(), kRounds);
+  std::printf("ratio: %.2f (target >= 0.50)\n", best_pipeline / best_raw);
+  return 0;
+}
+
+}  // namespace
+}  // namespace propbridge::bench
+
+int main(int argc, char** argv) { return propbridge::bench::Main(argc, argv); }
