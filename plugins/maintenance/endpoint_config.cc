@@ -1,0 +1,104 @@
+#include "endpoint_config.h"
+
+#include <algorithm>
+#include <array>
+#include <cstdint>
+#include <fstream>
+#include <sstream>
+#include <string_view>
+
+namespace propbridge::maintenance {
+namespace {
+
+constexpr std::size_t kMinSecretBytes = 16;
+constexpr std::array<std::string_view, 8> kKnownKeys = {
+    "bind_address", "port",           "path",          "secret",
+    "secret_file",  "max_body_bytes", "max_in_flight", "port_file"};
+
+Result<std::int64_t> GetIntInRange(const sdk::Settings& settings, const std::string& key,
+                                   std::int64_t fallback, std::int64_t min, std::int64_t max) {
+  Result<std::int64_t> value = settings.GetInt(key, fallback);
+  if (value.ok() && (*value < min || *value > max)) {
+    return InvalidArgument("setting '" + key + "' must be between " + std::to_string(min) +
+                           " and " + std::to_string(max) + ", not " + std::to_string(*value));
+  }
+  return value;
+}
+
+// Letters, digits and "/-_." only, starting with "/": the path is matched literally.
+bool IsPlainPath(std::string_view path) {
+  if (path.empty() || path.front() != '/') return false;
+  return std::all_of(path.begin(), path.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '/' ||
+           c == '-' || c == '_' || c == '.';
+  });
+}
+
+Result<std::string> ReadSecret(const sdk::Settings& settings) {
+  std::optional<std::string> inline_secret = settings.Get("secret");
+  std::optional<std::string> file = settings.Get("secret_file");
+  if (inline_secret && file) {
+    return InvalidArgument("settings 'secret' and 'secret_file' are exclusive: give one");
+  }
+  std::string secret;
+  if (file) {
+    std::ifstream in(*file, std::ios::binary);
+    if (!in) return InvalidArgument("setting 'secret_file': cannot read '" + *file + "'");
+    std::ostringstream text;
+    text << in.rdbuf();
+    secret = text.str();
+    while (!secret.empty() && (secret.back() == '\n' || secret.back() == '\r')) secret.pop_back();
+  } else if (inline_secret) {
+    secret = *inline_secret;
+  } else {
+    return InvalidArgument(
+        "setting 'secret' (or 'secret_file') is required: the key the maintenance system signs "
+        "its deliveries with");
+  }
+  if (secret.size() < kMinSecretBytes) {
+    return InvalidArgument("the webhook secret must be at least " +
+                           std::to_string(kMinSecretBytes) + " characters long");
+  }
+  return secret;
+}
+
+}  // namespace
+
+Result<EndpointConfig> ReadEndpointConfig(const sdk::Settings& settings) {
+  for (const auto& [key, value] : settings.values()) {
+    if (std::find(kKnownKeys.begin(), kKnownKeys.end(), key) == kKnownKeys.end()) {
+      return InvalidArgument("unknown setting '" + key +
+                             "'; the maintenance plugin knows bind_address, port, path, secret, "
+                             "secret_file, max_body_bytes, max_in_flight and port_file");
+    }
+  }
+  EndpointConfig config;
+  config.bind_address = settings.GetString("bind_address", config.bind_address);
+  if (config.bind_address.empty()) return InvalidArgument("setting 'bind_address' is empty");
+  config.path = settings.GetString("path", config.path);
+  if (!IsPlainPath(config.path)) {
+    return InvalidArgument(
+        "setting 'path' must start with '/' and hold only letters, digits and "
+        "/-_., not '" +
+        config.path + "'");
+  }
+  Result<std::int64_t> port = GetIntInRange(settings, "port", config.port, 0, 65535);
+  if (!port.ok()) return port.status();
+  config.port = static_cast<int>(*port);
+  Result<std::int64_t> max_body =
+      GetIntInRange(settings, "max_body_bytes", static_cast<std::int64_t>(config.max_body_bytes),
+                    1024, 64 * 1024 * 1024);
+  if (!max_body.ok()) return max_body.status();
+  config.max_body_bytes = static_cast<std::size_t>(*max_body);
+  Result<std::int64_t> max_in_flight = GetIntInRange(
+      settings, "max_in_flight", static_cast<std::int64_t>(config.max_in_flight), 1, 1024);
+  if (!max_in_flight.ok()) return max_in_flight.status();
+  config.max_in_flight = static_cast<std::size_t>(*max_in_flight);
+  config.port_file = settings.GetString("port_file", "");
+  Result<std::string> secret = ReadSecret(settings);
+  if (!secret.ok()) return secret.status();
+  config.secret = std::move(*secret);
+  return config;
+}
+
+}  // namespace propbridge::maintenance
