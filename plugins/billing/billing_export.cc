@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <utility>
 
+#include "ascii.h"
 #include "propbridge/sdk/time.h"
 
 namespace propbridge::billing {
@@ -11,36 +12,31 @@ namespace {
 using namespace std::string_view_literals;
 
 struct ColumnSpec {
-  std::string_view name;
+  std::string_view key;
   bool required;
+  // The header of the "chinese" preset.
+  std::string_view chinese;
 };
 
-// In the order of ExportLayout::Column.
-constexpr ColumnSpec kColumns[] = {
-    {"record_id", true},      {"record_type", true}, {"account_no", true},  {"unit", false},
-    {"customer_name", false}, {"phone", false},      {"occurred_at", true}, {"item", false},
-    {"amount", true},         {"note", false},
+// In the order of Column.
+constexpr ColumnSpec kColumns[kColumnCount] = {
+    {"record_id", true, "单据号"},
+    {"record_type", true, "单据类型"},
+    {"account_no", true, "户号"},
+    {"unit", false, "房号"},
+    {"customer_name", false, "客户姓名"},
+    {"phone", false, "联系电话"},
+    {"occurred_at", true, "发生时间"},
+    {"item", false, "收费项目"},
+    {"amount", true, "金额"},
+    {"note", false, "备注"},
+    {"status", false, "状态"},
 };
 
 // Quoted values in reasons are cut short, at a UTF-8 character boundary.
 constexpr std::size_t kMaxQuotedBytes = 40;
 
-bool IsSpace(char c) { return c == ' ' || c == '\t'; }
 bool IsDigit(char c) { return c >= '0' && c <= '9'; }
-
-std::string_view Trim(std::string_view s) {
-  while (!s.empty() && IsSpace(s.front())) s.remove_prefix(1);
-  while (!s.empty() && IsSpace(s.back())) s.remove_suffix(1);
-  return s;
-}
-
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-  return out;
-}
 
 std::string Quote(std::string_view value) {
   if (value.size() <= kMaxQuotedBytes) return "'" + std::string(value) + "'";
@@ -49,50 +45,144 @@ std::string Quote(std::string_view value) {
   return "'" + std::string(value.substr(0, cut)) + "...'";
 }
 
-enum class RecordType { kCharge, kPayment, kReminder };
+std::string Join(const std::vector<std::string>& parts, std::string_view separator) {
+  std::string out;
+  for (const std::string& part : parts) {
+    if (!out.empty()) out += separator;
+    out += part;
+  }
+  return out;
+}
 
-std::optional<RecordType> ParseRecordType(std::string_view text) {
-  std::string lower = Lower(text);
-  if (lower == "charge") return RecordType::kCharge;
-  if (lower == "payment") return RecordType::kPayment;
-  if (lower == "reminder") return RecordType::kReminder;
+enum class RecordType { kCharge, kPayment, kRefund, kReminder, kDispute };
+
+// The words exports use for each record type, English and Chinese, in any format.
+constexpr std::pair<std::string_view, RecordType> kTypeWords[] = {
+    {"charge", RecordType::kCharge},   {"应收", RecordType::kCharge},
+    {"计费", RecordType::kCharge},     {"payment", RecordType::kPayment},
+    {"实收", RecordType::kPayment},    {"缴费", RecordType::kPayment},
+    {"收款", RecordType::kPayment},    {"refund", RecordType::kRefund},
+    {"退款", RecordType::kRefund},     {"reminder", RecordType::kReminder},
+    {"催缴", RecordType::kReminder},   {"催费", RecordType::kReminder},
+    {"dispute", RecordType::kDispute}, {"异议", RecordType::kDispute},
+    {"争议", RecordType::kDispute},
+};
+
+// The status of a dispute: still open, or settled.
+constexpr std::pair<std::string_view, bool> kDisputeStatusWords[] = {
+    {"", false},        {"open", false},  {"opened", false}, {"待处理", false}, {"处理中", false},
+    {"resolved", true}, {"closed", true}, {"已解决", true},  {"已处理", true},  {"已关闭", true},
+};
+
+template <typename T, std::size_t N>
+std::optional<T> Lookup(const std::pair<std::string_view, T> (&words)[N], std::string_view text) {
+  std::string lower = AsciiLower(text);
+  for (const auto& [word, value] : words) {
+    if (word == lower) return value;
+  }
   return std::nullopt;
 }
 
-std::string_view KindOf(RecordType type) {
+std::string_view KindOf(RecordType type, bool resolved) {
   switch (type) {
     case RecordType::kCharge:
       return kChargeKind;
     case RecordType::kPayment:
       return kPaymentKind;
+    case RecordType::kRefund:
+      return kRefundKind;
     case RecordType::kReminder:
       return kReminderKind;
+    case RecordType::kDispute:
+      return resolved ? kDisputeResolvedKind : kDisputeOpenedKind;
   }
   return {};
 }
 
-std::string Summarize(RecordType type, std::string_view item, std::optional<std::int64_t> fen) {
+std::string Summarize(RecordType type, bool resolved, std::string_view item,
+                      std::optional<std::int64_t> fen) {
   std::string amount = fen ? FormatYuan(*fen) : std::string();
   std::string item_and_amount(item);
   if (!item.empty() && fen) item_and_amount += ' ';
   item_and_amount += amount;
+  std::string for_item = item.empty() ? "" : " (" + std::string(item) + ")";
+  auto headline = [&](std::string_view what) {
+    return item_and_amount.empty() ? std::string(what) : std::string(what) + ": " + item_and_amount;
+  };
   switch (type) {
     case RecordType::kCharge:
       return "Charged " + item_and_amount;
     case RecordType::kPayment:
-      return "Payment received " + amount + (item.empty() ? "" : " (" + std::string(item) + ")");
+      return "Payment received " + amount + for_item;
+    case RecordType::kRefund:
+      return "Refund issued " + amount + for_item;
     case RecordType::kReminder:
-      return item_and_amount.empty() ? "Overdue reminder sent"
-                                     : "Overdue reminder sent: " + item_and_amount;
+      return headline("Overdue reminder sent");
+    case RecordType::kDispute:
+      return headline(resolved ? "Fee dispute resolved" : "Fee dispute opened");
   }
   return {};
 }
 
+// "2026/11/5 8:00+8:00" -> "2026/11/05 08:00+08:00": a lone digit that is a month, a day or
+// an hour gets its leading zero.
+std::string PadDateTime(std::string_view text) {
+  std::string padded;
+  for (std::size_t i = 0; i < text.size();) {
+    if (!IsDigit(text[i])) {
+      padded += text[i++];
+      continue;
+    }
+    std::size_t end = i;
+    while (end < text.size() && IsDigit(text[end])) ++end;
+    if (end - i == 1 && i > 0 && std::string_view("-/ T+").find(text[i - 1]) != std::string::npos) {
+      padded += '0';
+    }
+    padded += text.substr(i, end - i);
+    i = end;
+  }
+  return padded;
+}
+
 }  // namespace
 
+std::string_view ColumnKey(Column column) { return kColumns[static_cast<std::size_t>(column)].key; }
+
+std::optional<Column> ColumnFromKey(std::string_view key) {
+  for (std::size_t c = 0; c < kColumnCount; ++c) {
+    if (kColumns[c].key == key) return static_cast<Column>(c);
+  }
+  return std::nullopt;
+}
+
+bool IsRequired(Column column) { return kColumns[static_cast<std::size_t>(column)].required; }
+
+const std::vector<ExportFormat>& PresetFormats() {
+  static const std::vector<ExportFormat> kPresets = [] {
+    ExportFormat bundled{"bundled", {}};
+    ExportFormat chinese{"chinese", {}};
+    for (std::size_t c = 0; c < kColumnCount; ++c) {
+      bundled.headers[c] = kColumns[c].key;
+      chinese.headers[c] = kColumns[c].chinese;
+    }
+    return std::vector<ExportFormat>{bundled, chinese};
+  }();
+  return kPresets;
+}
+
+std::optional<sdk::EventTime> ParseExportTime(std::string_view text) {
+  if (std::optional<sdk::EventTime> time = sdk::ParseDateTime(text)) return time;
+  return sdk::ParseDateTime(PadDateTime(text));
+}
+
 std::optional<std::int64_t> ParseAmountFen(std::string_view text) {
-  std::string_view s = Trim(text);
+  std::string_view s = TrimSpaces(text);
+  if (s.ends_with("元"sv)) s = TrimSpaces(s.substr(0, s.size() - "元"sv.size()));
   bool negative = false;
+  if (s.size() >= 2 && s.front() == '(' && s.back() == ')') {
+    negative = true;
+    s = TrimSpaces(s.substr(1, s.size() - 2));
+  }
   auto take_minus = [&] {
     if (!negative && !s.empty() && s.front() == '-') {
       negative = true;
@@ -102,7 +192,7 @@ std::optional<std::int64_t> ParseAmountFen(std::string_view text) {
   take_minus();
   for (std::string_view symbol : {"¥"sv, "￥"sv}) {
     if (s.starts_with(symbol)) {
-      s = Trim(s.substr(symbol.size()));
+      s = TrimSpaces(s.substr(symbol.size()));
       break;
     }
   }
@@ -162,36 +252,50 @@ std::string FormatYuan(std::int64_t fen) {
          static_cast<char>('0' + cents / 10) + static_cast<char>('0' + cents % 10);
 }
 
-Result<ExportLayout> ExportLayout::FromHeader(const std::vector<std::string>& header) {
-  ExportLayout layout;
-  layout.width_ = header.size();
-  std::fill(std::begin(layout.index_), std::end(layout.index_), kAbsent);
-  for (std::size_t i = 0; i < header.size(); ++i) {
-    std::string name = Lower(Trim(header[i]));
-    for (std::size_t c = 0; c < kColumnCount; ++c) {
-      if (kColumns[c].name != name) continue;
-      if (layout.index_[c] != kAbsent) {
-        return InvalidArgument("the header names column '" + name + "' twice");
+Result<ExportLayout> ExportLayout::FromHeader(const std::vector<std::string>& header,
+                                              std::span<const ExportFormat> formats) {
+  std::vector<std::string> names;
+  for (const std::string& cell : header) names.push_back(AsciiLower(TrimSpaces(cell)));
+
+  std::vector<std::string> problems;
+  for (const ExportFormat& format : formats) {
+    ExportLayout layout;
+    layout.format_ = format.name;
+    layout.names_ = format.headers;
+    layout.width_ = header.size();
+    layout.index_.fill(kAbsent);
+    std::string problem;
+    for (std::size_t i = 0; i < names.size() && problem.empty(); ++i) {
+      for (std::size_t c = 0; c < kColumnCount; ++c) {
+        if (AsciiLower(format.headers[c]) != names[i]) continue;
+        if (layout.index_[c] != kAbsent) {
+          problem = "names column '" + format.headers[c] + "' twice";
+          break;
+        }
+        layout.index_[c] = i;
       }
-      layout.index_[c] = i;
     }
+    if (problem.empty()) {
+      std::vector<std::string> missing;
+      for (std::size_t c = 0; c < kColumnCount; ++c) {
+        if (kColumns[c].required && layout.index_[c] == kAbsent) {
+          missing.push_back(format.headers[c]);
+        }
+      }
+      if (missing.empty()) return layout;
+      problem = "lacks the required column(s) " + Join(missing, ", ");
+    }
+    problems.push_back(formats.size() == 1 ? "the header " + problem
+                                           : "for the " + format.name + " format it " + problem);
   }
-  std::string missing;
-  for (std::size_t c = 0; c < kColumnCount; ++c) {
-    if (!kColumns[c].required || layout.index_[c] != kAbsent) continue;
-    if (!missing.empty()) missing += ", ";
-    missing += kColumns[c].name;
-  }
-  if (!missing.empty()) {
-    return InvalidArgument("the header lacks the required column(s) " + missing);
-  }
-  return layout;
+  if (formats.size() == 1) return InvalidArgument(problems.front());
+  return InvalidArgument("the header fits no export format: " + Join(problems, "; "));
 }
 
 std::string_view ExportLayout::Value(const CsvRecord& record, Column column) const {
-  std::size_t index = index_[column];
+  std::size_t index = index_[static_cast<std::size_t>(column)];
   if (index == kAbsent || index >= record.fields.size()) return {};
-  return Trim(record.fields[index]);
+  return TrimSpaces(record.fields[index]);
 }
 
 std::variant<sdk::RawEvent, sdk::RejectedRecord> ExportLayout::Convert(
@@ -206,67 +310,90 @@ std::variant<sdk::RawEvent, sdk::RejectedRecord> ExportLayout::Convert(
                   " field(s) but the header has " + std::to_string(width_));
   }
 
+  auto name = [&](Column column) { return names_[static_cast<std::size_t>(column)]; };
   std::vector<std::string> problems;
-  std::string_view record_id = Value(record, kRecordId);
-  if (record_id.empty()) problems.push_back("record_id is empty");
+  auto require = [&](Column column) {
+    std::string_view value = Value(record, column);
+    if (value.empty()) problems.push_back(name(column) + " is empty");
+    return value;
+  };
 
-  std::string_view type_text = Value(record, kRecordType);
-  std::optional<RecordType> type = ParseRecordType(type_text);
-  if (type_text.empty()) {
-    problems.push_back("record_type is empty");
-  } else if (!type) {
-    problems.push_back("record_type " + Quote(type_text) + " is not charge, payment or reminder");
+  std::string_view record_id = require(Column::kRecordId);
+  std::string_view type_text = require(Column::kRecordType);
+  std::optional<RecordType> type = Lookup(kTypeWords, type_text);
+  if (!type_text.empty() && !type) {
+    problems.push_back(name(Column::kRecordType) + " " + Quote(type_text) +
+                       " is not charge, payment, refund, reminder or dispute");
   }
+  std::string_view account = require(Column::kAccountNo);
 
-  std::string_view account = Value(record, kAccountNo);
-  if (account.empty()) problems.push_back("account_no is empty");
-
-  std::string_view time_text = Value(record, kOccurredAt);
-  std::optional<sdk::EventTime> occurred_at = sdk::ParseDateTime(time_text);
-  if (time_text.empty()) {
-    problems.push_back("occurred_at is empty");
-  } else if (!occurred_at) {
-    problems.push_back("occurred_at " + Quote(time_text) +
+  std::string_view time_text = require(Column::kOccurredAt);
+  std::optional<sdk::EventTime> occurred_at = ParseExportTime(time_text);
+  if (!time_text.empty() && !occurred_at) {
+    problems.push_back(name(Column::kOccurredAt) + " " + Quote(time_text) +
                        " is not a date-time like 2026-11-02 09:30");
   }
 
-  std::string_view amount_text = Value(record, kAmount);
+  const bool amount_optional = type == RecordType::kReminder || type == RecordType::kDispute;
+  std::string_view amount_text =
+      amount_optional ? Value(record, Column::kAmount) : require(Column::kAmount);
   std::optional<std::int64_t> fen = ParseAmountFen(amount_text);
-  if (amount_text.empty()) {
-    if (type && type != RecordType::kReminder) problems.push_back("amount is empty");
-  } else if (!fen) {
-    problems.push_back("amount " + Quote(amount_text) + " is not an amount like 1,280.00");
+  if (!amount_text.empty() && !fen) {
+    problems.push_back(name(Column::kAmount) + " " + Quote(amount_text) +
+                       " is not an amount like 1,280.00");
   }
+  // Exports write refunds as positive or as negative amounts; either way money went back.
+  if (fen && type == RecordType::kRefund) fen = *fen < 0 ? -*fen : *fen;
 
-  if (!problems.empty()) {
-    std::string reason;
-    for (const std::string& problem : problems) {
-      if (!reason.empty()) reason += "; ";
-      reason += problem;
+  std::string_view status = Value(record, Column::kStatus);
+  std::optional<bool> resolved = false;
+  if (type == RecordType::kDispute) {
+    resolved = Lookup(kDisputeStatusWords, status);
+    if (!resolved) {
+      problems.push_back(name(Column::kStatus) + " " + Quote(status) +
+                         " of a dispute is not opened or resolved");
     }
-    return reject(std::move(reason));
   }
 
-  std::string_view item = Value(record, kItem);
-  sdk::EventBuilder builder{std::string(KindOf(*type)), std::string(record_id)};
+  if (!problems.empty()) return reject(Join(problems, "; "));
+
+  std::string_view item = Value(record, Column::kItem);
+  // A dispute is one record of the billing system whose status changes: each status it is
+  // exported with is an event of its own on the dispute's matter.
+  std::string event_id(record_id);
+  if (*resolved) event_id += "/resolved";
+  sdk::EventBuilder builder{std::string(KindOf(*type, *resolved)), std::move(event_id)};
   builder.At(*occurred_at)
       .Identify("account", std::string(account))
-      .Summary(Summarize(*type, item, fen))
+      .Summary(Summarize(*type, *resolved, item, fen))
       .Origin(std::move(origin));
-  for (auto [column, type_name] : {std::pair{kUnit, "unit"}, std::pair{kPhone, "phone"}}) {
+  for (auto [column, type_name] :
+       {std::pair{Column::kUnit, "unit"}, std::pair{Column::kPhone, "phone"}}) {
     std::string_view value = Value(record, column);
     if (!value.empty()) builder.Identify(type_name, std::string(value));
   }
   if (fen) builder.Attribute("amount_fen", std::to_string(*fen));
-  for (auto [column, key] : {std::pair{kItem, "item"}, std::pair{kCustomerName, "customer_name"},
-                             std::pair{kNote, "note"}}) {
+  for (auto [column, key] :
+       {std::pair{Column::kItem, "item"}, std::pair{Column::kCustomerName, "customer_name"},
+        std::pair{Column::kNote, "note"}, std::pair{Column::kStatus, "status"}}) {
     std::string_view value = Value(record, column);
     if (!value.empty()) builder.Attribute(key, std::string(value));
   }
-  if (type == RecordType::kCharge) {
-    builder.Matter("bill:" + std::string(record_id), sdk::MatterState::kOpened);
-  } else if (type == RecordType::kReminder) {
-    builder.ProposeInitiative(sdk::Initiative::kProactive).Contact("message");
+  switch (*type) {
+    case RecordType::kCharge:
+      builder.Matter("bill:" + std::string(record_id), sdk::MatterState::kOpened);
+      break;
+    case RecordType::kReminder:
+      builder.ProposeInitiative(sdk::Initiative::kProactive).Contact("message");
+      break;
+    case RecordType::kDispute:
+      builder.ProposeInitiative(sdk::Initiative::kReactive)
+          .Matter("dispute:" + std::string(record_id),
+                  *resolved ? sdk::MatterState::kClosed : sdk::MatterState::kOpened);
+      break;
+    case RecordType::kPayment:
+    case RecordType::kRefund:
+      break;
   }
   return std::move(builder).Build();
 }

@@ -11,6 +11,7 @@
 #include <utility>
 #include <vector>
 
+#include "billing_settings.h"
 #include "export_file.h"
 #include "inbox.h"
 #include "propbridge/sdk/sdk.h"
@@ -19,21 +20,6 @@ namespace propbridge::billing {
 namespace {
 
 namespace fs = std::filesystem;
-
-constexpr std::int64_t kDefaultPollIntervalMs = 1000;
-constexpr std::int64_t kMaxPollIntervalMs = 24 * 60 * 60 * 1000;
-constexpr std::int64_t kDefaultBatchSize = 1000;
-constexpr std::int64_t kMaxBatchSize = 100000;
-
-Result<std::int64_t> GetIntInRange(const sdk::Settings& settings, const std::string& key,
-                                   std::int64_t fallback, std::int64_t min, std::int64_t max) {
-  Result<std::int64_t> value = settings.GetInt(key, fallback);
-  if (value.ok() && (*value < min || *value > max)) {
-    return InvalidArgument("setting '" + key + "' must be between " + std::to_string(min) +
-                           " and " + std::to_string(max) + ", not " + std::to_string(*value));
-  }
-  return value;
-}
 
 class BillingPlugin final : public sdk::PollingPlugin {
  protected:
@@ -46,8 +32,8 @@ class BillingPlugin final : public sdk::PollingPlugin {
   // Makes durable that an archived file is finished, in a batch of its own.
   void RecordFinished(sdk::Context& context, Checkpoint finished);
 
+  BillingSettings settings_;
   std::optional<Inbox> inbox_;
-  std::size_t batch_size_ = kDefaultBatchSize;
   // The last durable checkpoint, while its file is still in the inbox.
   std::optional<Checkpoint> durable_;
   // A finished file's checkpoint whose emit failed; retried until a later one is durable.
@@ -58,44 +44,12 @@ class BillingPlugin final : public sdk::PollingPlugin {
 };
 
 Status BillingPlugin::Prepare(sdk::Context& context) {
-  const sdk::Settings& settings = context.Config();
-  for (const auto& [key, value] : settings.values()) {
-    if (key != "inbox" && key != "archive" && key != "poll_interval_ms" && key != "batch_size") {
-      return InvalidArgument("unknown setting '" + key +
-                             "'; the billing plugin knows inbox, archive, poll_interval_ms and "
-                             "batch_size");
-    }
-  }
-
-  std::string inbox = settings.GetString("inbox", "");
-  if (inbox.empty()) {
-    return InvalidArgument(
-        "setting 'inbox' is required: the folder the billing system drops its CSV exports into");
-  }
-  std::error_code ec;
-  if (!fs::is_directory(inbox, ec)) {
-    return InvalidArgument("setting 'inbox': '" + inbox + "' is not a directory");
-  }
-  std::string archive = settings.GetString("archive", (fs::path(inbox) / "archive").string());
-  if (archive.empty()) return InvalidArgument("setting 'archive' must not be empty");
-  fs::create_directories(archive, ec);
-  if (ec) {
-    return InvalidArgument("setting 'archive': cannot create '" + archive + "': " + ec.message());
-  }
-  if (fs::equivalent(archive, inbox, ec)) {
-    return InvalidArgument("setting 'archive' must be another folder than the inbox");
-  }
-
-  Result<std::int64_t> interval =
-      GetIntInRange(settings, "poll_interval_ms", kDefaultPollIntervalMs, 1, kMaxPollIntervalMs);
-  if (!interval.ok()) return interval.status();
-  Result<std::int64_t> batch_size =
-      GetIntInRange(settings, "batch_size", kDefaultBatchSize, 1, kMaxBatchSize);
-  if (!batch_size.ok()) return batch_size.status();
-
-  SetInterval(std::chrono::milliseconds(*interval));
-  batch_size_ = static_cast<std::size_t>(*batch_size);
-  inbox_.emplace(inbox, archive, fs::path(inbox) / "rejected");
+  Result<BillingSettings> settings = ReadBillingSettings(context.Config());
+  if (!settings.ok()) return settings.status();
+  settings_ = std::move(*settings);
+  SetInterval(settings_.poll_interval);
+  inbox_.emplace(settings_.inbox, settings_.archive, settings_.inbox / "rejected",
+                 settings_.settle);
 
   const std::optional<std::string>& last = context.LastCheckpoint();
   if (last && !last->empty()) {
@@ -108,11 +62,18 @@ Status BillingPlugin::Prepare(sdk::Context& context) {
       durable_.reset();
     }
   }
-  context.Log().Info("watching " + inbox + " every " + std::to_string(*interval) +
-                     " ms; archiving to " + archive +
-                     (durable_ ? "; resuming " + durable_->file_name + " after record " +
-                                     std::to_string(durable_->consumed)
-                               : ""));
+  std::string formats;
+  for (const ExportFormat& format : settings_.formats) {
+    formats += (formats.empty() ? "" : " or ") + format.name;
+  }
+  context.Log().Info(
+      "watching " + settings_.inbox.string() + " every " +
+      std::to_string(settings_.poll_interval.count()) + " ms for " + formats + " exports in " +
+      std::string(settings_.encoding ? EncodingName(*settings_.encoding) : "any encoding") +
+      "; archiving to " + settings_.archive.string() +
+      (durable_ ? "; resuming " + durable_->file_name + " after record " +
+                      std::to_string(durable_->consumed)
+                : ""));
   return Status::Ok();
 }
 
@@ -134,11 +95,13 @@ void BillingPlugin::Poll(sdk::Context& context) {
   if (durable_ && !is_present(durable_->file_name)) durable_.reset();
   std::erase_if(unreadable_, [&](const std::string& name) { return !is_present(name); });
 
-  // A file emitted in part goes first, so that its checkpoint is not replaced by another's.
+  // A file emitted in part goes first, so that its checkpoint is not replaced by another's; if
+  // it is changing, the others wait until it has settled.
   std::vector<std::string> ready = std::move(listing->ready);
   if (durable_) {
     auto partial = std::find(ready.begin(), ready.end(), durable_->file_name);
-    if (partial != ready.end()) std::rotate(ready.begin(), partial, partial + 1);
+    if (partial == ready.end()) return;
+    std::rotate(ready.begin(), partial, partial + 1);
   }
   for (const std::string& name : ready) {
     if (StopRequested() || !Handle(context, name)) return;
@@ -147,7 +110,8 @@ void BillingPlugin::Poll(sdk::Context& context) {
 
 bool BillingPlugin::Handle(sdk::Context& context, const std::string& name) {
   const bool resuming = durable_ && durable_->file_name == name;
-  ReadOptions options{resuming ? durable_->consumed : 0, batch_size_};
+  ReadOptions options{resuming ? durable_->consumed : 0, settings_.batch_size, settings_.encoding,
+                      settings_.formats};
   auto emit = [&](sdk::Batch batch) { return context.Emit(std::move(batch)); };
   FileResult result =
       ReadExportFile(inbox_->folder() / name, options, emit, [this] { return StopRequested(); });
@@ -158,6 +122,13 @@ bool BillingPlugin::Handle(sdk::Context& context, const std::string& name) {
 
   switch (result.outcome) {
     case FileOutcome::kDone: {
+      if (!inbox_->Unchanged(name)) {
+        context.Log().Warn(name +
+                           " changed while it was read; its new rows are read once it "
+                           "has settled (write exports under another name and rename them when "
+                           "done)");
+        return false;
+      }
       Result<fs::path> archived = inbox_->Archive(name);
       if (!archived.ok()) {
         context.Log().Error(archived.status().message() + "; trying again at the next poll");
@@ -165,10 +136,11 @@ bool BillingPlugin::Handle(sdk::Context& context, const std::string& name) {
       }
       durable_.reset();
       unreadable_.erase(name);
-      context.Log().Info("archived " + name + " after " + std::to_string(result.consumed) +
-                         " record(s); this pass emitted " + std::to_string(result.events) +
-                         " event(s) and " + std::to_string(result.rejected) +
-                         " rejected record(s)");
+      context.Log().Info("archived " + name + " (" + std::string(EncodingName(result.encoding)) +
+                         ", " + result.format + " format) after " +
+                         std::to_string(result.consumed) + " record(s); this pass emitted " +
+                         std::to_string(result.events) + " event(s) and " +
+                         std::to_string(result.rejected) + " rejected record(s)");
       RecordFinished(context, Checkpoint{archived->string(), result.consumed});
       return true;
     }

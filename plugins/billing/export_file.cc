@@ -11,6 +11,57 @@
 #include "csv_reader.h"
 
 namespace propbridge::billing {
+namespace {
+
+constexpr char kBom[] = "\xEF\xBB\xBF";
+
+bool Rewind(std::istream& in) {
+  if (in.bad()) return false;
+  in.clear();
+  in.seekg(0);
+  return static_cast<bool>(in);
+}
+
+// Whether the file `in` reads starts with a UTF-8 byte-order mark; rewinds it. nullopt when
+// reading failed.
+std::optional<bool> StartsWithBom(std::istream& in) {
+  char head[3] = {};
+  in.read(head, sizeof head);
+  bool bom = in.gcount() == sizeof head && std::memcmp(head, kBom, sizeof head) == 0;
+  if (!Rewind(in)) return std::nullopt;
+  return bom;
+}
+
+// What EncodingGuess makes of the records of the file `in` reads; rewinds it. nullopt when
+// reading failed.
+std::optional<Encoding> GuessEncoding(std::istream& in) {
+  EncodingGuess guess;
+  CsvReader scan(in);
+  CsvRecord record;
+  while (scan.Next(record)) guess.Add(record.raw);
+  if (scan.failed() || !Rewind(in)) return std::nullopt;
+  return guess.Result();
+}
+
+// Turns the record's raw text and fields into UTF-8. A record that is not valid in the
+// decoder's encoding gets an error saying where (unless it has one already), and keeps what
+// can be read of its text, each byte that cannot shown as "\xFF".
+void DecodeRecord(TextDecoder& decoder, CsvRecord& record) {
+  std::optional<std::string> bad = decoder.Decode(record.raw);
+  if (bad) record.raw = decoder.DecodeLossy(record.raw);
+  for (std::string& field : record.fields) {
+    std::optional<std::string> bad_field = decoder.Decode(field);
+    if (!bad_field) continue;
+    field = decoder.DecodeLossy(field);
+    if (!bad) bad = std::move(bad_field);
+  }
+  if (bad && record.error.empty()) {
+    record.error = "the text is not valid " + std::string(EncodingName(decoder.encoding())) + " (" +
+                   *bad + ")";
+  }
+}
+
+}  // namespace
 
 std::string FormatCheckpoint(const Checkpoint& checkpoint) {
   return checkpoint.file_name + '\t' + std::to_string(checkpoint.consumed);
@@ -41,31 +92,41 @@ FileResult ReadExportFile(const std::filesystem::path& path, const ReadOptions& 
     result.message = "cannot open " + file_name + ": " + std::strerror(errno);
     return result;
   }
-  CsvReader reader(in);
-  CsvRecord record;
   auto read_failed = [&] {
     result.outcome = FileOutcome::kReadFailed;
     result.message = "cannot read " + file_name + ": " + std::strerror(errno);
     return result;
   };
+  auto bad_header = [&](std::string message) {
+    result.outcome = FileOutcome::kBadHeader;
+    result.message = std::move(message);
+    return result;
+  };
 
+  std::optional<bool> bom = StartsWithBom(in);
+  if (!bom) return read_failed();
+  std::optional<Encoding> encoding = *bom ? Encoding::kUtf8 : options.encoding;
+  if (!encoding) encoding = GuessEncoding(in);
+  if (!encoding) return read_failed();
+  result.encoding = *encoding;
+  Result<TextDecoder> decoder = TextDecoder::Open(*encoding);
+  if (!decoder.ok()) {
+    result.outcome = FileOutcome::kReadFailed;
+    result.message = decoder.status().message();
+    return result;
+  }
+
+  CsvReader reader(in);
+  CsvRecord record;
   if (!reader.Next(record)) {
     if (reader.failed()) return read_failed();
-    result.outcome = FileOutcome::kBadHeader;
-    result.message = "the file is empty; a header row is required";
-    return result;
+    return bad_header("the file is empty; a header row is required");
   }
-  if (!record.error.empty()) {
-    result.outcome = FileOutcome::kBadHeader;
-    result.message = "the header row is malformed: " + record.error;
-    return result;
-  }
-  Result<ExportLayout> layout = ExportLayout::FromHeader(record.fields);
-  if (!layout.ok()) {
-    result.outcome = FileOutcome::kBadHeader;
-    result.message = layout.status().message();
-    return result;
-  }
+  DecodeRecord(*decoder, record);
+  if (!record.error.empty()) return bad_header("the header row is malformed: " + record.error);
+  Result<ExportLayout> layout = ExportLayout::FromHeader(record.fields, options.formats);
+  if (!layout.ok()) return bad_header(layout.status().message());
+  result.format = layout->format();
 
   sdk::Batch batch;
   std::size_t rows = 0;
@@ -93,6 +154,7 @@ FileResult ReadExportFile(const std::filesystem::path& path, const ReadOptions& 
       result.outcome = FileOutcome::kStopped;
       return result;
     }
+    DecodeRecord(*decoder, record);
     auto converted = layout->Convert(record, file_name);
     if (auto* event = std::get_if<sdk::RawEvent>(&converted)) {
       batch.events.push_back(std::move(*event));

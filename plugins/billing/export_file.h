@@ -6,11 +6,14 @@
 #include <filesystem>
 #include <functional>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 
+#include "billing_export.h"
 #include "propbridge/sdk/event.h"
 #include "propbridge/sdk/status.h"
+#include "text_encoding.h"
 
 namespace propbridge::billing {
 
@@ -31,7 +34,8 @@ std::optional<Checkpoint> ParseCheckpoint(std::string_view text);
 enum class FileOutcome {
   // Every record is durable; the file can be archived.
   kDone,
-  // The file cannot be read as an export (empty, or its header lacks required columns).
+  // The file cannot be read as an export (empty, or its header row is malformed or fits none
+  // of the formats).
   kBadHeader,
   kStopped,
   kEmitFailed,
@@ -45,6 +49,9 @@ struct FileResult {
   std::string message;
   // Data records durable when the call returned, counting those skipped.
   std::int64_t consumed = 0;
+  // How the file was read, once its header was: its encoding and the name of its format.
+  Encoding encoding = Encoding::kUtf8;
+  std::string format;
   // What this call emitted.
   std::int64_t events = 0;
   std::int64_t rejected = 0;
@@ -55,14 +62,21 @@ struct ReadOptions {
   std::int64_t skip = 0;
   // Rows (events plus rejected records) per batch; at least 1.
   std::size_t batch_size = 1000;
+  // The file's encoding; nullopt to let EncodingGuess decide. A file that starts with a UTF-8
+  // byte-order mark is read as UTF-8 whatever this says.
+  std::optional<Encoding> encoding;
+  // The formats its header may follow, tried in order; they must outlive the call.
+  std::span<const ExportFormat> formats = PresetFormats();
 };
 
 // Hands a batch to the daemon; OK once the batch is durable.
 using EmitFunction = std::function<Status(sdk::Batch)>;
 
 // Reads the export file at `path` and emits its records after the first `options.skip`, each
-// batch carrying the checkpoint after its last row. Returns at the first failed emit, or before
-// a batch once `stop_requested` returns true. Never throws on bad input or I/O errors.
+// batch carrying the checkpoint after its last row. Records are decoded to UTF-8 one at a time;
+// a record that is not valid in the file's encoding is rejected, and the rest go on. Returns at the
+// first failed emit, or before a batch once `stop_requested` returns true. Never throws on bad
+// input or I/O errors.
 FileResult ReadExportFile(const std::filesystem::path& path, const ReadOptions& options,
                           const EmitFunction& emit, const std::function<bool()>& stop_requested);
 

@@ -4,55 +4,66 @@
 #include <system_error>
 #include <utility>
 
+#include "ascii.h"
+
 namespace propbridge::billing {
-namespace {
 
 namespace fs = std::filesystem;
 
-bool EndsWithNoCase(std::string_view s, std::string_view suffix) {
-  if (s.size() < suffix.size()) return false;
-  s.remove_prefix(s.size() - suffix.size());
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    char c = s[i];
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-    if (c != suffix[i]) return false;
-  }
-  return true;
-}
-
-}  // namespace
-
 bool IsExportFileName(std::string_view name) {
   if (name.empty() || name.front() == '.') return false;
-  if (EndsWithNoCase(name, ".part") || EndsWithNoCase(name, ".tmp")) return false;
-  return EndsWithNoCase(name, ".csv");
+  std::string lower = AsciiLower(name);
+  if (lower.ends_with(".part") || lower.ends_with(".tmp")) return false;
+  return lower.ends_with(".csv");
 }
 
-Inbox::Inbox(fs::path folder, fs::path archive, fs::path rejected)
-    : folder_(std::move(folder)), archive_(std::move(archive)), rejected_(std::move(rejected)) {}
+Inbox::Inbox(fs::path folder, fs::path archive, fs::path rejected, std::chrono::milliseconds settle)
+    : folder_(std::move(folder)),
+      archive_(std::move(archive)),
+      rejected_(std::move(rejected)),
+      settle_(settle) {}
+
+std::optional<Inbox::Observation> Inbox::Observe(const fs::directory_entry& entry) const {
+  std::error_code ec;
+  if (!entry.is_regular_file(ec)) return std::nullopt;
+  Observation seen{entry.file_size(ec), {}};
+  if (!ec) seen.modified = entry.last_write_time(ec);
+  if (ec) return std::nullopt;
+  return seen;
+}
 
 Result<Inbox::Listing> Inbox::Scan() {
+  const auto now = std::chrono::steady_clock::now();
   std::error_code ec;
-  std::map<std::string, Observation> current;
+  std::map<std::string, Sighting> current;
   for (fs::directory_iterator it(folder_, ec), end; !ec && it != end; it.increment(ec)) {
     std::string name = it->path().filename().string();
     if (!IsExportFileName(name)) continue;
-    std::error_code entry_ec;
-    if (!it->is_regular_file(entry_ec)) continue;
-    Observation seen{it->file_size(entry_ec), {}};
-    if (!entry_ec) seen.modified = it->last_write_time(entry_ec);
-    if (!entry_ec) current.emplace(std::move(name), seen);
+    std::optional<Observation> seen = Observe(*it);
+    if (seen) current.emplace(std::move(name), Sighting{*seen, now});
   }
   if (ec) return Unavailable("cannot list the inbox " + folder_.string() + ": " + ec.message());
 
   Listing listing;
-  for (const auto& [name, seen] : current) {
+  for (auto& [name, sighting] : current) {
     listing.present.push_back(name);
     auto before = previous_.find(name);
-    if (before != previous_.end() && before->second == seen) listing.ready.push_back(name);
+    if (before == previous_.end() || before->second.observation != sighting.observation) continue;
+    sighting.since = before->second.since;
+    if (now - sighting.since >= settle_) listing.ready.push_back(name);
   }
   previous_ = std::move(current);
   return listing;
+}
+
+bool Inbox::Unchanged(const std::string& name) const {
+  auto before = previous_.find(name);
+  if (before == previous_.end()) return false;
+  std::error_code ec;
+  fs::directory_entry entry(folder_ / name, ec);
+  if (ec) return false;
+  std::optional<Observation> now = Observe(entry);
+  return now && *now == before->second.observation;
 }
 
 Result<fs::path> Inbox::MoveInto(const std::string& name, const fs::path& destination) {

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <span>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -26,7 +27,7 @@ Parsed Parse(const std::string& csv) {
   CsvReader reader(in);
   CsvRecord header;
   EXPECT_TRUE(reader.Next(header));
-  Result<ExportLayout> layout = ExportLayout::FromHeader(header.fields);
+  Result<ExportLayout> layout = ExportLayout::FromHeader(header.fields, PresetFormats());
   EXPECT_TRUE(layout.ok()) << layout.status().message();
   Parsed parsed{*layout, {}};
   CsvRecord record;
@@ -45,8 +46,8 @@ sdk::RawEvent ExpectEvent(const std::string& csv) {
   return std::get<sdk::RawEvent>(converted);
 }
 
-sdk::RejectedRecord ExpectRejected(const std::string& row) {
-  Parsed parsed = Parse(std::string(kHeader) + "\n" + row + "\n");
+sdk::RejectedRecord ExpectRejected(const std::string& row, const std::string& header = kHeader) {
+  Parsed parsed = Parse(header + "\n" + row + "\n");
   EXPECT_EQ(parsed.rows.size(), 1u);
   auto converted = parsed.layout.Convert(parsed.rows.at(0), "nov.csv");
   if (!std::holds_alternative<sdk::RejectedRecord>(converted)) {
@@ -67,6 +68,14 @@ sdk::LocalTime Local(int y, unsigned mo, unsigned d, int h, int mi) {
   return sdk::LocalTime{local_days{year{y} / month{mo} / day{d}} + hours{h} + minutes{mi}};
 }
 
+std::span<const ExportFormat> Only(const std::string& name) {
+  for (const ExportFormat& format : PresetFormats()) {
+    if (format.name == name) return {&format, 1};
+  }
+  ADD_FAILURE() << "no preset " << name;
+  return {};
+}
+
 TEST(BillingAmountTest, ParsesExportForms) {
   EXPECT_EQ(ParseAmountFen("1,234.50"), 123450);
   EXPECT_EQ(ParseAmountFen("¥1234.5"), 123450);
@@ -81,6 +90,10 @@ TEST(BillingAmountTest, ParsesExportForms) {
   EXPECT_EQ(ParseAmountFen("12.500"), 1250);
   EXPECT_EQ(ParseAmountFen("0"), 0);
   EXPECT_EQ(ParseAmountFen("999999999999999.99"), 99999999999999999);
+  EXPECT_EQ(ParseAmountFen("(12.00)"), -1200);
+  EXPECT_EQ(ParseAmountFen("( ¥1,234.50 )"), -123450);
+  EXPECT_EQ(ParseAmountFen("56.20元"), 5620);
+  EXPECT_EQ(ParseAmountFen("(120.00)元"), -12000);
 }
 
 TEST(BillingAmountTest, RefusesGarbage) {
@@ -106,7 +119,13 @@ TEST(BillingAmountTest, RefusesGarbage) {
                            "+5",
                            "1e3",
                            "0x10",
-                           "1000000000000000"}) {
+                           "1000000000000000",
+                           "()",
+                           "(-12)",
+                           "(12",
+                           "12)",
+                           "元",
+                           "12元元"}) {
     EXPECT_EQ(ParseAmountFen(text), std::nullopt) << "'" << text << "'";
   }
 }
@@ -195,18 +214,152 @@ TEST(BillingExportTest, MatchesColumnsByNameInAnyOrder) {
   EXPECT_EQ(event.summary, "Charged ¥99.90");
 }
 
+TEST(BillingTimeTest, ReadsSpreadsheetDateTimes) {
+  EXPECT_EQ(std::get<sdk::LocalTime>(*ParseExportTime("2026/11/5 8:00")), Local(2026, 11, 5, 8, 0));
+  EXPECT_EQ(std::get<sdk::LocalTime>(*ParseExportTime("2026-1-5 18:07")), Local(2026, 1, 5, 18, 7));
+  EXPECT_EQ(std::get<sdk::LocalTime>(*ParseExportTime("2026-11-02 09:30")),
+            Local(2026, 11, 2, 9, 30));
+  EXPECT_EQ(std::get<sdk::LocalTime>(*ParseExportTime("2026/11/5")), Local(2026, 11, 5, 0, 0));
+  EXPECT_EQ(std::get<sdk::UtcTime>(*ParseExportTime("2026/11/5 8:00+8:00")),
+            sys_days{2026y / 11 / 5} + hours{0});
+  for (const char* text : {"2026/11/5 8:5", "2026/13/5", "2026/11/31 8:00", "26/11/5", "5.11.2026",
+                           "2026/11/5 24:00", ""}) {
+    EXPECT_EQ(ParseExportTime(text), std::nullopt) << text;
+  }
+}
+
 TEST(BillingExportTest, HeaderMustNameRequiredColumnsOnce) {
   Result<ExportLayout> missing =
-      ExportLayout::FromHeader({"record_id", "unit", "record_type", "note"});
+      ExportLayout::FromHeader({"record_id", "unit", "record_type", "note"}, Only("bundled"));
   ASSERT_FALSE(missing.ok());
   EXPECT_EQ(missing.status().code(), StatusCode::kInvalidArgument);
   EXPECT_NE(missing.status().message().find("account_no, occurred_at, amount"), std::string::npos)
       << missing.status().message();
 
   Result<ExportLayout> twice = ExportLayout::FromHeader(
-      {"record_id", "record_type", "account_no", "occurred_at", "amount", "Record_ID"});
+      {"record_id", "record_type", "account_no", "occurred_at", "amount", "Record_ID"},
+      Only("bundled"));
   ASSERT_FALSE(twice.ok());
-  EXPECT_NE(twice.status().message().find("'record_id' twice"), std::string::npos);
+  EXPECT_EQ(twice.status().message(), "the header names column 'record_id' twice");
+}
+
+TEST(BillingExportTest, PicksTheFormatTheHeaderFollows) {
+  Result<ExportLayout> bundled = ExportLayout::FromHeader(
+      {"record_id", "record_type", "account_no", "occurred_at", "amount"}, PresetFormats());
+  ASSERT_TRUE(bundled.ok());
+  EXPECT_EQ(bundled->format(), "bundled");
+  Result<ExportLayout> chinese = ExportLayout::FromHeader(
+      {" 单据号 ", "单据类型", "户号", "发生时间", "金额", "备注"}, PresetFormats());
+  ASSERT_TRUE(chinese.ok());
+  EXPECT_EQ(chinese->format(), "chinese");
+
+  Result<ExportLayout> neither =
+      ExportLayout::FromHeader({"record_id", "单据类型", "户号", "amount"}, PresetFormats());
+  ASSERT_FALSE(neither.ok());
+  EXPECT_EQ(neither.status().message(),
+            "the header fits no export format: for the bundled format it lacks the required "
+            "column(s) record_type, account_no, occurred_at; for the chinese format it lacks the "
+            "required column(s) 单据号, 发生时间, 金额");
+}
+
+TEST(BillingExportTest, ReadsTheChineseFormat) {
+  sdk::RawEvent event = ExpectEvent(
+      "单据号,单据类型,户号,房号,客户姓名,联系电话,发生时间,收费项目,金额,备注,状态\n"
+      "SD-1,应收,A-1001,3-2-1202,张伟,13800138001,2026/11/5 8:00,水费,￥56.00,10月用水 14 吨,\n");
+  EXPECT_EQ(event.kind, "billing.charge.posted");
+  EXPECT_EQ(event.source_event_id, "SD-1");
+  EXPECT_EQ(std::get<sdk::LocalTime>(event.occurred_at), Local(2026, 11, 5, 8, 0));
+  EXPECT_EQ(event.summary, "Charged 水费 ¥56.00");
+  EXPECT_EQ(event.identifiers.size(), 3u);
+  EXPECT_EQ(Attribute(event, "customer_name"), "张伟");
+  EXPECT_EQ(Attribute(event, "note"), "10月用水 14 吨");
+  EXPECT_EQ(event.matter_id, "bill:SD-1");
+}
+
+TEST(BillingExportTest, KnowsRecordTypesInEnglishAndChinese) {
+  const std::string header = "record_id,record_type,account_no,occurred_at,amount";
+  auto kind_of = [&](const std::string& type) {
+    return ExpectEvent(header + "\nR-1," + type + ",A-1,2026-11-01,1\n").kind;
+  };
+  EXPECT_EQ(kind_of("应收"), "billing.charge.posted");
+  EXPECT_EQ(kind_of("计费"), "billing.charge.posted");
+  EXPECT_EQ(kind_of("实收"), "billing.payment.received");
+  EXPECT_EQ(kind_of("缴费"), "billing.payment.received");
+  EXPECT_EQ(kind_of("收款"), "billing.payment.received");
+  EXPECT_EQ(kind_of("Refund"), "billing.refund.issued");
+  EXPECT_EQ(kind_of("退款"), "billing.refund.issued");
+  EXPECT_EQ(kind_of("催缴"), "billing.reminder.overdue_sent");
+  EXPECT_EQ(kind_of("催费"), "billing.reminder.overdue_sent");
+  EXPECT_EQ(kind_of("DISPUTE"), "billing.dispute.opened");
+  EXPECT_EQ(kind_of("异议"), "billing.dispute.opened");
+  EXPECT_EQ(kind_of("争议"), "billing.dispute.opened");
+}
+
+TEST(BillingExportTest, ConvertsRefundWithTheAmountReturned) {
+  for (const char* amount : {"120.00", "-120.00", "(120.00)", "-¥120"}) {
+    sdk::RawEvent event = ExpectEvent(std::string(kHeader) +
+                                      "\nRF-1,refund,A-1002,3-2-1203,,,2026-11-20 15:30,water," +
+                                      amount + ",overcharged\n");
+    EXPECT_EQ(event.kind, "billing.refund.issued");
+    EXPECT_EQ(event.summary, "Refund issued ¥120.00 (water)") << amount;
+    EXPECT_EQ(Attribute(event, "amount_fen"), "12000") << amount;
+    EXPECT_TRUE(event.matter_id.empty());
+    EXPECT_FALSE(event.contact);
+  }
+  EXPECT_EQ(ExpectRejected("RF-2,refund,A-1002,,,,2026-11-20,water,,").reason, "amount is empty");
+}
+
+TEST(BillingExportTest, ConvertsADisputeAsItsStatusChanges) {
+  const std::string header = std::string(kHeader) + ",status";
+  sdk::RawEvent opened =
+      ExpectEvent(header +
+                  "\nD-7,dispute,A-1004,5-1-0601,,,2026-11-18 14:00,"
+                  "parking charge for October,,space closed for repairs,待处理\n");
+  EXPECT_EQ(opened.kind, "billing.dispute.opened");
+  EXPECT_EQ(opened.source_event_id, "D-7");
+  EXPECT_EQ(opened.summary, "Fee dispute opened: parking charge for October");
+  EXPECT_EQ(opened.matter_id, "dispute:D-7");
+  EXPECT_EQ(opened.matter_state, sdk::MatterState::kOpened);
+  EXPECT_EQ(opened.proposed_initiative, sdk::Initiative::kReactive);
+  EXPECT_EQ(Attribute(opened, "status"), "待处理");
+  EXPECT_EQ(Attribute(opened, "amount_fen"), "<absent>");
+
+  sdk::RawEvent resolved = ExpectEvent(header +
+                                       "\nD-7,dispute,A-1004,5-1-0601,,,2026-11-22 17:00,"
+                                       "parking fee,300,waived for October,Resolved\n");
+  EXPECT_EQ(resolved.kind, "billing.dispute.resolved");
+  EXPECT_EQ(resolved.source_event_id, "D-7/resolved");
+  EXPECT_EQ(resolved.summary, "Fee dispute resolved: parking fee ¥300.00");
+  EXPECT_EQ(resolved.matter_id, "dispute:D-7");
+  EXPECT_EQ(resolved.matter_state, sdk::MatterState::kClosed);
+
+  for (const char* status : {"open", "opened", "处理中", ""}) {
+    EXPECT_EQ(ExpectEvent(header + "\nD-8,dispute,A-1,,,,2026-11-18,,,," + status + "\n").kind,
+              "billing.dispute.opened")
+        << status;
+  }
+  for (const char* status : {"closed", "已解决", "已处理", "已关闭"}) {
+    EXPECT_EQ(ExpectEvent(header + "\nD-8,dispute,A-1,,,,2026-11-18,,,," + status + "\n").kind,
+              "billing.dispute.resolved")
+        << status;
+  }
+  EXPECT_EQ(ExpectEvent(header + "\nD-8,dispute,A-1,,,,2026-11-18,,,,\n").summary,
+            "Fee dispute opened");
+  EXPECT_EQ(ExpectRejected("D-9,dispute,A-1,,,,2026-11-18,,,,escalated", header).reason,
+            "status 'escalated' of a dispute is not opened or resolved");
+}
+
+TEST(BillingExportTest, ADisputeWithoutStatusColumnIsOpened) {
+  sdk::RawEvent event =
+      ExpectEvent(std::string(kHeader) + "\nD-1,dispute,A-1004,,,,2026-11-18 14:00,,,\n");
+  EXPECT_EQ(event.kind, "billing.dispute.opened");
+  EXPECT_EQ(event.matter_state, sdk::MatterState::kOpened);
+}
+
+TEST(BillingExportTest, ReasonsNameColumnsAsTheFileDoes) {
+  const std::string header = "单据号,单据类型,户号,发生时间,金额";
+  EXPECT_EQ(ExpectRejected(",应收,,2026/11/5,x", header).reason,
+            "单据号 is empty; 户号 is empty; 金额 'x' is not an amount like 1,280.00");
 }
 
 TEST(BillingExportTest, RejectsWrongFieldCount) {
@@ -232,8 +385,8 @@ TEST(BillingExportTest, RejectsUnparseableValues) {
             "occurred_at 'yesterday' is not a date-time like 2026-11-02 09:30");
   EXPECT_EQ(ExpectRejected("R-1,charge,A-1001,,,,2026-11-02,fee,12 yuan,").reason,
             "amount '12 yuan' is not an amount like 1,280.00");
-  EXPECT_EQ(ExpectRejected("R-1,refund,A-1001,,,,2026-11-02,fee,12,").reason,
-            "record_type 'refund' is not charge, payment or reminder");
+  EXPECT_EQ(ExpectRejected("R-1,invoice,A-1001,,,,2026-11-02,fee,12,").reason,
+            "record_type 'invoice' is not charge, payment, refund, reminder or dispute");
 }
 
 TEST(BillingExportTest, ListsEveryProblemOfARow) {
@@ -254,8 +407,8 @@ TEST(BillingExportTest, ShortensLongValuesInReasons) {
   std::string long_type(100, 'z');
   sdk::RejectedRecord rejected =
       ExpectRejected("R-1," + long_type + ",A-1001,,,,2026-11-02,fee,12,");
-  EXPECT_EQ(rejected.reason,
-            "record_type '" + std::string(40, 'z') + "...' is not charge, payment or reminder");
+  EXPECT_EQ(rejected.reason, "record_type '" + std::string(40, 'z') +
+                                 "...' is not charge, payment, refund, reminder or dispute");
 }
 
 }  // namespace

@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "tests/plugins/billing/gbk.h"
+
 namespace propbridge::billing {
 namespace {
 
@@ -89,6 +91,16 @@ TEST(BillingCsvReaderTest, PassesUtf8Through) {
   auto records = ReadAll("张三,\"物业费，十月\"\n");
   ASSERT_EQ(records.size(), 1u);
   EXPECT_EQ(records[0].fields, (Fields{"张三", "物业费，十月"}));
+}
+
+TEST(BillingCsvReaderTest, CutsGbkRecordsAtTheSameBytes) {
+  // GBK's second bytes include 0x5C and ASCII letters, but never a comma, quote or line end.
+  std::string text = ToGbk("户号,\"物业费，十月\"\r\n乗Q,\"两\n行\"\r\n");
+  auto records = ReadAll(text);
+  ASSERT_EQ(records.size(), 2u);
+  EXPECT_EQ(records[0].fields, (Fields{ToGbk("户号"), ToGbk("物业费，十月")}));
+  EXPECT_EQ(records[1].fields, (Fields{ToGbk("乗Q"), ToGbk("两\n行")}));
+  EXPECT_EQ(records[1].raw, ToGbk("乗Q,\"两\n行\""));
 }
 
 TEST(BillingCsvReaderTest, FlagsQuoteInsideUnquotedField) {

@@ -2,10 +2,13 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
+#include <set>
 #include <string>
 #include <vector>
 
+#include "tests/plugins/billing/gbk.h"
 #include "tests/plugins/billing/temp_dir.h"
 
 namespace propbridge::billing {
@@ -49,6 +52,15 @@ struct Recorder {
   }
 };
 
+ReadOptions Options(std::int64_t skip, std::size_t batch_size,
+                    std::optional<Encoding> encoding = std::nullopt) {
+  ReadOptions options;
+  options.skip = skip;
+  options.batch_size = batch_size;
+  options.encoding = encoding;
+  return options;
+}
+
 auto Never() {
   return [] { return false; };
 }
@@ -68,7 +80,7 @@ TEST(BillingExportFileTest, EmitsInBatchesWithCheckpoints) {
   TempDir dir;
   auto path = dir.Write("nov.csv", std::string(kHeader) + kFiveRecords);
   Recorder recorder;
-  FileResult result = ReadExportFile(path, {0, 2}, recorder.Emit(), Never());
+  FileResult result = ReadExportFile(path, Options(0, 2), recorder.Emit(), Never());
   EXPECT_EQ(result.outcome, FileOutcome::kDone);
   EXPECT_EQ(result.consumed, 5);
   EXPECT_EQ(result.events, 4);
@@ -87,7 +99,7 @@ TEST(BillingExportFileTest, ResumesAfterConsumedRecords) {
   TempDir dir;
   auto path = dir.Write("nov.csv", std::string(kHeader) + kFiveRecords);
   Recorder recorder;
-  FileResult result = ReadExportFile(path, {3, 1000}, recorder.Emit(), Never());
+  FileResult result = ReadExportFile(path, Options(3, 1000), recorder.Emit(), Never());
   EXPECT_EQ(result.outcome, FileOutcome::kDone);
   EXPECT_EQ(result.consumed, 5);
   EXPECT_EQ(recorder.Checkpoints(), (std::vector<std::string>{"nov.csv\t5"}));
@@ -99,13 +111,13 @@ TEST(BillingExportFileTest, StopsAtFailedEmitAndRetriesFromDurablePoint) {
   auto path = dir.Write("nov.csv", std::string(kHeader) + kFiveRecords);
   Recorder recorder;
   recorder.fail_at = 2;
-  FileResult failed = ReadExportFile(path, {0, 2}, recorder.Emit(), Never());
+  FileResult failed = ReadExportFile(path, Options(0, 2), recorder.Emit(), Never());
   EXPECT_EQ(failed.outcome, FileOutcome::kEmitFailed);
   EXPECT_EQ(failed.message, "store is busy");
   EXPECT_EQ(failed.consumed, 2);
   EXPECT_EQ(recorder.calls, 2);
 
-  FileResult retried = ReadExportFile(path, {failed.consumed, 2}, recorder.Emit(), Never());
+  FileResult retried = ReadExportFile(path, Options(failed.consumed, 2), recorder.Emit(), Never());
   EXPECT_EQ(retried.outcome, FileOutcome::kDone);
   EXPECT_EQ(recorder.Checkpoints(),
             (std::vector<std::string>{"nov.csv\t2", "nov.csv\t4", "nov.csv\t5"}));
@@ -116,8 +128,8 @@ TEST(BillingExportFileTest, StopsBetweenBatchesWhenAsked) {
   TempDir dir;
   auto path = dir.Write("nov.csv", std::string(kHeader) + kFiveRecords);
   Recorder recorder;
-  FileResult result =
-      ReadExportFile(path, {0, 2}, recorder.Emit(), [&] { return !recorder.batches.empty(); });
+  FileResult result = ReadExportFile(path, Options(0, 2), recorder.Emit(),
+                                     [&] { return !recorder.batches.empty(); });
   EXPECT_EQ(result.outcome, FileOutcome::kStopped);
   EXPECT_EQ(result.consumed, 2);
   EXPECT_EQ(recorder.Checkpoints(), (std::vector<std::string>{"nov.csv\t2"}));
@@ -126,15 +138,18 @@ TEST(BillingExportFileTest, StopsBetweenBatchesWhenAsked) {
 TEST(BillingExportFileTest, RefusesFileWithoutUsableHeader) {
   TempDir dir;
   Recorder recorder;
-  FileResult lacking = ReadExportFile(dir.Write("a.csv", "record_id,amount\nR-1,12\n"), {0, 10},
-                                      recorder.Emit(), Never());
+  FileResult lacking = ReadExportFile(dir.Write("a.csv", "record_id,amount\nR-1,12\n"),
+                                      Options(0, 10), recorder.Emit(), Never());
   EXPECT_EQ(lacking.outcome, FileOutcome::kBadHeader);
   EXPECT_EQ(lacking.message,
-            "the header lacks the required column(s) record_type, account_no, occurred_at");
-  FileResult empty = ReadExportFile(dir.Write("b.csv", ""), {0, 10}, recorder.Emit(), Never());
+            "the header fits no export format: for the bundled format it lacks the required "
+            "column(s) record_type, account_no, occurred_at; for the chinese format it lacks the "
+            "required column(s) 单据号, 单据类型, 户号, 发生时间, 金额");
+  FileResult empty =
+      ReadExportFile(dir.Write("b.csv", ""), Options(0, 10), recorder.Emit(), Never());
   EXPECT_EQ(empty.outcome, FileOutcome::kBadHeader);
-  FileResult broken =
-      ReadExportFile(dir.Write("c.csv", "\"record_id,amount\n"), {0, 10}, recorder.Emit(), Never());
+  FileResult broken = ReadExportFile(dir.Write("c.csv", "\"record_id,amount\n"), Options(0, 10),
+                                     recorder.Emit(), Never());
   EXPECT_EQ(broken.outcome, FileOutcome::kBadHeader);
   EXPECT_EQ(recorder.calls, 0);
 }
@@ -143,10 +158,10 @@ TEST(BillingExportFileTest, EmitsNothingWhenNothingIsLeft) {
   TempDir dir;
   Recorder recorder;
   FileResult header_only =
-      ReadExportFile(dir.Write("a.csv", kHeader), {0, 10}, recorder.Emit(), Never());
+      ReadExportFile(dir.Write("a.csv", kHeader), Options(0, 10), recorder.Emit(), Never());
   EXPECT_EQ(header_only.outcome, FileOutcome::kDone);
   FileResult all_consumed = ReadExportFile(dir.Write("b.csv", std::string(kHeader) + kFiveRecords),
-                                           {5, 10}, recorder.Emit(), Never());
+                                           Options(5, 10), recorder.Emit(), Never());
   EXPECT_EQ(all_consumed.outcome, FileOutcome::kDone);
   EXPECT_EQ(all_consumed.consumed, 5);
   EXPECT_EQ(recorder.calls, 0);
@@ -155,7 +170,8 @@ TEST(BillingExportFileTest, EmitsNothingWhenNothingIsLeft) {
 TEST(BillingExportFileTest, ReportsMissingFile) {
   TempDir dir;
   Recorder recorder;
-  FileResult result = ReadExportFile(dir.path() / "gone.csv", {0, 10}, recorder.Emit(), Never());
+  FileResult result =
+      ReadExportFile(dir.path() / "gone.csv", Options(0, 10), recorder.Emit(), Never());
   EXPECT_EQ(result.outcome, FileOutcome::kOpenFailed);
   EXPECT_NE(result.message.find("gone.csv"), std::string::npos);
 }
@@ -174,7 +190,7 @@ TEST(BillingExportFileTest, StreamsALargeFile) {
   int batches = 0;
   std::string last_checkpoint;
   FileResult result = ReadExportFile(
-      path, {0, 1000},
+      path, Options(0, 1000),
       [&](sdk::Batch batch) {
         ++batches;
         events += static_cast<std::int64_t>(batch.events.size());
@@ -189,26 +205,183 @@ TEST(BillingExportFileTest, StreamsALargeFile) {
   EXPECT_EQ(last_checkpoint, "big.csv\t200000");
 }
 
+// The events and rejected records of every batch.
+struct Emitted {
+  std::vector<sdk::RawEvent> events;
+  std::vector<sdk::RejectedRecord> rejected;
+};
+
+Emitted Collect(const Recorder& recorder) {
+  Emitted out;
+  for (const sdk::Batch& batch : recorder.batches) {
+    out.events.insert(out.events.end(), batch.events.begin(), batch.events.end());
+    out.rejected.insert(out.rejected.end(), batch.rejected.begin(), batch.rejected.end());
+  }
+  return out;
+}
+
+constexpr const char* kChineseExport =
+    "单据号,单据类型,户号,房号,客户姓名,联系电话,发生时间,收费项目,金额,备注,状态\r\n"
+    "SD-1,应收,A-1001,3-2-1202,张伟,13800138001,2026/11/5 8:00,水费,￥56.00,10月用水 14 吨,\r\n"
+    "SD-2,退款,A-1002,3-2-1203,Emily Chen,,2026/11/20 15:30,水费,(120.00),\"多收，退回\",\r\n"
+    "SD-3,异议,A-1002,3-2-1203,Emily Chen,,2026/11/19 16:05,水费,,复核,已解决\r\n";
+
+TEST(BillingExportFileTest, ReadsAGbkExportWithChineseHeaders) {
+  TempDir dir;
+  auto path = dir.Write("utilities.csv", ToGbk(kChineseExport));
+  Recorder recorder;
+  FileResult result = ReadExportFile(path, Options(0, 10), recorder.Emit(), Never());
+  EXPECT_EQ(result.outcome, FileOutcome::kDone) << result.message;
+  EXPECT_EQ(result.encoding, Encoding::kGbk);
+  EXPECT_EQ(result.format, "chinese");
+  Emitted emitted = Collect(recorder);
+  EXPECT_TRUE(emitted.rejected.empty());
+  ASSERT_EQ(emitted.events.size(), 3u);
+  EXPECT_EQ(emitted.events[0].summary, "Charged 水费 ¥56.00");
+  EXPECT_EQ(emitted.events[1].summary, "Refund issued ¥120.00 (水费)");
+  EXPECT_EQ(emitted.events[2].summary, "Fee dispute resolved: 水费");
+  EXPECT_EQ(emitted.events[2].source_event_id, "SD-3/resolved");
+  EXPECT_EQ(emitted.events[0].attributes.at(2),
+            (std::pair<std::string, std::string>{"customer_name", "张伟"}));
+}
+
+TEST(BillingExportFileTest, ReadsConfiguredColumnNames) {
+  TempDir dir;
+  ExportFormat format = PresetFormats().at(1);
+  format.header(Column::kRecordId) = "流水号";
+  format.header(Column::kAccountNo) = "客户编号";
+  auto path = dir.Write("renamed.csv", ToGbk("流水号,单据类型,客户编号,发生时间,金额\n"
+                                             "LS-1,缴费,A-1005,2026-11-23 16:45,￥640.00\n"));
+  Recorder recorder;
+  ReadOptions options{0, 10, Encoding::kGbk, {&format, 1}};
+  FileResult result = ReadExportFile(path, options, recorder.Emit(), Never());
+  EXPECT_EQ(result.outcome, FileOutcome::kDone) << result.message;
+  EXPECT_EQ(recorder.Ids(), (std::vector<std::string>{"LS-1"}));
+}
+
+TEST(BillingExportFileTest, RejectsRowsNotValidInTheEncodingAndGoesOn) {
+  TempDir dir;
+  std::string content = ToGbk(kChineseExport);
+  std::string broken_row =
+      ToGbk("SD-4,应收,A-1004,,,,2026/11/5 8:00,电") + "\x81\x20" + ToGbk("费,12.00,,\r\n");
+  content.insert(content.find("SD-2"), broken_row);
+  auto path = dir.Write("utilities.csv", content);
+  Recorder recorder;
+  FileResult result = ReadExportFile(path, Options(0, 10), recorder.Emit(), Never());
+  EXPECT_EQ(result.outcome, FileOutcome::kDone) << result.message;
+  EXPECT_EQ(result.encoding, Encoding::kGbk);
+  EXPECT_EQ(result.consumed, 4);
+  EXPECT_EQ(recorder.Ids(), (std::vector<std::string>{"SD-1", "SD-2", "SD-3/resolved"}));
+  Emitted emitted = Collect(recorder);
+  ASSERT_EQ(emitted.rejected.size(), 1u);
+  EXPECT_EQ(emitted.rejected[0].origin, "utilities.csv line 3");
+  EXPECT_EQ(emitted.rejected[0].reason, "the text is not valid GBK (0x81 0x20 at byte 38)");
+  EXPECT_EQ(emitted.rejected[0].raw, "SD-4,应收,A-1004,,,,2026/11/5 8:00,电\\x81 费,12.00,,");
+}
+
+TEST(BillingExportFileTest, AUtf8ExportWithADamagedRowStaysUtf8) {
+  TempDir dir;
+  std::string content = kChineseExport;
+  content.insert(content.find("SD-2"), "SD-4,应收,A-1004,,,,2026/11/5 8:00,电\xFF费,12.00,,\r\n");
+  Recorder recorder;
+  FileResult result =
+      ReadExportFile(dir.Write("utf8.csv", content), Options(0, 10), recorder.Emit(), Never());
+  EXPECT_EQ(result.outcome, FileOutcome::kDone) << result.message;
+  EXPECT_EQ(result.encoding, Encoding::kUtf8);
+  Emitted emitted = Collect(recorder);
+  EXPECT_EQ(emitted.events.size(), 3u);
+  ASSERT_EQ(emitted.rejected.size(), 1u);
+  EXPECT_EQ(emitted.rejected[0].reason, "the text is not valid UTF-8 (0xFF 0xE8 at byte 41)");
+}
+
+TEST(BillingExportFileTest, ReadsTheConfiguredEncodingButHonoursAByteOrderMark) {
+  TempDir dir;
+  std::string csv = std::string(kHeader) + "R-1,charge,A-1001,,张伟,,2026-11-01 09:00,水费,56,\n";
+  Recorder as_utf8;
+  FileResult gbk_as_utf8 = ReadExportFile(dir.Write("a.csv", ToGbk(csv)),
+                                          Options(0, 10, Encoding::kUtf8), as_utf8.Emit(), Never());
+  EXPECT_EQ(gbk_as_utf8.encoding, Encoding::kUtf8);
+  EXPECT_EQ(gbk_as_utf8.rejected, 1);
+
+  Recorder bom;
+  FileResult utf8_with_bom = ReadExportFile(dir.Write("b.csv", "\xEF\xBB\xBF" + csv),
+                                            Options(0, 10, Encoding::kGbk), bom.Emit(), Never());
+  EXPECT_EQ(utf8_with_bom.encoding, Encoding::kUtf8);
+  Emitted emitted = Collect(bom);
+  ASSERT_EQ(emitted.events.size(), 1u);
+  EXPECT_EQ(emitted.events[0].summary, "Charged 水费 ¥56.00");
+}
+
+TEST(BillingExportFileTest, RefusesAHeaderNotValidInTheEncoding) {
+  TempDir dir;
+  Recorder recorder;
+  FileResult result = ReadExportFile(dir.Write("a.csv", ToGbk(kChineseExport)),
+                                     Options(0, 10, Encoding::kUtf8), recorder.Emit(), Never());
+  EXPECT_EQ(result.outcome, FileOutcome::kBadHeader);
+  EXPECT_EQ(result.message,
+            "the header row is malformed: the text is not valid UTF-8 (0xB5 0xA5 at byte 1)");
+  EXPECT_EQ(recorder.calls, 0);
+}
+
+TEST(BillingExportFileTest, StreamsALargeGbkFile) {
+  constexpr int kRows = 20000;
+  TempDir dir;
+  std::string content = "单据号,单据类型,户号,发生时间,收费项目,金额,备注\r\n";
+  for (int i = 0; i < kRows; ++i) {
+    content += "SD-" + std::to_string(i) + ",应收,A-" + std::to_string(1000 + i % 7) +
+               ",2026/11/5 8:00,电费,￥97.34,\"10月用电 " + std::string(i % 5, '1') +
+               " 度，\n抄表\"\r\n";
+  }
+  auto path = dir.Write("big.csv", ToGbk(content));
+  std::int64_t events = 0, rejected = 0;
+  std::string last_summary;
+  FileResult result = ReadExportFile(
+      path, Options(0, 1000),
+      [&](sdk::Batch batch) {
+        events += static_cast<std::int64_t>(batch.events.size());
+        rejected += static_cast<std::int64_t>(batch.rejected.size());
+        if (!batch.events.empty()) last_summary = batch.events.back().summary;
+        return Status::Ok();
+      },
+      Never());
+  EXPECT_EQ(result.outcome, FileOutcome::kDone);
+  EXPECT_EQ(result.encoding, Encoding::kGbk);
+  EXPECT_EQ(events, kRows);
+  EXPECT_EQ(rejected, 0);
+  EXPECT_EQ(last_summary, "Charged 电费 ¥97.34");
+}
+
 TEST(BillingSampleTest, SampleFilesHoldOneMalformedRow) {
   std::vector<std::filesystem::path> files;
   for (const auto& entry : std::filesystem::directory_iterator(BILLING_SAMPLE_DIR)) {
     files.push_back(entry.path());
   }
-  ASSERT_EQ(files.size(), 3u);
+  std::sort(files.begin(), files.end());
+  ASSERT_EQ(files.size(), 4u);
   Recorder recorder;
   for (const auto& file : files) {
-    FileResult result = ReadExportFile(file, {0, 1000}, recorder.Emit(), Never());
+    FileResult result = ReadExportFile(file, Options(0, 1000), recorder.Emit(), Never());
     EXPECT_EQ(result.outcome, FileOutcome::kDone) << file << ": " << result.message;
+    bool gbk = file.filename() == "2026-11-utilities-gbk.csv";
+    EXPECT_EQ(result.encoding, gbk ? Encoding::kGbk : Encoding::kUtf8) << file;
+    EXPECT_EQ(result.format, gbk ? "chinese" : "bundled") << file;
   }
-  std::vector<sdk::RejectedRecord> rejected;
-  std::size_t events = 0;
-  for (const sdk::Batch& batch : recorder.batches) {
-    events += batch.events.size();
-    rejected.insert(rejected.end(), batch.rejected.begin(), batch.rejected.end());
+  Emitted emitted = Collect(recorder);
+  EXPECT_EQ(emitted.events.size(), 43u);
+  ASSERT_EQ(emitted.rejected.size(), 1u);
+  EXPECT_EQ(emitted.rejected[0].origin, "2026-11-billing-export.csv line 12");
+
+  std::set<std::string> kinds;
+  for (const sdk::RawEvent& event : emitted.events) {
+    kinds.insert(event.kind);
+    EXPECT_EQ(event.summary.find("\\x"), std::string::npos) << event.summary;
+    if (event.source_event_id == "SD-202611-0201") {
+      EXPECT_EQ(event.summary, "Refund issued ¥120.00 (水费)");
+    }
   }
-  EXPECT_EQ(events, 27u);
-  ASSERT_EQ(rejected.size(), 1u);
-  EXPECT_EQ(rejected[0].origin, "2026-11-billing-export.csv line 12");
+  EXPECT_EQ(kinds, (std::set<std::string>{"billing.charge.posted", "billing.payment.received",
+                                          "billing.refund.issued", "billing.reminder.overdue_sent",
+                                          "billing.dispute.opened", "billing.dispute.resolved"}));
 }
 
 }  // namespace

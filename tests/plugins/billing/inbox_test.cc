@@ -6,6 +6,7 @@
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "tests/plugins/billing/temp_dir.h"
@@ -57,6 +58,50 @@ TEST(BillingInboxTest, FileIsReadyOnceUnchangedSinceThePreviousScan) {
   Result<Inbox::Listing> third = inbox.Scan();
   ASSERT_TRUE(third.ok());
   EXPECT_EQ(third->ready, (Names{"a.csv", "b.csv"}));
+}
+
+TEST(BillingInboxTest, FileIsReadyOnceUnchangedForTheSettleTime) {
+  using namespace std::chrono_literals;
+  using Clock = std::chrono::steady_clock;
+  constexpr auto kSettle = 1000ms;
+  TempDir dir;
+  Inbox inbox(dir.path(), dir.path() / "archive", dir.path() / "rejected", kSettle);
+  // Scans `wait` after `since`; the file must be ready exactly when it has been unchanged for
+  // the settle time (asserted only when the machine kept to the schedule).
+  auto scan_after = [&](Clock::time_point since, std::chrono::milliseconds wait, bool ready) {
+    std::this_thread::sleep_until(since + wait);
+    Result<Inbox::Listing> listing = inbox.Scan();
+    ASSERT_TRUE(listing.ok());
+    if (ready || Clock::now() - since < kSettle) {
+      EXPECT_EQ(listing->ready, ready ? Names{"a.csv"} : Names{}) << wait.count();
+    }
+  };
+  dir.Write("a.csv", "x");
+  Clock::time_point written = Clock::now();
+  ASSERT_TRUE(inbox.Scan().ok());
+  scan_after(written, 100ms, false);
+  scan_after(written, 1300ms, true);
+
+  std::ofstream(dir.path() / "a.csv", std::ios::app) << "more";
+  Clock::time_point appended = Clock::now();
+  scan_after(appended, 0ms, false);
+  scan_after(appended, 100ms, false);
+  scan_after(appended, 1300ms, true);
+}
+
+TEST(BillingInboxTest, KnowsWhetherAFileChangedSinceTheScan) {
+  TempDir dir;
+  Inbox inbox(dir.path(), dir.path() / "archive", dir.path() / "rejected");
+  dir.Write("a.csv", "x");
+  EXPECT_FALSE(inbox.Unchanged("a.csv"));
+  ASSERT_TRUE(inbox.Scan().ok());
+  EXPECT_TRUE(inbox.Unchanged("a.csv"));
+  std::ofstream(dir.path() / "a.csv", std::ios::app) << "more";
+  EXPECT_FALSE(inbox.Unchanged("a.csv"));
+  ASSERT_TRUE(inbox.Scan().ok());
+  EXPECT_TRUE(inbox.Unchanged("a.csv"));
+  fs::remove(dir.path() / "a.csv");
+  EXPECT_FALSE(inbox.Unchanged("a.csv"));
 }
 
 TEST(BillingInboxTest, ScanFailsWhenTheFolderIsGone) {
