@@ -1,124 +1,224 @@
-// propbridgectl: reads propbridged over gRPC from the command line.
-#include <grpcpp/grpcpp.h>
-
+// propbridgectl: reads and follows customer timelines, and inspects propbridged, over gRPC.
+#include <CLI/CLI.hpp>
 #include <ctime>
-#include <iomanip>
 #include <iostream>
-#include <map>
 #include <string>
-#include <vector>
 
-#include "propbridge/v1/timeline.grpc.pb.h"
+#include "tools/propbridgectl/commands.h"
+#include "tools/propbridgectl/filter.h"
 
 namespace {
 
-namespace v1 = propbridge::v1;
+namespace ctl = propbridge::ctl;
 
-constexpr const char* kUsage =
-    R"(Usage: propbridgectl [--address HOST:PORT] timeline CUSTOMER [--all] [--page-size N]
-
-Commands:
-  timeline CUSTOMER   a customer's timeline, newest first, with the five steps
-                      (CUSTOMER is a key such as account:A-1001)
-
-Options:
-  --address HOST:PORT  the daemon (default 127.0.0.1:50051)
-  --page-size N        events per page (default 50, at most 1000)
-  --all                read every page, not just the first
-
-Exit codes: 0 ok, 1 the daemon answered with an error, 2 bad usage, 3 daemon unreachable.
+constexpr const char* kExitCodes = R"(
+Exit codes:
+  0  done
+  1  propbridged answered with an error (e.g. NOT_FOUND for an unknown customer)
+  2  bad usage: an unknown command or option, or a value that cannot be read
+  3  propbridged could not be reached at the address, or did not answer in time
+  4  watch only: propbridged ended the watch because it fell behind; the id to
+     resume from is printed (--after-id N), and --follow resumes by itself instead
 )";
 
-constexpr const char* kStepNames[] = {"?", "KNOW", "UNDERSTAND", "HELP", "EMPATHIZE", "DELIGHT"};
+constexpr const char* kTimes = R"(
+Times (--since, --until) are read in the local time zone (TZ): 2026-11-01,
+"2026-11-01 09:00" or 2026-11-01T09:00:30; add Z or +08:00 to give the offset
+instead. --since is inclusive, --until is exclusive: --until 2026-12-01 ends
+with November.
+)";
 
-std::string LocalTime(const google::protobuf::Timestamp& t) {
-  std::time_t seconds = t.seconds();
-  std::tm tm{};
-  localtime_r(&seconds, &tm);
-  std::ostringstream out;
-  out << std::put_time(&tm, "%Y-%m-%d %H:%M");
-  return out.str();
+constexpr const char* kEventJson = R"(
+With --json, an event is an object with the API's field names: id, customer,
+step ("KNOW" ... "DELIGHT"), kind, occurred_at and ingested_at (UTC, RFC 3339),
+source, source_event_id, initiative ("PROACTIVE", "REACTIVE" or null), contact,
+channel, matter_id, matter_state ("OPENED", "UPDATED", "CLOSED" or null),
+summary, attributes.
+)";
+
+constexpr const char* kTimelineJson = R"(
+timeline --json prints one object: {customer, events, next_page_token}.
+)";
+
+constexpr const char* kWatchJson = R"(
+watch --json prints each event on its own line as it arrives.
+)";
+
+constexpr const char* kPluginsJson = R"(
+With --json: {plugins: [{name, library, state, last_error, last_checkpoint,
+last_checkpoint_time, events_stored, records_quarantined}]}; state is
+"RUNNING", "FAILED", "DISABLED" or "STOPPED", times are UTC (RFC 3339).
+)";
+
+constexpr const char* kQuarantineJson = R"(
+With --json: {records: [{id, source, origin, reason, raw, quarantined_at}],
+next_page_token}; raw is the record's text, with U+FFFD for bytes that are not
+UTF-8, and quarantined_at is UTC (RFC 3339).
+)";
+
+CLI::Validator StepValidator() {
+  return CLI::Validator(
+      [](std::string& value) -> std::string {
+        if (ctl::ParseStep(value)) return "";
+        return "unknown step '" + value + "': use KNOW, UNDERSTAND, HELP, EMPATHIZE or DELIGHT";
+      },
+      "STEP");
 }
 
-int Fail(const grpc::Status& status, const std::string& address) {
-  if (status.error_code() == grpc::StatusCode::UNAVAILABLE ||
-      status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) {
-    std::cerr << "propbridgectl: cannot reach propbridged at " << address << ": "
-              << status.error_message() << "\n";
-    return 3;
-  }
-  std::cerr << "propbridgectl: " << status.error_message() << "\n";
-  return 1;
+CLI::Validator TimeValidator() {
+  return CLI::Validator(
+      [](std::string& value) -> std::string {
+        if (ctl::ParseTime(value)) return "";
+        return "cannot read the time '" + value +
+               "': use 2026-11-01, \"2026-11-01 09:00\" or 2026-11-01T09:00:30";
+      },
+      "TIME");
 }
 
-int Timeline(const std::string& address, const std::string& customer, int page_size, bool all) {
-  auto stub = v1::TimelineService::NewStub(
-      grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
-  v1::GetTimelineRequest request;
-  request.set_customer(customer);
-  request.set_page_size(page_size);
-  std::vector<v1::TimelineEvent> events;
-  do {
-    grpc::ClientContext context;
-    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
-    v1::GetTimelineResponse response;
-    grpc::Status status = stub->GetTimeline(&context, request, &response);
-    if (!status.ok()) return Fail(status, address);
-    events.insert(events.end(), response.events().begin(), response.events().end());
-    request.set_page_token(response.next_page_token());
-  } while (all && !request.page_token().empty());
+// On the program and on each command, so that they may come before or after the command.
+void AddCommonOptions(CLI::App& command, std::string& address, bool& json) {
+  command.add_option("--address", address, "The daemon, HOST:PORT")
+      ->envname("PROPBRIDGE_ADDRESS")
+      ->capture_default_str();
+  command.add_flag("--json", json, "Print JSON for scripts instead of a table");
+}
 
-  std::map<int, int> per_step;
-  int proactive = 0;
-  std::cout << "Timeline of " << customer << " (newest first)\n\n";
-  std::cout << std::left << std::setw(18) << "WHEN" << std::setw(12) << "STEP" << std::setw(11)
-            << "WHO"
-            << "WHAT\n";
-  for (const auto& e : events) {
-    per_step[e.step()]++;
-    if (e.initiative() == v1::INITIATIVE_PROACTIVE) proactive++;
-    std::cout << std::setw(18) << LocalTime(e.occurred_at()) << std::setw(12)
-              << kStepNames[e.step()] << std::setw(11)
-              << (e.initiative() == v1::INITIATIVE_PROACTIVE ? "proactive" : "reactive")
-              << e.summary() << "\n";
-  }
-  std::cout << "\nFive steps:";
-  for (int step = 1; step <= 5; ++step)
-    std::cout << "  " << kStepNames[step] << " " << per_step[step];
-  std::cout << "\nProactive: " << proactive << " of " << events.size() << " events";
-  if (!request.page_token().empty()) std::cout << " (first page only; --all reads every page)";
-  std::cout << "\n";
-  return 0;
+void AddFilterOptions(CLI::App& command, ctl::FilterFlags& flags) {
+  command.add_option("--step", flags.steps, "Only these steps, comma-separated: KNOW,HELP")
+      ->delimiter(',')
+      ->check(StepValidator());
+  command
+      .add_option("--kind", flags.kinds,
+                  "Only kinds that are, or start with, these dotted prefixes: billing.reminder")
+      ->delimiter(',');
+  command.add_option("--source", flags.sources, "Only these sources (plugin instances): billing")
+      ->delimiter(',');
+  command.add_option("--since", flags.since, "Only events at or after this local time")
+      ->check(TimeValidator());
+  command.add_option("--until", flags.until, "Only events before this local time")
+      ->check(TimeValidator());
+  command.add_option("--matter", flags.matter, "Only the events of this matter: bill:B-1");
+  auto* proactive =
+      command.add_flag("--proactive", flags.proactive, "Only where the property side reached out");
+  auto* reactive =
+      command.add_flag("--reactive", flags.reactive, "Only where the customer came to us");
+  proactive->excludes(reactive);
+  command.add_flag("--contacts", flags.contacts, "Only contacts with the customer");
+}
+
+void AddPagingOptions(CLI::App& command, int& page_size, std::string& page_token, bool& all) {
+  command.add_option("--page-size", page_size, "Per page, 1 to 1000 (default 50; 1000 with --all)")
+      ->check(CLI::Range(1, 1000));
+  command.add_option("--page-token", page_token,
+                     "Read on from the next_page_token that --json printed");
+  command.add_flag("--all", all, "Read every page, not just the first");
+}
+
+std::string Footer(std::initializer_list<const char*> parts) {
+  std::string footer;
+  for (const char* part : parts) footer += part;
+  return footer;
+}
+
+bool HasFilter(const ctl::FilterFlags& flags) {
+  return !flags.steps.empty() || !flags.kinds.empty() || !flags.sources.empty() ||
+         !flags.since.empty() || !flags.until.empty() || !flags.matter.empty() || flags.proactive ||
+         flags.reactive || flags.contacts;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
+  tzset();
   std::string address = "127.0.0.1:50051";
-  int page_size = 0;
-  bool all = false;
-  std::vector<std::string> words;
-  for (int i = 1; i < argc; ++i) {
-    std::string arg = argv[i];
-    if (arg == "--help" || arg == "-h") {
-      std::cout << kUsage;
-      return 0;
-    } else if (arg == "--address" && i + 1 < argc) {
-      address = argv[++i];
-    } else if (arg == "--page-size" && i + 1 < argc) {
-      page_size = std::atoi(argv[++i]);
-    } else if (arg == "--all") {
-      all = true;
-    } else if (arg.starts_with("--")) {
-      std::cerr << "propbridgectl: unknown option " << arg << "\n\n" << kUsage;
-      return 2;
-    } else {
-      words.push_back(arg);
+  bool json = false;
+
+  CLI::App app("Reads and follows customer timelines, and inspects propbridged, over gRPC.",
+               "propbridgectl");
+  app.require_subcommand(1);
+  AddCommonOptions(app, address, json);
+  app.footer(Footer({kExitCodes, "\nRun 'propbridgectl COMMAND --help' for a command's options."}));
+
+  ctl::TimelineOptions timeline;
+  ctl::FilterFlags timeline_filter;
+  auto* timeline_command =
+      app.add_subcommand("timeline", "A customer's events, newest first, on the five steps");
+  timeline_command
+      ->add_option("CUSTOMER", timeline.customer, "The customer's key, e.g. account:A-1001")
+      ->required();
+  AddCommonOptions(*timeline_command, address, json);
+  AddFilterOptions(*timeline_command, timeline_filter);
+  timeline_command->add_flag("--oldest-first", timeline.oldest_first,
+                             "The customer's history from the beginning");
+  AddPagingOptions(*timeline_command, timeline.page_size, timeline.page_token, timeline.all);
+  timeline_command->footer(Footer({kTimes, kEventJson, kTimelineJson, kExitCodes}));
+
+  ctl::WatchOptions watch;
+  ctl::FilterFlags watch_filter;
+  int64_t after_id = 0;
+  auto* watch_command =
+      app.add_subcommand("watch", "Events as they are stored: one customer's, or everyone's");
+  watch_command->add_option("CUSTOMER", watch.customer,
+                            "The customer's key; leave it out to follow every customer");
+  AddCommonOptions(*watch_command, address, json);
+  AddFilterOptions(*watch_command, watch_filter);
+  auto* after_id_option =
+      watch_command
+          ->add_option("--after-id", after_id,
+                       "First the stored events after this event id, then live ones")
+          ->check(CLI::NonNegativeNumber);
+  watch_command->add_option("--count", watch.count, "Stop after this many events")
+      ->check(CLI::PositiveNumber);
+  watch_command->add_flag("--follow", watch.follow,
+                          "When the watch falls behind or the daemon restarts, resume by "
+                          "itself instead of exiting");
+  watch_command->footer(Footer({kTimes, kEventJson, kWatchJson, kExitCodes}));
+
+  auto* plugins_command =
+      app.add_subcommand("plugins", "Every configured plugin instance and its state");
+  AddCommonOptions(*plugins_command, address, json);
+  plugins_command->footer(Footer({kPluginsJson, kExitCodes}));
+
+  ctl::QuarantineOptions quarantine;
+  auto* quarantine_command = app.add_subcommand(
+      "quarantine", "Records that did not make it onto the timeline, newest first, and why");
+  AddCommonOptions(*quarantine_command, address, json);
+  quarantine_command->add_option("--source", quarantine.source,
+                                 "Only this source's records (a plugin instance name)");
+  AddPagingOptions(*quarantine_command, quarantine.page_size, quarantine.page_token,
+                   quarantine.all);
+  quarantine_command->footer(Footer({kQuarantineJson, kExitCodes}));
+
+  if (argc <= 1) {
+    std::cerr << app.help();
+    return ctl::kExitUsage;
+  }
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& error) {
+    std::vector<std::string> words = app.remaining();
+    if (app.get_subcommands().empty() && !words.empty()) {
+      std::cerr << "propbridgectl: unknown command '" << words.front()
+                << "'\nRun with --help for the commands.\n";
+      return ctl::kExitUsage;
     }
+    return app.exit(error) == 0 ? ctl::kExitOk : ctl::kExitUsage;
   }
-  if (words.size() == 2 && words[0] == "timeline") {
-    return Timeline(address, words[1], page_size, all);
+
+  ctl::Daemon daemon(address);
+  if (timeline_command->parsed()) {
+    timeline.filter = timeline_filter.ToFilter();
+    timeline.filtered = HasFilter(timeline_filter);
+    timeline.json = json;
+    return ctl::RunTimeline(daemon, timeline);
   }
-  std::cerr << kUsage;
-  return 2;
+  if (watch_command->parsed()) {
+    watch.filter = watch_filter.ToFilter();
+    if (after_id_option->count() > 0) watch.after_id = after_id;
+    watch.json = json;
+    return ctl::RunWatch(daemon, watch);
+  }
+  if (plugins_command->parsed()) return ctl::RunPlugins(daemon, json);
+  quarantine.json = json;
+  return ctl::RunQuarantine(daemon, quarantine);
 }

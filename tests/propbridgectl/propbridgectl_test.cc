@@ -1,0 +1,404 @@
+// The propbridgectl binary against the real propbridged with the real billing plugin, as
+// people and scripts run it: tables, JSON, exit codes and messages.
+#include <gmock/gmock.h>
+#include <grpcpp/grpcpp.h>
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <thread>
+
+#include "propbridge/v1/admin.grpc.pb.h"
+#include "tests/integration/billing_fixture.h"
+#include "tests/support/daemon_process.h"
+#include "tests/support/temp_dir.h"
+
+namespace propbridge::testing {
+namespace {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+using nlohmann::json;
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+// Line 5 is dated 32 October: quarantined.
+const std::string kOctober = std::string(kBillingHeader) +
+                             "C-1,charge,A-3001,5-1-101,Wang Fang,13900000000,2026-10-01 08:00,"
+                             "property fee,\"1,280.00\",\n"
+                             "C-2,payment,A-3001,5-1-101,Wang Fang,13900000000,2026-10-03 10:15,"
+                             "property fee,\"1,280.00\",\n"
+                             "C-3,reminder,A-3001,5-1-101,Wang Fang,13900000000,2026-10-25 10:00,"
+                             "parking fee,300.00,\n"
+                             "C-4,charge,A-3001,5-1-101,Wang Fang,13900000000,2026-10-32 09:00,"
+                             "property fee,\"1,280.00\",\n"
+                             "C-5,charge,A-3002,5-1-102,Zhao Lei,,2026-10-01 08:00,property fee,"
+                             "960.00,\n";
+
+const std::string kNovember = std::string(kBillingHeader) +
+                              "D-1,charge,A-3003,5-1-103,Sun Li,,2026-11-01 08:00,property fee,"
+                              "500.00,\n"
+                              "D-2,payment,A-3003,5-1-103,Sun Li,,2026-11-02 09:30,property fee,"
+                              "500.00,\n";
+
+struct CtlResult {
+  int code = -1;
+  std::string out;
+  std::string err;
+};
+
+class PropbridgectlTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    dir_ = new TempDir();
+    WriteFile(*dir_ / "inbox" / "2026-10-export.csv", kOctober);
+    std::string error;
+    daemon_ =
+        DaemonProcess::Start(dir_->path(), BillingDaemonConfig(dir_->path()), *dir_ / "data", error)
+            .release();
+    ASSERT_NE(daemon_, nullptr) << error;
+    auto stub = daemon_->TimelineStub();
+    auto deadline = std::chrono::steady_clock::now() + 30s;
+    while (ReadWholeTimeline(*stub, "account:A-3001").size() < 3 ||
+           ReadWholeTimeline(*stub, "account:A-3002").empty()) {
+      ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "the export was not stored";
+      std::this_thread::sleep_for(50ms);
+    }
+  }
+
+  static void TearDownTestSuite() {
+    delete daemon_;
+    delete dir_;
+  }
+
+  struct Running {
+    FILE* out;
+    fs::path err;
+  };
+
+  // Starts propbridgectl with `args` (shell words) in the Asia/Shanghai time zone, its
+  // stderr to a file of its own.
+  static Running Start(const std::string& args, const std::string& environment = "") {
+    static int started = 0;
+    fs::path err = *dir_ / ("stderr-" + std::to_string(++started));
+    std::string command = "TZ=Asia/Shanghai " + environment +
+                          " timeout 120 " PROPBRIDGECTL_PATH " " + args + " 2>" + err.string();
+    return {popen(command.c_str(), "r"), err};
+  }
+
+  static CtlResult Finish(const Running& running) {
+    CtlResult run;
+    char buffer[4096];
+    size_t read;
+    while ((read = fread(buffer, 1, sizeof buffer, running.out)) > 0) {
+      run.out.append(buffer, read);
+    }
+    int status = pclose(running.out);
+    run.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    std::ifstream err(running.err);
+    std::ostringstream text;
+    text << err.rdbuf();
+    run.err = text.str();
+    return run;
+  }
+
+  static CtlResult Ctl(const std::string& args, const std::string& environment = "") {
+    return Finish(Start(args, environment));
+  }
+
+  static std::string Address() { return "--address " + daemon_->address() + " "; }
+
+  // The events the billing plugin has stored since the daemon started.
+  static std::int64_t EventsStored() {
+    auto admin = v1::AdminService::NewStub(
+        grpc::CreateChannel(daemon_->address(), grpc::InsecureChannelCredentials()));
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + 10s);
+    v1::ListPluginsResponse response;
+    grpc::Status status = admin->ListPlugins(&context, {}, &response);
+    EXPECT_TRUE(status.ok()) << status.error_message();
+    return status.ok() && response.plugins_size() == 1 ? response.plugins(0).events_stored() : -1;
+  }
+
+  // The ids of a --json watch's output; fails the test unless each is larger than the last.
+  static std::vector<std::int64_t> WatchedIds(const std::string& out) {
+    std::vector<std::int64_t> ids;
+    std::istringstream lines(out);
+    std::string line;
+    while (std::getline(lines, line)) {
+      ids.push_back(json::parse(line)["id"]);
+      if (ids.size() > 1) {
+        EXPECT_GT(ids.back(), ids[ids.size() - 2]) << "line " << ids.size();
+      }
+    }
+    return ids;
+  }
+
+  static inline TempDir* dir_ = nullptr;
+  static inline DaemonProcess* daemon_ = nullptr;
+};
+
+TEST_F(PropbridgectlTest, TimelineIsATableInLocalTimeWithTheFiveSteps) {
+  CtlResult run = Ctl(Address() + "timeline account:A-3001");
+  ASSERT_EQ(run.code, 0) << run.err;
+  EXPECT_EQ(run.out,
+            "Timeline of account:A-3001 (newest first)\n"
+            "\n"
+            "WHEN              STEP        WHO        WHAT\n"
+            "2026-10-25 10:00  HELP        proactive  Overdue reminder sent: parking fee "
+            "¥300.00\n"
+            "2026-10-03 10:15  UNDERSTAND  reactive   Payment received ¥1,280.00 (property "
+            "fee)\n"
+            "2026-10-01 08:00  UNDERSTAND  proactive  Charged property fee ¥1,280.00\n"
+            "\n"
+            "Five steps:  KNOW 0  UNDERSTAND 2  HELP 1  EMPATHIZE 0  DELIGHT 0\n"
+            "Proactive: 2 of 3 events\n");
+  EXPECT_EQ(run.err, "");
+}
+
+TEST_F(PropbridgectlTest, TimelineTimesFollowTz) {
+  CtlResult run = Ctl(Address() + "timeline account:A-3001 --oldest-first", "TZ=UTC");
+  ASSERT_EQ(run.code, 0) << run.err;
+  EXPECT_THAT(run.out, HasSubstr("(oldest first)"));
+  EXPECT_THAT(run.out, HasSubstr("2026-10-01 00:00  UNDERSTAND  proactive  Charged"));
+  EXPECT_LT(run.out.find("Charged"), run.out.find("Overdue reminder"));
+}
+
+TEST_F(PropbridgectlTest, TimelineFiltersNarrowTheEvents) {
+  CtlResult help = Ctl(Address() + "timeline account:A-3001 --step help");
+  ASSERT_EQ(help.code, 0) << help.err;
+  EXPECT_THAT(help.out, HasSubstr("(newest first, filtered)"));
+  EXPECT_THAT(help.out, HasSubstr("Overdue reminder sent"));
+  EXPECT_THAT(help.out, HasSubstr("Proactive: 1 of 1 events"));
+
+  CtlResult kind =
+      Ctl(Address() + "timeline account:A-3001 --kind billing.payment --source billing");
+  ASSERT_EQ(kind.code, 0) << kind.err;
+  EXPECT_THAT(kind.out, HasSubstr("Payment received"));
+  EXPECT_THAT(kind.out, HasSubstr("Proactive: 0 of 1 events"));
+
+  CtlResult window = Ctl(
+      Address() + "timeline account:A-3001 --since 2026-10-01T08:01 --until '2026-10-25 10:00'");
+  ASSERT_EQ(window.code, 0) << window.err;
+  EXPECT_THAT(window.out, HasSubstr("Payment received"));
+  EXPECT_THAT(window.out, HasSubstr("of 1 events"));
+
+  CtlResult proactive_contacts = Ctl(Address() + "timeline account:A-3001 --proactive --contacts");
+  ASSERT_EQ(proactive_contacts.code, 0) << proactive_contacts.err;
+  EXPECT_THAT(proactive_contacts.out, HasSubstr("Overdue reminder sent"));
+  EXPECT_THAT(proactive_contacts.out, HasSubstr("of 1 events"));
+
+  CtlResult matter = Ctl(Address() + "timeline account:A-3001 --matter bill:C-1");
+  ASSERT_EQ(matter.code, 0) << matter.err;
+  EXPECT_THAT(matter.out, HasSubstr("Charged property fee"));
+  EXPECT_THAT(matter.out, HasSubstr("of 1 events"));
+
+  CtlResult none = Ctl(Address() + "timeline account:A-3001 --step DELIGHT");
+  ASSERT_EQ(none.code, 0) << none.err;
+  EXPECT_THAT(none.out, HasSubstr("No events match the filter."));
+}
+
+TEST_F(PropbridgectlTest, TimelineJsonPagesWithTheToken) {
+  CtlResult first = Ctl(Address() + "timeline account:A-3001 --json --page-size 2");
+  ASSERT_EQ(first.code, 0) << first.err;
+  json page = json::parse(first.out);
+  EXPECT_EQ(page["customer"], "account:A-3001");
+  ASSERT_EQ(page["events"].size(), 2u);
+  const json& reminder = page["events"][0];
+  EXPECT_EQ(reminder["source_event_id"], "C-3");
+  EXPECT_EQ(reminder["step"], "HELP");
+  EXPECT_EQ(reminder["initiative"], "PROACTIVE");
+  EXPECT_EQ(reminder["kind"], "billing.reminder.overdue_sent");
+  EXPECT_EQ(reminder["occurred_at"], "2026-10-25T02:00:00Z");
+  EXPECT_EQ(reminder["contact"], true);
+  EXPECT_EQ(reminder["channel"], "message");
+  EXPECT_EQ(reminder["attributes"]["amount_fen"], "30000");
+  EXPECT_TRUE(reminder["id"].is_number_integer());
+  std::string token = page["next_page_token"];
+  ASSERT_FALSE(token.empty());
+
+  CtlResult second =
+      Ctl(Address() + "timeline account:A-3001 --json --page-size 2 --page-token " + token);
+  ASSERT_EQ(second.code, 0) << second.err;
+  json rest = json::parse(second.out);
+  ASSERT_EQ(rest["events"].size(), 1u);
+  EXPECT_EQ(rest["events"][0]["source_event_id"], "C-1");
+  EXPECT_EQ(rest["events"][0]["matter_id"], "bill:C-1");
+  EXPECT_EQ(rest["events"][0]["matter_state"], "OPENED");
+  EXPECT_EQ(rest["next_page_token"], "");
+
+  CtlResult all = Ctl(Address() + "timeline account:A-3001 --json --page-size 1 --all");
+  ASSERT_EQ(all.code, 0) << all.err;
+  EXPECT_EQ(json::parse(all.out)["events"].size(), 3u);
+}
+
+TEST_F(PropbridgectlTest, AnUnknownCustomerIsTheDaemonsErrorExit1) {
+  CtlResult run = Ctl(Address() + "timeline account:NOBODY");
+  EXPECT_EQ(run.code, 1);
+  EXPECT_EQ(run.out, "");
+  EXPECT_THAT(run.err, HasSubstr("NOT_FOUND"));
+  EXPECT_THAT(run.err, HasSubstr("account:NOBODY"));
+}
+
+TEST_F(PropbridgectlTest, BadUsageExits2WithAMessage) {
+  for (const char* args : {"", "frobnicate", "timeline", "timeline A --step SOMETIMES",
+                           "timeline A --since 2026-13-01", "timeline A --until yesterday",
+                           "timeline A --page-size 0", "timeline A --page-size 1001",
+                           "timeline A --proactive --reactive", "timeline A --no-such-flag",
+                           "watch --after-id -1", "quarantine --page-size x", "plugins extra"}) {
+    CtlResult run = Ctl(Address() + args);
+    EXPECT_EQ(run.code, 2) << args;
+    EXPECT_FALSE(run.err.empty()) << args;
+  }
+  CtlResult unknown = Ctl("frobnicate");
+  EXPECT_THAT(unknown.err, HasSubstr("unknown command 'frobnicate'"));
+  CtlResult step = Ctl("timeline A --step SOMETIMES");
+  EXPECT_THAT(step.err, HasSubstr("unknown step 'SOMETIMES'"));
+}
+
+TEST_F(PropbridgectlTest, HelpExplainsTheCommandsAndExitCodes) {
+  CtlResult top = Ctl("--help");
+  EXPECT_EQ(top.code, 0);
+  for (const char* word : {"timeline", "watch", "plugins", "quarantine", "PROPBRIDGE_ADDRESS",
+                           "Exit codes", "3  propbridged could not be reached"}) {
+    EXPECT_THAT(top.out, HasSubstr(word));
+  }
+  CtlResult watch = Ctl("watch --help");
+  EXPECT_EQ(watch.code, 0);
+  EXPECT_THAT(watch.out, HasSubstr("--after-id"));
+  EXPECT_THAT(watch.out, HasSubstr("--follow"));
+  EXPECT_THAT(watch.out, HasSubstr("4  watch only"));
+}
+
+TEST_F(PropbridgectlTest, AnUnreachableDaemonExits3WithAClearMessage) {
+  CtlResult flag = Ctl("--address 127.0.0.1:1 timeline account:A-3001");
+  EXPECT_EQ(flag.code, 3);
+  EXPECT_EQ(flag.out, "");
+  EXPECT_THAT(flag.err, HasSubstr("cannot reach propbridged at 127.0.0.1:1"));
+  EXPECT_THAT(flag.err, HasSubstr("Is it running?"));
+
+  CtlResult environment = Ctl("plugins", "PROPBRIDGE_ADDRESS=127.0.0.1:1");
+  EXPECT_EQ(environment.code, 3);
+  EXPECT_THAT(environment.err, HasSubstr("cannot reach propbridged at 127.0.0.1:1"));
+
+  CtlResult watch = Ctl("watch --address 127.0.0.1:1");
+  EXPECT_EQ(watch.code, 3);
+  EXPECT_THAT(watch.err, HasSubstr("cannot reach propbridged at 127.0.0.1:1"));
+}
+
+TEST_F(PropbridgectlTest, PluginsListsBillingRunning) {
+  CtlResult table = Ctl(Address() + "plugins");
+  ASSERT_EQ(table.code, 0) << table.err;
+  EXPECT_THAT(table.out, HasSubstr("NAME     STATE    EVENTS  QUARANTINED"));
+  EXPECT_THAT(table.out, HasSubstr("billing  RUNNING  4       1"));
+
+  CtlResult run = Ctl(Address() + "plugins --json");
+  ASSERT_EQ(run.code, 0) << run.err;
+  json plugins = json::parse(run.out)["plugins"];
+  ASSERT_EQ(plugins.size(), 1u);
+  EXPECT_EQ(plugins[0]["name"], "billing");
+  EXPECT_EQ(plugins[0]["state"], "RUNNING");
+  EXPECT_EQ(plugins[0]["events_stored"], 4);
+  EXPECT_EQ(plugins[0]["records_quarantined"], 1);
+  EXPECT_EQ(plugins[0]["last_error"], "");
+  EXPECT_THAT(plugins[0]["library"].get<std::string>(), HasSubstr("propbridge_billing"));
+}
+
+TEST_F(PropbridgectlTest, QuarantineShowsTheMalformedRowsOriginAndReason) {
+  CtlResult table = Ctl(Address() + "quarantine");
+  ASSERT_EQ(table.code, 0) << table.err;
+  EXPECT_THAT(table.out, HasSubstr("ORIGIN"));
+  EXPECT_THAT(table.out, HasSubstr("billing  2026-10-export.csv line 5"));
+  EXPECT_THAT(table.out, HasSubstr("2026-10-32 09:00"));
+  EXPECT_THAT(table.out, HasSubstr("1 record\n"));
+
+  CtlResult run = Ctl(Address() + "quarantine --source billing --json --all");
+  ASSERT_EQ(run.code, 0) << run.err;
+  json records = json::parse(run.out)["records"];
+  ASSERT_EQ(records.size(), 1u);
+  EXPECT_EQ(records[0]["source"], "billing");
+  EXPECT_EQ(records[0]["origin"], "2026-10-export.csv line 5");
+  EXPECT_THAT(records[0]["reason"].get<std::string>(), HasSubstr("occurred_at"));
+  EXPECT_THAT(records[0]["raw"].get<std::string>(), HasSubstr("C-4,charge,A-3001"));
+
+  CtlResult other = Ctl(Address() + "quarantine --source maintenance");
+  ASSERT_EQ(other.code, 0) << other.err;
+  EXPECT_EQ(other.out, "No quarantined records.\n");
+}
+
+TEST_F(PropbridgectlTest, WatchPrintsNewEventsAsTheyAreStored) {
+  CtlResult stored = Ctl(Address() + "watch --after-id 0 --count 4 --json");
+  ASSERT_EQ(stored.code, 0) << stored.err;
+  std::vector<std::int64_t> stored_ids = WatchedIds(stored.out);
+  ASSERT_EQ(stored_ids.size(), 4u);
+  std::int64_t last_id = stored_ids.back();
+
+  Running json_watch = Start(Address() + "watch account:A-3003 --json --count 2 --after-id " +
+                             std::to_string(last_id));
+  Running table_watch =
+      Start(Address() + "watch --count 1 --step UNDERSTAND --after-id " + std::to_string(last_id));
+  std::this_thread::sleep_for(500ms);
+  WriteFile(*dir_ / "inbox" / "2026-11-export.csv.part", kNovember);
+  fs::rename(*dir_ / "inbox" / "2026-11-export.csv.part", *dir_ / "inbox" / "2026-11-export.csv");
+
+  CtlResult json_run = Finish(json_watch);
+  ASSERT_EQ(json_run.code, 0) << json_run.err;
+  std::istringstream events(json_run.out);
+  std::vector<json> received;
+  for (std::string line; std::getline(events, line);) received.push_back(json::parse(line));
+  ASSERT_EQ(received.size(), 2u) << json_run.out;
+  EXPECT_EQ(received[0]["source_event_id"], "D-1");
+  EXPECT_EQ(received[0]["customer"], "account:A-3003");
+  EXPECT_EQ(received[0]["summary"], "Charged property fee ¥500.00");
+  EXPECT_EQ(received[1]["source_event_id"], "D-2");
+  EXPECT_GT(received[1]["id"], received[0]["id"]);
+
+  CtlResult table_run = Finish(table_watch);
+  ASSERT_EQ(table_run.code, 0) << table_run.err;
+  EXPECT_THAT(table_run.out, HasSubstr("ID        WHEN              STEP        WHO        "
+                                       "CUSTOMER          WHAT\n"));
+  EXPECT_THAT(table_run.out, HasSubstr("2026-11-01 08:00  UNDERSTAND  proactive  "
+                                       "account:A-3003    Charged property fee ¥500.00\n"));
+  EXPECT_THAT(table_run.out, Not(HasSubstr("Payment")));
+}
+
+TEST_F(PropbridgectlTest, AWatchThatFallsBehindExits4OrWithFollowResumesLosingNothing) {
+  constexpr int kRows = 20000;
+  std::int64_t before = EventsStored();
+  std::string after =
+      " --after-id " + std::to_string(before) + " --count " + std::to_string(kRows) + " --json";
+  // Neither output is read until every event is stored, so both fall far behind.
+  Running plain = Start(Address() + "watch" + after);
+  Running following = Start(Address() + "watch --follow" + after);
+  std::this_thread::sleep_for(500ms);
+  WriteFile(*dir_ / "inbox" / "2026-10-bulk.csv.part", BillingRows("F-", kRows, 10));
+  fs::rename(*dir_ / "inbox" / "2026-10-bulk.csv.part", *dir_ / "inbox" / "2026-10-bulk.csv");
+  auto deadline = std::chrono::steady_clock::now() + 60s;
+  while (EventsStored() < before + kRows) {
+    ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "the bulk export was not stored";
+    std::this_thread::sleep_for(100ms);
+  }
+
+  CtlResult plain_run = Finish(plain);
+  EXPECT_EQ(plain_run.code, 4) << plain_run.err;
+  std::vector<std::int64_t> plain_ids = WatchedIds(plain_run.out);
+  ASSERT_FALSE(plain_ids.empty());
+  EXPECT_LT(plain_ids.size(), static_cast<size_t>(kRows));
+  EXPECT_THAT(plain_run.err, HasSubstr("fell behind"));
+  EXPECT_THAT(plain_run.err,
+              HasSubstr("Resume with --after-id " + std::to_string(plain_ids.back()) + ","));
+
+  CtlResult follow_run = Finish(following);
+  EXPECT_EQ(follow_run.code, 0) << follow_run.err;
+  EXPECT_THAT(follow_run.err, HasSubstr("fell behind; resuming after event"));
+  std::vector<std::int64_t> follow_ids = WatchedIds(follow_run.out);
+  ASSERT_EQ(follow_ids.size(), static_cast<size_t>(kRows));
+  EXPECT_GT(follow_ids.front(), before);
+}
+
+}  // namespace
+}  // namespace propbridge::testing

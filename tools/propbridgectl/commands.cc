@@ -1,0 +1,252 @@
+#include "tools/propbridgectl/commands.h"
+
+#include <algorithm>
+#include <array>
+#include <charconv>
+#include <iostream>
+#include <thread>
+#include <vector>
+
+#include "tools/propbridgectl/format.h"
+
+namespace propbridge::ctl {
+namespace {
+
+constexpr auto kCallTimeout = std::chrono::seconds(10);
+constexpr auto kReconnectFirst = std::chrono::seconds(1);
+constexpr auto kReconnectMax = std::chrono::seconds(30);
+constexpr int kAllPageSize = 1000;
+constexpr const char* kResumeKey = "propbridge-resume-after-id";
+
+// By number, as in grpc::StatusCode.
+constexpr std::array<const char*, 17> kCodeNames = {
+    "OK",        "CANCELLED",      "UNKNOWN",           "INVALID_ARGUMENT",   "DEADLINE_EXCEEDED",
+    "NOT_FOUND", "ALREADY_EXISTS", "PERMISSION_DENIED", "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION",
+    "ABORTED",   "OUT_OF_RANGE",   "UNIMPLEMENTED",     "INTERNAL",           "UNAVAILABLE",
+    "DATA_LOSS", "UNAUTHENTICATED"};
+
+std::string CodeName(grpc::StatusCode code) {
+  size_t index = static_cast<size_t>(code);
+  return index < kCodeNames.size() ? kCodeNames[index] : "code " + std::to_string(index);
+}
+
+void SetDeadline(grpc::ClientContext& context) {
+  context.set_deadline(std::chrono::system_clock::now() + kCallTimeout);
+}
+
+// Reads one page, or with `all` every page, handing each response to `take`. On success
+// `next_page_token` is the token after the last page read.
+template <typename Response, typename Request, typename Call, typename Take>
+grpc::Status ReadPages(Request request, bool all, Call call, Take take,
+                       std::string& next_page_token) {
+  do {
+    grpc::ClientContext context;
+    SetDeadline(context);
+    Response response;
+    grpc::Status status = call(&context, request, &response);
+    if (!status.ok()) return status;
+    take(response);
+    request.set_page_token(response.next_page_token());
+  } while (all && !request.page_token().empty());
+  next_page_token = request.page_token();
+  return grpc::Status::OK;
+}
+
+std::optional<int64_t> ResumeId(const grpc::ClientContext& context) {
+  const auto& trailers = context.GetServerTrailingMetadata();
+  auto found = trailers.find(kResumeKey);
+  if (found == trailers.end()) return std::nullopt;
+  int64_t id = 0;
+  const char* end = found->second.data() + found->second.size();
+  auto [stop, error] = std::from_chars(found->second.data(), end, id);
+  if (error != std::errc() || stop != end) return std::nullopt;
+  return id;
+}
+
+}  // namespace
+
+Daemon::Daemon(std::string address)
+    : address_(std::move(address)),
+      channel_(grpc::CreateChannel(address_, grpc::InsecureChannelCredentials())),
+      timeline_(v1::TimelineService::NewStub(channel_)),
+      admin_(v1::AdminService::NewStub(channel_)) {}
+
+bool Daemon::WaitUntilReachable(std::chrono::seconds timeout) {
+  return channel_->WaitForConnected(std::chrono::system_clock::now() + timeout);
+}
+
+int Daemon::Fail(const grpc::Status& status) const {
+  switch (status.error_code()) {
+    case grpc::StatusCode::UNAVAILABLE:
+      std::cerr << "propbridgectl: cannot reach propbridged at " << address_ << ": "
+                << status.error_message()
+                << "\nIs it running? Give its address with --address HOST:PORT or "
+                   "PROPBRIDGE_ADDRESS.\n";
+      return kExitUnreachable;
+    case grpc::StatusCode::DEADLINE_EXCEEDED:
+      std::cerr << "propbridgectl: propbridged at " << address_ << " did not answer within "
+                << kCallTimeout.count() << " s\n";
+      return kExitUnreachable;
+    case grpc::StatusCode::UNIMPLEMENTED:
+      std::cerr << "propbridgectl: propbridged at " << address_
+                << " does not offer this call (is it an older version?): " << status.error_message()
+                << "\n";
+      return kExitDaemonError;
+    default:
+      std::cerr << "propbridgectl: propbridged answered " << CodeName(status.error_code()) << ": "
+                << status.error_message() << "\n";
+      return kExitDaemonError;
+  }
+}
+
+int RunTimeline(Daemon& daemon, const TimelineOptions& options) {
+  v1::GetTimelineRequest request;
+  request.set_customer(options.customer);
+  request.set_page_size(options.all && options.page_size == 0 ? kAllPageSize : options.page_size);
+  request.set_page_token(options.page_token);
+  *request.mutable_filter() = options.filter;
+  request.set_order(options.oldest_first ? v1::TIMELINE_ORDER_OLDEST_FIRST
+                                         : v1::TIMELINE_ORDER_NEWEST_FIRST);
+  std::vector<v1::TimelineEvent> events;
+  std::string next_page_token;
+  grpc::Status status = ReadPages<v1::GetTimelineResponse>(
+      request, options.all,
+      [&](grpc::ClientContext* context, const v1::GetTimelineRequest& page,
+          v1::GetTimelineResponse* response) {
+        return daemon.timeline().GetTimeline(context, page, response);
+      },
+      [&](const v1::GetTimelineResponse& response) {
+        events.insert(events.end(), response.events().begin(), response.events().end());
+      },
+      next_page_token);
+  if (!status.ok()) return daemon.Fail(status);
+
+  if (options.json) {
+    Json list = Json::array();
+    for (const auto& event : events) list.push_back(EventJson(event));
+    std::cout << Dump(Json{{"customer", options.customer},
+                           {"events", std::move(list)},
+                           {"next_page_token", next_page_token}})
+              << "\n";
+  } else {
+    PrintTimeline(std::cout, options.customer, options.oldest_first, options.filtered, events,
+                  !next_page_token.empty());
+  }
+  return kExitOk;
+}
+
+int RunWatch(Daemon& daemon, const WatchOptions& options) {
+  v1::WatchTimelineRequest request;
+  request.set_customer(options.customer);
+  *request.mutable_filter() = options.filter;
+  if (options.after_id) request.set_after_id(*options.after_id);
+  if (options.follow && !daemon.WaitUntilReachable(kCallTimeout)) {
+    return daemon.Fail(
+        grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                     "no connection within " + std::to_string(kCallTimeout.count()) + " s"));
+  }
+  if (!options.json) std::cout << WatchHeader() << std::endl;
+
+  int64_t received = 0;
+  auto reconnect_delay = kReconnectFirst;
+  while (true) {
+    grpc::ClientContext context;
+    auto reader = daemon.timeline().WatchTimeline(&context, request);
+    v1::WatchTimelineResponse response;
+    while (reader->Read(&response)) {
+      reconnect_delay = kReconnectFirst;
+      const v1::TimelineEvent& event = response.event();
+      std::cout << (options.json ? Dump(EventJson(event)) : WatchLine(event)) << std::endl;
+      request.set_after_id(event.id());
+      if (options.count > 0 && ++received >= options.count) {
+        context.TryCancel();
+        reader->Finish();
+        return kExitOk;
+      }
+    }
+    grpc::Status status = reader->Finish();
+
+    if (status.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED) {
+      auto resume = ResumeId(context);
+      if (resume && (!request.has_after_id() || *resume > request.after_id())) {
+        request.set_after_id(*resume);
+      }
+      std::string resume_id = request.has_after_id() ? std::to_string(request.after_id()) : "";
+      if (options.follow) {
+        std::cerr << "propbridgectl: fell behind; resuming"
+                  << (resume_id.empty() ? "" : " after event " + resume_id) << "\n";
+        continue;
+      }
+      std::cerr << "propbridgectl: propbridged ended the watch because it fell behind: "
+                << status.error_message() << "\n";
+      if (!resume_id.empty()) {
+        std::cerr << "Resume with --after-id " << resume_id << ", or watch with --follow.\n";
+      }
+      return kExitWatchFellBehind;
+    }
+    bool gone = status.ok() || status.error_code() == grpc::StatusCode::UNAVAILABLE;
+    if (options.follow && gone) {
+      std::cerr << "propbridgectl: lost propbridged at " << daemon.address()
+                << (status.ok() ? "" : ": " + status.error_message()) << "; reconnecting in "
+                << reconnect_delay.count() << " s\n";
+      std::this_thread::sleep_for(reconnect_delay);
+      reconnect_delay = std::min(reconnect_delay * 2, kReconnectMax);
+      continue;
+    }
+    if (status.ok()) {
+      std::cerr << "propbridgectl: propbridged ended the watch\n";
+      return kExitOk;
+    }
+    return daemon.Fail(status);
+  }
+}
+
+int RunPlugins(Daemon& daemon, bool json) {
+  grpc::ClientContext context;
+  SetDeadline(context);
+  v1::ListPluginsResponse response;
+  grpc::Status status = daemon.admin().ListPlugins(&context, {}, &response);
+  if (!status.ok()) return daemon.Fail(status);
+
+  std::vector<v1::PluginInstance> plugins(response.plugins().begin(), response.plugins().end());
+  if (json) {
+    Json list = Json::array();
+    for (const auto& plugin : plugins) list.push_back(PluginJson(plugin));
+    std::cout << Dump(Json{{"plugins", std::move(list)}}) << "\n";
+  } else {
+    PrintPlugins(std::cout, plugins);
+  }
+  return kExitOk;
+}
+
+int RunQuarantine(Daemon& daemon, const QuarantineOptions& options) {
+  v1::ListQuarantineRequest request;
+  request.set_source(options.source);
+  request.set_page_size(options.all && options.page_size == 0 ? kAllPageSize : options.page_size);
+  request.set_page_token(options.page_token);
+  std::vector<v1::QuarantinedRecord> records;
+  std::string next_page_token;
+  grpc::Status status = ReadPages<v1::ListQuarantineResponse>(
+      request, options.all,
+      [&](grpc::ClientContext* context, const v1::ListQuarantineRequest& page,
+          v1::ListQuarantineResponse* response) {
+        return daemon.admin().ListQuarantine(context, page, response);
+      },
+      [&](const v1::ListQuarantineResponse& response) {
+        records.insert(records.end(), response.records().begin(), response.records().end());
+      },
+      next_page_token);
+  if (!status.ok()) return daemon.Fail(status);
+
+  if (options.json) {
+    Json list = Json::array();
+    for (const auto& record : records) list.push_back(QuarantinedRecordJson(record));
+    std::cout << Dump(Json{{"records", std::move(list)}, {"next_page_token", next_page_token}})
+              << "\n";
+  } else {
+    PrintQuarantine(std::cout, records, !next_page_token.empty());
+  }
+  return kExitOk;
+}
+
+}  // namespace propbridge::ctl

@@ -1,0 +1,84 @@
+// The commands of propbridgectl. Each runs against one daemon, prints its result on stdout
+// and problems on stderr, and returns the process's exit code. Not thread-safe.
+#pragma once
+
+#include <grpcpp/grpcpp.h>
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "propbridge/v1/admin.grpc.pb.h"
+#include "propbridge/v1/timeline.grpc.pb.h"
+
+namespace propbridge::ctl {
+
+enum ExitCode : int {
+  kExitOk = 0,
+  kExitDaemonError = 1,
+  kExitUsage = 2,
+  kExitUnreachable = 3,
+  kExitWatchFellBehind = 4,
+};
+
+// One channel to propbridged at `address`, and the stubs on it.
+class Daemon {
+ public:
+  explicit Daemon(std::string address);
+
+  const std::string& address() const { return address_; }
+  v1::TimelineService::Stub& timeline() { return *timeline_; }
+  v1::AdminService::Stub& admin() { return *admin_; }
+
+  // Whether a connection comes up within `timeout`.
+  bool WaitUntilReachable(std::chrono::seconds timeout);
+
+  // Explains on stderr why a call failed; returns kExitUnreachable when the daemon could not
+  // be reached, kExitDaemonError when it answered with an error.
+  int Fail(const grpc::Status& status) const;
+
+ private:
+  std::string address_;
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<v1::TimelineService::Stub> timeline_;
+  std::unique_ptr<v1::AdminService::Stub> admin_;
+};
+
+struct TimelineOptions {
+  std::string customer;
+  v1::TimelineFilter filter;
+  bool filtered = false;
+  bool oldest_first = false;
+  int page_size = 0;
+  std::string page_token;
+  bool all = false;
+  bool json = false;
+};
+
+struct WatchOptions {
+  std::string customer;
+  v1::TimelineFilter filter;
+  std::optional<int64_t> after_id;
+  // Stop after this many events; 0 for never.
+  int64_t count = 0;
+  // Resume by itself when the daemon ends the watch or goes away, instead of exiting.
+  bool follow = false;
+  bool json = false;
+};
+
+struct QuarantineOptions {
+  std::string source;
+  int page_size = 0;
+  std::string page_token;
+  bool all = false;
+  bool json = false;
+};
+
+int RunTimeline(Daemon& daemon, const TimelineOptions& options);
+int RunWatch(Daemon& daemon, const WatchOptions& options);
+int RunPlugins(Daemon& daemon, bool json);
+int RunQuarantine(Daemon& daemon, const QuarantineOptions& options);
+
+}  // namespace propbridge::ctl

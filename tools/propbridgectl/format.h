@@ -1,0 +1,46 @@
+// How propbridgectl shows what the daemon answered: tables in local time (TZ) for people,
+// JSON with UTC RFC 3339 times for scripts. Stateless functions; safe from any thread.
+#pragma once
+
+#include <google/protobuf/timestamp.pb.h>
+
+#include <nlohmann/json.hpp>
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "propbridge/v1/admin.pb.h"
+#include "propbridge/v1/timeline.pb.h"
+
+namespace propbridge::ctl {
+
+using Json = nlohmann::ordered_json;
+
+// "2026-11-25 10:00" in the local time zone; "-" for an unset time.
+std::string LocalTime(const google::protobuf::Timestamp& time);
+
+// "2026-11-25T02:00:00Z", with fractional seconds when there are any.
+std::string Rfc3339(const google::protobuf::Timestamp& time);
+
+// Enum values by their short name ("HELP", "PROACTIVE", "RUNNING"); null when unspecified.
+Json EventJson(const v1::TimelineEvent& event);
+Json PluginJson(const v1::PluginInstance& plugin);
+Json QuarantinedRecordJson(const v1::QuarantinedRecord& record);
+
+// One line of JSON; text that is not UTF-8 is shown with U+FFFD in its place.
+std::string Dump(const Json& json);
+
+// The timeline table with the per-step counts and the proactive share under it.
+// `more_pages` says that the events are only the first page.
+void PrintTimeline(std::ostream& out, const std::string& customer, bool oldest_first, bool filtered,
+                   const std::vector<v1::TimelineEvent>& events, bool more_pages);
+
+// A watch prints its header once, then one line per event as it arrives.
+std::string WatchHeader();
+std::string WatchLine(const v1::TimelineEvent& event);
+
+void PrintPlugins(std::ostream& out, const std::vector<v1::PluginInstance>& plugins);
+void PrintQuarantine(std::ostream& out, const std::vector<v1::QuarantinedRecord>& records,
+                     bool more_pages);
+
+}  // namespace propbridge::ctl
