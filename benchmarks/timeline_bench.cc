@@ -197,8 +197,12 @@ int Main(int argc, char** argv) {
   std::printf("on disk: %s (database and its WAL) under %s\n", SizeOnDisk(dir.path()).c_str(),
               dir.path().parent_path().c_str());
 
+  feed::ChangeFeed feed;
+  api::PageTokens tokens(std::string(32, 'k'));
   std::unique_ptr<api::GrpcServer> server =
-      Check(api::GrpcServer::Start("127.0.0.1:0", *store), "start the gRPC server");
+      Check(api::GrpcServer::Start("127.0.0.1:0", *store, feed, tokens,
+                                   [] { return std::vector<api::PluginStatus>{}; }),
+            "start the gRPC server");
   Client client(server->port());
 
   std::vector<Clock::duration> warm_up;

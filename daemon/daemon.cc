@@ -22,32 +22,64 @@ Result<std::unique_ptr<Daemon>> Daemon::Start(const config::Config& config) {
   if (!store.ok()) return store.status();
   daemon->store_ = std::move(*store);
 
+  auto tokens = api::PageTokens::Open(config.data_dir / "page-token.key");
+  if (!tokens.ok()) return tokens.status();
+  daemon->tokens_.emplace(std::move(*tokens));
+
   ingest::PipelineOptions pipeline_options;
   pipeline_options.queue_capacity = config.queue_capacity;
-  daemon->pipeline_ = std::make_unique<ingest::Pipeline>(*daemon->store_, pipeline_options);
+  daemon->pipeline_ =
+      std::make_unique<ingest::Pipeline>(*daemon->store_, pipeline_options, &daemon->feed_);
 
-  auto server = api::GrpcServer::Start(config.listen, *daemon->store_);
+  Daemon* self = daemon.get();
+  auto server = api::GrpcServer::Start(config.listen, *daemon->store_, daemon->feed_,
+                                       *daemon->tokens_, [self] { return self->PluginStatuses(); });
   if (!server.ok()) return server.status();
   daemon->server_ = std::move(*server);
   Status written = daemon->WriteListenAddress();
   if (!written.ok()) return written;
   spdlog::info("serving gRPC on port {} (store {})", daemon->port(), store_options.path.string());
 
-  for (const config::PluginConfig& plugin : config.plugins) {
+  daemon->StartPlugins();
+  return daemon;
+}
+
+void Daemon::StartPlugins() {
+  for (const config::PluginConfig& plugin : config_.plugins) {
+    api::PluginStatus status;
+    status.name = plugin.name;
+    status.library = plugin.library.string();
     if (!plugin.enabled) {
       spdlog::info("[{}] disabled in the configuration", plugin.name);
-      continue;
-    }
-    auto instance =
-        plugin_host::PluginInstance::Start(plugin, config, *daemon->pipeline_, *daemon->store_);
-    if (!instance.ok()) {
+      status.state = v1::PLUGIN_STATE_DISABLED;
+    } else if (auto instance =
+                   plugin_host::PluginInstance::Start(plugin, config_, *pipeline_, *store_);
+               !instance.ok()) {
       spdlog::error("[{}] not running: {}", plugin.name, instance.status().message());
-      continue;
+      status.state = v1::PLUGIN_STATE_FAILED;
+      status.last_error = instance.status().message();
+    } else {
+      spdlog::info("[{}] started from {}", plugin.name, plugin.library.string());
+      status.state = v1::PLUGIN_STATE_RUNNING;
+      plugins_.push_back(std::move(*instance));
     }
-    spdlog::info("[{}] started from {}", plugin.name, plugin.library.string());
-    daemon->plugins_.push_back(std::move(*instance));
+    std::lock_guard lock(statuses_mu_);
+    statuses_.push_back(std::move(status));
   }
-  return daemon;
+}
+
+std::vector<api::PluginStatus> Daemon::PluginStatuses() const {
+  std::vector<api::PluginStatus> statuses;
+  {
+    std::lock_guard lock(statuses_mu_);
+    statuses = statuses_;
+  }
+  for (api::PluginStatus& status : statuses) {
+    ingest::SourceCounts counts = pipeline_->CountsOf(status.name);
+    status.events_stored = counts.events_stored;
+    status.records_quarantined = counts.quarantined;
+  }
+  return statuses;
 }
 
 Daemon::~Daemon() = default;
@@ -79,6 +111,12 @@ bool Daemon::Shutdown() {
     }
   }
   plugins_.clear();
+  {
+    std::lock_guard lock(statuses_mu_);
+    for (api::PluginStatus& status : statuses_) {
+      if (status.state == v1::PLUGIN_STATE_RUNNING) status.state = v1::PLUGIN_STATE_STOPPED;
+    }
+  }
   pipeline_->Close();
   server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
   const auto& stats = pipeline_->stats();

@@ -3,6 +3,8 @@
 #pragma once
 
 #include <memory>
+#include <mutex>
+#include <optional>
 #include <vector>
 
 #include "daemon/api/grpc_server.h"
@@ -31,11 +33,17 @@ class Daemon {
  private:
   explicit Daemon(config::Config config) : config_(std::move(config)) {}
   Status WriteListenAddress() const;
+  void StartPlugins();
+  std::vector<api::PluginStatus> PluginStatuses() const;
 
   config::Config config_;
   std::unique_ptr<store::Store> store_;
+  feed::ChangeFeed feed_;
+  std::optional<api::PageTokens> tokens_;
   std::unique_ptr<ingest::Pipeline> pipeline_;
   std::unique_ptr<api::GrpcServer> server_;
+  mutable std::mutex statuses_mu_;
+  std::vector<api::PluginStatus> statuses_;  // one per configured instance, in order
   std::vector<std::unique_ptr<plugin_host::PluginInstance>> plugins_;
 };
 

@@ -7,9 +7,11 @@ packages=(
   cmake ninja-build g++ pkg-config
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libboost-dev libspdlog-dev libtomlplusplus-dev libsqlite3-dev nlohmann-json3-dev
-  libhowardhinnant-date-dev tzdata
+  libhowardhinnant-date-dev tzdata libssl-dev libcurl4-openssl-dev libcpp-httplib-dev
+  libcli11-dev
   libgtest-dev libgmock-dev
   dpkg-dev file binutils systemd
+  curl openssl python3 python3-grpcio python3-protobuf nodejs npm
 )
 
 missing=()

@@ -8,14 +8,19 @@
 namespace propbridge::api {
 
 Result<std::unique_ptr<GrpcServer>> GrpcServer::Start(const std::string& listen,
-                                                      store::Store& store) {
+                                                      store::Store& store, feed::ChangeFeed& feed,
+                                                      const PageTokens& tokens,
+                                                      AdminService::PluginLister plugins,
+                                                      TimelineServiceOptions options) {
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
 
-  std::unique_ptr<GrpcServer> server(new GrpcServer(store));
+  std::unique_ptr<GrpcServer> server(
+      new GrpcServer(store, feed, tokens, std::move(plugins), options));
   grpc::ServerBuilder builder;
   builder.AddListeningPort(listen, grpc::InsecureServerCredentials(), &server->port_);
   builder.RegisterService(&server->timeline_);
+  builder.RegisterService(&server->admin_);
   builder.SetMaxReceiveMessageSize(1 << 20);
   server->server_ = builder.BuildAndStart();
   if (!server->server_ || server->port_ == 0) {

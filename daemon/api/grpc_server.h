@@ -8,16 +8,22 @@
 #include <memory>
 #include <string>
 
+#include "daemon/api/admin_service.h"
+#include "daemon/api/page_token.h"
 #include "daemon/api/timeline_service.h"
+#include "daemon/feed/change_feed.h"
 #include "daemon/store/store.h"
 
 namespace propbridge::api {
 
 class GrpcServer {
  public:
-  // `listen` is host:port; port 0 picks a free port (see port()). The store must outlive the
-  // server.
-  static Result<std::unique_ptr<GrpcServer>> Start(const std::string& listen, store::Store& store);
+  // `listen` is host:port; port 0 picks a free port (see port()). What it is given must
+  // outlive the server.
+  static Result<std::unique_ptr<GrpcServer>> Start(const std::string& listen, store::Store& store,
+                                                   feed::ChangeFeed& feed, const PageTokens& tokens,
+                                                   AdminService::PluginLister plugins,
+                                                   TimelineServiceOptions options = {});
 
   ~GrpcServer();
 
@@ -27,9 +33,13 @@ class GrpcServer {
   void Shutdown(std::chrono::system_clock::time_point deadline);
 
  private:
-  explicit GrpcServer(store::Store& store) : timeline_(store) {}
+  GrpcServer(store::Store& store, feed::ChangeFeed& feed, const PageTokens& tokens,
+             AdminService::PluginLister plugins, TimelineServiceOptions options)
+      : timeline_(store, feed, tokens, options), admin_(store, tokens, std::move(plugins)) {}
 
-  TimelineService timeline_;  // services outlive the server that dispatches to them
+  // Services outlive the server that dispatches to them.
+  TimelineService timeline_;
+  AdminService admin_;
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;
 };

@@ -1,23 +1,24 @@
 #include "daemon/api/page_token.h"
 
+#include <fcntl.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
+#include <unistd.h>
+
 #include <charconv>
-#include <cstdint>
+#include <fstream>
+#include <sstream>
 #include <string_view>
 
 namespace propbridge::api {
 namespace {
 
-constexpr std::string_view kVersion = "t1";
+constexpr std::string_view kVersion = "p1";
+constexpr std::size_t kKeyBytes = 32;
+constexpr std::size_t kMacBytes = 16;
 constexpr char kHex[] = "0123456789abcdef";
-
-std::uint64_t Fingerprint(std::string_view s) {
-  std::uint64_t h = 1469598103934665603ull;  // FNV-1a
-  for (unsigned char c : s) {
-    h ^= c;
-    h *= 1099511628211ull;
-  }
-  return h;
-}
 
 std::string ToHex(std::string_view bytes) {
   std::string out;
@@ -41,12 +42,11 @@ bool FromHex(std::string_view hex, std::string& out) {
   return true;
 }
 
-template <typename Int>
-bool ReadField(std::string_view& text, Int& out) {
+bool ReadField(std::string_view& text, std::int64_t& out) {
   auto bar = text.find('|');
   std::string_view field = text.substr(0, bar);
   auto [end, ec] = std::from_chars(field.data(), field.data() + field.size(), out);
-  if (ec != std::errc() || end != field.data() + field.size()) return false;
+  if (ec != std::errc() || end != field.data() + field.size() || field.empty()) return false;
   text.remove_prefix(bar == std::string_view::npos ? text.size() : bar + 1);
   return true;
 }
@@ -54,32 +54,67 @@ bool ReadField(std::string_view& text, Int& out) {
 Status Invalid() {
   return InvalidArgument(
       "page_token is not valid: pass the next_page_token of the previous response unchanged, "
-      "with the same customer, or leave it empty for the first page");
+      "with the same customer, filter and order, or leave it empty for the first page");
 }
 
 }  // namespace
 
-std::string EncodePageToken(const std::string& customer, const store::TimelineCursor& cursor) {
-  std::string plain = std::string(kVersion) + "|" +
-                      std::to_string(cursor.occurred_at.time_since_epoch().count()) + "|" +
-                      std::to_string(cursor.id) + "|" + std::to_string(Fingerprint(customer));
-  return ToHex(plain);
+Result<PageTokens> PageTokens::Open(const std::filesystem::path& key_file) {
+  std::ifstream in(key_file, std::ios::binary);
+  if (in) {
+    std::ostringstream key;
+    key << in.rdbuf();
+    if (key.str().size() != kKeyBytes) {
+      return FailedPrecondition(key_file.string() + " is not a page token key (" +
+                                std::to_string(kKeyBytes) + " bytes); delete it to make a new one");
+    }
+    return PageTokens(key.str());
+  }
+  std::string key(kKeyBytes, '\0');
+  if (RAND_bytes(reinterpret_cast<unsigned char*>(key.data()), kKeyBytes) != 1) {
+    return Internal("no random bytes for the page token key");
+  }
+  int fd = ::open(key_file.c_str(), O_WRONLY | O_CREAT | O_EXCL, 0600);
+  if (fd < 0 || ::write(fd, key.data(), key.size()) != static_cast<ssize_t>(key.size()) ||
+      ::fsync(fd) != 0) {
+    if (fd >= 0) ::close(fd);
+    return FailedPrecondition("cannot write the page token key " + key_file.string());
+  }
+  ::close(fd);
+  return PageTokens(std::move(key));
 }
 
-Result<store::TimelineCursor> DecodePageToken(const std::string& customer,
-                                              const std::string& token) {
-  std::string plain;
-  if (token.size() > 256 || !FromHex(token, plain)) return Invalid();
-  std::string_view text = plain;
+std::string PageTokens::Mac(const std::string& listing, const std::string& payload) const {
+  const std::string message = listing + '\0' + payload;
+  unsigned char mac[EVP_MAX_MD_SIZE];
+  unsigned int length = 0;
+  HMAC(EVP_sha256(), key_.data(), static_cast<int>(key_.size()),
+       reinterpret_cast<const unsigned char*>(message.data()), message.size(), mac, &length);
+  return std::string(reinterpret_cast<const char*>(mac), kMacBytes);
+}
+
+std::string PageTokens::Encode(const std::string& listing, const PagePosition& position) const {
+  std::string payload = std::string(kVersion) + "|" + std::to_string(position.time) + "|" +
+                        std::to_string(position.id);
+  return ToHex(payload + Mac(listing, payload));
+}
+
+Result<PagePosition> PageTokens::Decode(const std::string& listing,
+                                        const std::string& token) const {
+  std::string bytes;
+  if (token.size() > 256 || !FromHex(token, bytes) || bytes.size() <= kMacBytes) return Invalid();
+  std::string payload = bytes.substr(0, bytes.size() - kMacBytes);
+  std::string mac = bytes.substr(bytes.size() - kMacBytes);
+  std::string expected = Mac(listing, payload);
+  if (CRYPTO_memcmp(mac.data(), expected.data(), kMacBytes) != 0) return Invalid();
+  std::string_view text = payload;
   if (!text.starts_with(kVersion) || text.substr(kVersion.size(), 1) != "|") return Invalid();
   text.remove_prefix(kVersion.size() + 1);
-  std::int64_t micros = 0, id = 0;
-  std::uint64_t fingerprint = 0;
-  if (!ReadField(text, micros) || !ReadField(text, id) || !ReadField(text, fingerprint) ||
-      !text.empty() || fingerprint != Fingerprint(customer)) {
+  PagePosition position;
+  if (!ReadField(text, position.time) || !ReadField(text, position.id) || !text.empty()) {
     return Invalid();
   }
-  return store::TimelineCursor{store::Micros{std::chrono::microseconds{micros}}, id};
+  return position;
 }
 
 }  // namespace propbridge::api

@@ -1,17 +1,36 @@
-// Page tokens for timeline reads: an opaque encoding of the keyset position and of the
-// customer the listing is for, so a token is only accepted for the listing it came from.
+// Page tokens: the keyset position of the last event returned, bound to the listing it came
+// from (customer, filter, order) and signed with the daemon's key, so a client can neither
+// forge a position nor reuse a token with another query. Thread-safe.
 #pragma once
 
+#include <cstdint>
+#include <filesystem>
 #include <string>
 
-#include "daemon/store/store.h"
+#include "propbridge/sdk/status.h"
 
 namespace propbridge::api {
 
-std::string EncodePageToken(const std::string& customer, const store::TimelineCursor& cursor);
+struct PagePosition {
+  std::int64_t time = 0;  // occurred_at in µs, or 0 where the listing has no time order
+  std::int64_t id = 0;
+};
 
-// INVALID_ARGUMENT, saying what to do, for a token that is damaged or from another listing.
-Result<store::TimelineCursor> DecodePageToken(const std::string& customer,
-                                              const std::string& token);
+class PageTokens {
+ public:
+  // The key is read from `key_file`, which is created with a fresh random key if missing, so
+  // tokens survive a restart.
+  static Result<PageTokens> Open(const std::filesystem::path& key_file);
+  explicit PageTokens(std::string key) : key_(std::move(key)) {}
+
+  // `listing` names the query: equal queries, equal text.
+  std::string Encode(const std::string& listing, const PagePosition& position) const;
+  // INVALID_ARGUMENT, saying what to do, for a damaged, forged or foreign token.
+  Result<PagePosition> Decode(const std::string& listing, const std::string& token) const;
+
+ private:
+  std::string Mac(const std::string& listing, const std::string& payload) const;
+  std::string key_;
+};
 
 }  // namespace propbridge::api

@@ -1,13 +1,9 @@
 #include "daemon/api/timeline_service.h"
 
-#include "daemon/api/page_token.h"
+#include "daemon/api/request_filter.h"
 #include "daemon/api/status.h"
 
 namespace propbridge::api {
-namespace {
-
-constexpr std::size_t kMaxCustomerBytes = 512;
-
 void SetTimestamp(store::Micros t, google::protobuf::Timestamp& out) {
   auto micros = t.time_since_epoch().count();
   auto seconds = micros / 1'000'000;
@@ -19,8 +15,6 @@ void SetTimestamp(store::Micros t, google::protobuf::Timestamp& out) {
   out.set_seconds(seconds);
   out.set_nanos(static_cast<int>(rest * 1000));
 }
-
-}  // namespace
 
 void ToProto(const store::Event& e, v1::TimelineEvent& out) {
   out.set_id(e.id);
@@ -51,38 +45,82 @@ grpc::ServerUnaryReactor* TimelineService::GetTimeline(grpc::CallbackServerConte
 
 Status TimelineService::Read(const v1::GetTimelineRequest& request,
                              v1::GetTimelineResponse& response) {
-  if (request.customer().empty()) {
-    return InvalidArgument("customer is required: a customer key such as 'account:A-1001'");
+  if (Status s = CheckCustomer(request.customer(), /*required=*/true); !s.ok()) return s;
+  auto page_size = CheckPageSize(request.page_size(), kDefaultPageSize, kMaxPageSize);
+  if (!page_size.ok()) return page_size.status();
+  auto filter = ToStoreFilter(request.filter());
+  if (!filter.ok()) return filter.status();
+  if (!v1::TimelineOrder_IsValid(request.order())) {
+    return InvalidArgument("order must be NEWEST_FIRST, OLDEST_FIRST or unspecified");
   }
-  if (request.customer().size() > kMaxCustomerBytes) {
-    return InvalidArgument("customer is longer than 512 bytes");
-  }
-  if (request.page_size() < 0 || request.page_size() > kMaxPageSize) {
-    return InvalidArgument("page_size must be between 0 (the default, 50) and 1000, not " +
-                           std::to_string(request.page_size()));
-  }
+
   store::TimelineQuery query;
   query.customer = request.customer();
-  std::size_t page_size = request.page_size() == 0 ? kDefaultPageSize : request.page_size();
-  query.limit = page_size + 1;  // one more tells whether another page follows
+  query.limit = *page_size + 1;  // one more tells whether another page follows
+  query.oldest_first = request.order() == v1::TIMELINE_ORDER_OLDEST_FIRST;
+  query.filter = std::move(*filter);
+  const std::string listing = "timeline\n" + query.customer + "\n" +
+                              (query.oldest_first ? "asc" : "desc") + "\n" +
+                              query.filter.Fingerprint();
   if (!request.page_token().empty()) {
-    auto cursor = DecodePageToken(request.customer(), request.page_token());
-    if (!cursor.ok()) return cursor.status();
-    query.after = *cursor;
+    auto position = tokens_.Decode(listing, request.page_token());
+    if (!position.ok()) return position.status();
+    query.after = store::TimelineCursor{store::Micros{std::chrono::microseconds{position->time}},
+                                        position->id};
   }
   auto events = store_.ReadTimeline(query);
   if (!events.ok()) return events.status();
+  if (events->empty() && request.page_token().empty() && !query.filter.empty()) {
+    store::TimelineQuery any;
+    any.customer = query.customer;
+    any.limit = 1;
+    events = store_.ReadTimeline(any);
+    if (!events.ok()) return events.status();
+    if (!events->empty()) {
+      events->clear();
+      return Status::Ok();  // a known customer; the filter excludes every event
+    }
+  }
   if (events->empty() && request.page_token().empty()) {
     return NotFound("customer '" + request.customer() + "' has no events on the timeline");
   }
-  bool more = events->size() > page_size;
-  if (more) events->resize(page_size);
+  bool more = events->size() > *page_size;
+  if (more) events->resize(*page_size);
   for (const store::Event& e : *events) ToProto(e, *response.add_events());
   if (more) {
     const store::Event& last = events->back();
-    response.set_next_page_token(EncodePageToken(request.customer(), {last.occurred_at, last.id}));
+    response.set_next_page_token(
+        tokens_.Encode(listing, {last.occurred_at.time_since_epoch().count(), last.id}));
   }
   return Status::Ok();
+}
+
+grpc::ServerWriteReactor<v1::WatchTimelineResponse>* TimelineService::WatchTimeline(
+    grpc::CallbackServerContext* context, const v1::WatchTimelineRequest* request) {
+  WatchSelection selection;
+  Status refusal = CheckCustomer(request->customer(), /*required=*/false);
+  if (refusal.ok()) {
+    auto filter = ToStoreFilter(request->filter());
+    if (filter.ok()) {
+      selection.filter = std::move(*filter);
+    } else {
+      refusal = filter.status();
+    }
+  }
+  if (refusal.ok() && request->has_after_id() && request->after_id() < 0) {
+    refusal = InvalidArgument("after_id must be 0 or the id of an event received");
+  }
+  selection.customer = request->customer();
+  if (request->has_after_id()) selection.after_id = request->after_id();
+  if (refusal.ok() && ++active_watches_ > options_.max_watches) {
+    refusal = Status(StatusCode::kResourceExhausted, "too many watches are open (" +
+                                                         std::to_string(options_.max_watches) +
+                                                         "); close one or try again later");
+  } else if (!refusal.ok()) {
+    ++active_watches_;
+  }
+  return new TimelineWatch(context, store_, feed_, std::move(selection), options_.watch,
+                           active_watches_, refusal);
 }
 
 }  // namespace propbridge::api

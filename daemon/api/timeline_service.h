@@ -1,30 +1,51 @@
 // propbridge.v1.TimelineService on gRPC's callback API. Reads go straight to the store's
-// reader connections. Thread-safe; the store must outlive the service.
+// reader connections; watches follow the change feed. Thread-safe; the store, the feed and
+// the tokens must outlive the service.
 #pragma once
 
+#include <atomic>
+
+#include "daemon/api/page_token.h"
+#include "daemon/api/timeline_watch.h"
+#include "daemon/feed/change_feed.h"
 #include "daemon/store/store.h"
 #include "propbridge/v1/timeline.grpc.pb.h"
 
 namespace propbridge::api {
 
-inline constexpr int kDefaultPageSize = 50;
-inline constexpr int kMaxPageSize = 1000;
+inline constexpr std::size_t kDefaultPageSize = 50;
+inline constexpr std::size_t kMaxPageSize = 1000;
+
+struct TimelineServiceOptions {
+  int max_watches = 256;
+  WatchLimits watch;
+};
 
 class TimelineService final : public v1::TimelineService::CallbackService {
  public:
-  explicit TimelineService(store::Store& store) : store_(store) {}
+  TimelineService(store::Store& store, feed::ChangeFeed& feed, const PageTokens& tokens,
+                  TimelineServiceOptions options)
+      : store_(store), feed_(feed), tokens_(tokens), options_(options) {}
 
   grpc::ServerUnaryReactor* GetTimeline(grpc::CallbackServerContext* context,
                                         const v1::GetTimelineRequest* request,
                                         v1::GetTimelineResponse* response) override;
 
+  grpc::ServerWriteReactor<v1::WatchTimelineResponse>* WatchTimeline(
+      grpc::CallbackServerContext* context, const v1::WatchTimelineRequest* request) override;
+
  private:
   Status Read(const v1::GetTimelineRequest& request, v1::GetTimelineResponse& response);
 
   store::Store& store_;
+  feed::ChangeFeed& feed_;
+  const PageTokens& tokens_;
+  const TimelineServiceOptions options_;
+  std::atomic<int> active_watches_{0};
 };
 
 // Store event -> API message.
 void ToProto(const store::Event& event, v1::TimelineEvent& out);
+void SetTimestamp(store::Micros t, google::protobuf::Timestamp& out);
 
 }  // namespace propbridge::api

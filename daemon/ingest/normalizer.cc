@@ -180,7 +180,8 @@ store::Batch Normalizer::Normalize(sdk::Batch batch, store::Micros now) const {
   out.checkpoint = std::move(batch.checkpoint);
   out.events.reserve(batch.events.size());
   auto quarantine = [&](std::string origin, std::string reason, std::string raw) {
-    out.quarantined.push_back({source_, std::move(origin), std::move(reason), std::move(raw), now});
+    out.quarantined.push_back(
+        {0, source_, std::move(origin), std::move(reason), std::move(raw), now});
   };
   for (auto& rejected : batch.rejected) {
     quarantine(std::move(rejected.origin), std::move(rejected.reason), std::move(rejected.raw));

@@ -15,8 +15,14 @@ store::Micros Now() {
 
 }  // namespace
 
-Pipeline::Pipeline(store::Store& store, PipelineOptions options)
-    : store_(store), options_(options), writer_([this] { WriterLoop(); }) {}
+Pipeline::Pipeline(store::Store& store, PipelineOptions options, feed::ChangeFeed* feed)
+    : store_(store), options_(options), feed_(feed), writer_([this] { WriterLoop(); }) {}
+
+SourceCounts Pipeline::CountsOf(const std::string& source) const {
+  std::lock_guard lock(counts_mu_);
+  auto it = counts_.find(source);
+  return it == counts_.end() ? SourceCounts{} : it->second;
+}
 
 Pipeline::~Pipeline() { Close(); }
 
@@ -77,14 +83,26 @@ void Pipeline::CommitGroup(std::vector<Pending>& group) {
     batches.push_back(p.normalizer->Normalize(std::move(p.batch), now));
   }
   std::vector<store::BatchOutcome> outcomes = store_.Write(batches);
+  std::vector<store::Event> committed;
   for (std::size_t i = 0; i < group.size(); ++i) {
     const store::BatchOutcome& outcome = outcomes[i];
-    const store::Batch& batch = batches[i];
+    store::Batch& batch = batches[i];
     stats_.batches++;
     if (outcome.status.ok()) {
       stats_.events_stored += outcome.inserted;
       stats_.duplicates += outcome.duplicates;
       stats_.quarantined += batch.quarantined.size();
+      {
+        std::lock_guard lock(counts_mu_);
+        SourceCounts& counts = counts_[batch.source];
+        counts.events_stored += outcome.inserted;
+        counts.quarantined += batch.quarantined.size();
+      }
+      for (std::size_t e = 0; feed_ != nullptr && e < outcome.ids.size(); ++e) {
+        if (outcome.ids[e] == 0) continue;
+        batch.events[e].id = outcome.ids[e];
+        committed.push_back(std::move(batch.events[e]));
+      }
       if (!batch.quarantined.empty()) {
         spdlog::warn("[{}] quarantined {} record(s); first: {}: {}", batch.source,
                      batch.quarantined.size(), batch.quarantined.front().origin,
@@ -97,6 +115,8 @@ void Pipeline::CommitGroup(std::vector<Pending>& group) {
     }
     group[i].done.set_value(outcome.status);
   }
+  // Batches commit in order, so their new ids increase through `committed`.
+  if (feed_ != nullptr) feed_->Publish(std::move(committed));
 }
 
 }  // namespace propbridge::ingest

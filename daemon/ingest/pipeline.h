@@ -9,10 +9,12 @@
 #include <cstdint>
 #include <deque>
 #include <future>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <thread>
 
+#include "daemon/feed/change_feed.h"
 #include "daemon/ingest/normalizer.h"
 #include "daemon/store/store.h"
 #include "propbridge/sdk/event.h"
@@ -37,10 +39,17 @@ struct PipelineStats {
   std::atomic<std::uint64_t> failed_batches{0};
 };
 
+// What one source has brought in since the daemon started.
+struct SourceCounts {
+  std::uint64_t events_stored = 0;
+  std::uint64_t quarantined = 0;
+};
+
 class Pipeline {
  public:
-  // `store` must outlive the pipeline.
-  Pipeline(store::Store& store, PipelineOptions options);
+  // `store`, and `feed` when given, must outlive the pipeline. Committed events are published
+  // to the feed.
+  Pipeline(store::Store& store, PipelineOptions options, feed::ChangeFeed* feed = nullptr);
   ~Pipeline();  // Close()s
 
   Pipeline(const Pipeline&) = delete;
@@ -55,6 +64,7 @@ class Pipeline {
   void Close();
 
   const PipelineStats& stats() const { return stats_; }
+  SourceCounts CountsOf(const std::string& source) const;
 
  private:
   struct Pending {
@@ -68,7 +78,10 @@ class Pipeline {
 
   store::Store& store_;
   const PipelineOptions options_;
+  feed::ChangeFeed* const feed_;
   PipelineStats stats_;
+  mutable std::mutex counts_mu_;
+  std::map<std::string, SourceCounts> counts_;
 
   std::mutex mu_;
   std::condition_variable has_room_;

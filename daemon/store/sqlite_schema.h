@@ -1,5 +1,5 @@
-// The SQLite store's schema and the timeline queries its indexes are built for. Shared with
-// the benchmark, which inserts into the very same tables as its raw baseline.
+// The SQLite store's schema. Shared with the benchmark, which inserts into the very same
+// tables as its raw baseline.
 #pragma once
 
 namespace propbridge::store {
@@ -45,30 +45,6 @@ CREATE TABLE IF NOT EXISTS quarantine (
   quarantined_at INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS quarantine_by_source ON quarantine (source, id);
-)sql";
-
-// A customer's newest events: ?1 customer, ?2 limit.
-inline constexpr const char* kSqliteTimelineFirstPage = R"sql(
-SELECT id, customer, occurred_at, ingested_at, source, source_event_id, step, kind, initiative,
-       contact, channel, matter_id, matter_state, summary, attributes
-FROM events WHERE customer = ?1
-ORDER BY occurred_at DESC, id DESC LIMIT ?2
-)sql";
-
-// A customer's events strictly older than (?3 occurred_at, ?4 id): ?1 customer, ?2 limit.
-// Not `(occurred_at, id) < (?3, ?4)`: SQLite 3.40 seeks such a row value only on occurred_at
-// when id is the rowid, and then filters every event that shares the cursor's time. Split in
-// two, each half seeks the index exactly and the merge keeps the index order, so a page costs
-// the same however many events share a time stamp.
-inline constexpr const char* kSqliteTimelineAfterCursor = R"sql(
-SELECT id, customer, occurred_at, ingested_at, source, source_event_id, step, kind, initiative,
-       contact, channel, matter_id, matter_state, summary, attributes
-FROM events WHERE customer = ?1 AND occurred_at = ?3 AND id < ?4
-UNION ALL
-SELECT id, customer, occurred_at, ingested_at, source, source_event_id, step, kind, initiative,
-       contact, channel, matter_id, matter_state, summary, attributes
-FROM events WHERE customer = ?1 AND occurred_at < ?3
-ORDER BY occurred_at DESC, id DESC LIMIT ?2
 )sql";
 
 }  // namespace propbridge::store

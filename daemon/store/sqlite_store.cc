@@ -4,6 +4,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <limits>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -12,6 +13,7 @@
 #include <utility>
 #include <vector>
 
+#include "daemon/store/sqlite_queries.h"
 #include "daemon/store/sqlite_schema.h"
 #include "daemon/store/store.h"
 
@@ -20,6 +22,7 @@ namespace {
 
 // Long enough to ride out another process's checkpoint or a reader's WAL recovery.
 constexpr int kBusyTimeoutMs = 5000;
+constexpr std::size_t kMaxBuiltStatements = 64;
 
 struct DbCloser {
   void operator()(sqlite3* db) const { sqlite3_close_v2(db); }
@@ -162,7 +165,7 @@ Result<std::vector<std::pair<std::string, std::string>>> AttributesFromJson(
   return attributes;
 }
 
-// Column order of kSqliteTimelineFirstPage and kSqliteTimelineAfterCursor.
+// Column order of the event queries in sqlite_queries.h.
 Result<Event> EventFromRow(sqlite3_stmt* stmt) {
   Event event;
   event.id = sqlite3_column_int64(stmt, 0);
@@ -246,10 +249,19 @@ Status PrepareDatabase(sqlite3* db, const std::string& path) {
 // A read-only connection with its own statements. Used by one thread at a time.
 struct Reader {
   Db db;
-  Stmt timeline_first_page;
-  Stmt timeline_after_cursor;
   Stmt checkpoint;
-  Stmt quarantine;
+  Stmt checkpoints;
+  // Queries built from filters, by their text; a filter's shape repeats, its values do not.
+  std::map<std::string, Stmt> built;
+
+  Result<sqlite3_stmt*> Statement(const std::string& sql, std::string_view what) {
+    auto it = built.find(sql);
+    if (it != built.end()) return it->second.get();
+    if (built.size() >= kMaxBuiltStatements) built.clear();
+    auto stmt = Prepare(db.get(), sql.c_str(), what);
+    if (!stmt.ok()) return stmt.status();
+    return built.emplace(sql, std::move(stmt).value()).first->second.get();
+  }
 };
 
 Result<std::unique_ptr<Reader>> OpenReader(const std::string& path) {
@@ -262,14 +274,11 @@ Result<std::unique_ptr<Reader>> OpenReader(const std::string& path) {
     const char* sql;
     const char* what;
   } const statements[] = {
-      {&reader->timeline_first_page, kSqliteTimelineFirstPage, "timeline query"},
-      {&reader->timeline_after_cursor, kSqliteTimelineAfterCursor, "timeline cursor query"},
       {&reader->checkpoint, "SELECT checkpoint FROM checkpoints WHERE source = ?1",
        "checkpoint query"},
-      {&reader->quarantine,
-       "SELECT source, origin, reason, raw, quarantined_at FROM quarantine"
-       " WHERE source = ?1 ORDER BY id DESC LIMIT ?2",
-       "quarantine query"},
+      {&reader->checkpoints,
+       "SELECT source, checkpoint, updated_at FROM checkpoints ORDER BY source",
+       "checkpoints query"},
   };
   for (const auto& s : statements) {
     auto stmt = Prepare(reader->db.get(), s.sql, s.what);
@@ -386,8 +395,9 @@ class SqliteStore final : public Store {
   std::vector<BatchOutcome> Write(std::span<const Batch> batches) override;
   Result<std::optional<std::string>> LoadCheckpoint(const std::string& source) override;
   Result<std::vector<Event>> ReadTimeline(const TimelineQuery& query) override;
-  Result<std::vector<QuarantineRecord>> ReadQuarantine(const std::string& source,
-                                                       std::size_t limit) override;
+  Result<std::vector<Event>> ReadChanges(const ChangesQuery& query) override;
+  Result<std::vector<QuarantineRecord>> ReadQuarantine(const QuarantineQuery& query) override;
+  Result<std::vector<CheckpointRecord>> ReadCheckpoints() override;
 
  private:
   // Runs a statement that returns no rows.
@@ -395,8 +405,11 @@ class SqliteStore final : public Store {
   // Writes one batch inside its own savepoint, rolled back to if any part fails.
   BatchOutcome WriteBatch(const Batch& batch);
   Status WriteBatchContents(const Batch& batch, BatchOutcome& outcome);
-  // Whether the event was new; false for a duplicate of a stored one.
-  Result<bool> InsertEvent(const Event& event);
+  // The new event's id; 0 for a duplicate of a stored one.
+  Result<std::int64_t> InsertEvent(const Event& event);
+  // Runs a built query on a reader, handing each row to `row`.
+  template <typename Row>
+  Status Query(const Sql& sql, const std::string& what, Row row);
   Status InsertQuarantine(const QuarantineRecord& record);
 
   std::string path_;
@@ -414,7 +427,7 @@ Status SqliteStore::Run(sqlite3_stmt* stmt, std::string_view what) {
 std::vector<BatchOutcome> SqliteStore::Write(std::span<const Batch> batches) {
   std::vector<BatchOutcome> outcomes(batches.size());
   auto fail_all = [&outcomes](const Status& status) {
-    for (BatchOutcome& outcome : outcomes) outcome = {status, 0, 0};
+    for (BatchOutcome& outcome : outcomes) outcome = {status, 0, 0, {}};
   };
   if (batches.empty()) return outcomes;
   if (Status s = Run(writer_.begin.get(), "begin transaction on " + path_); !s.ok()) {
@@ -453,7 +466,9 @@ BatchOutcome SqliteStore::WriteBatch(const Batch& batch) {
     Run(writer_.rollback.get(), "rollback");
   }
   return {Status(status.code(), "batch from source \"" + batch.source + "\": " + status.message()),
-          0, 0};
+          0,
+          0,
+          {}};
 }
 
 Status SqliteStore::WriteBatchContents(const Batch& batch, BatchOutcome& outcome) {
@@ -462,9 +477,10 @@ Status SqliteStore::WriteBatchContents(const Batch& batch, BatchOutcome& outcome
       return InvalidArgument("event \"" + event.source_event_id + "\" is from source \"" +
                              event.source + "\"");
     }
-    auto inserted = InsertEvent(event);
-    if (!inserted.ok()) return inserted.status();
-    ++(*inserted ? outcome.inserted : outcome.duplicates);
+    auto id = InsertEvent(event);
+    if (!id.ok()) return id.status();
+    ++(*id != 0 ? outcome.inserted : outcome.duplicates);
+    outcome.ids.push_back(*id);
   }
   for (const QuarantineRecord& record : batch.quarantined) {
     if (record.source != batch.source) {
@@ -484,7 +500,7 @@ Status SqliteStore::WriteBatchContents(const Batch& batch, BatchOutcome& outcome
   return Status::Ok();
 }
 
-Result<bool> SqliteStore::InsertEvent(const Event& event) {
+Result<std::int64_t> SqliteStore::InsertEvent(const Event& event) {
   const std::string attributes = AttributesToJson(event.attributes);
   sqlite3_stmt* stmt = writer_.insert_event.get();
   ScopedReset reset(stmt);
@@ -508,7 +524,7 @@ Result<bool> SqliteStore::InsertEvent(const Event& event) {
   if (rc != SQLITE_DONE) {
     return SqliteError(writer_.db.get(), rc, "insert event \"" + event.source_event_id + "\"");
   }
-  return sqlite3_changes(writer_.db.get()) > 0;
+  return sqlite3_changes(writer_.db.get()) > 0 ? sqlite3_last_insert_rowid(writer_.db.get()) : 0;
 }
 
 Status SqliteStore::InsertQuarantine(const QuarantineRecord& record) {
@@ -539,50 +555,86 @@ Result<std::optional<std::string>> SqliteStore::LoadCheckpoint(const std::string
   return SqliteError(reader->db.get(), rc, "load checkpoint of source \"" + source + "\"");
 }
 
+template <typename Row>
+Status SqliteStore::Query(const Sql& sql, const std::string& what, Row row) {
+  auto reader = readers_.Acquire();
+  auto stmt = reader->Statement(sql.text, what);
+  if (!stmt.ok()) return stmt.status();
+  ScopedReset reset(*stmt);
+  Binder binder(*stmt);
+  for (const auto& param : sql.params) {
+    if (const auto* text = std::get_if<std::string>(&param)) {
+      binder.Text(*text);
+    } else {
+      binder.Int(std::get<std::int64_t>(param));
+    }
+  }
+  int rc = binder.rc();
+  if (rc != SQLITE_OK) return SqliteError(reader->db.get(), rc, what);
+  while ((rc = sqlite3_step(*stmt)) == SQLITE_ROW) {
+    if (Status s = row(*stmt); !s.ok()) return Status(s.code(), what + ": " + s.message());
+  }
+  if (rc != SQLITE_DONE) return SqliteError(reader->db.get(), rc, what);
+  return Status::Ok();
+}
+
 Result<std::vector<Event>> SqliteStore::ReadTimeline(const TimelineQuery& query) {
   std::vector<Event> events;
   if (query.limit == 0) return events;
-  auto reader = readers_.Acquire();
-  sqlite3_stmt* stmt =
-      query.after ? reader->timeline_after_cursor.get() : reader->timeline_first_page.get();
-  ScopedReset reset(stmt);
-  Binder binder(stmt);
-  binder.Text(query.customer).Int(ClampToInt64(query.limit));
-  if (query.after) binder.Time(query.after->occurred_at).Int(query.after->id);
-  int rc = binder.rc();
-  const std::string what = "read timeline of customer \"" + query.customer + "\"";
-  if (rc != SQLITE_OK) return SqliteError(reader->db.get(), rc, what);
-  while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+  auto add = [&events](sqlite3_stmt* stmt) {
     auto event = EventFromRow(stmt);
-    if (!event.ok()) {
-      return Status(event.status().code(), what + ": " + event.status().message());
-    }
+    if (!event.ok()) return event.status();
     events.push_back(std::move(event).value());
-  }
-  if (rc != SQLITE_DONE) return SqliteError(reader->db.get(), rc, what);
+    return Status::Ok();
+  };
+  Status s = Query(TimelineSql(query), "read timeline of customer \"" + query.customer + "\"", add);
+  if (!s.ok()) return s;
   return events;
 }
 
-Result<std::vector<QuarantineRecord>> SqliteStore::ReadQuarantine(const std::string& source,
-                                                                  std::size_t limit) {
+Result<std::vector<Event>> SqliteStore::ReadChanges(const ChangesQuery& query) {
+  std::vector<Event> events;
+  if (query.limit == 0) return events;
+  auto add = [&events](sqlite3_stmt* stmt) {
+    auto event = EventFromRow(stmt);
+    if (!event.ok()) return event.status();
+    events.push_back(std::move(event).value());
+    return Status::Ok();
+  };
+  Status s =
+      Query(ChangesSql(query), "read events after id " + std::to_string(query.after_id), add);
+  if (!s.ok()) return s;
+  return events;
+}
+
+Result<std::vector<QuarantineRecord>> SqliteStore::ReadQuarantine(const QuarantineQuery& query) {
   std::vector<QuarantineRecord> records;
-  if (limit == 0) return records;
+  if (query.limit == 0) return records;
+  auto add = [&records](sqlite3_stmt* stmt) {
+    QuarantineRecord& r = records.emplace_back();
+    r.id = sqlite3_column_int64(stmt, 0);
+    r.source = ColumnText(stmt, 1);
+    r.origin = ColumnText(stmt, 2);
+    r.reason = ColumnText(stmt, 3);
+    r.raw = ColumnText(stmt, 4);
+    r.quarantined_at = ColumnTime(stmt, 5);
+    return Status::Ok();
+  };
+  Status s = Query(QuarantineSql(query), "read quarantine", add);
+  if (!s.ok()) return s;
+  return records;
+}
+
+Result<std::vector<CheckpointRecord>> SqliteStore::ReadCheckpoints() {
+  std::vector<CheckpointRecord> records;
   auto reader = readers_.Acquire();
-  sqlite3_stmt* stmt = reader->quarantine.get();
+  sqlite3_stmt* stmt = reader->checkpoints.get();
   ScopedReset reset(stmt);
-  int rc = Binder(stmt).Text(source).Int(ClampToInt64(limit)).rc();
-  if (rc == SQLITE_OK) {
-    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-      records.push_back({.source = ColumnText(stmt, 0),
-                         .origin = ColumnText(stmt, 1),
-                         .reason = ColumnText(stmt, 2),
-                         .raw = ColumnText(stmt, 3),
-                         .quarantined_at = ColumnTime(stmt, 4)});
-    }
+  int rc;
+  while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+    records.push_back({ColumnText(stmt, 0), ColumnText(stmt, 1), ColumnTime(stmt, 2)});
   }
-  if (rc != SQLITE_DONE) {
-    return SqliteError(reader->db.get(), rc, "read quarantine of source \"" + source + "\"");
-  }
+  if (rc != SQLITE_DONE) return SqliteError(reader->db.get(), rc, "read checkpoints");
   return records;
 }
 

@@ -12,35 +12,17 @@
 #include <utility>
 #include <vector>
 
+#include "daemon/store/event.h"
+#include "daemon/store/timeline_filter.h"
 #include "propbridge/sdk/event.h"
 #include "propbridge/sdk/status.h"
 
 namespace propbridge::store {
 
-using Micros = std::chrono::sys_time<std::chrono::microseconds>;
-
-// An event as the timeline holds it, after validation and mapping.
-struct Event {
-  std::int64_t id = 0;  // assigned by the store on insert: the global sequence number
-  std::string customer;
-  sdk::Step step = sdk::Step::kUnspecified;
-  std::string kind;
-  Micros occurred_at;
-  Micros ingested_at;
-  std::string source;
-  std::string source_event_id;
-  sdk::Initiative initiative = sdk::Initiative::kUnspecified;
-  bool contact = false;
-  std::string channel;
-  std::string matter_id;
-  sdk::MatterState matter_state = sdk::MatterState::kUnspecified;
-  std::string summary;
-  std::vector<std::pair<std::string, std::string>> attributes;
-};
-
 // A record that did not make it onto the timeline, kept with its reason so it can be
 // inspected and replayed.
 struct QuarantineRecord {
+  std::int64_t id = 0;  // assigned by the store; increases with every record
   std::string source;
   std::string origin;  // where in the vendor's data: "charges.csv line 17"
   std::string reason;
@@ -61,9 +43,12 @@ struct BatchOutcome {
   Status status;
   std::size_t inserted = 0;    // new events
   std::size_t duplicates = 0;  // events whose (source, source_event_id) was already stored
+  // Per event of the batch, in order: the id it was stored under, or 0 for a duplicate.
+  std::vector<std::int64_t> ids;
 };
 
-// Keyset position in a timeline, newest first: events strictly older than (occurred_at, id).
+// Keyset position in a timeline: the last event of the previous page. The next page holds
+// the events strictly beyond (occurred_at, id) in the query's order.
 struct TimelineCursor {
   Micros occurred_at;
   std::int64_t id = 0;
@@ -73,6 +58,29 @@ struct TimelineQuery {
   std::string customer;
   std::size_t limit = 50;
   std::optional<TimelineCursor> after;
+  bool oldest_first = false;
+  TimelineFilter filter;
+};
+
+// Events in id order, for a change feed: every customer's, or one customer's.
+struct ChangesQuery {
+  std::int64_t after_id = 0;
+  std::string customer;  // empty for every customer
+  TimelineFilter filter;
+  std::size_t limit = 500;
+};
+
+// Quarantined records, newest first.
+struct QuarantineQuery {
+  std::string source;  // empty for every source
+  std::optional<std::int64_t> before_id;
+  std::size_t limit = 50;
+};
+
+struct CheckpointRecord {
+  std::string source;
+  std::string checkpoint;
+  Micros updated_at;
 };
 
 struct StoreOptions {
@@ -93,12 +101,24 @@ class Store {
   // The source's last committed checkpoint, or nullopt if it never committed one.
   virtual Result<std::optional<std::string>> LoadCheckpoint(const std::string& source) = 0;
 
-  // Newest first: ORDER BY occurred_at DESC, id DESC.
+  // ORDER BY occurred_at DESC, id DESC (or ASC for oldest_first): a keyset range scan on
+  // (customer, occurred_at, id), whatever the store's size.
   virtual Result<std::vector<Event>> ReadTimeline(const TimelineQuery& query) = 0;
 
-  // The source's quarantined records, newest first.
-  virtual Result<std::vector<QuarantineRecord>> ReadQuarantine(const std::string& source,
-                                                               std::size_t limit) = 0;
+  // ORDER BY id: what was stored after `after_id`.
+  virtual Result<std::vector<Event>> ReadChanges(const ChangesQuery& query) = 0;
+
+  // Newest first.
+  virtual Result<std::vector<QuarantineRecord>> ReadQuarantine(const QuarantineQuery& query) = 0;
+  Result<std::vector<QuarantineRecord>> ReadQuarantine(const std::string& source,
+                                                       std::size_t limit) {
+    QuarantineQuery query;
+    query.source = source;
+    query.limit = limit;
+    return ReadQuarantine(query);
+  }
+
+  virtual Result<std::vector<CheckpointRecord>> ReadCheckpoints() = 0;
 };
 
 // The embedded default: SQLite in WAL mode, one writer connection, a pool of readers.

@@ -10,6 +10,7 @@
 #include <thread>
 #include <vector>
 
+#include "daemon/store/sqlite_queries.h"
 #include "daemon/store/sqlite_schema.h"
 #include "daemon/store/store.h"
 
@@ -445,11 +446,28 @@ TEST_F(SqliteStoreTest, TimelineQueriesSeekTheCustomerTimeIndex) {
   ASSERT_NE(Open(), nullptr);
   RawDb db(path_);
   // Column 3 of EXPLAIN QUERY PLAN is the step's description.
+  TimelineQuery query;
+  query.customer = "account:A-1";
+  const std::string first_page = TimelineSql(query).text;
+  query.after = TimelineCursor{Micros{}, 7};
+  const std::string after_cursor = TimelineSql(query).text;
+  query.oldest_first = true;
+  query.filter.steps = {sdk::Step::kHelp};
+  query.filter.kind_prefixes = {"billing.reminder"};
+  const std::string filtered = TimelineSql(query).text;
   EXPECT_EQ(
-      db.Column(std::string("EXPLAIN QUERY PLAN ") + kSqliteTimelineFirstPage, 3),
+      db.Column("EXPLAIN QUERY PLAN " + first_page, 3),
       std::vector<std::string>{"SEARCH events USING INDEX events_by_customer_time (customer=?)"});
   EXPECT_EQ(
-      db.Column(std::string("EXPLAIN QUERY PLAN ") + kSqliteTimelineAfterCursor, 3),
+      db.Column("EXPLAIN QUERY PLAN " + filtered, 3),
+      (std::vector<std::string>{
+          "MERGE (UNION ALL)", "LEFT",
+          "SEARCH events USING INDEX events_by_customer_time (customer=? AND occurred_at=? "
+          "AND id>?)",
+          "RIGHT",
+          "SEARCH events USING INDEX events_by_customer_time (customer=? AND occurred_at>?)"}));
+  EXPECT_EQ(
+      db.Column("EXPLAIN QUERY PLAN " + after_cursor, 3),
       (std::vector<std::string>{
           "MERGE (UNION ALL)", "LEFT",
           "SEARCH events USING INDEX events_by_customer_time (customer=? AND occurred_at=? "

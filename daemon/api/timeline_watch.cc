@@ -1,0 +1,165 @@
+#include "daemon/api/timeline_watch.h"
+
+#include "daemon/api/status.h"
+#include "daemon/api/timeline_service.h"
+
+namespace propbridge::api {
+
+TimelineWatch::TimelineWatch(grpc::CallbackServerContext* context, store::Store& store,
+                             feed::ChangeFeed& feed, WatchSelection selection, WatchLimits limits,
+                             std::atomic<int>& active, const Status& refusal)
+    : context_(context),
+      store_(store),
+      feed_(feed),
+      selection_(std::move(selection)),
+      limits_(limits),
+      active_(active) {
+  if (!refusal.ok()) {
+    std::lock_guard lock(mu_);
+    FinishLocked(ToGrpc(refusal));
+    return;
+  }
+  if (!selection_.after_id) {
+    // From now on: every event published after subscribing, nothing from the store.
+    std::int64_t now = feed_.last_id();
+    {
+      std::lock_guard lock(mu_);
+      live_ = true;
+      last_queued_id_ = last_sent_id_ = now;
+    }
+    feed_.Subscribe(this);
+    return;
+  }
+  last_queued_id_ = last_sent_id_ = *selection_.after_id;
+  Continue();
+}
+
+// The feed's lock is taken before this watch's own (OnEvents), never after: Subscribe is
+// called with mu_ released.
+void TimelineWatch::Continue() {
+  while (true) {
+    std::int64_t after;
+    {
+      std::lock_guard lock(mu_);
+      if (finished_ || WriteNextLocked() || live_) return;
+      after = last_queued_id_;
+    }
+    store::ChangesQuery query;
+    query.after_id = after;
+    query.customer = selection_.customer;
+    query.filter = selection_.filter;
+    query.limit = limits_.catch_up_page;
+    auto page = store_.ReadChanges(query);
+    bool subscribe = false;
+    {
+      std::lock_guard lock(mu_);
+      if (finished_) return;
+      if (!page.ok()) {
+        FinishLocked(ToGrpc(page.status()));
+        return;
+      }
+      for (store::Event& event : *page) {
+        pending_.push_back(std::make_shared<const store::Event>(std::move(event)));
+        last_queued_id_ = pending_.back()->id;
+      }
+      if (page->size() == limits_.catch_up_page) continue;
+      if (!subscribed_) {
+        // Nearly caught up: from here the feed holds what a read may miss, and one more read
+        // closes the gap between the last snapshot and the subscription.
+        subscribe = subscribed_ = true;
+      } else {
+        live_ = true;
+        for (auto& event : arrived_) {
+          if (event->id > last_queued_id_) {
+            pending_.push_back(std::move(event));
+            last_queued_id_ = pending_.back()->id;
+          }
+        }
+        arrived_.clear();
+        if (pending_.size() > limits_.buffer_limit) FallBehindLocked();
+      }
+    }
+    if (subscribe) feed_.Subscribe(this);
+  }
+}
+
+bool TimelineWatch::WriteNextLocked() {
+  if (writing_ || finished_) return writing_;
+  if (pending_.empty()) return false;
+  ToProto(*pending_.front(), *response_.mutable_event());
+  pending_.pop_front();
+  writing_ = true;
+  StartWrite(&response_);
+  return true;
+}
+
+void TimelineWatch::OnWriteDone(bool ok) {
+  {
+    std::lock_guard lock(mu_);
+    writing_ = false;
+    if (ok) last_sent_id_ = response_.event().id();
+    if (finish_after_write_) {
+      Finish(*finish_after_write_);
+      finish_after_write_.reset();
+      return;
+    }
+    if (!ok) {
+      FinishLocked(grpc::Status(grpc::StatusCode::UNAVAILABLE, "the stream broke"));
+      return;
+    }
+  }
+  Continue();
+}
+
+void TimelineWatch::OnEvents(std::span<const feed::SharedEvent> events) {
+  std::lock_guard lock(mu_);
+  if (finished_) return;
+  auto& into = live_ ? pending_ : arrived_;
+  for (const auto& event : events) {
+    if (event->id <= last_queued_id_) continue;
+    if (!selection_.customer.empty() && event->customer != selection_.customer) continue;
+    if (!store::Matches(selection_.filter, *event)) continue;
+    into.push_back(event);
+    if (live_) last_queued_id_ = event->id;
+  }
+  if (into.size() > limits_.buffer_limit) {
+    FallBehindLocked();
+    return;
+  }
+  if (live_) WriteNextLocked();
+}
+
+void TimelineWatch::FallBehindLocked() {
+  context_->AddTrailingMetadata("propbridge-resume-after-id", std::to_string(last_sent_id_));
+  FinishLocked(
+      grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                   "the client fell more than " + std::to_string(limits_.buffer_limit) +
+                       " events behind; resume with after_id=" + std::to_string(last_sent_id_)));
+}
+
+void TimelineWatch::FinishLocked(const grpc::Status& status) {
+  if (finished_) return;
+  finished_ = true;
+  pending_.clear();
+  arrived_.clear();
+  if (writing_) {
+    finish_after_write_ = status;
+  } else {
+    Finish(status);
+  }
+}
+
+void TimelineWatch::OnCancel() {
+  std::lock_guard lock(mu_);
+  FinishLocked(grpc::Status(grpc::StatusCode::CANCELLED, "the client cancelled the watch"));
+}
+
+void TimelineWatch::OnDone() {
+  feed_.Unsubscribe(this);
+  // No reaction comes after OnDone; wait out a thread still leaving a locked section.
+  { std::lock_guard lock(mu_); }
+  active_--;
+  delete this;
+}
+
+}  // namespace propbridge::api

@@ -1,0 +1,76 @@
+// One WatchTimeline stream. It first reads what the store holds after the client's after_id,
+// page by page, then subscribes to the change feed and goes live. Stored and live events are
+// both sent in id order and only if their id is beyond the last one queued, so the seam has
+// no gap and no duplicate. Memory is bounded: a client that falls more than `buffer_limit`
+// events behind is ended with RESOURCE_EXHAUSTED and the id to resume after.
+// Deletes itself when the call is done.
+#pragma once
+
+#include <grpcpp/grpcpp.h>
+
+#include <atomic>
+#include <deque>
+#include <mutex>
+#include <optional>
+
+#include "daemon/feed/change_feed.h"
+#include "daemon/store/store.h"
+#include "propbridge/v1/timeline.grpc.pb.h"
+
+namespace propbridge::api {
+
+struct WatchSelection {
+  std::string customer;  // empty for every customer
+  store::TimelineFilter filter;
+  std::optional<std::int64_t> after_id;  // unset: from now on
+};
+
+struct WatchLimits {
+  std::size_t buffer_limit = 1000;  // events queued for one stream
+  std::size_t catch_up_page = 500;  // events read from the store at a time
+};
+
+class TimelineWatch final : public grpc::ServerWriteReactor<v1::WatchTimelineResponse>,
+                            private feed::ChangeFeed::Subscriber {
+ public:
+  // Starts streaming `selection`, or finishes at once with `refusal` when it is not OK.
+  // `active` counts open streams; the watch holds one count until it is done.
+  TimelineWatch(grpc::CallbackServerContext* context, store::Store& store, feed::ChangeFeed& feed,
+                WatchSelection selection, WatchLimits limits, std::atomic<int>& active,
+                const Status& refusal);
+
+  void OnWriteDone(bool ok) override;
+  void OnCancel() override;
+  void OnDone() override;
+
+ private:
+  void OnEvents(std::span<const feed::SharedEvent> events) override;
+
+  // Sends the next event, reading the next page from the store while catching up.
+  void Continue();
+  // With mu_ held: starts the next write if one can go.
+  bool WriteNextLocked();
+  void FinishLocked(const grpc::Status& status);
+  void FallBehindLocked();
+
+  grpc::CallbackServerContext* const context_;
+  store::Store& store_;
+  feed::ChangeFeed& feed_;
+  const WatchSelection selection_;
+  const WatchLimits limits_;
+  std::atomic<int>& active_;
+
+  std::mutex mu_;
+  bool subscribed_ = false;                // to the feed, while catching up
+  bool live_ = false;                      // caught up: pending_ is fed by the feed alone
+  std::deque<feed::SharedEvent> pending_;  // to send, in id order
+  std::deque<feed::SharedEvent> arrived_;  // from the feed while still catching up
+  std::int64_t last_queued_id_ = 0;
+  std::int64_t last_sent_id_ = 0;
+  bool writing_ = false;
+  bool finished_ = false;
+  std::optional<grpc::Status> finish_after_write_;
+  v1::WatchTimelineResponse response_;
+};
+
+}  // namespace propbridge::api
