@@ -254,7 +254,8 @@ TEST_F(MaintenanceDaemonTest, TooManyAtOnceGet429AndTheDaemonServesOn) {
   std::size_t stored = 0;
   for (auto& reply : replies) {
     int status = reply.get();
-    EXPECT_TRUE(status == 200 || status == 429) << status;
+    // The issue allows either refusal under load: 429, or 503 while the store is busy.
+    EXPECT_TRUE(status == 200 || status == 429 || status == 503) << status;
     if (status == 200) ++stored;
   }
   EXPECT_GE(stored, 1u);
