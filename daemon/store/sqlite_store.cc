@@ -191,6 +191,13 @@ Result<Event> EventFromRow(sqlite3_stmt* stmt) {
   return event;
 }
 
+Status AppendEvent(sqlite3_stmt* stmt, std::vector<Event>& events) {
+  auto event = EventFromRow(stmt);
+  if (!event.ok()) return event.status();
+  events.push_back(std::move(event).value());
+  return Status::Ok();
+}
+
 Result<Db> OpenConnection(const std::string& path, int flags) {
   sqlite3* raw = nullptr;
   int rc = sqlite3_open_v2(path.c_str(), &raw, flags | SQLITE_OPEN_NOMUTEX, nullptr);
@@ -581,12 +588,7 @@ Status SqliteStore::Query(const Sql& sql, const std::string& what, Row row) {
 Result<std::vector<Event>> SqliteStore::ReadTimeline(const TimelineQuery& query) {
   std::vector<Event> events;
   if (query.limit == 0) return events;
-  auto add = [&events](sqlite3_stmt* stmt) {
-    auto event = EventFromRow(stmt);
-    if (!event.ok()) return event.status();
-    events.push_back(std::move(event).value());
-    return Status::Ok();
-  };
+  auto add = [&events](sqlite3_stmt* stmt) { return AppendEvent(stmt, events); };
   Status s = Query(TimelineSql(query), "read timeline of customer \"" + query.customer + "\"", add);
   if (!s.ok()) return s;
   return events;
@@ -595,12 +597,7 @@ Result<std::vector<Event>> SqliteStore::ReadTimeline(const TimelineQuery& query)
 Result<std::vector<Event>> SqliteStore::ReadChanges(const ChangesQuery& query) {
   std::vector<Event> events;
   if (query.limit == 0) return events;
-  auto add = [&events](sqlite3_stmt* stmt) {
-    auto event = EventFromRow(stmt);
-    if (!event.ok()) return event.status();
-    events.push_back(std::move(event).value());
-    return Status::Ok();
-  };
+  auto add = [&events](sqlite3_stmt* stmt) { return AppendEvent(stmt, events); };
   Status s =
       Query(ChangesSql(query), "read events after id " + std::to_string(query.after_id), add);
   if (!s.ok()) return s;

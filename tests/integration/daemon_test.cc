@@ -41,21 +41,6 @@ class DaemonTest : public ::testing::Test {
     return daemon;
   }
 
-  // Polls until the customer's timeline holds `count` events (or 30 s pass).
-  static std::vector<v1::TimelineEvent> WaitForEvents(DaemonProcess& daemon,
-                                                      const std::string& customer,
-                                                      std::size_t count) {
-    auto stub = daemon.TimelineStub();
-    auto deadline = std::chrono::steady_clock::now() + 30s;
-    std::vector<v1::TimelineEvent> events;
-    do {
-      events = ReadWholeTimeline(*stub, customer);
-      if (events.size() >= count) break;
-      std::this_thread::sleep_for(50ms);
-    } while (std::chrono::steady_clock::now() < deadline);
-    return events;
-  }
-
   static grpc::Status Call(DaemonProcess& daemon, const v1::GetTimelineRequest& request,
                            v1::GetTimelineResponse* response = nullptr) {
     v1::GetTimelineResponse ignored;

@@ -137,4 +137,17 @@ std::vector<v1::TimelineEvent> ReadWholeTimeline(v1::TimelineService::Stub& stub
   return events;
 }
 
+std::vector<v1::TimelineEvent> WaitForEvents(DaemonProcess& daemon, const std::string& customer,
+                                             std::size_t count, std::chrono::seconds timeout) {
+  auto stub = daemon.TimelineStub();
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  std::vector<v1::TimelineEvent> events;
+  do {
+    events = ReadWholeTimeline(*stub, customer);
+    if (events.size() >= count) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  } while (std::chrono::steady_clock::now() < deadline);
+  return events;
+}
+
 }  // namespace propbridge::testing

@@ -56,4 +56,10 @@ class DaemonProcess {
 std::vector<v1::TimelineEvent> ReadWholeTimeline(v1::TimelineService::Stub& stub,
                                                  const std::string& customer);
 
+// Polls until the customer's timeline holds at least `count` events, or the timeout passes;
+// returns what it last read.
+std::vector<v1::TimelineEvent> WaitForEvents(
+    DaemonProcess& daemon, const std::string& customer, std::size_t count,
+    std::chrono::seconds timeout = std::chrono::seconds(30));
+
 }  // namespace propbridge::testing

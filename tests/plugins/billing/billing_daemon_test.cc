@@ -81,21 +81,6 @@ class BillingDaemonTest : public ::testing::Test {
     return true;
   }
 
-  // The customer's timeline once it holds `count` events (or 30 s passed), newest first.
-  static std::vector<v1::TimelineEvent> WaitForEvents(DaemonProcess& daemon,
-                                                      const std::string& customer,
-                                                      std::size_t count) {
-    auto stub = daemon.TimelineStub();
-    std::vector<v1::TimelineEvent> events;
-    WaitUntil(
-        [&] {
-          events = ReadWholeTimeline(*stub, customer);
-          return events.size() >= count;
-        },
-        30s);
-    return events;
-  }
-
   // The source's quarantine, origin to reason; call once the daemon has stopped.
   std::map<std::string, std::string> Quarantine() const {
     store::StoreOptions options;

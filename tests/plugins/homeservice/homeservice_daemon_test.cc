@@ -95,25 +95,10 @@ class HomeServiceDaemonTest : public ::testing::Test {
     return daemon;
   }
 
-  // Polls until the customer's timeline holds at least `count` events (or 20 s pass).
-  static std::vector<v1::TimelineEvent> WaitForEvents(DaemonProcess& daemon,
-                                                      const std::string& customer,
-                                                      std::size_t count) {
-    auto stub = daemon.TimelineStub();
-    auto deadline = std::chrono::steady_clock::now() + 20s;
-    std::vector<v1::TimelineEvent> events;
-    do {
-      events = ReadWholeTimeline(*stub, customer);
-      if (events.size() >= count) break;
-      std::this_thread::sleep_for(50ms);
-    } while (std::chrono::steady_clock::now() < deadline);
-    return events;
-  }
-
   // Waits for every event of the bundled sample, then checks that none is there twice.
   static void ExpectTheWholeSample(DaemonProcess& daemon) {
     for (const auto& [customer, count] : kSampleEventsPerCustomer) {
-      auto events = WaitForEvents(daemon, customer, count);
+      auto events = WaitForEvents(daemon, customer, count, 20s);
       std::set<std::string> ids;
       for (const auto& e : events) ids.insert(e.source_event_id());
       EXPECT_EQ(events.size(), count) << customer;
@@ -151,7 +136,7 @@ TEST_F(HomeServiceDaemonTest, PagesOfOrderChangesReachTheTimeline) {
   ASSERT_TRUE(daemon);
   ExpectTheWholeSample(*daemon);
 
-  auto events = WaitForEvents(*daemon, "account:A-1001", 7);
+  auto events = WaitForEvents(*daemon, "account:A-1001", 7, 20s);
   ASSERT_EQ(events.size(), 7u);
   // Newest first: the cleaning booked on 24 Nov for the 28th, then the one in October.
   EXPECT_EQ(events[0].source_event_id(), "HS-2611-0007:scheduled:2");
