@@ -98,9 +98,8 @@ void TimelineWatch::OnWriteDone(bool ok) {
     std::lock_guard lock(mu_);
     writing_ = false;
     if (ok) last_sent_id_ = response_.event().id();
-    if (finish_after_write_) {
-      Finish(*finish_after_write_);
-      finish_after_write_.reset();
+    if (finished_) {
+      SendStatusLocked();
       return;
     }
     if (!ok) {
@@ -130,11 +129,10 @@ void TimelineWatch::OnEvents(std::span<const feed::SharedEvent> events) {
 }
 
 void TimelineWatch::FallBehindLocked() {
-  context_->AddTrailingMetadata("propbridge-resume-after-id", std::to_string(last_sent_id_));
-  FinishLocked(
-      grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
-                   "the client fell more than " + std::to_string(limits_.buffer_limit) +
-                       " events behind; resume with after_id=" + std::to_string(last_sent_id_)));
+  if (finished_) return;
+  fell_behind_ = true;
+  // The message and the resume id are filled in by SendStatusLocked.
+  FinishLocked(grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED, ""));
 }
 
 void TimelineWatch::FinishLocked(const grpc::Status& status) {
@@ -142,11 +140,22 @@ void TimelineWatch::FinishLocked(const grpc::Status& status) {
   finished_ = true;
   pending_.clear();
   arrived_.clear();
-  if (writing_) {
-    finish_after_write_ = status;
-  } else {
-    Finish(status);
+  final_status_ = status;
+  if (!writing_) SendStatusLocked();
+}
+
+void TimelineWatch::SendStatusLocked() {
+  if (fell_behind_) {
+    // Every write has completed, so the client has what it will ever get of this stream up
+    // to and including last_sent_id_: resuming after it neither repeats nor loses an event.
+    const std::string resume = std::to_string(last_sent_id_);
+    context_->AddTrailingMetadata("propbridge-resume-after-id", resume);
+    final_status_ =
+        grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                     "the client fell more than " + std::to_string(limits_.buffer_limit) +
+                         " events behind; resume with after_id=" + resume);
   }
+  Finish(final_status_);
 }
 
 void TimelineWatch::OnCancel() {

@@ -2,8 +2,10 @@
 // page by page, then subscribes to the change feed and goes live. Stored and live events are
 // both sent in id order and only if their id is beyond the last one queued, so the seam has
 // no gap and no duplicate. Memory is bounded: a client that falls more than `buffer_limit`
-// events behind is ended with RESOURCE_EXHAUSTED and the id to resume after.
-// Deletes itself when the call is done.
+// events behind is ended with RESOURCE_EXHAUSTED and the id to resume after, which is the last
+// event it received: the status goes out only after the write in flight, and names that write
+// if it went out. Thread-safe (gRPC and the feed call in from any thread); deletes itself when
+// the call is done.
 #pragma once
 
 #include <grpcpp/grpcpp.h>
@@ -50,8 +52,12 @@ class TimelineWatch final : public grpc::ServerWriteReactor<v1::WatchTimelineRes
   void Continue();
   // With mu_ held: starts the next write if one can go.
   bool WriteNextLocked();
+  // Ends the call with `status` once no write is in flight.
   void FinishLocked(const grpc::Status& status);
   void FallBehindLocked();
+  // With no write in flight: sends the final status, naming the resume id if the client fell
+  // behind.
+  void SendStatusLocked();
 
   grpc::CallbackServerContext* const context_;
   store::Store& store_;
@@ -66,10 +72,11 @@ class TimelineWatch final : public grpc::ServerWriteReactor<v1::WatchTimelineRes
   std::deque<feed::SharedEvent> pending_;  // to send, in id order
   std::deque<feed::SharedEvent> arrived_;  // from the feed while still catching up
   std::int64_t last_queued_id_ = 0;
-  std::int64_t last_sent_id_ = 0;
+  std::int64_t last_sent_id_ = 0;  // the last event whose write went out
   bool writing_ = false;
-  bool finished_ = false;
-  std::optional<grpc::Status> finish_after_write_;
+  bool finished_ = false;  // no more writes start; the status goes once writing_ is false
+  bool fell_behind_ = false;
+  grpc::Status final_status_;
   v1::WatchTimelineResponse response_;
 };
 

@@ -83,7 +83,10 @@ def watch(pb, stub, customer, after_id, count):
             if error.code() != grpc.StatusCode.RESOURCE_EXHAUSTED:
                 raise
             trailers = dict(error.trailing_metadata() or ())
-            after_id = max(after_id, int(trailers.get(RESUME_KEY, after_id)))
+            if RESUME_KEY not in trailers:
+                raise  # refused, e.g. too many watches open: not a watch that fell behind
+            # The last event this stream delivered: resuming after it repeats and loses nothing.
+            after_id = int(trailers[RESUME_KEY])
             print(f"fell behind; resuming after event {after_id}", file=sys.stderr, flush=True)
 
 

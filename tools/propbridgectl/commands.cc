@@ -166,22 +166,18 @@ int RunWatch(Daemon& daemon, const WatchOptions& options) {
     }
     grpc::Status status = reader->Finish();
 
-    if (status.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED) {
-      auto resume = ResumeId(context);
-      if (resume && (!request.has_after_id() || *resume > request.after_id())) {
-        request.set_after_id(*resume);
-      }
-      std::string resume_id = request.has_after_id() ? std::to_string(request.after_id()) : "";
+    // A watch that fell behind names the last event it delivered; a refusal because too many
+    // watches are open names none and is reported like any other error.
+    if (auto resume = ResumeId(context);
+        status.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED && resume) {
+      request.set_after_id(*resume);
       if (options.follow) {
-        std::cerr << "propbridgectl: fell behind; resuming"
-                  << (resume_id.empty() ? "" : " after event " + resume_id) << "\n";
+        std::cerr << "propbridgectl: fell behind; resuming after event " << *resume << "\n";
         continue;
       }
       std::cerr << "propbridgectl: propbridged ended the watch because it fell behind: "
-                << status.error_message() << "\n";
-      if (!resume_id.empty()) {
-        std::cerr << "Resume with --after-id " << resume_id << ", or watch with --follow.\n";
-      }
+                << status.error_message() << "\n"
+                << "Resume with --after-id " << *resume << ", or watch with --follow.\n";
       return kExitWatchFellBehind;
     }
     bool gone = status.ok() || status.error_code() == grpc::StatusCode::UNAVAILABLE;
