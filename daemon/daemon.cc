@@ -32,8 +32,12 @@ Result<std::unique_ptr<Daemon>> Daemon::Start(const config::Config& config) {
       std::make_unique<ingest::Pipeline>(*daemon->store_, pipeline_options, &daemon->feed_);
 
   Daemon* self = daemon.get();
-  auto server = api::GrpcServer::Start(config.listen, *daemon->store_, daemon->feed_,
-                                       *daemon->tokens_, [self] { return self->PluginStatuses(); });
+  api::TimelineServiceOptions api_options;
+  api_options.max_watches = static_cast<int>(config.max_watches);
+  api_options.watch.buffer_limit = config.watch_buffer_events;
+  auto server = api::GrpcServer::Start(
+      config.listen, *daemon->store_, daemon->feed_, *daemon->tokens_,
+      [self] { return self->PluginStatuses(); }, api_options);
   if (!server.ok()) return server.status();
   daemon->server_ = std::move(*server);
   Status written = daemon->WriteListenAddress();

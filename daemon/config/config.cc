@@ -234,7 +234,8 @@ Result<Config> ParseConfig(const std::string& toml_text, const fs::path& file) {
                            std::string(e.description()));
   }
   PB_RETURN_IF_ERROR(r.CheckKeys(
-      root, "", {"listen", "data_dir", "plugin_dir", "ingest", "plugins", "mapping", "shutdown"}));
+      root, "",
+      {"listen", "data_dir", "plugin_dir", "ingest", "api", "plugins", "mapping", "shutdown"}));
 
   Config config;
   config.source_file = file;
@@ -256,6 +257,17 @@ Result<Config> ParseConfig(const std::string& toml_text, const fs::path& file) {
     std::int64_t capacity = static_cast<std::int64_t>(config.queue_capacity);
     PB_RETURN_IF_ERROR(r.PositiveInt(*ingest->as_table(), "ingest.", "queue_capacity", capacity));
     config.queue_capacity = static_cast<std::size_t>(capacity);
+  }
+  if (const toml::node* api = root.get("api")) {
+    if (!api->is_table()) return r.Error("api", "must be a table");
+    const toml::table& table = *api->as_table();
+    PB_RETURN_IF_ERROR(r.CheckKeys(table, "api.", {"max_watches", "watch_buffer_events"}));
+    for (auto [key, value] : {std::pair{"max_watches", &config.max_watches},
+                              std::pair{"watch_buffer_events", &config.watch_buffer_events}}) {
+      auto number = static_cast<std::int64_t>(*value);
+      PB_RETURN_IF_ERROR(r.PositiveInt(table, "api.", key, number));
+      *value = static_cast<std::size_t>(number);
+    }
   }
   if (const toml::node* shutdown = root.get("shutdown")) {
     if (!shutdown->is_table()) return r.Error("shutdown", "must be a table");

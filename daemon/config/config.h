@@ -38,7 +38,9 @@ struct Config {
   std::filesystem::path plugin_dir;
   std::size_t queue_capacity = 50000;  // events waiting to be stored
   std::chrono::milliseconds plugin_stop_timeout{5000};
-  std::vector<MappingRule> mapping;  // [mapping]: for every source
+  std::size_t max_watches = 256;           // [api]: WatchTimeline streams open at once
+  std::size_t watch_buffer_events = 1000;  // [api]: events queued for one slow watch
+  std::vector<MappingRule> mapping;        // [mapping]: for every source
   std::vector<PluginConfig> plugins;
 };
 
