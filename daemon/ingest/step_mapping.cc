@@ -48,6 +48,8 @@ const std::vector<MappingRule>& StepMapping::Defaults() {
       // HELP: repairs, reminders, rule violations handled through service.
       {"billing.reminder", Step::kHelp, Initiative::kProactive},
       {"maintenance.work_order", Step::kHelp, Initiative::kReactive},
+      // The property side calling or visiting after a repair: proactive, unlike the order.
+      {"maintenance.work_order.followed_up", Step::kHelp, Initiative::kProactive},
       {"maintenance.notice", Step::kHelp, Initiative::kProactive},
       {"maintenance.violation", Step::kHelp, Initiative::kProactive},
       {"maintenance.renovation", Step::kHelp, Initiative::kReactive},

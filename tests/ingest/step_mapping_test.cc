@@ -29,6 +29,20 @@ TEST(StepMapping, DefaultsFollowTheFiveSteps) {
   EXPECT_EQ(PlaceOrFail(mapping, "homeservice.order.completed").step, Step::kDelight);
 }
 
+TEST(StepMapping, ARepairFollowUpIsProactiveHelpUnlikeTheRepairOrder) {
+  StepMapping mapping({}, {});
+  Placement follow_up = PlaceOrFail(mapping, "maintenance.work_order.followed_up");
+  EXPECT_EQ(follow_up.step, Step::kHelp);
+  EXPECT_EQ(follow_up.initiative, Initiative::kProactive);
+  Placement opened = PlaceOrFail(mapping, "maintenance.work_order.opened");
+  EXPECT_EQ(opened.step, Step::kHelp);
+  EXPECT_EQ(opened.initiative, Initiative::kReactive);
+  // A source may still say otherwise, as for any default.
+  StepMapping overridden({}, {{"maintenance.work_order", Step::kHelp, Initiative::kReactive}});
+  EXPECT_EQ(PlaceOrFail(overridden, "maintenance.work_order.followed_up").initiative,
+            Initiative::kReactive);
+}
+
 TEST(StepMapping, PrefixMatchesWholeSegmentsOnly) {
   StepMapping mapping({}, {});
   EXPECT_FALSE(

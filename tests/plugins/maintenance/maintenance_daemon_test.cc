@@ -317,6 +317,15 @@ TEST_F(MaintenanceDaemonTest, TheSampleDeliveriesLineUpWithTheBillingSamples) {
   std::size_t repairs = 0;
   for (const auto& e : events) repairs += e.matter_id() == "wo:WO-20261012-0031";
   EXPECT_EQ(repairs, 6u);
+  // The follow-up call after the repair is the property side reaching out.
+  std::size_t follow_ups = 0;
+  for (const auto& e : events) {
+    if (e.kind() != "maintenance.work_order.followed_up") continue;
+    ++follow_ups;
+    EXPECT_EQ(e.step(), v1::STEP_HELP);
+    EXPECT_EQ(e.initiative(), v1::INITIATIVE_PROACTIVE);
+  }
+  EXPECT_EQ(follow_ups, 1u);
   for (const char* account : {"account:A-1002", "account:A-1004", "account:A-1005"}) {
     bool has_maintenance = false;
     for (const auto& e : Timeline(*daemon, account)) has_maintenance |= e.source() == "maintenance";
