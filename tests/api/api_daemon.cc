@@ -1,0 +1,120 @@
+#include "tests/api/api_daemon.h"
+
+#include <gtest/gtest.h>
+
+#include <thread>
+
+namespace propbridge::testing {
+namespace {
+
+using namespace std::chrono_literals;
+
+constexpr char kResumeKey[] = "propbridge-resume-after-id";
+
+std::shared_ptr<grpc::Channel> Channel(const std::string& address, bool own) {
+  grpc::ChannelArguments args;
+  if (own) {
+    args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+    args.SetInt(GRPC_ARG_HTTP2_BDP_PROBE, 0);
+  }
+  return grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args);
+}
+
+}  // namespace
+
+std::string SyntheticInstance(const std::string& name, const std::string& settings) {
+  return "[plugins." + name + "]\nlibrary = \"" SYNTHETIC_PLUGIN "\"\n[plugins." + name +
+         ".settings]\n" + settings + "\n";
+}
+
+std::unique_ptr<ApiDaemon> ApiDaemon::Start(const TempDir& dir, const std::string& tables) {
+  const std::string config =
+      "listen = \"127.0.0.1:0\"\ndata_dir = \"" + (dir / "data").string() + "\"\n" + tables;
+  std::string error;
+  auto process = DaemonProcess::Start(dir.path(), config, dir / "data", error);
+  EXPECT_TRUE(process) << error;
+  if (!process) return nullptr;
+  return std::unique_ptr<ApiDaemon>(new ApiDaemon(std::move(process)));
+}
+
+ApiDaemon::ApiDaemon(std::unique_ptr<DaemonProcess> process)
+    : process_(std::move(process)),
+      stub_(v1::TimelineService::NewStub(Channel(process_->address(), /*own=*/false))) {}
+
+std::unique_ptr<v1::TimelineService::Stub> ApiDaemon::OwnStub() const {
+  return v1::TimelineService::NewStub(Channel(process_->address(), /*own=*/true));
+}
+
+std::vector<v1::TimelineEvent> ApiDaemon::ReadPages(v1::GetTimelineRequest request) {
+  std::vector<v1::TimelineEvent> events;
+  do {
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + 10s);
+    v1::GetTimelineResponse response;
+    grpc::Status status = stub_->GetTimeline(&context, request, &response);
+    if (!status.ok()) {
+      ADD_FAILURE() << "GetTimeline: " << status.error_message();
+      break;
+    }
+    events.insert(events.end(), response.events().begin(), response.events().end());
+    request.set_page_token(response.next_page_token());
+  } while (!request.page_token().empty());
+  return events;
+}
+
+std::vector<v1::TimelineEvent> ApiDaemon::WaitForCount(const std::string& customer,
+                                                       std::size_t count) {
+  auto events = WaitForEvents(*process_, customer, count, 60s);
+  EXPECT_GE(events.size(), count) << "the plugin did not deliver in time";
+  return events;
+}
+
+std::int64_t ApiDaemon::NewestId(const std::string& customer) {
+  v1::GetTimelineRequest request;
+  request.set_customer(customer);
+  request.set_page_size(1);
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + 10s);
+  v1::GetTimelineResponse response;
+  grpc::Status status = stub_->GetTimeline(&context, request, &response);
+  if (status.error_code() == grpc::StatusCode::NOT_FOUND) return 0;
+  EXPECT_TRUE(status.ok()) << status.error_message();
+  return response.events().empty() ? 0 : response.events(0).id();
+}
+
+WatchCall::WatchCall(v1::TimelineService::Stub& stub, const v1::WatchTimelineRequest& request,
+                     std::chrono::seconds timeout) {
+  context.set_deadline(std::chrono::system_clock::now() + timeout);
+  reader = stub.WatchTimeline(&context, request);
+}
+
+bool WatchCall::Read(std::size_t count) {
+  v1::WatchTimelineResponse response;
+  for (std::size_t i = 0; i < count; ++i) {
+    if (!reader->Read(&response)) return false;
+    received.push_back(response.event());
+  }
+  return true;
+}
+
+grpc::Status WatchCall::ReadToEnd() {
+  while (Read(1)) {
+  }
+  return reader->Finish();
+}
+
+std::optional<std::int64_t> WatchCall::ResumeId() const {
+  const auto& trailers = context.GetServerTrailingMetadata();
+  auto found = trailers.find(kResumeKey);
+  if (found == trailers.end()) return std::nullopt;
+  return std::stoll(std::string(found->second.data(), found->second.size()));
+}
+
+std::vector<std::int64_t> Ids(const std::vector<v1::TimelineEvent>& events) {
+  std::vector<std::int64_t> ids;
+  ids.reserve(events.size());
+  for (const auto& event : events) ids.push_back(event.id());
+  return ids;
+}
+
+}  // namespace propbridge::testing

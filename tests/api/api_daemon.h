@@ -1,0 +1,74 @@
+// What the API tests share: the real propbridged fed by instances of the synthetic plugin,
+// page walks, watch reads and channels of their own. Not thread-safe; one per test.
+#pragma once
+
+#include <grpcpp/grpcpp.h>
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "propbridge/v1/timeline.grpc.pb.h"
+#include "tests/support/daemon_process.h"
+#include "tests/support/temp_dir.h"
+
+namespace propbridge::testing {
+
+// A [plugins.<name>] table running the synthetic plugin; `settings` are TOML lines for its
+// settings table (count, batch_size, customers, time_step_s, time_offset_s, interval_ms).
+std::string SyntheticInstance(const std::string& name, const std::string& settings);
+
+// A running daemon on <dir>/data with the given tables (plugin instances, [api]) and a
+// timeline stub on a channel of its own.
+class ApiDaemon {
+ public:
+  // Fails the calling test and returns nullptr when the daemon does not start.
+  static std::unique_ptr<ApiDaemon> Start(const TempDir& dir, const std::string& tables);
+
+  DaemonProcess& process() { return *process_; }
+  v1::TimelineService::Stub& stub() { return *stub_; }
+
+  // A stub on a connection no other stub shares, without HTTP/2 window growth (BDP probing),
+  // so a stream that is not read holds the daemon's writes back after a fixed 64 KiB.
+  std::unique_ptr<v1::TimelineService::Stub> OwnStub() const;
+
+  // Every page of `request` from its page_token on, in order; fails the test on an error.
+  std::vector<v1::TimelineEvent> ReadPages(v1::GetTimelineRequest request);
+
+  // Polls until `customer` has at least `count` events; fails the test on timeout.
+  std::vector<v1::TimelineEvent> WaitForCount(const std::string& customer, std::size_t count);
+
+  // The largest event id stored for `customer` (whose events occur in id order), or 0.
+  std::int64_t NewestId(const std::string& customer);
+
+ private:
+  explicit ApiDaemon(std::unique_ptr<DaemonProcess> process);
+
+  std::unique_ptr<DaemonProcess> process_;
+  std::unique_ptr<v1::TimelineService::Stub> stub_;
+};
+
+// One watch call: its context, its reader and what it received.
+struct WatchCall {
+  grpc::ClientContext context;
+  std::unique_ptr<grpc::ClientReader<v1::WatchTimelineResponse>> reader;
+  std::vector<v1::TimelineEvent> received;
+
+  // Starts the call with a deadline of `timeout`.
+  WatchCall(v1::TimelineService::Stub& stub, const v1::WatchTimelineRequest& request,
+            std::chrono::seconds timeout = std::chrono::seconds(60));
+
+  // Reads until `count` events more have arrived (true) or the stream ends (false).
+  bool Read(std::size_t count);
+  // Reads to the end of the stream and returns its status.
+  grpc::Status ReadToEnd();
+  // The resume id in the trailing metadata, once the call is finished.
+  std::optional<std::int64_t> ResumeId() const;
+};
+
+std::vector<std::int64_t> Ids(const std::vector<v1::TimelineEvent>& events);
+
+}  // namespace propbridge::testing

@@ -1,0 +1,201 @@
+// WatchTimeline against the real daemon and the real synthetic plugin over real gRPC:
+// resuming after a dropped stream, a consumer that stops reading, cancellation, deadlines and
+// the limit on open watches.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <thread>
+
+#include "tests/api/api_daemon.h"
+
+namespace propbridge::testing {
+namespace {
+
+using namespace std::chrono_literals;
+
+// The union of what two streams delivered, in the order they delivered it.
+std::vector<std::int64_t> Joined(const WatchCall& first, const WatchCall& second) {
+  auto ids = Ids(first.received);
+  auto more = Ids(second.received);
+  ids.insert(ids.end(), more.begin(), more.end());
+  return ids;
+}
+
+// Opens watches on `customer` from the first stored event until one is admitted (it delivers
+// an event) or the timeout passes; a refused one ends at once with RESOURCE_EXHAUSTED.
+std::unique_ptr<WatchCall> WaitForAdmission(v1::TimelineService::Stub& stub,
+                                            const std::string& customer) {
+  v1::WatchTimelineRequest request;
+  request.set_customer(customer);
+  request.set_after_id(0);
+  auto deadline = std::chrono::steady_clock::now() + 30s;
+  while (std::chrono::steady_clock::now() < deadline) {
+    auto call = std::make_unique<WatchCall>(stub, request);
+    if (call->Read(1)) return call;
+    grpc::Status status = call->reader->Finish();
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << status.error_message();
+    std::this_thread::sleep_for(20ms);
+  }
+  return nullptr;
+}
+
+TEST(ApiWatch, ResumingAfterADroppedStreamHasNoGapAndNoDuplicate) {
+  TempDir dir;
+  // Two customers, so the watch for one also proves the customer selection; the plugin is
+  // still emitting when the first stream is dropped and when the second one catches up.
+  auto daemon =
+      ApiDaemon::Start(dir, SyntheticInstance("live",
+                                              "count = 3000\nbatch_size = 10\ncustomers = 2\n"
+                                              "interval_ms = 10\n"));
+  ASSERT_TRUE(daemon);
+  const std::string customer = "account:C1";
+  const std::size_t total = 1500;
+
+  v1::WatchTimelineRequest request;
+  request.set_customer(customer);
+  request.set_after_id(0);
+  WatchCall first(daemon->stub(), request);
+  ASSERT_TRUE(first.Read(300));
+  first.context.TryCancel();
+  EXPECT_EQ(first.reader->Finish().error_code(), grpc::StatusCode::CANCELLED);
+
+  request.set_after_id(first.received.back().id());
+  WatchCall second(daemon->stub(), request);
+  ASSERT_TRUE(second.Read(total - first.received.size()));
+  second.context.TryCancel();
+  second.reader->Finish();
+
+  const auto joined = Joined(first, second);
+  EXPECT_TRUE(std::is_sorted(joined.begin(), joined.end()));
+  EXPECT_EQ(std::adjacent_find(joined.begin(), joined.end()), joined.end()) << "a duplicate";
+  v1::GetTimelineRequest whole;
+  whole.set_customer(customer);
+  whole.set_page_size(1000);
+  auto stored = Ids(daemon->ReadPages(whole));
+  std::sort(stored.begin(), stored.end());
+  EXPECT_EQ(joined, stored);
+  for (const auto& event : second.received) EXPECT_EQ(event.customer(), customer);
+}
+
+TEST(ApiWatch, ASlowConsumerIsEndedWithTheResumeIdAndResumingLosesNothing) {
+  TempDir dir;
+  const std::size_t buffer = 50;
+  auto daemon = ApiDaemon::Start(
+      dir, "[api]\nwatch_buffer_events = 50\n" +
+               SyntheticInstance("live",
+                                 "count = 1000000\nbatch_size = 20\ncustomers = 1\n"
+                                 "interval_ms = 10\n"));
+  ASSERT_TRUE(daemon);
+  const std::string customer = "account:C0";
+  // Far more than 64 KiB of events, the most the unread stream can hold in flight.
+  const std::int64_t behind = 5000;
+
+  // From now on: the first event proves the watch is live; then the client stops reading.
+  auto slow_stub = daemon->OwnStub();
+  v1::WatchTimelineRequest request;
+  request.set_customer(customer);
+  WatchCall slow(*slow_stub, request);
+  ASSERT_TRUE(slow.Read(1));
+  const std::int64_t first_id = slow.received.front().id();
+  auto deadline = std::chrono::steady_clock::now() + 60s;
+  std::int64_t newest = 0;
+  while ((newest = daemon->NewestId(customer)) < first_id + behind) {
+    ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "the plugin stalled";
+  }
+
+  grpc::Status status = slow.ReadToEnd();
+  ASSERT_EQ(status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << status.error_message();
+  EXPECT_NE(status.error_message().find("after_id="), std::string::npos) << status.error_message();
+  ASSERT_TRUE(slow.ResumeId());
+  EXPECT_EQ(*slow.ResumeId(), slow.received.back().id())
+      << "the resume id must be the last event received";
+  // What the daemon held for the stream was bounded by the buffer, not by the backlog.
+  EXPECT_LT(static_cast<std::int64_t>(slow.received.size()), behind / 2);
+  EXPECT_GT(slow.received.size(), buffer);
+
+  request.set_after_id(*slow.ResumeId());
+  WatchCall resumed(daemon->stub(), request);
+  while (resumed.received.empty() || resumed.received.back().id() < newest) {
+    ASSERT_TRUE(resumed.Read(1));
+  }
+  resumed.context.TryCancel();
+  resumed.reader->Finish();
+
+  const auto joined = Joined(slow, resumed);
+  EXPECT_TRUE(std::is_sorted(joined.begin(), joined.end()));
+  EXPECT_EQ(std::adjacent_find(joined.begin(), joined.end()), joined.end()) << "a duplicate";
+  v1::GetTimelineRequest stored_request;
+  stored_request.set_customer(customer);
+  stored_request.set_page_size(1000);
+  stored_request.set_order(v1::TIMELINE_ORDER_OLDEST_FIRST);
+  std::vector<std::int64_t> stored;
+  for (std::int64_t id : Ids(daemon->ReadPages(stored_request))) {
+    if (id >= first_id && id <= joined.back()) stored.push_back(id);
+  }
+  EXPECT_EQ(joined, stored);
+}
+
+class ApiWatchLimit : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    daemon_ = ApiDaemon::Start(
+        dir_, "[api]\nmax_watches = 2\n" +
+                  SyntheticInstance("seed", "count = 100\nbatch_size = 100\ncustomers = 1\n"));
+    ASSERT_TRUE(daemon_);
+    daemon_->WaitForCount(kCustomer, 100);
+  }
+
+  // Asserts that a watch beyond the limit is refused with a message that says why.
+  void ExpectRefused() {
+    v1::WatchTimelineRequest request;
+    request.set_customer(kCustomer);
+    request.set_after_id(0);
+    WatchCall refused(daemon_->stub(), request);
+    grpc::Status status = refused.ReadToEnd();
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+    EXPECT_NE(status.error_message().find("too many watches"), std::string::npos)
+        << status.error_message();
+    EXPECT_FALSE(refused.ResumeId()) << "a refusal is not a watch that fell behind";
+  }
+
+  static constexpr char kCustomer[] = "account:C0";
+  TempDir dir_;
+  std::unique_ptr<ApiDaemon> daemon_;
+};
+
+TEST_F(ApiWatchLimit, ACancelledWatchFreesItsSlot) {
+  auto first = WaitForAdmission(daemon_->stub(), kCustomer);
+  auto second = WaitForAdmission(daemon_->stub(), kCustomer);
+  ASSERT_TRUE(first && second);
+  ExpectRefused();
+
+  first->context.TryCancel();
+  EXPECT_EQ(first->reader->Finish().error_code(), grpc::StatusCode::CANCELLED);
+  EXPECT_TRUE(WaitForAdmission(daemon_->stub(), kCustomer)) << "the cancelled slot stayed taken";
+  second->context.TryCancel();
+  second->reader->Finish();
+}
+
+TEST_F(ApiWatchLimit, ADeadlineEndsAWatchAndFreesItsSlot) {
+  auto open = WaitForAdmission(daemon_->stub(), kCustomer);
+  ASSERT_TRUE(open);
+  // Live only: nothing more arrives, so only the deadline can end it.
+  v1::WatchTimelineRequest request;
+  request.set_customer(kCustomer);
+  WatchCall quiet(daemon_->stub(), request, 1s);
+  const auto started = std::chrono::steady_clock::now();
+  EXPECT_EQ(quiet.ReadToEnd().error_code(), grpc::StatusCode::DEADLINE_EXCEEDED);
+  EXPECT_GE(std::chrono::steady_clock::now() - started, 900ms);
+  EXPECT_TRUE(quiet.received.empty());
+
+  auto next = WaitForAdmission(daemon_->stub(), kCustomer);
+  EXPECT_TRUE(next) << "the slot of the expired watch stayed taken";
+  ExpectRefused();
+  open->context.TryCancel();
+  open->reader->Finish();
+  next->context.TryCancel();
+  next->reader->Finish();
+}
+
+}  // namespace
+}  // namespace propbridge::testing
