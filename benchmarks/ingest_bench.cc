@@ -3,12 +3,13 @@
 //
 // raw:      the rows inserted with one prepared statement into a fresh database opened with
 //           the store's pragmas and schema, kBatchSize rows per transaction.
-// pipeline: the synthetic plugin loaded and started as the daemon does it, emitting the events
-//           in batches of kBatchSize through a real Pipeline into a real SQLite store; timed
-//           until the pipeline counts every event stored.
+// pipeline: the synthetic plugin started by a real PluginSupervisor as the daemon does it,
+//           emitting the events in batches of kBatchSize through a real Pipeline into a real
+//           SQLite store; timed until the pipeline counts every event stored. Twice: in the
+//           daemon's process, and isolated in a propbridge-plugin-host process.
 //
-// The two run in turns, kRounds times each, and the best of each is compared. Afterwards the
-// rows of both databases are compared, so the baseline keeps writing what the store writes.
+// The three run in turns, kRounds times each, and the best of each is compared. Afterwards the
+// rows of the databases are compared, so the baseline keeps writing what the store writes.
 #include <sqlite3.h>
 
 #include <algorithm>
@@ -24,7 +25,7 @@
 #include "daemon/config/config.h"
 #include "daemon/ingest/pipeline.h"
 #include "daemon/ingest/step_mapping.h"
-#include "daemon/plugin_host/plugin_instance.h"
+#include "daemon/supervisor/plugin_supervisor.h"
 #include "daemon/store/sqlite_schema.h"
 #include "daemon/store/store.h"
 
@@ -160,7 +161,7 @@ double RawInsertRate(const fs::path& path, std::int64_t events, const ingest::Pl
 
 // Runs the synthetic plugin through the real pipeline into a real store at `path`, and
 // returns events stored per second.
-double PipelineRate(const fs::path& path, std::int64_t events) {
+double PipelineRate(const fs::path& path, std::int64_t events, bool isolated) {
   store::StoreOptions store_options;
   store_options.path = path;
   std::unique_ptr<store::Store> store = Check(store::OpenSqliteStore(store_options), "store");
@@ -181,8 +182,13 @@ double PipelineRate(const fs::path& path, std::int64_t events) {
 
   const ingest::PipelineStats& stats = pipeline.stats();
   const Clock::time_point start = Clock::now();
-  std::unique_ptr<plugin_host::PluginInstance> instance = Check(
-      plugin_host::PluginInstance::Start(plugin, daemon, pipeline, *store), "start the plugin");
+  plugin.in_process = !isolated;
+  supervisor::PluginSupervisor instance(plugin, daemon, PLUGIN_HOST, pipeline, *store);
+  instance.Start();
+  if (supervisor::PluginReport report = instance.Report();
+      report.state != supervisor::PluginState::kRunning) {
+    Fail("the plugin did not start: " + report.last_error);
+  }
   std::uint64_t last_count = 0;
   Clock::time_point last_progress = start;
   while (stats.events_stored.load() < static_cast<std::uint64_t>(events)) {
@@ -198,7 +204,7 @@ double PipelineRate(const fs::path& path, std::int64_t events) {
     std::this_thread::sleep_for(milliseconds(1));
   }
   const double rate = static_cast<double>(events) / SecondsSince(start);
-  if (!instance->Stop(Clock::now() + seconds(5))) Fail("the plugin did not stop");
+  if (!instance.Shutdown(Clock::now() + seconds(5))) Fail("the plugin did not stop");
   pipeline.Close();
   return rate;
 }
@@ -252,21 +258,30 @@ int Main(int argc, char** argv) {
 
   double best_raw = 0;
   double best_pipeline = 0;
+  double best_isolated = 0;
   for (int round = 1; round <= kRounds; ++round) {
     ScratchDir dir("propbridge-bench");
     const double raw = RawInsertRate(dir.path() / "raw.db", events, *placement);
-    const double pipeline = PipelineRate(dir.path() / "store.db", events);
+    const double pipeline = PipelineRate(dir.path() / "store.db", events, false);
+    const double isolated = PipelineRate(dir.path() / "isolated.db", events, true);
     CompareRows(dir.path() / "store.db", dir.path() / "raw.db", events);
-    std::printf("round %d: raw %s rows/s, pipeline %s events/s\n", round,
-                WithThousands(raw).c_str(), WithThousands(pipeline).c_str());
+    CompareRows(dir.path() / "isolated.db", dir.path() / "raw.db", events);
+    std::printf("round %d: raw %s rows/s, pipeline %s events/s, isolated %s events/s\n", round,
+                WithThousands(raw).c_str(), WithThousands(pipeline).c_str(),
+                WithThousands(isolated).c_str());
     best_raw = std::max(best_raw, raw);
     best_pipeline = std::max(best_pipeline, pipeline);
+    best_isolated = std::max(best_isolated, isolated);
   }
   std::printf("raw sqlite insert        : %s rows/s (best of %d)\n",
               WithThousands(best_raw).c_str(), kRounds);
   std::printf("pipeline (plugin->store) : %s events/s (best of %d)\n",
               WithThousands(best_pipeline).c_str(), kRounds);
   std::printf("ratio: %.2f (target >= 0.50)\n", best_pipeline / best_raw);
+  std::printf("pipeline, plugin isolated: %s events/s (best of %d)\n",
+              WithThousands(best_isolated).c_str(), kRounds);
+  std::printf("isolation ratio (isolated / in process): %.2f (target >= 0.70)\n",
+              best_isolated / best_pipeline);
   return 0;
 }
 

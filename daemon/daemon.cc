@@ -2,11 +2,27 @@
 
 #include <spdlog/spdlog.h>
 
+#include <atomic>
 #include <fstream>
+#include <thread>
 
 namespace propbridge {
 
 namespace fs = std::filesystem;
+
+namespace {
+
+// The configured plugin host, else the one beside this executable (a build tree, or a
+// relocated install), else the one where the package installs it.
+fs::path FindPluginHost(const config::Config& config) {
+  if (!config.plugin_host.empty()) return config.plugin_host;
+  std::error_code ec;
+  fs::path beside = fs::read_symlink("/proc/self/exe", ec).parent_path() / "propbridge-plugin-host";
+  if (!ec && fs::exists(beside, ec)) return beside;
+  return PROPBRIDGE_PLUGIN_HOST_PATH;
+}
+
+}  // namespace
 
 Result<std::unique_ptr<Daemon>> Daemon::Start(const config::Config& config) {
   std::unique_ptr<Daemon> daemon(new Daemon(config));
@@ -31,13 +47,17 @@ Result<std::unique_ptr<Daemon>> Daemon::Start(const config::Config& config) {
   daemon->pipeline_ =
       std::make_unique<ingest::Pipeline>(*daemon->store_, pipeline_options, &daemon->feed_);
 
-  Daemon* self = daemon.get();
+  auto host = FindPluginHost(config);
+  for (const config::PluginConfig& plugin : config.plugins) {
+    daemon->plugins_.push_back(std::make_unique<supervisor::PluginSupervisor>(
+        plugin, config, host, *daemon->pipeline_, *daemon->store_));
+  }
+
   api::TimelineServiceOptions api_options;
   api_options.max_watches = static_cast<int>(config.max_watches);
   api_options.watch.buffer_limit = config.watch_buffer_events;
-  auto server = api::GrpcServer::Start(
-      config.listen, *daemon->store_, daemon->feed_, *daemon->tokens_,
-      [self] { return self->PluginStatuses(); }, api_options);
+  auto server = api::GrpcServer::Start(config.listen, *daemon->store_, daemon->feed_,
+                                       *daemon->tokens_, daemon.get(), api_options);
   if (!server.ok()) return server.status();
   daemon->server_ = std::move(*server);
   Status written = daemon->WriteListenAddress();
@@ -49,41 +69,72 @@ Result<std::unique_ptr<Daemon>> Daemon::Start(const config::Config& config) {
 }
 
 void Daemon::StartPlugins() {
-  for (const config::PluginConfig& plugin : config_.plugins) {
-    api::PluginStatus status;
-    status.name = plugin.name;
-    status.library = plugin.library.string();
-    if (!plugin.enabled) {
-      spdlog::info("[{}] disabled in the configuration", plugin.name);
-      status.state = v1::PLUGIN_STATE_DISABLED;
-    } else if (auto instance =
-                   plugin_host::PluginInstance::Start(plugin, config_, *pipeline_, *store_);
-               !instance.ok()) {
-      spdlog::error("[{}] not running: {}", plugin.name, instance.status().message());
-      status.state = v1::PLUGIN_STATE_FAILED;
-      status.last_error = instance.status().message();
-    } else {
-      spdlog::info("[{}] started from {}", plugin.name, plugin.library.string());
-      status.state = v1::PLUGIN_STATE_RUNNING;
-      plugins_.push_back(std::move(*instance));
-    }
-    std::lock_guard lock(statuses_mu_);
-    statuses_.push_back(std::move(status));
-  }
+  // Each first start may take up to its start timeout: start them side by side.
+  std::vector<std::thread> starting;
+  for (auto& plugin : plugins_) starting.emplace_back([&plugin] { plugin->Start(); });
+  for (std::thread& t : starting) t.join();
 }
 
-std::vector<api::PluginStatus> Daemon::PluginStatuses() const {
-  std::vector<api::PluginStatus> statuses;
-  {
-    std::lock_guard lock(statuses_mu_);
-    statuses = statuses_;
+namespace {
+
+v1::PluginState ToProto(supervisor::PluginState state) {
+  switch (state) {
+    case supervisor::PluginState::kStarting:
+      return v1::PLUGIN_STATE_STARTING;
+    case supervisor::PluginState::kRunning:
+      return v1::PLUGIN_STATE_RUNNING;
+    case supervisor::PluginState::kBackingOff:
+      return v1::PLUGIN_STATE_BACKING_OFF;
+    case supervisor::PluginState::kFailed:
+      return v1::PLUGIN_STATE_FAILED;
+    case supervisor::PluginState::kStopped:
+      return v1::PLUGIN_STATE_STOPPED;
+    case supervisor::PluginState::kDisabled:
+      return v1::PLUGIN_STATE_DISABLED;
   }
-  for (api::PluginStatus& status : statuses) {
-    ingest::SourceCounts counts = pipeline_->CountsOf(status.name);
+  return v1::PLUGIN_STATE_UNSPECIFIED;
+}
+
+}  // namespace
+
+std::vector<api::PluginStatus> Daemon::List() const {
+  std::vector<api::PluginStatus> statuses;
+  for (const auto& plugin : plugins_) {
+    supervisor::PluginReport report = plugin->Report();
+    ingest::SourceCounts counts = pipeline_->CountsOf(report.name);
+    api::PluginStatus& status = statuses.emplace_back();
+    status.name = report.name;
+    status.library = report.library;
+    status.state = ToProto(report.state);
+    status.last_error = report.last_error;
     status.events_stored = counts.events_stored;
     status.records_quarantined = counts.quarantined;
+    status.restarts = report.restarts;
+    status.events_emitted = report.events_emitted;
+    status.faults = report.faults;
+    status.isolated = report.isolated;
+    status.pid = report.pid;
   }
   return statuses;
+}
+
+supervisor::PluginSupervisor* Daemon::Find(const std::string& name) const {
+  for (const auto& plugin : plugins_) {
+    if (plugin->name() == name) return plugin.get();
+  }
+  return nullptr;
+}
+
+Status Daemon::Restart(const std::string& name) {
+  supervisor::PluginSupervisor* plugin = Find(name);
+  if (plugin == nullptr) return NotFound("no plugin instance is named '" + name + "'");
+  return plugin->Restart();
+}
+
+Status Daemon::Stop(const std::string& name) {
+  supervisor::PluginSupervisor* plugin = Find(name);
+  if (plugin == nullptr) return NotFound("no plugin instance is named '" + name + "'");
+  return plugin->Stop();
 }
 
 Daemon::~Daemon() = default;
@@ -107,20 +158,15 @@ Status Daemon::WriteListenAddress() const {
 
 bool Daemon::Shutdown() {
   auto deadline = std::chrono::steady_clock::now() + config_.plugin_stop_timeout;
-  bool all_stopped = true;
+  // Side by side, so that the whole stop takes one timeout however many plugins hang.
+  std::vector<std::thread> stopping;
+  std::atomic<bool> all_stopped{true};
   for (auto& plugin : plugins_) {
-    if (!plugin->Stop(deadline)) {
-      all_stopped = false;
-      (void)plugin.release();  // its threads may still run: never destroy it
-    }
+    stopping.emplace_back([&plugin, &all_stopped, deadline] {
+      if (!plugin->Shutdown(deadline)) all_stopped = false;
+    });
   }
-  plugins_.clear();
-  {
-    std::lock_guard lock(statuses_mu_);
-    for (api::PluginStatus& status : statuses_) {
-      if (status.state == v1::PLUGIN_STATE_RUNNING) status.state = v1::PLUGIN_STATE_STOPPED;
-    }
-  }
+  for (std::thread& t : stopping) t.join();
   pipeline_->Close();
   server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
   const auto& stats = pipeline_->stats();

@@ -3,25 +3,25 @@
 #pragma once
 
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <vector>
 
 #include "daemon/api/grpc_server.h"
 #include "daemon/config/config.h"
 #include "daemon/ingest/pipeline.h"
-#include "daemon/plugin_host/plugin_instance.h"
 #include "daemon/store/store.h"
+#include "daemon/supervisor/plugin_supervisor.h"
 
 namespace propbridge {
 
-class Daemon {
+class Daemon final : private api::PluginControl {
  public:
   // Fails (and nothing is left running) when the store cannot be opened or the server cannot
-  // listen. A plugin that is refused or fails to start is logged and left out.
+  // listen. A plugin that is refused or fails to start is logged and reported by ListPlugins;
+  // its supervisor restarts it as its configuration says.
   static Result<std::unique_ptr<Daemon>> Start(const config::Config& config);
 
-  ~Daemon();
+  ~Daemon() override;
 
   // Stops the plugins (bounded by the configured timeout), commits what they emitted, then
   // stops the server. Returns false when a plugin had to be abandoned; the process must then
@@ -34,17 +34,22 @@ class Daemon {
   explicit Daemon(config::Config config) : config_(std::move(config)) {}
   Status WriteListenAddress() const;
   void StartPlugins();
-  std::vector<api::PluginStatus> PluginStatuses() const;
+
+  // api::PluginControl
+  std::vector<api::PluginStatus> List() const override;
+  Status Restart(const std::string& name) override;
+  Status Stop(const std::string& name) override;
+  supervisor::PluginSupervisor* Find(const std::string& name) const;
 
   config::Config config_;
   std::unique_ptr<store::Store> store_;
   feed::ChangeFeed feed_;
   std::optional<api::PageTokens> tokens_;
   std::unique_ptr<ingest::Pipeline> pipeline_;
+  // One per configured instance, in order; created before the server starts, so the server
+  // may use them at once, and destroyed after it stopped.
+  std::vector<std::unique_ptr<supervisor::PluginSupervisor>> plugins_;
   std::unique_ptr<api::GrpcServer> server_;
-  mutable std::mutex statuses_mu_;
-  std::vector<api::PluginStatus> statuses_;  // one per configured instance, in order
-  std::vector<std::unique_ptr<plugin_host::PluginInstance>> plugins_;
 };
 
 }  // namespace propbridge

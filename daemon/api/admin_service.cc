@@ -24,23 +24,77 @@ grpc::ServerUnaryReactor* AdminService::ListQuarantine(grpc::CallbackServerConte
   return reactor;
 }
 
-Status AdminService::Plugins(v1::ListPluginsResponse& response) {
-  auto checkpoints = store_.ReadCheckpoints();
+grpc::ServerUnaryReactor* AdminService::RestartPlugin(grpc::CallbackServerContext* context,
+                                                      const v1::RestartPluginRequest* request,
+                                                      v1::RestartPluginResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  reactor->Finish(
+      ToGrpc(Control(request->name(), &PluginControl::Restart, *response->mutable_plugin())));
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* AdminService::StopPlugin(grpc::CallbackServerContext* context,
+                                                   const v1::StopPluginRequest* request,
+                                                   v1::StopPluginResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  reactor->Finish(
+      ToGrpc(Control(request->name(), &PluginControl::Stop, *response->mutable_plugin())));
+  return reactor;
+}
+
+namespace {
+
+void ToProto(const PluginStatus& status,
+             const std::map<std::string, store::CheckpointRecord>& checkpoints,
+             v1::PluginInstance& plugin) {
+  plugin.set_name(status.name);
+  plugin.set_library(status.library);
+  plugin.set_state(status.state);
+  plugin.set_last_error(status.last_error);
+  plugin.set_events_stored(static_cast<std::int64_t>(status.events_stored));
+  plugin.set_records_quarantined(static_cast<std::int64_t>(status.records_quarantined));
+  plugin.set_restarts(static_cast<std::int64_t>(status.restarts));
+  plugin.set_events_emitted(static_cast<std::int64_t>(status.events_emitted));
+  plugin.set_faults(static_cast<std::int64_t>(status.faults));
+  plugin.set_isolated(status.isolated);
+  plugin.set_pid(status.pid);
+  if (auto it = checkpoints.find(status.name); it != checkpoints.end()) {
+    plugin.set_last_checkpoint(it->second.checkpoint);
+    SetTimestamp(it->second.updated_at, *plugin.mutable_last_checkpoint_time());
+  }
+}
+
+Result<std::map<std::string, store::CheckpointRecord>> CheckpointsBySource(store::Store& store) {
+  auto checkpoints = store.ReadCheckpoints();
   if (!checkpoints.ok()) return checkpoints.status();
-  std::map<std::string, const store::CheckpointRecord*> by_source;
-  for (const auto& record : *checkpoints) by_source[record.source] = &record;
-  for (const PluginStatus& status : plugins_()) {
-    v1::PluginInstance& plugin = *response.add_plugins();
-    plugin.set_name(status.name);
-    plugin.set_library(status.library);
-    plugin.set_state(status.state);
-    plugin.set_last_error(status.last_error);
-    plugin.set_events_stored(static_cast<std::int64_t>(status.events_stored));
-    plugin.set_records_quarantined(static_cast<std::int64_t>(status.records_quarantined));
-    if (auto it = by_source.find(status.name); it != by_source.end()) {
-      plugin.set_last_checkpoint(it->second->checkpoint);
-      SetTimestamp(it->second->updated_at, *plugin.mutable_last_checkpoint_time());
-    }
+  std::map<std::string, store::CheckpointRecord> by_source;
+  for (auto& record : *checkpoints) by_source[record.source] = std::move(record);
+  return by_source;
+}
+
+}  // namespace
+
+Status AdminService::Plugins(v1::ListPluginsResponse& response) {
+  if (plugins_ == nullptr) return Status::Ok();
+  auto checkpoints = CheckpointsBySource(store_);
+  if (!checkpoints.ok()) return checkpoints.status();
+  for (const PluginStatus& status : plugins_->List()) {
+    ToProto(status, *checkpoints, *response.add_plugins());
+  }
+  return Status::Ok();
+}
+
+Status AdminService::Control(const std::string& name,
+                             Status (PluginControl::*command)(const std::string&),
+                             v1::PluginInstance& out) {
+  if (name.empty()) return InvalidArgument("name is required: a plugin instance's name");
+  if (plugins_ == nullptr) return NotFound("no plugin instance is named '" + name + "'");
+  Status done = (plugins_->*command)(name);
+  if (!done.ok()) return done;
+  auto checkpoints = CheckpointsBySource(store_);
+  if (!checkpoints.ok()) return checkpoints.status();
+  for (const PluginStatus& status : plugins_->List()) {
+    if (status.name == name) ToProto(status, *checkpoints, out);
   }
   return Status::Ok();
 }

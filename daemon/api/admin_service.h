@@ -2,7 +2,6 @@
 // is given must outlive it.
 #pragma once
 
-#include <functional>
 #include <string>
 #include <vector>
 
@@ -20,14 +19,29 @@ struct PluginStatus {
   std::string last_error;
   std::uint64_t events_stored = 0;
   std::uint64_t records_quarantined = 0;
+  std::uint64_t restarts = 0;
+  std::uint64_t events_emitted = 0;
+  std::uint64_t faults = 0;
+  bool isolated = false;
+  int pid = 0;
+};
+
+// What the admin service asks of the daemon about its plugin instances. Thread-safe.
+class PluginControl {
+ public:
+  virtual ~PluginControl() = default;
+  // Every configured instance, in configuration order.
+  virtual std::vector<PluginStatus> List() const = 0;
+  // NOT_FOUND for a name that is not configured; FAILED_PRECONDITION for a disabled one.
+  virtual Status Restart(const std::string& name) = 0;
+  virtual Status Stop(const std::string& name) = 0;
 };
 
 class AdminService final : public v1::AdminService::CallbackService {
  public:
-  using PluginLister = std::function<std::vector<PluginStatus>()>;
-
-  AdminService(store::Store& store, const PageTokens& tokens, PluginLister plugins)
-      : store_(store), tokens_(tokens), plugins_(std::move(plugins)) {}
+  // Without `plugins` (a server that runs none), every plugin call is NOT_FOUND.
+  AdminService(store::Store& store, const PageTokens& tokens, PluginControl* plugins)
+      : store_(store), tokens_(tokens), plugins_(plugins) {}
 
   grpc::ServerUnaryReactor* ListPlugins(grpc::CallbackServerContext* context,
                                         const v1::ListPluginsRequest* request,
@@ -35,14 +49,23 @@ class AdminService final : public v1::AdminService::CallbackService {
   grpc::ServerUnaryReactor* ListQuarantine(grpc::CallbackServerContext* context,
                                            const v1::ListQuarantineRequest* request,
                                            v1::ListQuarantineResponse* response) override;
+  grpc::ServerUnaryReactor* RestartPlugin(grpc::CallbackServerContext* context,
+                                          const v1::RestartPluginRequest* request,
+                                          v1::RestartPluginResponse* response) override;
+  grpc::ServerUnaryReactor* StopPlugin(grpc::CallbackServerContext* context,
+                                       const v1::StopPluginRequest* request,
+                                       v1::StopPluginResponse* response) override;
 
  private:
   Status Plugins(v1::ListPluginsResponse& response);
+  // Runs `command` on the named instance, then reports it in `out`.
+  Status Control(const std::string& name, Status (PluginControl::*command)(const std::string&),
+                 v1::PluginInstance& out);
   Status Quarantine(const v1::ListQuarantineRequest& request, v1::ListQuarantineResponse& response);
 
   store::Store& store_;
   const PageTokens& tokens_;
-  PluginLister plugins_;
+  PluginControl* const plugins_;
 };
 
 }  // namespace propbridge::api

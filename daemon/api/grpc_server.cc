@@ -10,13 +10,13 @@ namespace propbridge::api {
 Result<std::unique_ptr<GrpcServer>> GrpcServer::Start(const std::string& listen,
                                                       store::Store& store, feed::ChangeFeed& feed,
                                                       const PageTokens& tokens,
-                                                      AdminService::PluginLister plugins,
+                                                      PluginControl* plugins,
                                                       TimelineServiceOptions options) {
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
 
   std::unique_ptr<GrpcServer> server(
-      new GrpcServer(store, feed, tokens, std::move(plugins), options));
+      new GrpcServer(store, feed, tokens, plugins, options));
   grpc::ServerBuilder builder;
   builder.AddListeningPort(listen, grpc::InsecureServerCredentials(), &server->port_);
   builder.RegisterService(&server->timeline_);
@@ -36,6 +36,8 @@ GrpcServer::~GrpcServer() {
 
 void GrpcServer::Shutdown(std::chrono::system_clock::time_point deadline) {
   if (!server_) return;
+  // Health checks answer NOT_SERVING from here on, so balancers move away first.
+  if (auto* health = server_->GetHealthCheckService()) health->Shutdown();
   server_->Shutdown(deadline);
   server_->Wait();
   server_.reset();

@@ -22,7 +22,7 @@ class GrpcServer {
   // outlive the server.
   static Result<std::unique_ptr<GrpcServer>> Start(const std::string& listen, store::Store& store,
                                                    feed::ChangeFeed& feed, const PageTokens& tokens,
-                                                   AdminService::PluginLister plugins,
+                                                   PluginControl* plugins,
                                                    TimelineServiceOptions options = {});
 
   ~GrpcServer();
@@ -34,8 +34,8 @@ class GrpcServer {
 
  private:
   GrpcServer(store::Store& store, feed::ChangeFeed& feed, const PageTokens& tokens,
-             AdminService::PluginLister plugins, TimelineServiceOptions options)
-      : timeline_(store, feed, tokens, options), admin_(store, tokens, std::move(plugins)) {}
+             PluginControl* plugins, TimelineServiceOptions options)
+      : timeline_(store, feed, tokens, options), admin_(store, tokens, plugins) {}
 
   // Services outlive the server that dispatches to them.
   TimelineService timeline_;

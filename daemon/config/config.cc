@@ -62,6 +62,30 @@ class Reader {
     return Status::Ok();
   }
 
+  // A whole number of at least `min`, into an integer or a std::chrono::milliseconds.
+  template <typename Out>
+  Status Whole(const toml::table& t, const std::string& prefix, const char* key, std::int64_t min,
+               Out& out) const {
+    const toml::node* node = t.get(key);
+    if (node == nullptr) return Status::Ok();
+    if (!node->is_integer() || *node->value<std::int64_t>() < min) {
+      return Error(prefix + key, "must be a whole number of at least " + std::to_string(min));
+    }
+    out = Out(*node->value<std::int64_t>());
+    return Status::Ok();
+  }
+
+  // The sub-table `key` of `t`, if there is one, checked for unknown keys.
+  Result<const toml::table*> Table(const toml::table& t, const std::string& prefix, const char* key,
+                                   const std::set<std::string>& known) const {
+    const toml::node* node = t.get(key);
+    if (node == nullptr) return static_cast<const toml::table*>(nullptr);
+    if (!node->is_table()) return Error(prefix + key, "must be a table");
+    Status checked = CheckKeys(*node->as_table(), prefix + key + ".", known);
+    if (!checked.ok()) return checked;
+    return node->as_table();
+  }
+
   fs::path Resolve(const std::string& path) const {
     fs::path p(path);
     return p.is_absolute() ? p : fs::absolute(file_.parent_path() / p).lexically_normal();
@@ -162,11 +186,49 @@ Result<std::vector<MappingRule>> ReadMapping(const Reader& r, const toml::table&
   return rules;
 }
 
+Status ReadRestartPolicy(const Reader& r, const toml::table& plugin, const std::string& prefix,
+                         RestartPolicy& out) {
+  auto table = r.Table(plugin, prefix, "restart",
+                       {"backoff_base_ms", "backoff_cap_ms", "max_failures", "stable_after_ms"});
+  if (!table.ok()) return table.status();
+  if (*table == nullptr) return Status::Ok();
+  const std::string p = prefix + "restart.";
+  PB_RETURN_IF_ERROR(r.Whole(**table, p, "backoff_base_ms", 1, out.backoff_base));
+  PB_RETURN_IF_ERROR(r.Whole(**table, p, "backoff_cap_ms", 1, out.backoff_cap));
+  PB_RETURN_IF_ERROR(r.Whole(**table, p, "max_failures", 1, out.max_failures));
+  PB_RETURN_IF_ERROR(r.Whole(**table, p, "stable_after_ms", 1, out.stable_after));
+  if (out.backoff_cap < out.backoff_base) {
+    return r.Error(p + "backoff_cap_ms", "must not be below backoff_base_ms");
+  }
+  return Status::Ok();
+}
+
+Status ReadLimits(const Reader& r, const toml::table& plugin, const std::string& prefix,
+                  PluginLimits& out) {
+  auto table = r.Table(plugin, prefix, "limits",
+                       {"memory_mb", "max_batch_events", "max_batch_bytes", "max_events_per_second",
+                        "start_timeout_ms", "heartbeat_timeout_ms"});
+  if (!table.ok()) return table.status();
+  if (*table == nullptr) return Status::Ok();
+  const std::string p = prefix + "limits.";
+  PB_RETURN_IF_ERROR(r.Whole(**table, p, "memory_mb", 0, out.memory_mb));
+  PB_RETURN_IF_ERROR(r.Whole(**table, p, "max_batch_events", 1, out.max_batch_events));
+  PB_RETURN_IF_ERROR(r.Whole(**table, p, "max_batch_bytes", 1024, out.max_batch_bytes));
+  PB_RETURN_IF_ERROR(r.Whole(**table, p, "max_events_per_second", 0, out.max_events_per_second));
+  PB_RETURN_IF_ERROR(r.Whole(**table, p, "start_timeout_ms", 1, out.start_timeout));
+  PB_RETURN_IF_ERROR(r.Whole(**table, p, "heartbeat_timeout_ms", 100, out.heartbeat_timeout));
+  if (out.max_batch_bytes > (std::size_t{1} << 30)) {
+    return r.Error(p + "max_batch_bytes", "must be at most 1073741824 (1 GiB)");
+  }
+  return Status::Ok();
+}
+
 Result<PluginConfig> ReadPlugin(const Reader& r, const Config& config, std::string name,
                                 const toml::table& table) {
   std::string prefix = "plugins." + name + ".";
-  PB_RETURN_IF_ERROR(
-      r.CheckKeys(table, prefix, {"library", "time_zone", "enabled", "settings", "mapping"}));
+  PB_RETURN_IF_ERROR(r.CheckKeys(table, prefix,
+                                 {"library", "time_zone", "enabled", "in_process", "settings",
+                                  "mapping", "restart", "limits"}));
   PluginConfig plugin;
   plugin.name = name;
   std::string library;
@@ -182,6 +244,9 @@ Result<PluginConfig> ReadPlugin(const Reader& r, const Config& config, std::stri
                                              "' (use an IANA name like Asia/Shanghai)");
   }
   PB_RETURN_IF_ERROR(r.Bool(table, prefix, "enabled", plugin.enabled));
+  PB_RETURN_IF_ERROR(r.Bool(table, prefix, "in_process", plugin.in_process));
+  PB_RETURN_IF_ERROR(ReadRestartPolicy(r, table, prefix, plugin.restart));
+  PB_RETURN_IF_ERROR(ReadLimits(r, table, prefix, plugin.limits));
   if (const toml::node* settings = table.get("settings")) {
     if (!settings->is_table()) return r.Error(prefix + "settings", "must be a table");
     std::map<std::string, std::string> values;
@@ -233,9 +298,9 @@ Result<Config> ParseConfig(const std::string& toml_text, const fs::path& file) {
     return InvalidArgument(file.string() + ":" + std::to_string(e.source().begin.line) + ": " +
                            std::string(e.description()));
   }
-  PB_RETURN_IF_ERROR(r.CheckKeys(
-      root, "",
-      {"listen", "data_dir", "plugin_dir", "ingest", "api", "plugins", "mapping", "shutdown"}));
+  PB_RETURN_IF_ERROR(r.CheckKeys(root, "",
+                                 {"listen", "data_dir", "plugin_dir", "plugin_host", "ingest",
+                                  "api", "plugins", "mapping", "shutdown"}));
 
   Config config;
   config.source_file = file;
@@ -244,9 +309,11 @@ Result<Config> ParseConfig(const std::string& toml_text, const fs::path& file) {
     return r.Error("listen",
                    "must be host:port, like 127.0.0.1:50051, not '" + config.listen + "'");
   }
-  std::string data_dir, plugin_dir;
+  std::string data_dir, plugin_dir, plugin_host;
   PB_RETURN_IF_ERROR(r.String(root, "", "data_dir", data_dir));
   PB_RETURN_IF_ERROR(r.String(root, "", "plugin_dir", plugin_dir));
+  PB_RETURN_IF_ERROR(r.String(root, "", "plugin_host", plugin_host));
+  if (!plugin_host.empty()) config.plugin_host = r.Resolve(plugin_host);
   if (data_dir.empty()) return r.Error("data_dir", "is required: where the store lives");
   config.data_dir = r.Resolve(data_dir);
   config.plugin_dir = r.Resolve(plugin_dir.empty() ? "." : plugin_dir);

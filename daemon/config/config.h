@@ -3,6 +3,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <filesystem>
 #include <optional>
 #include <string>
@@ -22,11 +23,37 @@ struct MappingRule {
   sdk::Initiative initiative = sdk::Initiative::kUnspecified;  // unspecified: keep the default
 };
 
+// How the daemon keeps a plugin instance running: [plugins.<name>.restart].
+struct RestartPolicy {
+  // The wait before restarting doubles with each failure in a row, from base up to cap.
+  std::chrono::milliseconds backoff_base{1000};
+  std::chrono::milliseconds backoff_cap{60000};
+  // Failures in a row after which the instance is marked failed and left stopped.
+  int max_failures = 5;
+  // A run that lasts this long clears the failures in a row.
+  std::chrono::milliseconds stable_after{60000};
+};
+
+// What one plugin instance may use: [plugins.<name>.limits]. Going over one is a counted
+// fault of the plugin, never the daemon's problem.
+struct PluginLimits {
+  std::int64_t memory_mb = 1024;  // address space of its host process; 0: no limit
+  std::size_t max_batch_events = 10000;
+  std::size_t max_batch_bytes = 16 << 20;
+  std::int64_t max_events_per_second = 0;  // 0: no limit
+  std::chrono::milliseconds start_timeout{10000};
+  std::chrono::milliseconds heartbeat_timeout{10000};  // silence that counts as a hang
+};
+
 struct PluginConfig {
   std::string name;               // [plugins.<name>]: the instance, and the source of its events
   std::filesystem::path library;  // absolute, resolved against plugin_dir
   std::string time_zone = "UTC";
   bool enabled = true;
+  // Trusted plugins, and debugging: run in the daemon's process instead of a host process.
+  bool in_process = false;
+  RestartPolicy restart;
+  PluginLimits limits;
   sdk::Settings settings;
   std::vector<MappingRule> mapping;
 };
@@ -36,6 +63,8 @@ struct Config {
   std::string listen = "127.0.0.1:50051";
   std::filesystem::path data_dir;
   std::filesystem::path plugin_dir;
+  // The propbridge-plugin-host executable; empty: beside propbridged, else where it installs.
+  std::filesystem::path plugin_host;
   std::size_t queue_capacity = 50000;  // events waiting to be stored
   std::chrono::milliseconds plugin_stop_timeout{5000};
   std::size_t max_watches = 256;           // [api]: WatchTimeline streams open at once

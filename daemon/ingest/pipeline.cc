@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <future>
+
 namespace propbridge::ingest {
 namespace {
 
@@ -27,20 +29,31 @@ SourceCounts Pipeline::CountsOf(const std::string& source) const {
 Pipeline::~Pipeline() { Close(); }
 
 Status Pipeline::Submit(const Normalizer& normalizer, sdk::Batch batch) {
-  std::future<Status> done;
+  std::promise<Status> stored;
+  std::future<Status> done = stored.get_future();
+  Submit(normalizer, std::move(batch), [&stored](Status status) { stored.set_value(status); });
+  return done.get();
+}
+
+void Pipeline::Submit(const Normalizer& normalizer, sdk::Batch batch,
+                      std::function<void(Status)> done) {
   {
     std::unique_lock lock(mu_);
     std::size_t weight = Weight(batch);
     has_room_.wait(lock, [&] {
       return closed_ || queued_events_ == 0 || queued_events_ + weight <= options_.queue_capacity;
     });
-    if (closed_) return Unavailable("the daemon is shutting down; emit again after restart");
-    Pending& pending = queue_.emplace_back(Pending{&normalizer, std::move(batch), {}});
-    done = pending.done.get_future();
-    queued_events_ += weight;
+    if (!closed_) {
+      queue_.push_back(Pending{&normalizer, std::move(batch), std::move(done)});
+      queued_events_ += weight;
+      done = nullptr;
+    }
+  }
+  if (done) {
+    done(Unavailable("the daemon is shutting down; emit again after restart"));
+    return;
   }
   has_work_.notify_one();
-  return done.get();
 }
 
 void Pipeline::Close() {
@@ -113,7 +126,7 @@ void Pipeline::CommitGroup(std::vector<Pending>& group) {
       spdlog::error("[{}] batch of {} event(s) not stored: {}", batch.source, batch.events.size(),
                     outcome.status.message());
     }
-    group[i].done.set_value(outcome.status);
+    group[i].done(outcome.status);
   }
   // Batches commit in order, so their new ids increase through `committed`.
   if (feed_ != nullptr) feed_->Publish(std::move(committed));

@@ -8,7 +8,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
-#include <future>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -59,6 +59,10 @@ class Pipeline {
   // must outlive the call. UNAVAILABLE once the pipeline is closed.
   Status Submit(const Normalizer& normalizer, sdk::Batch batch);
 
+  // The same, but returns once the batch is queued: `done` gets the outcome later, on the
+  // writer thread, so it must be quick and must not block. `normalizer` must outlive that.
+  void Submit(const Normalizer& normalizer, sdk::Batch batch, std::function<void(Status)> done);
+
   // Stops taking batches, commits everything already queued, and joins the writer. Batches
   // submitted after this get UNAVAILABLE. Idempotent; call from one thread.
   void Close();
@@ -70,7 +74,7 @@ class Pipeline {
   struct Pending {
     const Normalizer* normalizer;
     sdk::Batch batch;
-    std::promise<Status> done;
+    std::function<void(Status)> done;
   };
 
   void WriterLoop();

@@ -1,6 +1,9 @@
 #include "daemon/plugin_host/plugin_library.h"
 
+#include <sys/stat.h>
 #include <unistd.h>
+
+#include <cstdio>
 
 #include "propbridge/sdk/version.h"
 
@@ -13,12 +16,37 @@ Status Refuse(const fs::path& path, const std::string& why) {
   return FailedPrecondition("plugin " + path.string() + " refused: " + why);
 }
 
+// Loading a library runs its code, so the file and its folder must be ones that only root or
+// this process's own user could have written.
+Status CheckTrusted(const fs::path& path) {
+  std::error_code ec;
+  fs::path file = fs::canonical(path, ec);
+  if (ec) return Refuse(path, "cannot resolve its path: " + ec.message());
+  for (const fs::path& p : {file, file.parent_path()}) {
+    struct stat st {};
+    if (::stat(p.c_str(), &st) != 0) return Refuse(path, "cannot inspect " + p.string());
+    if (st.st_uid != 0 && st.st_uid != ::geteuid()) {
+      return Refuse(path, p.string() + " is owned by user " + std::to_string(st.st_uid) +
+                              ", neither root nor the daemon's own user");
+    }
+    if ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
+      char mode[8];
+      std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
+      return Refuse(path, p.string() + " is writable by others (mode " + mode +
+                              "); loading a library runs its code, so make it writable by its "
+                              "owner only (chmod go-w)");
+    }
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 Result<std::unique_ptr<PluginLibrary>> PluginLibrary::Load(const fs::path& path) {
   std::error_code ec;
   if (!fs::is_regular_file(path, ec)) return Refuse(path, "no such file");
   if (::access(path.c_str(), R_OK) != 0) return Refuse(path, "the file is not readable");
+  if (Status trusted = CheckTrusted(path); !trusted.ok()) return trusted;
 
   boost::dll::shared_library library;
   try {

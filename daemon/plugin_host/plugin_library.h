@@ -16,9 +16,10 @@ namespace propbridge::plugin_host {
 class PluginLibrary {
  public:
   // Refuses (with a message naming the file, and both versions on a mismatch): a missing or
-  // unreadable file, a file that is not a loadable shared library, one without the
-  // registration symbols, and one built for another API version. No function of the plugin is
-  // called before its version is read; loading does run the library's static initialisers.
+  // unreadable file, a file or folder that anyone but root or this process's user may write, a file
+  // that is not a loadable shared library, one without the registration symbols, and one built for
+  // another API version. No function of the plugin is called before its version is read; loading
+  // does run the library's static initialisers.
   static Result<std::unique_ptr<PluginLibrary>> Load(const std::filesystem::path& path);
 
   // A new plugin object. The library must outlive it.

@@ -76,6 +76,67 @@ TEST(Config, ErrorsNameTheFileTheKeyAndTheProblem) {
             std::string::npos);
 }
 
+TEST(Config, ReadsHowAPluginIsSupervised) {
+  auto config = ParseConfig(R"(
+data_dir = "d"
+plugin_host = "/opt/propbridge/propbridge-plugin-host"
+[plugins.b]
+library = "b.so"
+in_process = true
+[plugins.b.restart]
+backoff_base_ms = 10
+backoff_cap_ms = 20
+max_failures = 2
+stable_after_ms = 30
+[plugins.b.limits]
+memory_mb = 0
+max_batch_events = 5
+max_batch_bytes = 2048
+max_events_per_second = 7
+start_timeout_ms = 8
+heartbeat_timeout_ms = 900
+[plugins.c]
+library = "c.so"
+)",
+                            "/etc/propbridge/test.toml");
+  ASSERT_TRUE(config.ok()) << config.status().message();
+  EXPECT_EQ(config->plugin_host, "/opt/propbridge/propbridge-plugin-host");
+  const PluginConfig& b = config->plugins[0];
+  EXPECT_TRUE(b.in_process);
+  EXPECT_EQ(b.restart.backoff_base.count(), 10);
+  EXPECT_EQ(b.restart.backoff_cap.count(), 20);
+  EXPECT_EQ(b.restart.max_failures, 2);
+  EXPECT_EQ(b.restart.stable_after.count(), 30);
+  EXPECT_EQ(b.limits.memory_mb, 0);
+  EXPECT_EQ(b.limits.max_batch_events, 5u);
+  EXPECT_EQ(b.limits.max_batch_bytes, 2048u);
+  EXPECT_EQ(b.limits.max_events_per_second, 7);
+  EXPECT_EQ(b.limits.start_timeout.count(), 8);
+  EXPECT_EQ(b.limits.heartbeat_timeout.count(), 900);
+  // Isolated, with the defaults, unless configured otherwise.
+  const PluginConfig& c = config->plugins[1];
+  EXPECT_FALSE(c.in_process);
+  EXPECT_EQ(c.restart.max_failures, 5);
+  EXPECT_EQ(c.limits.memory_mb, 1024);
+
+  const std::string plugin = "data_dir = 'd'\n[plugins.b]\nlibrary = 'b.so'\n";
+  EXPECT_EQ(ErrorOf(plugin + "[plugins.b.restart]\nbackoff_base_ms = 0"),
+            "/etc/propbridge/test.toml: plugins.b.restart.backoff_base_ms: must be a whole number "
+            "of at least 1");
+  EXPECT_EQ(ErrorOf(plugin + "[plugins.b.restart]\nbackoff_base_ms = 100\nbackoff_cap_ms = 10"),
+            "/etc/propbridge/test.toml: plugins.b.restart.backoff_cap_ms: must not be below "
+            "backoff_base_ms");
+  EXPECT_EQ(ErrorOf(plugin + "[plugins.b.limits]\nmemory = 5"),
+            "/etc/propbridge/test.toml: plugins.b.limits.memory: unknown key");
+  EXPECT_EQ(ErrorOf(plugin + "[plugins.b.limits]\nmax_events_per_second = -1"),
+            "/etc/propbridge/test.toml: plugins.b.limits.max_events_per_second: must be a whole "
+            "number of at least 0");
+  EXPECT_EQ(ErrorOf(plugin + "in_process = 'yes'"),
+            "/etc/propbridge/test.toml: plugins.b.in_process: must be true or false");
+  EXPECT_EQ(ErrorOf(plugin + "restart = 3"),
+            "/etc/propbridge/test.toml: plugins.b.restart: must be a table");
+}
+
 TEST(Config, SyntaxErrorsGiveTheLine) {
   EXPECT_NE(ErrorOf("data_dir = 'd'\n\nlisten = \n").find("test.toml:3:"), std::string::npos);
 }

@@ -12,6 +12,7 @@
 #include "daemon/store/store.h"
 #include "tests/integration/billing_fixture.h"
 #include "tests/support/daemon_process.h"
+#include "tests/support/health_check.h"
 #include "tests/support/temp_dir.h"
 
 namespace propbridge::testing {
@@ -160,13 +161,13 @@ TEST_F(DaemonTest, RefusedPluginsAreLoggedAndTheDaemonServesOn) {
   ASSERT_TRUE(daemon);
   EXPECT_EQ(WaitForEvents(*daemon, "account:A-1001", 3).size(), 3u);
   std::string log = daemon->Log();
-  EXPECT_NE(log.find(std::string("[old] not running: plugin ") + WRONG_VERSION_PLUGIN +
+  EXPECT_NE(log.find(std::string("[old] failed: plugin ") + WRONG_VERSION_PLUGIN +
                      " refused: it was built for plugin API version 99, this daemon speaks "
                      "version 1"),
             std::string::npos)
       << log;
-  EXPECT_NE(log.find("[foreign] not running"), std::string::npos) << log;
-  EXPECT_NE(log.find("[gone] not running: plugin /nonexistent/libgone.so refused: no such file"),
+  EXPECT_NE(log.find("[foreign] failed: plugin "), std::string::npos) << log;
+  EXPECT_NE(log.find("[gone] failed: plugin /nonexistent/libgone.so refused: no such file"),
             std::string::npos)
       << log;
 }
@@ -221,18 +222,7 @@ TEST_F(DaemonTest, HealthAndReflectionServeGenericTools) {
   auto channel = grpc::CreateChannel(daemon->address(), grpc::InsecureChannelCredentials());
   grpc::GenericStub stub(channel);
 
-  // grpc.health.v1.Health/Check with an empty request: SERVING is field 1 = 1.
-  grpc::ClientContext health_context;
-  grpc::Slice no_bytes(std::string{});
-  grpc::ByteBuffer empty(&no_bytes, 1), reply;
-  std::promise<grpc::Status> done;
-  stub.UnaryCall(&health_context, "/grpc.health.v1.Health/Check", {}, &empty, &reply,
-                 [&](grpc::Status s) { done.set_value(s); });
-  ASSERT_TRUE(done.get_future().get().ok());
-  grpc::Slice slice;
-  ASSERT_TRUE(reply.TrySingleSlice(&slice).ok());
-  EXPECT_EQ(std::string(reinterpret_cast<const char*>(slice.begin()), slice.size()),
-            std::string("\x08\x01", 2));
+  EXPECT_EQ(CheckServing(daemon->address()), std::optional<bool>(true));
 
   // grpc.reflection.v1alpha.ServerReflection: list_services (field 7, empty string).
   grpc::ClientContext reflection_context;

@@ -43,6 +43,7 @@ echo "== ${deb##*/}"
 dpkg-deb -I "${deb}"
 dpkg-deb -c "${deb}"
 expect_files "${deb}" /usr/bin/propbridged /usr/bin/propbridgectl \
+  /usr/libexec/propbridge/propbridge-plugin-host \
   /usr/lib/propbridge/plugins/libpropbridge_billing.so \
   /lib/systemd/system/propbridged.service /etc/propbridge/propbridged.toml \
   /usr/share/propbridge/proto/propbridge/v1/timeline.proto

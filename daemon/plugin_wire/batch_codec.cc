@@ -1,0 +1,95 @@
+#include "daemon/plugin_wire/batch_codec.h"
+
+namespace propbridge::wire {
+namespace {
+
+template <typename Enum>
+Enum DecodeEnum(int value, Enum highest) {
+  return value >= 0 && value <= static_cast<int>(highest) ? static_cast<Enum>(value)
+                                                          : Enum::kUnspecified;
+}
+
+void EncodeEvent(const sdk::RawEvent& e, RawEvent& out) {
+  out.set_source_event_id(e.source_event_id);
+  out.set_kind(e.kind);
+  if (const auto* utc = std::get_if<sdk::UtcTime>(&e.occurred_at)) {
+    out.set_utc_micros(utc->time_since_epoch().count());
+  } else if (const auto* local = std::get_if<sdk::LocalTime>(&e.occurred_at)) {
+    out.set_local_micros(local->time_since_epoch().count());
+  }
+  for (const sdk::Identifier& id : e.identifiers) {
+    Identifier* wire_id = out.add_identifiers();
+    wire_id->set_type(id.type);
+    wire_id->set_value(id.value);
+  }
+  out.set_summary(e.summary);
+  out.set_proposed_step(static_cast<int>(e.proposed_step));
+  out.set_proposed_initiative(static_cast<int>(e.proposed_initiative));
+  out.set_contact(e.contact);
+  out.set_channel(e.channel);
+  out.set_matter_id(e.matter_id);
+  out.set_matter_state(static_cast<int>(e.matter_state));
+  for (const auto& [key, value] : e.attributes) {
+    Attribute* attribute = out.add_attributes();
+    attribute->set_key(key);
+    attribute->set_value(value);
+  }
+  out.set_origin(e.origin);
+}
+
+sdk::RawEvent DecodeEvent(RawEvent& e) {
+  sdk::RawEvent out;
+  out.source_event_id = std::move(*e.mutable_source_event_id());
+  out.kind = std::move(*e.mutable_kind());
+  if (e.has_utc_micros()) {
+    out.occurred_at = sdk::UtcTime(std::chrono::microseconds(e.utc_micros()));
+  } else if (e.has_local_micros()) {
+    out.occurred_at = sdk::LocalTime(std::chrono::microseconds(e.local_micros()));
+  }
+  out.identifiers.reserve(e.identifiers_size());
+  for (Identifier& id : *e.mutable_identifiers()) {
+    out.identifiers.push_back({std::move(*id.mutable_type()), std::move(*id.mutable_value())});
+  }
+  out.summary = std::move(*e.mutable_summary());
+  out.proposed_step = DecodeEnum(e.proposed_step(), sdk::Step::kDelight);
+  out.proposed_initiative = DecodeEnum(e.proposed_initiative(), sdk::Initiative::kReactive);
+  out.contact = e.contact();
+  out.channel = std::move(*e.mutable_channel());
+  out.matter_id = std::move(*e.mutable_matter_id());
+  out.matter_state = DecodeEnum(e.matter_state(), sdk::MatterState::kClosed);
+  out.attributes.reserve(e.attributes_size());
+  for (Attribute& a : *e.mutable_attributes()) {
+    out.attributes.emplace_back(std::move(*a.mutable_key()), std::move(*a.mutable_value()));
+  }
+  out.origin = std::move(*e.mutable_origin());
+  return out;
+}
+
+}  // namespace
+
+void EncodeBatch(const sdk::Batch& batch, Batch& out) {
+  out.mutable_events()->Reserve(static_cast<int>(batch.events.size()));
+  for (const sdk::RawEvent& event : batch.events) EncodeEvent(event, *out.add_events());
+  for (const sdk::RejectedRecord& record : batch.rejected) {
+    RejectedRecord* wire_record = out.add_rejected();
+    wire_record->set_origin(record.origin);
+    wire_record->set_reason(record.reason);
+    wire_record->set_raw(record.raw);
+  }
+  out.set_checkpoint(batch.checkpoint);
+}
+
+sdk::Batch DecodeBatch(Batch& wire) {
+  sdk::Batch batch;
+  batch.events.reserve(wire.events_size());
+  for (RawEvent& event : *wire.mutable_events()) batch.events.push_back(DecodeEvent(event));
+  for (RejectedRecord& record : *wire.mutable_rejected()) {
+    batch.rejected.push_back({std::move(*record.mutable_origin()),
+                              std::move(*record.mutable_reason()),
+                              std::move(*record.mutable_raw())});
+  }
+  batch.checkpoint = std::move(*wire.mutable_checkpoint());
+  return batch;
+}
+
+}  // namespace propbridge::wire

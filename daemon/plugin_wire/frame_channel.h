@@ -1,0 +1,49 @@
+// One end of a stream socket that carries length-prefixed protobuf messages: a 4-byte
+// little-endian length, then the serialised message. The daemon and a plugin host process
+// talk over a pair of these.
+// Thread-safety: Send from any thread (one frame at a time); Receive from one thread only.
+#pragma once
+
+#include <google/protobuf/message_lite.h>
+
+#include <chrono>
+#include <cstddef>
+#include <mutex>
+#include <optional>
+
+#include "propbridge/sdk/status.h"
+
+namespace propbridge::wire {
+
+class FrameChannel {
+ public:
+  // Takes ownership of `fd`. A frame announced longer than `max_frame_bytes` is refused.
+  FrameChannel(int fd, std::size_t max_frame_bytes);
+  ~FrameChannel();
+
+  FrameChannel(const FrameChannel&) = delete;
+  FrameChannel& operator=(const FrameChannel&) = delete;
+
+  // UNAVAILABLE once the peer has gone.
+  Status Send(const google::protobuf::MessageLite& message);
+
+  // The next message. With a timeout, DEADLINE_EXCEEDED when the peer sent nothing complete
+  // in that time. UNAVAILABLE when the peer closed; DATA_LOSS for a frame that is too long or
+  // does not parse (the stream cannot be trusted after that).
+  Status Receive(google::protobuf::MessageLite& message,
+                 std::optional<std::chrono::milliseconds> timeout = std::nullopt);
+
+  // Wakes a blocked Receive and fails later Sends, from any thread; the descriptor stays open
+  // until destruction.
+  void Shutdown();
+
+ private:
+  Status ReadExact(char* data, std::size_t size,
+                   std::optional<std::chrono::steady_clock::time_point> deadline);
+
+  const int fd_;
+  const std::size_t max_frame_bytes_;
+  std::mutex send_mu_;
+};
+
+}  // namespace propbridge::wire

@@ -1,0 +1,114 @@
+#include "daemon/supervisor/emit_gate.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <future>
+
+namespace propbridge::supervisor {
+namespace {
+
+std::size_t BatchBytes(const sdk::Batch& batch) {
+  std::size_t bytes = batch.checkpoint.size();
+  for (const sdk::RawEvent& e : batch.events) {
+    bytes += e.source_event_id.size() + e.kind.size() + e.summary.size() + e.channel.size() +
+             e.matter_id.size() + e.origin.size();
+    for (const sdk::Identifier& id : e.identifiers) bytes += id.type.size() + id.value.size();
+    for (const auto& [key, value] : e.attributes) bytes += key.size() + value.size();
+  }
+  for (const sdk::RejectedRecord& r : batch.rejected) {
+    bytes += r.origin.size() + r.reason.size() + r.raw.size();
+  }
+  return bytes;
+}
+
+}  // namespace
+
+EmitGate::EmitGate(std::string source, ingest::Normalizer normalizer,
+                   const config::PluginLimits& limits, ingest::Pipeline& pipeline)
+    : source_(std::move(source)),
+      normalizer_(std::move(normalizer)),
+      limits_(limits),
+      pipeline_(pipeline),
+      tokens_(static_cast<double>(limits.max_events_per_second)),
+      refilled_(std::chrono::steady_clock::now()) {}
+
+Status EmitGate::CheckLimits(const sdk::Batch& batch) {
+  std::size_t events = batch.events.size() + batch.rejected.size();
+  if (events > limits_.max_batch_events) {
+    return ResourceExhausted("a batch of " + std::to_string(events) +
+                             " records is over the limit of " +
+                             std::to_string(limits_.max_batch_events) + "; emit smaller batches");
+  }
+  if (std::size_t bytes = BatchBytes(batch); bytes > limits_.max_batch_bytes) {
+    return ResourceExhausted("a batch of " + std::to_string(bytes) +
+                             " bytes is over the limit of " +
+                             std::to_string(limits_.max_batch_bytes) + "; emit smaller batches");
+  }
+  if (limits_.max_events_per_second > 0) {
+    // A token bucket holding at most one second's worth of events.
+    std::lock_guard lock(mu_);
+    auto now = std::chrono::steady_clock::now();
+    double rate = static_cast<double>(limits_.max_events_per_second);
+    tokens_ =
+        std::min(rate, tokens_ + rate * std::chrono::duration<double>(now - refilled_).count());
+    refilled_ = now;
+    if (static_cast<double>(events) > tokens_) {
+      return ResourceExhausted("over the limit of " +
+                               std::to_string(limits_.max_events_per_second) +
+                               " events a second; emit again later");
+    }
+    tokens_ -= static_cast<double>(events);
+  }
+  return Status::Ok();
+}
+
+void EmitGate::Submit(sdk::Batch batch, std::function<void(Status)> done) {
+  if (Status allowed = CheckLimits(batch); !allowed.ok()) {
+    RecordFault(allowed.message());
+    done(allowed);
+    return;
+  }
+  events_emitted_ += batch.events.size();
+  {
+    std::lock_guard lock(mu_);
+    ++in_flight_;
+  }
+  pipeline_.Submit(normalizer_, std::move(batch), [this, done = std::move(done)](Status status) {
+    done(std::move(status));
+    std::lock_guard lock(mu_);
+    if (--in_flight_ == 0) idle_.notify_all();
+  });
+}
+
+Status EmitGate::SubmitAndWait(sdk::Batch batch) {
+  std::promise<Status> stored;
+  std::future<Status> outcome = stored.get_future();
+  Submit(std::move(batch), [&stored](Status status) { stored.set_value(std::move(status)); });
+  return outcome.get();
+}
+
+void EmitGate::RecordFault(const std::string& what) {
+  ++faults_;
+  std::lock_guard lock(mu_);
+  auto now = std::chrono::steady_clock::now();
+  if (now - last_fault_log_ < std::chrono::seconds(1)) {
+    ++faults_unlogged_;
+    return;
+  }
+  if (faults_unlogged_ > 0) {
+    spdlog::warn("[{}] fault: {} ({} more since the last line; {} in all)", source_, what,
+                 faults_unlogged_, faults_.load());
+  } else {
+    spdlog::warn("[{}] fault: {} ({} in all)", source_, what, faults_.load());
+  }
+  faults_unlogged_ = 0;
+  last_fault_log_ = now;
+}
+
+void EmitGate::WaitIdle() {
+  std::unique_lock lock(mu_);
+  idle_.wait(lock, [&] { return in_flight_ == 0; });
+}
+
+}  // namespace propbridge::supervisor

@@ -1,0 +1,64 @@
+// Where a plugin instance's batches enter the daemon, whichever way the plugin runs: checks
+// the instance's limits, counts what it emitted and every fault, and queues the batch on the
+// pipeline with the instance's normaliser. A batch over a limit is refused with
+// RESOURCE_EXHAUSTED and counted as a fault; nothing of it is stored.
+// Thread-safe.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <mutex>
+#include <string>
+
+#include "daemon/config/config.h"
+#include "daemon/ingest/normalizer.h"
+#include "daemon/ingest/pipeline.h"
+
+namespace propbridge::supervisor {
+
+class EmitGate {
+ public:
+  // `pipeline` must outlive the gate.
+  EmitGate(std::string source, ingest::Normalizer normalizer, const config::PluginLimits& limits,
+           ingest::Pipeline& pipeline);
+
+  // Returns once the batch is queued (or refused); `done` gets the outcome exactly once, from
+  // any thread, and must not block.
+  void Submit(sdk::Batch batch, std::function<void(Status)> done);
+
+  // Returns once the batch is durable, or why not.
+  Status SubmitAndWait(sdk::Batch batch);
+
+  // A fault of the plugin's that is not a crash (an over-limit batch, a broken message):
+  // counted, and logged at most once a second.
+  void RecordFault(const std::string& what);
+
+  // Blocks until no batch submitted through this gate is still waiting for its outcome.
+  void WaitIdle();
+
+  std::uint64_t events_emitted() const { return events_emitted_; }
+  std::uint64_t faults() const { return faults_; }
+
+ private:
+  Status CheckLimits(const sdk::Batch& batch);
+
+  const std::string source_;
+  const ingest::Normalizer normalizer_;
+  const config::PluginLimits limits_;
+  ingest::Pipeline& pipeline_;
+  std::atomic<std::uint64_t> events_emitted_{0};
+  std::atomic<std::uint64_t> faults_{0};
+
+  std::mutex mu_;
+  std::condition_variable idle_;
+  std::uint64_t in_flight_ = 0;
+  double tokens_;  // events the rate limit lets through now
+  std::chrono::steady_clock::time_point refilled_;
+  std::chrono::steady_clock::time_point last_fault_log_;
+  std::uint64_t faults_unlogged_ = 0;
+};
+
+}  // namespace propbridge::supervisor

@@ -1,0 +1,320 @@
+// A run in a propbridge-plugin-host process of its own (daemon/plugin_host/host_main.cc), so
+// that whatever the plugin does to its process, the daemon and the other plugins go on.
+//
+// Threads: the reader takes every message from the host (Started, Emit, Log, Heartbeat,
+// Stopped) and notices when the host dies, hangs or breaks the protocol; the sender writes the
+// EmitResults that the pipeline's writer thread produces, so that a host that stops reading
+// can never block the pipeline.
+#include <fcntl.h>
+#include <signal.h>
+#include <spdlog/spdlog.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <condition_variable>
+#include <cstring>
+#include <deque>
+#include <mutex>
+#include <thread>
+
+#include "daemon/plugin_wire/batch_codec.h"
+#include "daemon/plugin_wire/frame_channel.h"
+#include "daemon/supervisor/plugin_runner.h"
+
+extern char** environ;
+
+namespace propbridge::supervisor {
+namespace {
+
+constexpr int kHostSocket = 3;  // where host_main.cc expects its end
+
+// Messages for the host, written in order by one thread.
+class Outbox {
+ public:
+  void Push(wire::DaemonToHost message) {
+    std::lock_guard lock(mu_);
+    if (closed_) return;
+    queue_.push_back(std::move(message));
+    ready_.notify_one();
+  }
+  // False once closed and drained.
+  bool Pop(wire::DaemonToHost& out) {
+    std::unique_lock lock(mu_);
+    ready_.wait(lock, [&] { return closed_ || !queue_.empty(); });
+    if (queue_.empty()) return false;
+    out = std::move(queue_.front());
+    queue_.pop_front();
+    return true;
+  }
+  void Close() {
+    std::lock_guard lock(mu_);
+    closed_ = true;
+    ready_.notify_all();
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable ready_;
+  std::deque<wire::DaemonToHost> queue_;
+  bool closed_ = false;
+};
+
+std::string DescribeExit(int status) {
+  if (WIFSIGNALED(status)) {
+    int signal = WTERMSIG(status);
+    return "killed by signal " + std::to_string(signal) + " (" + strsignal(signal) + ")";
+  }
+  if (WIFEXITED(status)) return "exited with code " + std::to_string(WEXITSTATUS(status));
+  return "ended with status " + std::to_string(status);
+}
+
+// Starts the host with `socket` as its descriptor 3. Everything the child does between fork
+// and exec is async-signal-safe: the daemon has other threads.
+Result<pid_t> Spawn(const RunSpec& spec, int socket) {
+  const config::PluginConfig& plugin = *spec.plugin;
+  std::string executable = spec.host_executable.string();
+  std::vector<std::string> args = {executable, plugin.name};
+  std::vector<std::string> env;
+  for (char** e = environ; *e != nullptr; ++e) env.emplace_back(*e);
+  // glibc reserves address space per thread arena; under an address-space limit that would
+  // count against the plugin long before it uses the memory.
+  if (plugin.limits.memory_mb > 0) env.emplace_back("MALLOC_ARENA_MAX=2");
+  std::vector<char*> argv, envp;
+  for (std::string& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  for (std::string& e : env) envp.push_back(e.data());
+  envp.push_back(nullptr);
+  rlim_t memory = static_cast<rlim_t>(plugin.limits.memory_mb) << 20;
+  pid_t parent = getpid();
+
+  pid_t pid = fork();
+  if (pid < 0) return Internal(std::string("cannot start a plugin host: ") + std::strerror(errno));
+  if (pid == 0) {
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, nullptr);  // the daemon's threads block SIGTERM and SIGINT
+    setpgid(0, 0);                             // a terminal's Ctrl-C is for the daemon to handle
+    prctl(PR_SET_PDEATHSIG, SIGKILL);          // never outlive the daemon
+    if (getppid() != parent) _exit(127);
+    if (socket == kHostSocket) {
+      fcntl(kHostSocket, F_SETFD, 0);
+    } else if (dup2(socket, kHostSocket) < 0) {
+      _exit(127);
+    }
+    close_range(kHostSocket + 1, ~0U, 0);
+    if (memory > 0) {
+      rlimit limit{memory, memory};
+      setrlimit(RLIMIT_AS, &limit);
+    }
+    execve(argv[0], argv.data(), envp.data());
+    _exit(127);
+  }
+  return pid;
+}
+
+class HostProcessRunner final : public PluginRunner {
+ public:
+  HostProcessRunner(const RunSpec& spec, EmitGate& gate, RunEnded ended, pid_t pid,
+                    std::unique_ptr<wire::FrameChannel> channel)
+      : name_(spec.plugin->name),
+        limits_(spec.plugin->limits),
+        gate_(gate),
+        ended_(std::move(ended)),
+        pid_(pid),
+        channel_(std::move(channel)),
+        outbox_(std::make_shared<Outbox>()) {
+    reader_ = std::thread([this] { ReadLoop(); });
+    sender_ = std::thread([this] { SendLoop(); });
+  }
+
+  ~HostProcessRunner() override { Stop(std::chrono::steady_clock::now()); }
+
+  // Waits for the host's Started; kills the host on a failure or time-out.
+  Status AwaitStart() {
+    std::unique_lock lock(mu_);
+    bool answered =
+        changed_.wait_for(lock, limits_.start_timeout, [&] { return started_.has_value(); });
+    if (answered) return *started_;
+    lock.unlock();
+    Kill();
+    return DeadlineExceeded("the plugin did not start within " +
+                            std::to_string(limits_.start_timeout.count()) + " ms");
+  }
+
+  bool Stop(sdk::Deadline deadline) override {
+    if (!reader_.joinable()) return true;
+    stopping_ = true;
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    wire::DaemonToHost stop;
+    stop.mutable_stop()->set_deadline_ms(
+        static_cast<std::uint32_t>(std::max<long>(0, left.count())));
+    outbox_->Push(std::move(stop));
+    {
+      std::unique_lock lock(mu_);
+      if (!changed_.wait_until(lock, deadline, [&] { return exited_; })) {
+        spdlog::error("[{}] did not stop within its deadline; killing its host process", name_);
+        lock.unlock();
+        Kill();
+      }
+    }
+    reader_.join();
+    outbox_->Close();
+    sender_.join();
+    return true;
+  }
+
+  int pid() const override { return pid_; }
+
+ private:
+  void Kill() {
+    ::kill(pid_, SIGKILL);
+    channel_->Shutdown();
+  }
+
+  void ReadLoop() {
+    Status why;
+    while (true) {
+      wire::HostToDaemon message;
+      Status received = channel_->Receive(message, limits_.heartbeat_timeout);
+      if (!received.ok()) {
+        if (received.code() == StatusCode::kDeadlineExceeded) {
+          why = DeadlineExceeded("the plugin host sent nothing for " +
+                                 std::to_string(limits_.heartbeat_timeout.count()) +
+                                 " ms; killed as hung");
+        } else if (received.code() == StatusCode::kDataLoss) {
+          why = DataLoss("the plugin host broke the protocol (" + received.message() + "); killed");
+          gate_.RecordFault(why.message());
+        }
+        break;
+      }
+      Handle(message);
+    }
+    Kill();
+    int status = 0;
+    while (::waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
+    }
+    if (why.ok()) why = Unavailable("the plugin host process " + DescribeExit(status));
+    {
+      std::lock_guard lock(mu_);
+      exited_ = true;
+      if (!started_) started_ = why;
+      changed_.notify_all();
+    }
+    outbox_->Close();
+    if (stopping_) {
+      if (!stop_status_.ok())
+        spdlog::error("[{}] failed while stopping: {}", name_, stop_status_.message());
+    } else if (started_ok_) {
+      ended_(why);
+    }
+  }
+
+  void Handle(wire::HostToDaemon& message) {
+    switch (message.message_case()) {
+      case wire::HostToDaemon::kStarted: {
+        Status started(static_cast<StatusCode>(message.started().code()),
+                       message.started().message());
+        std::lock_guard lock(mu_);
+        if (started_) return;
+        started_ok_ = started.ok();
+        started_ = started;
+        changed_.notify_all();
+        return;
+      }
+      case wire::HostToDaemon::kEmit: {
+        std::uint64_t sequence = message.emit().sequence();
+        gate_.Submit(wire::DecodeBatch(*message.mutable_emit()),
+                     [outbox = outbox_, sequence](Status status) {
+                       wire::DaemonToHost result;
+                       result.mutable_emit_result()->set_sequence(sequence);
+                       result.mutable_emit_result()->set_code(static_cast<int>(status.code()));
+                       result.mutable_emit_result()->set_message(status.message());
+                       outbox->Push(std::move(result));
+                     });
+        return;
+      }
+      case wire::HostToDaemon::kLog:
+        LogPluginLine(name_, static_cast<sdk::LogLevel>(message.log().level()),
+                      message.log().message());
+        return;
+      case wire::HostToDaemon::kStopped:
+        stop_status_ =
+            Status(static_cast<StatusCode>(message.stopped().code()), message.stopped().message());
+        return;
+      case wire::HostToDaemon::kHeartbeat:
+      case wire::HostToDaemon::MESSAGE_NOT_SET:
+        return;
+    }
+  }
+
+  void SendLoop() {
+    wire::DaemonToHost message;
+    while (outbox_->Pop(message)) {
+      if (!channel_->Send(message).ok()) return;  // the reader sees the host go
+    }
+  }
+
+  const std::string name_;
+  const config::PluginLimits limits_;
+  EmitGate& gate_;
+  const RunEnded ended_;
+  const pid_t pid_;
+  std::unique_ptr<wire::FrameChannel> channel_;
+  std::shared_ptr<Outbox> outbox_;  // shared with EmitResults still in the pipeline
+  std::atomic<bool> stopping_{false};
+  Status stop_status_;  // reader thread only
+
+  std::mutex mu_;
+  std::condition_variable changed_;
+  std::optional<Status> started_;
+  bool started_ok_ = false;
+  bool exited_ = false;
+
+  std::thread reader_;  // last: they use everything above
+  std::thread sender_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<PluginRunner>> StartHostProcess(const RunSpec& spec, EmitGate& gate,
+                                                       RunEnded ended) {
+  int sockets[2];
+  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sockets) != 0) {
+    return Internal(std::string("cannot make a socket for a plugin host: ") + std::strerror(errno));
+  }
+  auto pid = Spawn(spec, sockets[1]);
+  ::close(sockets[1]);
+  if (!pid.ok()) {
+    ::close(sockets[0]);
+    return pid.status();
+  }
+  const config::PluginConfig& plugin = *spec.plugin;
+  auto channel = std::make_unique<wire::FrameChannel>(
+      sockets[0], plugin.limits.max_batch_bytes + (std::size_t{1} << 20));
+
+  wire::DaemonToHost start;
+  wire::StartPlugin& s = *start.mutable_start();
+  s.set_library(plugin.library.string());
+  s.set_instance(plugin.name);
+  for (const auto& [key, value] : plugin.settings.values()) (*s.mutable_settings())[key] = value;
+  s.set_time_zone(plugin.time_zone);
+  s.set_has_checkpoint(spec.checkpoint.has_value());
+  if (spec.checkpoint) s.set_checkpoint(*spec.checkpoint);
+  s.set_heartbeat_interval_ms(
+      static_cast<std::uint32_t>(std::max<long>(10, plugin.limits.heartbeat_timeout.count() / 4)));
+  s.set_max_batch_bytes(plugin.limits.max_batch_bytes);
+  (void)channel->Send(start);  // a host that is already gone shows in AwaitStart
+
+  auto runner =
+      std::make_unique<HostProcessRunner>(spec, gate, std::move(ended), *pid, std::move(channel));
+  Status started = runner->AwaitStart();
+  if (!started.ok()) return started;
+  return std::unique_ptr<PluginRunner>(std::move(runner));
+}
+
+}  // namespace propbridge::supervisor

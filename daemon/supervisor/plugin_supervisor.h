@@ -1,0 +1,100 @@
+// Keeps one configured plugin instance running: starts it (in a host process of its own, or in
+// process), restarts it with exponential backoff when it crashes, hangs or fails to start, each
+// time from its last durable checkpoint, and marks it failed after too many failures in a row.
+// Admins stop and restart it. Thread-safe; every start and stop happens on its own thread.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+
+#include "daemon/config/config.h"
+#include "daemon/ingest/pipeline.h"
+#include "daemon/store/store.h"
+#include "daemon/supervisor/emit_gate.h"
+#include "daemon/supervisor/plugin_runner.h"
+
+namespace propbridge::supervisor {
+
+enum class PluginState { kStarting, kRunning, kBackingOff, kFailed, kStopped, kDisabled };
+
+// What ListPlugins shows of an instance.
+struct PluginReport {
+  std::string name;
+  std::string library;
+  bool isolated = true;
+  PluginState state = PluginState::kStarting;
+  std::string last_error;
+  std::uint64_t restarts = 0;
+  std::uint64_t events_emitted = 0;
+  std::uint64_t faults = 0;
+  int pid = 0;
+};
+
+class PluginSupervisor {
+ public:
+  // `pipeline` and `store` must outlive the supervisor. Nothing runs before Start().
+  PluginSupervisor(config::PluginConfig plugin, const config::Config& daemon,
+                   std::filesystem::path host_executable, ingest::Pipeline& pipeline,
+                   store::Store& store);
+  ~PluginSupervisor();  // Shutdown()s with no time to spare
+
+  // Begins running the instance (unless it is disabled) and returns once its first start has
+  // succeeded or failed.
+  void Start();
+
+  // An admin's restart: from any state but disabled, starts it afresh with its failures cleared.
+  // FAILED_PRECONDITION for a disabled instance.
+  Status Restart();
+
+  // An admin's stop: stops it (by the configured stop timeout) and leaves it stopped.
+  Status Stop();
+
+  // Stops it for good by the deadline. False when an in-process plugin could not be stopped: its
+  // code may still run, so the process must exit without destroying what it uses.
+  bool Shutdown(sdk::Deadline deadline);
+
+  PluginReport Report() const;
+  const std::string& name() const { return plugin_.name; }
+
+ private:
+  void Loop();
+  // Called with mu_ held. Decides between backing off and failing.
+  void RecordFailure(const Status& why, std::chrono::steady_clock::duration ran);
+  Result<std::unique_ptr<PluginRunner>> StartRun(std::uint64_t run);
+  void StopRun(std::unique_ptr<PluginRunner> runner, sdk::Deadline deadline);
+
+  const config::PluginConfig plugin_;
+  const std::filesystem::path host_executable_;
+  const std::chrono::milliseconds stop_timeout_;
+  store::Store& store_;
+  EmitGate gate_;
+
+  mutable std::mutex mu_;
+  std::condition_variable changed_;
+  PluginState state_;
+  bool want_running_ = false;
+  bool restart_requested_ = false;
+  bool shutdown_ = false;
+  bool abandoned_ = false;
+  std::optional<sdk::Deadline> shutdown_deadline_;
+  std::optional<Status> run_ended_;  // the current run ended by itself
+  std::uint64_t run_ = 0;            // which run is current; older runs' reports are stale
+  int failures_in_a_row_ = 0;
+  std::uint64_t starts_ = 0;
+  std::string last_error_;
+  std::chrono::steady_clock::time_point next_start_;
+  int pid_ = 0;
+  bool running_or_starting_ = false;  // a run exists, or is being started
+  bool settled_ = false;              // the first start has succeeded or failed
+
+  std::thread thread_;  // last: it uses everything above
+};
+
+}  // namespace propbridge::supervisor
