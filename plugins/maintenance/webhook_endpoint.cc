@@ -29,6 +29,12 @@ constexpr time_t kWriteTimeoutSeconds = 5;
 constexpr time_t kKeepAliveSeconds = 1;
 constexpr std::chrono::seconds kBusyWarningInterval{10};
 constexpr std::size_t kMaxDeliveryIdBytes = 128;
+// cpp-httplib 0.11 listens with a backlog of 5. A burst of more connections than that overflows
+// the accept queue: the kernel drops their handshakes, the senders' TCP stacks retransmit a
+// second later, and by then the worker that took such a connection has given up waiting for
+// its request (the keep-alive timeout also bounds the wait for the first request) and closed
+// it without an answer. So the socket listens again with the system's largest backlog.
+constexpr int kListenBacklog = SOMAXCONN;
 
 enum HttpStatus {
   kOk = 200,
@@ -126,7 +132,8 @@ class HttpWebhookEndpoint final : public WebhookEndpoint {
   std::mutex busy_mu_;
   std::optional<std::chrono::steady_clock::time_point> busy_logged_at_;
   std::size_t busy_unlogged_ = 0;
-  httplib::Server server_;  // outlives listener_, which runs it
+  httplib::Server server_;                      // outlives listener_, which runs it
+  socket_t listening_socket_ = INVALID_SOCKET;  // the server's, once bound
   std::string address_;
   std::atomic<bool> listener_done_{false};
   std::thread listener_;
@@ -135,9 +142,10 @@ class HttpWebhookEndpoint final : public WebhookEndpoint {
 Status HttpWebhookEndpoint::Listen() {
   // Only SO_REUSEADDR: the library's default adds SO_REUSEPORT, which would let a second
   // daemon bind the same port and take half of the deliveries.
-  server_.set_socket_options([](socket_t socket) {
+  server_.set_socket_options([this](socket_t socket) {
     int yes = 1;
     setsockopt(socket, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+    listening_socket_ = socket;
   });
   server_.set_tcp_nodelay(true);
   server_.set_read_timeout(kReadTimeoutSeconds, 0);
@@ -170,6 +178,9 @@ Status HttpWebhookEndpoint::Listen() {
                               (error != 0 ? ": " + std::string(std::strerror(error)) : ""));
   }
   address_ = FormatAddress(config_.bind_address, port);
+  if (::listen(listening_socket_, kListenBacklog) != 0) {
+    return FailedPrecondition("cannot listen on " + address_ + ": " + std::strerror(errno));
+  }
   listener_ = std::thread([this] {
     server_.listen_after_bind();
     listener_done_ = true;
