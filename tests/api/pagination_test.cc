@@ -39,6 +39,8 @@ TEST_P(PaginationTest, AWalkDuringInsertsNeitherSkipsNorRepeatsAndStaysSorted) {
   seeded.set_customer(kCustomer);
   seeded.set_page_size(1000);
   seeded.mutable_filter()->add_sources("seed");
+  // The daemon serves before its plugins have stored anything.
+  daemon->WaitForCount(kCustomer, 1);
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
   while (daemon->ReadPages(seeded).size() < kSeeded) {
     ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "the seed plugin did not finish";

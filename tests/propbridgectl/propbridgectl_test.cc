@@ -293,8 +293,8 @@ TEST_F(PropbridgectlTest, AnUnreachableDaemonExits3WithAClearMessage) {
 TEST_F(PropbridgectlTest, PluginsListsBillingRunning) {
   CtlResult table = Ctl(Address() + "plugins");
   ASSERT_EQ(table.code, 0) << table.err;
-  EXPECT_THAT(table.out, HasSubstr("NAME     STATE    EVENTS  QUARANTINED"));
-  EXPECT_THAT(table.out, HasSubstr("billing  RUNNING  4       1"));
+  EXPECT_THAT(table.out, HasSubstr("NAME     STATE    RESTARTS  EVENTS  QUARANTINED  FAULTS"));
+  EXPECT_THAT(table.out, HasSubstr("billing  RUNNING  0         4       1            0"));
 
   CtlResult run = Ctl(Address() + "plugins --json");
   ASSERT_EQ(run.code, 0) << run.err;
@@ -306,6 +306,36 @@ TEST_F(PropbridgectlTest, PluginsListsBillingRunning) {
   EXPECT_EQ(plugins[0]["records_quarantined"], 1);
   EXPECT_EQ(plugins[0]["last_error"], "");
   EXPECT_THAT(plugins[0]["library"].get<std::string>(), HasSubstr("propbridge_billing"));
+  EXPECT_EQ(plugins[0]["isolated"], true);
+  EXPECT_GT(plugins[0]["pid"].get<int>(), 0);
+}
+
+TEST_F(PropbridgectlTest, PluginsStopAndRestartAnInstance) {
+  CtlResult stop = Ctl(Address() + "plugins stop billing --json");
+  ASSERT_EQ(stop.code, 0) << stop.err;
+  json stopped = json::parse(stop.out)["plugins"][0];
+  EXPECT_EQ(stopped["state"], "STOPPED");
+  EXPECT_EQ(stopped["pid"], 0);
+
+  CtlResult restart = Ctl(Address() + "plugins restart billing");
+  ASSERT_EQ(restart.code, 0) << restart.err;
+  EXPECT_THAT(restart.out, HasSubstr("billing"));
+  // It starts in the background; wait until it runs again, for the tests that follow.
+  json plugin;
+  for (int tries = 0; tries < 200; ++tries) {
+    plugin = json::parse(Ctl(Address() + "plugins --json").out)["plugins"][0];
+    if (plugin["state"] == "RUNNING") break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_EQ(plugin["state"], "RUNNING");
+  EXPECT_EQ(plugin["restarts"], 1);
+  EXPECT_EQ(plugin["events_stored"], 4);  // resumed from its checkpoint: nothing twice
+
+  CtlResult unknown = Ctl(Address() + "plugins restart nope");
+  EXPECT_EQ(unknown.code, 1);
+  EXPECT_THAT(unknown.err, HasSubstr("no plugin instance is named 'nope'"));
+  CtlResult missing = Ctl(Address() + "plugins stop");
+  EXPECT_EQ(missing.code, 2);
 }
 
 TEST_F(PropbridgectlTest, QuarantineShowsTheMalformedRowsOriginAndReason) {

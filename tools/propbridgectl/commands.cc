@@ -197,14 +197,9 @@ int RunWatch(Daemon& daemon, const WatchOptions& options) {
   }
 }
 
-int RunPlugins(Daemon& daemon, bool json) {
-  grpc::ClientContext context;
-  SetDeadline(context);
-  v1::ListPluginsResponse response;
-  grpc::Status status = daemon.admin().ListPlugins(&context, {}, &response);
-  if (!status.ok()) return daemon.Fail(status);
+namespace {
 
-  std::vector<v1::PluginInstance> plugins(response.plugins().begin(), response.plugins().end());
+void PrintPluginList(const std::vector<v1::PluginInstance>& plugins, bool json) {
   if (json) {
     Json list = Json::array();
     for (const auto& plugin : plugins) list.push_back(PluginJson(plugin));
@@ -212,6 +207,40 @@ int RunPlugins(Daemon& daemon, bool json) {
   } else {
     PrintPlugins(std::cout, plugins);
   }
+}
+
+}  // namespace
+
+int RunPlugins(Daemon& daemon, bool json) {
+  grpc::ClientContext context;
+  SetDeadline(context);
+  v1::ListPluginsResponse response;
+  grpc::Status status = daemon.admin().ListPlugins(&context, {}, &response);
+  if (!status.ok()) return daemon.Fail(status);
+  PrintPluginList({response.plugins().begin(), response.plugins().end()}, json);
+  return kExitOk;
+}
+
+int RunPluginCommand(Daemon& daemon, PluginCommand command, const std::string& name, bool json) {
+  grpc::ClientContext context;
+  SetDeadline(context);
+  grpc::Status status;
+  v1::PluginInstance plugin;
+  if (command == PluginCommand::kRestart) {
+    v1::RestartPluginRequest request;
+    request.set_name(name);
+    v1::RestartPluginResponse response;
+    status = daemon.admin().RestartPlugin(&context, request, &response);
+    plugin = response.plugin();
+  } else {
+    v1::StopPluginRequest request;
+    request.set_name(name);
+    v1::StopPluginResponse response;
+    status = daemon.admin().StopPlugin(&context, request, &response);
+    plugin = response.plugin();
+  }
+  if (!status.ok()) return daemon.Fail(status);
+  PrintPluginList({plugin}, json);
   return kExitOk;
 }
 

@@ -175,6 +175,11 @@ Json PluginJson(const v1::PluginInstance& plugin) {
                                    : Json(nullptr)},
       {"events_stored", plugin.events_stored()},
       {"records_quarantined", plugin.records_quarantined()},
+      {"restarts", plugin.restarts()},
+      {"events_emitted", plugin.events_emitted()},
+      {"faults", plugin.faults()},
+      {"isolated", plugin.isolated()},
+      {"pid", plugin.pid()},
   };
 }
 
@@ -233,11 +238,13 @@ void PrintPlugins(std::ostream& out, const std::vector<v1::PluginInstance>& plug
     out << "No plugin instances are configured.\n";
     return;
   }
-  Table table({"NAME", "STATE", "EVENTS", "QUARANTINED", "CHECKPOINTED", "CHECKPOINT"});
+  Table table({"NAME", "STATE", "RESTARTS", "EVENTS", "QUARANTINED", "FAULTS", "CHECKPOINTED",
+               "CHECKPOINT"});
   for (const auto& plugin : plugins) {
     Json state = ShortName(v1::PluginState_Name(plugin.state()), "PLUGIN_STATE_");
     table.Add({plugin.name(), state.is_null() ? "-" : state.get<std::string>(),
-               std::to_string(plugin.events_stored()), std::to_string(plugin.records_quarantined()),
+               std::to_string(plugin.restarts()), std::to_string(plugin.events_stored()),
+               std::to_string(plugin.records_quarantined()), std::to_string(plugin.faults()),
                LocalTime(plugin.last_checkpoint_time()),
                plugin.last_checkpoint().empty() ? "-" : plugin.last_checkpoint()});
   }

@@ -46,8 +46,10 @@ watch --json prints each event on its own line as it arrives.
 
 constexpr const char* kPluginsJson = R"(
 With --json: {plugins: [{name, library, state, last_error, last_checkpoint,
-last_checkpoint_time, events_stored, records_quarantined}]}; state is
-"RUNNING", "FAILED", "DISABLED" or "STOPPED", times are UTC (RFC 3339).
+last_checkpoint_time, events_stored, records_quarantined, restarts,
+events_emitted, faults, isolated, pid}]}; state is "STARTING", "RUNNING",
+"BACKING_OFF", "FAILED", "DISABLED" or "STOPPED", times are UTC (RFC 3339).
+restart and stop print the one instance the same way.
 )";
 
 constexpr const char* kQuarantineJson = R"(
@@ -178,6 +180,17 @@ int main(int argc, char** argv) {
       app.add_subcommand("plugins", "Every configured plugin instance and its state");
   AddCommonOptions(*plugins_command, address, json);
   plugins_command->footer(Footer({kPluginsJson, kExitCodes}));
+  std::string plugin_name;
+  auto* restart_command = plugins_command->add_subcommand(
+      "restart", "Start an instance afresh from its last checkpoint, clearing its failures");
+  auto* stop_command = plugins_command->add_subcommand(
+      "stop", "Stop an instance and leave it stopped until restarted");
+  for (CLI::App* command : {restart_command, stop_command}) {
+    command->add_option("NAME", plugin_name, "The instance's name in the configuration")
+        ->required();
+    AddCommonOptions(*command, address, json);
+    command->footer(Footer({kPluginsJson, kExitCodes}));
+  }
 
   ctl::QuarantineOptions quarantine;
   auto* quarantine_command = app.add_subcommand(
@@ -217,6 +230,12 @@ int main(int argc, char** argv) {
     if (after_id_option->count() > 0) watch.after_id = after_id;
     watch.json = json;
     return ctl::RunWatch(daemon, watch);
+  }
+  if (restart_command->parsed()) {
+    return ctl::RunPluginCommand(daemon, ctl::PluginCommand::kRestart, plugin_name, json);
+  }
+  if (stop_command->parsed()) {
+    return ctl::RunPluginCommand(daemon, ctl::PluginCommand::kStop, plugin_name, json);
   }
   if (plugins_command->parsed()) return ctl::RunPlugins(daemon, json);
   quarantine.json = json;

@@ -278,8 +278,10 @@ TEST_F(HomeServiceDaemonTest, AnAnswerSlowerThanTheTimeoutIsRetried) {
 
   auto requests = api_->Requests();
   ASSERT_GE(requests.size(), 2u);
-  // Given up after 300 ms, then retried 50 to 100 ms later.
-  EXPECT_GE(requests[1].received - requests[0].received, 300ms);
+  // Given up 300 ms after sending, then retried 50 to 100 ms later. The server sees the first
+  // request only some time after it was sent (up to ~100 ms on a loaded machine), so the gap
+  // it measures can be shorter than the plugin's.
+  EXPECT_GE(requests[1].received - requests[0].received, 250ms);
   EXPECT_LT(requests[1].received - requests[0].received, 2s);
   EXPECT_EQ(requests[1].cursor, "");
   EXPECT_NE(daemon->Log().find("failed (no answer within 300 ms"), std::string::npos)
