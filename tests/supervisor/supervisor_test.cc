@@ -48,7 +48,7 @@ class SupervisorTest : public ::testing::Test {
            faulty.library + "\"\n" + faulty.keys +
            "[plugins.faulty.restart]\n"
            "backoff_base_ms = 50\nbackoff_cap_ms = 200\nmax_failures = 3\n"
-           "[plugins.faulty.limits]\nheartbeat_timeout_ms = 1000\nstart_timeout_ms = 2000\n" +
+           "[plugins.faulty.limits]\nstart_timeout_ms = 2000\n" +
            faulty.limits + "[plugins.faulty.settings]\n" + faulty.settings;
   }
 
@@ -168,7 +168,7 @@ INSTANTIATE_TEST_SUITE_P(
     EveryWayToDie, CrashTest,
     ::testing::Values(CrashCase{"segfault", "", "signal 11"}, CrashCase{"abort", "", "signal 6"},
                       CrashCase{"exit", "", "exited with code 3"},
-                      CrashCase{"freeze", "", "killed as hung"},
+                      CrashCase{"freeze", "heartbeat_timeout_ms = 1000\n", "killed as hung"},
                       CrashCase{"leak", "memory_mb = 256\n", "killed by signal"},
                       CrashCase{"crash_mid_batch", "", "signal 6"}),
     [](const auto& info) { return std::string(info.param.fault); });
@@ -255,6 +255,23 @@ TEST_F(SupervisorTest, AStopThatHangsIsKilledAtItsDeadline) {
   began = std::chrono::steady_clock::now();
   StopDaemon();
   EXPECT_LT(std::chrono::steady_clock::now() - began, 10s);
+}
+
+TEST_F(SupervisorTest, AStopThatThrowsStillStops) {
+  StartDaemon({.settings = Settings("throw_stop", 0, "")});
+  WaitFor([](const auto& p) { return p.state() == v1::PLUGIN_STATE_RUNNING; }, "it runs");
+  grpc::ClientContext context;
+  v1::StopPluginRequest request;
+  request.set_name("faulty");
+  v1::StopPluginResponse response;
+  ASSERT_TRUE(admin_->StopPlugin(&context, request, &response).ok());
+  EXPECT_EQ(response.plugin().state(), v1::PLUGIN_STATE_STOPPED);
+  EXPECT_NE(daemon_->Log().find("[faulty] failed while stopping: Stop threw: vendor code failed "
+                                "in Stop"),
+            std::string::npos)
+      << daemon_->Log();
+  ExpectHealthyProgress();
+  StopDaemon();
 }
 
 TEST_F(SupervisorTest, GarbageIsQuarantinedAndThePluginGoesOn) {

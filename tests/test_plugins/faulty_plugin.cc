@@ -14,6 +14,7 @@
 //   throw_start      throw from Start (before emitting anything)
 //   spin_start       never return from Start
 //   hang_stop        never return from Stop
+//   throw_stop       throw from Stop
 //
 // With `once_file` set, the fault happens only while that file does not exist (it is created
 // just before), so the run after the fault behaves.
@@ -64,6 +65,7 @@ class FaultyPlugin final : public sdk::Plugin {
     }
     if (thread_.joinable()) thread_.join();
     if (spinner_.joinable()) spinner_.join();
+    if (fault_ == "throw_stop") throw std::runtime_error("vendor code failed in Stop");
   }
 
  private:
