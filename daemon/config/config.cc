@@ -5,6 +5,8 @@
 
 #include <cctype>
 #include <fstream>
+#include <limits>
+#include <optional>
 #include <set>
 #include <sstream>
 
@@ -62,16 +64,21 @@ class Reader {
     return Status::Ok();
   }
 
-  // A whole number of at least `min`, into an integer or a std::chrono::milliseconds.
+  // A whole number from `min` to `max`, into an integer or a std::chrono::milliseconds.
   template <typename Out>
   Status Whole(const toml::table& t, const std::string& prefix, const char* key, std::int64_t min,
-               Out& out) const {
+               Out& out, std::int64_t max = std::numeric_limits<std::int64_t>::max()) const {
     const toml::node* node = t.get(key);
     if (node == nullptr) return Status::Ok();
-    if (!node->is_integer() || *node->value<std::int64_t>() < min) {
-      return Error(prefix + key, "must be a whole number of at least " + std::to_string(min));
+    std::optional<std::int64_t> value =
+        node->is_integer() ? node->value<std::int64_t>() : std::nullopt;
+    if (!value || *value < min || *value > max) {
+      return Error(prefix + key, max == std::numeric_limits<std::int64_t>::max()
+                                     ? "must be a whole number of at least " + std::to_string(min)
+                                     : "must be a whole number from " + std::to_string(min) +
+                                           " to " + std::to_string(max));
     }
-    out = Out(*node->value<std::int64_t>());
+    out = Out(*value);
     return Status::Ok();
   }
 
@@ -325,16 +332,12 @@ Result<Config> ParseConfig(const std::string& toml_text, const fs::path& file) {
     PB_RETURN_IF_ERROR(r.PositiveInt(*ingest->as_table(), "ingest.", "queue_capacity", capacity));
     config.queue_capacity = static_cast<std::size_t>(capacity);
   }
-  if (const toml::node* api = root.get("api")) {
-    if (!api->is_table()) return r.Error("api", "must be a table");
-    const toml::table& table = *api->as_table();
-    PB_RETURN_IF_ERROR(r.CheckKeys(table, "api.", {"max_watches", "watch_buffer_events"}));
-    for (auto [key, value] : {std::pair{"max_watches", &config.max_watches},
-                              std::pair{"watch_buffer_events", &config.watch_buffer_events}}) {
-      auto number = static_cast<std::int64_t>(*value);
-      PB_RETURN_IF_ERROR(r.PositiveInt(table, "api.", key, number));
-      *value = static_cast<std::size_t>(number);
-    }
+  auto api = r.Table(root, "", "api", {"max_watches", "watch_buffer_events"});
+  if (!api.ok()) return api.status();
+  if (*api != nullptr) {
+    PB_RETURN_IF_ERROR(r.Whole(**api, "api.", "max_watches", 1, config.max_watches, 100000));
+    PB_RETURN_IF_ERROR(
+        r.Whole(**api, "api.", "watch_buffer_events", 1, config.watch_buffer_events, 1000000));
   }
   if (const toml::node* shutdown = root.get("shutdown")) {
     if (!shutdown->is_table()) return r.Error("shutdown", "must be a table");

@@ -137,6 +137,20 @@ library = "c.so"
             "/etc/propbridge/test.toml: plugins.b.restart: must be a table");
 }
 
+TEST(Config, ReadsTheApiLimits) {
+  auto config = ParseConfig("data_dir = 'd'\n[api]\nmax_watches = 3\nwatch_buffer_events = 40\n",
+                            "/etc/propbridge/test.toml");
+  ASSERT_TRUE(config.ok()) << config.status().message();
+  EXPECT_EQ(config->max_watches, 3u);
+  EXPECT_EQ(config->watch_buffer_events, 40u);
+  EXPECT_EQ(ErrorOf("data_dir = 'd'\n[api]\nmax_watches = 0"),
+            "/etc/propbridge/test.toml: api.max_watches: must be a whole number from 1 to 100000");
+  EXPECT_EQ(ErrorOf("data_dir = 'd'\n[api]\nmax_watches = 9999999999"),
+            "/etc/propbridge/test.toml: api.max_watches: must be a whole number from 1 to 100000");
+  EXPECT_EQ(ErrorOf("data_dir = 'd'\n[api]\nwatch_buffer = 5"),
+            "/etc/propbridge/test.toml: api.watch_buffer: unknown key");
+}
+
 TEST(Config, SyntaxErrorsGiveTheLine) {
   EXPECT_NE(ErrorOf("data_dir = 'd'\n\nlisten = \n").find("test.toml:3:"), std::string::npos);
 }
