@@ -151,6 +151,14 @@ TEST(Config, ReadsTheApiLimits) {
             "/etc/propbridge/test.toml: api.watch_buffer: unknown key");
 }
 
+TEST(Config, ThePackagedConfigurationIsValid) {
+  auto config = LoadConfig(PACKAGED_CONFIG);
+  ASSERT_TRUE(config.ok()) << config.status().message();
+  EXPECT_EQ(config->listen, "127.0.0.1:50051");
+  ASSERT_FALSE(config->plugins.empty());
+  EXPECT_FALSE(config->plugins[0].in_process);
+}
+
 TEST(Config, SyntaxErrorsGiveTheLine) {
   EXPECT_NE(ErrorOf("data_dir = 'd'\n\nlisten = \n").find("test.toml:3:"), std::string::npos);
 }
