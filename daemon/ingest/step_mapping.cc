@@ -36,6 +36,8 @@ const std::vector<MappingRule>& StepMapping::Defaults() {
       {"property.keys", Step::kKnow, Initiative::kProactive},
       {"property.welcome", Step::kKnow, Initiative::kProactive},
       {"property.move_in", Step::kKnow, Initiative::kReactive},
+      // Handover appointments, inspections and keys, as the maintenance system records them.
+      {"maintenance.handover", Step::kKnow, Initiative::kProactive},
       // UNDERSTAND: who the customer is, and their habits.
       {"property.move_out", Step::kUnderstand, Initiative::kReactive},
       {"crm.profile", Step::kUnderstand, Initiative::kReactive},

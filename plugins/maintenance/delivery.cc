@@ -22,7 +22,7 @@ constexpr std::size_t kMaxTitleBytes = 200;
 constexpr std::size_t kMaxSummaryBytes = 300;
 constexpr std::size_t kMaxDetailBytes = 1000;
 
-enum class Subject { kWorkOrder, kViolation, kComplaint };
+enum class Subject { kHandover, kWorkOrder, kViolation, kComplaint };
 
 struct EventType {
   std::string_view name;
@@ -31,6 +31,9 @@ struct EventType {
 };
 
 constexpr EventType kEventTypes[] = {
+    {"handover.appointment_booked", Subject::kHandover, MatterState::kOpened},
+    {"handover.inspected", Subject::kHandover, MatterState::kUpdated},
+    {"handover.keys_handed_over", Subject::kHandover, MatterState::kClosed},
     {"work_order.opened", Subject::kWorkOrder, MatterState::kOpened},
     {"work_order.assigned", Subject::kWorkOrder, MatterState::kUpdated},
     {"work_order.visited", Subject::kWorkOrder, MatterState::kUpdated},
@@ -50,6 +53,8 @@ constexpr EventType kEventTypes[] = {
 // The member of the payload that describes the subject, and its matter id's prefix.
 std::string_view SubjectField(Subject subject) {
   switch (subject) {
+    case Subject::kHandover:
+      return "handover";
     case Subject::kWorkOrder:
       return "work_order";
     case Subject::kViolation:
@@ -206,6 +211,12 @@ std::string Suffix(std::string_view open, const std::optional<std::string>& deta
 
 std::string Summary(std::string_view type, const Details& d, std::string_view channel) {
   const std::string& t = d.title;
+  if (type == "handover.appointment_booked") return "Handover appointment booked: " + t;
+  if (type == "handover.inspected") {
+    return "Unit inspected with the owner" + Naming("by", d.assignee) + ": " + t +
+           Suffix(" — ", d.result);
+  }
+  if (type == "handover.keys_handed_over") return "Keys handed over: " + t;
   if (type == "work_order.opened") return "Repair order opened: " + t;
   if (type == "work_order.assigned") {
     return "Repair order assigned" + Naming("to", d.assignee) + ": " + t;

@@ -43,6 +43,17 @@ TEST(StepMapping, ARepairFollowUpIsProactiveHelpUnlikeTheRepairOrder) {
             Initiative::kReactive);
 }
 
+TEST(StepMapping, AHandoverInTheMaintenanceSystemIsProactiveKnow) {
+  StepMapping mapping({}, {});
+  for (const char* kind :
+       {"maintenance.handover.appointment_booked", "maintenance.handover.inspected",
+        "maintenance.handover.keys_handed_over"}) {
+    Placement placement = PlaceOrFail(mapping, kind);
+    EXPECT_EQ(placement.step, Step::kKnow) << kind;
+    EXPECT_EQ(placement.initiative, Initiative::kProactive) << kind;
+  }
+}
+
 TEST(StepMapping, PrefixMatchesWholeSegmentsOnly) {
   StepMapping mapping({}, {});
   EXPECT_FALSE(

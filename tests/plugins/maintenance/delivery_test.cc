@@ -178,6 +178,26 @@ TEST(MaintenanceDeliveryTest, AChannelMakesAContactAndAVisitIsAlwaysOne) {
   EXPECT_EQ(event.channel, "visit");
 }
 
+TEST(MaintenanceDeliveryTest, AHandoverIsOneMatterFromAppointmentToKeys) {
+  json booked = Delivery("handover.appointment_booked", "handover", json::object());
+  booked["initiated_by"] = "property";
+  sdk::RawEvent event = Parsed(booked);
+  EXPECT_EQ(event.kind, "maintenance.handover.appointment_booked");
+  EXPECT_EQ(event.summary, "Handover appointment booked: noise from 1502");
+  EXPECT_EQ(event.matter_state, MatterState::kOpened);
+  EXPECT_EQ(event.proposed_initiative, Initiative::kProactive);
+  json inspected = Delivery("handover.inspected", "handover",
+                            json{{"assignee", "Chen Jing"}, {"result", "two scratches noted"}});
+  event = Parsed(inspected);
+  EXPECT_EQ(event.summary,
+            "Unit inspected with the owner by Chen Jing: noise from 1502 — two scratches noted");
+  EXPECT_EQ(event.matter_state, MatterState::kUpdated);
+  event = Parsed(Delivery("handover.keys_handed_over", "handover", json::object()));
+  EXPECT_EQ(event.summary, "Keys handed over: noise from 1502");
+  EXPECT_EQ(event.matter_state, MatterState::kClosed);
+  EXPECT_EQ(event.matter_id.rfind("handover:", 0), 0u) << event.matter_id;
+}
+
 TEST(MaintenanceDeliveryTest, FollowUpsAndViolationsAreProposedAsProactive) {
   json follow_up = Delivery("work_order.followed_up", "work_order", json::object());
   follow_up["channel"] = "phone";
@@ -314,7 +334,7 @@ TEST(MaintenanceDeliveryTest, TheSamplesAreDeliveriesOfTheBillingHouseholds) {
     EXPECT_TRUE(households.count(event.identifiers[0].value));
     seen_households.insert(event.identifiers[0].value);
   }
-  EXPECT_EQ(events, 16);
+  EXPECT_EQ(events, 19);
   EXPECT_EQ(rejected, 1);
   EXPECT_EQ(seen_households, households);
 }
