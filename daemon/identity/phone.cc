@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cstddef>
+#include <string>
+#include <utility>
 
 #include "daemon/identity/text.h"
 
@@ -22,8 +24,6 @@ bool AllZero(std::string_view digits) {
 bool IsMobile(std::string_view d) {
   return d.size() == 11 && d[0] == '1' && d[1] >= '3' && d[1] <= '9';
 }
-
-std::string Count(std::size_t n) { return std::to_string(n) + (n == 1 ? " digit" : " digits"); }
 
 // The digits of `text`, or the reason it holds something a phone number cannot. `plus` tells
 // whether the number started with '+'.
@@ -65,15 +65,17 @@ std::string Refusal(std::string_view d) {
   if (IsMobile(d)) return "";
   if (d.empty()) return "has no digits";
   if (d[0] == '1') {
-    if (d.size() == 11)
+    if (d.size() == 11) {
       return "starts with " + std::string(d.substr(0, 2)) + ", which no mobile number does";
+    }
     return "a mobile number has 11 digits, this has " + std::to_string(d.size());
   }
   if (d[0] == '0') {
     if (d.size() < 2) return "too few digits for a landline with area code";
     if (d[1] == '0') return "starts with 00 but not with the 0086 country code";
-    if (d[1] == '1' && (d.size() < 3 || d[2] != '0'))
+    if (d[1] == '1' && (d.size() < 3 || d[2] != '0')) {
       return "01x is not an area code (only 010 is)";
+    }
     std::size_t area = d[1] == '1' || d[1] == '2' ? 3 : 4;
     std::size_t local = d.size() > area ? d.size() - area : 0;
     if (local < 7 || local > 8) {
@@ -88,8 +90,8 @@ std::string Refusal(std::string_view d) {
   if (d.size() == 7 || d.size() == 8) {
     return "a landline without its area code is ambiguous between cities";
   }
-  if (d.size() < 7) return "too few digits (" + Count(d.size()) + ") for a phone number";
-  if (d.size() > 12) return "too many digits (" + Count(d.size()) + ") for a phone number";
+  if (d.size() < 7) return "too few digits (" + std::to_string(d.size()) + ") for a phone number";
+  if (d.size() > 12) return "too many digits (" + std::to_string(d.size()) + ") for a phone number";
   return "neither a mobile number nor a landline with area code";
 }
 

@@ -1,0 +1,56 @@
+#include "daemon/identity/text.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+namespace propbridge::identity {
+namespace {
+
+TEST(FoldWidth, FullWidthAsciiBecomesAscii) {
+  EXPECT_EQ(FoldWidth("！"), "!");  // U+FF01, the first
+  EXPECT_EQ(FoldWidth("～"), "~");  // U+FF5E, the last
+  EXPECT_EQ(FoldWidth("Ａ－１００１＃（ｘ）"), "A-1001#(x)");
+  EXPECT_EQ(FoldWidth("　"), " ");  // ideographic space
+  EXPECT_EQ(FoldWidth("a\xC2\xA0"
+                      "b"),
+            "a b");  // no-break space
+}
+
+TEST(FoldWidth, TypographicDashesAndInvisiblesAreCleanedUp) {
+  EXPECT_EQ(FoldWidth("3‐2‑1202"), "3-2-1202");   // hyphen, non-breaking hyphen
+  EXPECT_EQ(FoldWidth("3–2—1202"), "3-2-1202");   // en and em dash
+  EXPECT_EQ(FoldWidth("3−2﹣1202"), "3-2-1202");  // minus sign, small hyphen-minus
+  EXPECT_EQ(FoldWidth("\xEF\xBB\xBF"
+                      "A\xE2\x80\x8B"
+                      "1"),
+            "A1");  // BOM, zero-width space
+}
+
+TEST(FoldWidth, EverythingElseIsCopiedAsItIs) {
+  EXPECT_EQ(FoldWidth("阳光花园3栋、"), "阳光花园3栋、");
+  EXPECT_EQ(FoldWidth("ｶ"), "ｶ");  // half-width katakana is outside the range
+  EXPECT_EQ(FoldWidth("😀"), "😀");
+  // Not UTF-8: a GBK "张", an overlong '/', a lone continuation byte, a cut sequence.
+  for (std::string bad : {std::string("\xD5\xC5"), std::string("\xC0\xAF"), std::string("\x80"),
+                          std::string("\xEF\xBC")}) {
+    EXPECT_EQ(FoldWidth(bad), bad);
+  }
+}
+
+TEST(Spaces, TrimAndCollapse) {
+  EXPECT_EQ(TrimSpaces(" \t a b \r\n"), "a b");
+  EXPECT_EQ(TrimSpaces(""), "");
+  EXPECT_EQ(CollapseSpaces("  a \t\n b  c "), "a b c");
+  EXPECT_EQ(CollapseSpaces("   "), "");
+}
+
+TEST(EqualsIgnoringAsciiCase, OnlyAsciiLettersFold) {
+  EXPECT_TRUE(EqualsIgnoringAsciiCase("N/A", "n/a"));
+  EXPECT_TRUE(EqualsIgnoringAsciiCase("未知", "未知"));
+  EXPECT_FALSE(EqualsIgnoringAsciiCase("null", "nul"));
+  EXPECT_FALSE(EqualsIgnoringAsciiCase("ＮＵＬＬ", "null"));
+}
+
+}  // namespace
+}  // namespace propbridge::identity
