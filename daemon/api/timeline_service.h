@@ -5,6 +5,7 @@
 
 #include <atomic>
 
+#include "daemon/api/arena_messages.h"
 #include "daemon/api/page_token.h"
 #include "daemon/api/timeline_watch.h"
 #include "daemon/feed/change_feed.h"
@@ -25,7 +26,9 @@ class TimelineService final : public v1::TimelineService::CallbackService {
  public:
   TimelineService(store::Store& store, feed::ChangeFeed& feed, const PageTokens& tokens,
                   TimelineServiceOptions options)
-      : store_(store), feed_(feed), tokens_(tokens), options_(options) {}
+      : store_(store), feed_(feed), tokens_(tokens), options_(options) {
+    SetMessageAllocatorFor_GetTimeline(&page_messages_);
+  }
 
   grpc::ServerUnaryReactor* GetTimeline(grpc::CallbackServerContext* context,
                                         const v1::GetTimelineRequest* request,
@@ -42,6 +45,8 @@ class TimelineService final : public v1::TimelineService::CallbackService {
   const PageTokens& tokens_;
   const TimelineServiceOptions options_;
   std::atomic<int> active_watches_{0};
+  // GetTimeline's request and response, on pooled arenas.
+  ArenaMessages<v1::GetTimelineRequest, v1::GetTimelineResponse> page_messages_;
 };
 
 // Store event -> API message.
