@@ -16,24 +16,35 @@ void SetTimestamp(store::Micros t, google::protobuf::Timestamp& out) {
   out.set_nanos(static_cast<int>(rest * 1000));
 }
 
-void ToProto(const store::Event& e, v1::TimelineEvent& out) {
+namespace {
+
+void SetText(std::string_view text, std::string* out) { out->assign(text.data(), text.size()); }
+
+// For store::Event and store::EventView alike.
+template <typename E>
+void FillProto(const E& e, v1::TimelineEvent& out) {
   out.set_id(e.id);
-  out.set_customer(e.customer);
+  SetText(e.customer, out.mutable_customer());
   out.set_step(static_cast<v1::Step>(e.step));
-  out.set_kind(e.kind);
+  SetText(e.kind, out.mutable_kind());
   SetTimestamp(e.occurred_at, *out.mutable_occurred_at());
   SetTimestamp(e.ingested_at, *out.mutable_ingested_at());
-  out.set_source(e.source);
-  out.set_source_event_id(e.source_event_id);
+  SetText(e.source, out.mutable_source());
+  SetText(e.source_event_id, out.mutable_source_event_id());
   out.set_initiative(static_cast<v1::Initiative>(e.initiative));
   out.set_contact(e.contact);
-  out.set_channel(e.channel);
-  out.set_matter_id(e.matter_id);
+  SetText(e.channel, out.mutable_channel());
+  SetText(e.matter_id, out.mutable_matter_id());
   out.set_matter_state(static_cast<v1::MatterState>(e.matter_state));
-  out.set_summary(e.summary);
+  SetText(e.summary, out.mutable_summary());
   auto& attributes = *out.mutable_attributes();
-  for (const auto& [key, value] : e.attributes) attributes[key] = value;
+  for (const auto& [key, value] : e.attributes) SetText(value, &attributes[key]);
 }
+
+}  // namespace
+
+void ToProto(const store::Event& e, v1::TimelineEvent& out) { FillProto(e, out); }
+void ToProto(const store::EventView& e, v1::TimelineEvent& out) { FillProto(e, out); }
 
 grpc::ServerUnaryReactor* TimelineService::GetTimeline(grpc::CallbackServerContext* context,
                                                        const v1::GetTimelineRequest* request,
@@ -68,27 +79,32 @@ Status TimelineService::Read(const v1::GetTimelineRequest& request,
     query.after = store::TimelineCursor{store::Micros{std::chrono::microseconds{position->time}},
                                         position->id};
   }
-  auto events = store_.ReadTimeline(query);
-  if (!events.ok()) return events.status();
-  if (events->empty() && request.page_token().empty() && !query.filter.empty()) {
+  // Straight from the store's rows into the response: no store::Event in between.
+  std::size_t rows = 0;
+  store::TimelineCursor last;
+  auto& events = *response.mutable_events();
+  Status read = store_.VisitTimeline(query, [&](const store::EventView& e) {
+    if (++rows > *page_size) return;  // the extra row only tells that another page follows
+    ToProto(e, *events.Add());
+    last = {e.occurred_at, e.id};
+  });
+  if (!read.ok()) {
+    response.Clear();
+    return read;
+  }
+  if (rows == 0 && request.page_token().empty() && !query.filter.empty()) {
     store::TimelineQuery any;
     any.customer = query.customer;
     any.limit = 1;
-    events = store_.ReadTimeline(any);
-    if (!events.ok()) return events.status();
-    if (!events->empty()) {
-      events->clear();
-      return Status::Ok();  // a known customer; the filter excludes every event
-    }
+    auto known = store_.ReadTimeline(any);
+    if (!known.ok()) return known.status();
+    // A known customer whose every event the filter excludes: an empty page.
+    if (!known->empty()) return Status::Ok();
   }
-  if (events->empty() && request.page_token().empty()) {
+  if (rows == 0 && request.page_token().empty()) {
     return NotFound("customer '" + request.customer() + "' has no events on the timeline");
   }
-  bool more = events->size() > *page_size;
-  if (more) events->resize(*page_size);
-  for (const store::Event& e : *events) ToProto(e, *response.add_events());
-  if (more) {
-    const store::Event& last = events->back();
+  if (rows > *page_size) {
     response.set_next_page_token(
         tokens_.Encode(listing, {last.occurred_at.time_since_epoch().count(), last.id}));
   }

@@ -51,6 +51,7 @@ class TimelineService final : public v1::TimelineService::CallbackService {
 
 // Store event -> API message.
 void ToProto(const store::Event& event, v1::TimelineEvent& out);
+void ToProto(const store::EventView& event, v1::TimelineEvent& out);
 void SetTimestamp(store::Micros t, google::protobuf::Timestamp& out);
 
 }  // namespace propbridge::api

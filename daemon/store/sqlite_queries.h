@@ -17,7 +17,7 @@ struct Sql {
   std::vector<std::variant<std::int64_t, std::string>> params;  // ?1, ?2, ... in order
 };
 
-// Selects the events table's columns in the order EventFromRow reads them.
+// Selects the events table's columns in the order ViewRow (sqlite_store.cc) reads them.
 Sql TimelineSql(const TimelineQuery& query);
 Sql ChangesSql(const ChangesQuery& query);
 // Selects id, source, origin, reason, raw, quarantined_at.

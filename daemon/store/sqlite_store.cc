@@ -8,6 +8,7 @@
 #include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -150,8 +151,10 @@ std::string AttributesToJson(const std::vector<std::pair<std::string, std::strin
   return object.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
 }
 
-Result<std::vector<std::pair<std::string, std::string>>> AttributesFromJson(
-    const std::string& text) {
+// The general reading of the attributes column: any JSON object, its non-string values as
+// their JSON text. Keeps the object's order; a repeated key keeps its first place and its
+// last value.
+Result<std::vector<std::pair<std::string, std::string>>> AttributesFromJson(std::string_view text) {
   auto object = nlohmann::ordered_json::parse(text, nullptr, /*allow_exceptions=*/false);
   if (!object.is_object()) return Status(StatusCode::kDataLoss, "attributes are not a JSON object");
   std::vector<std::pair<std::string, std::string>> attributes;
@@ -165,36 +168,151 @@ Result<std::vector<std::pair<std::string, std::string>>> AttributesFromJson(
   return attributes;
 }
 
-// Column order of the event queries in sqlite_queries.h.
-Result<Event> EventFromRow(sqlite3_stmt* stmt) {
-  Event event;
-  event.id = sqlite3_column_int64(stmt, 0);
-  event.customer = ColumnText(stmt, 1);
-  event.occurred_at = ColumnTime(stmt, 2);
-  event.ingested_at = ColumnTime(stmt, 3);
-  event.source = ColumnText(stmt, 4);
-  event.source_event_id = ColumnText(stmt, 5);
-  event.step = static_cast<sdk::Step>(sqlite3_column_int(stmt, 6));
-  event.kind = ColumnText(stmt, 7);
-  event.initiative = static_cast<sdk::Initiative>(sqlite3_column_int(stmt, 8));
-  event.contact = sqlite3_column_int(stmt, 9) != 0;
-  event.channel = ColumnText(stmt, 10);
-  event.matter_id = ColumnText(stmt, 11);
-  event.matter_state = static_cast<sdk::MatterState>(sqlite3_column_int(stmt, 12));
-  event.summary = ColumnText(stmt, 13);
-  auto attributes = AttributesFromJson(ColumnText(stmt, 14));
-  if (!attributes.ok()) {
-    return Status(attributes.status().code(),
-                  "event " + std::to_string(event.id) + ": " + attributes.status().message());
+// One event's attributes, decoded into storage that is reused from row to row, so that a
+// read allocates for the largest event rather than for every string of every event.
+class AttributeScratch {
+ public:
+  void Clear() {
+    text_.clear();
+    spans_.clear();
   }
-  event.attributes = std::move(attributes).value();
-  return event;
+
+  void Add(std::string_view key, std::string_view value) {
+    spans_.push_back({text_.size(), key.size(), text_.size() + key.size(), value.size()});
+    text_.append(key).append(value);
+  }
+
+  bool Has(std::string_view key) const {
+    for (const Span& span : spans_) {
+      if (std::string_view(text_).substr(span.key, span.key_size) == key) return true;
+    }
+    return false;
+  }
+
+  // Valid until the next Clear or Add.
+  std::span<const std::pair<std::string_view, std::string_view>> Views() {
+    views_.clear();
+    const std::string_view text = text_;
+    for (const Span& span : spans_) {
+      views_.emplace_back(text.substr(span.key, span.key_size),
+                          text.substr(span.value, span.value_size));
+    }
+    return views_;
+  }
+
+ private:
+  struct Span {
+    std::size_t key, key_size, value, value_size;
+  };
+  std::string text_;
+  std::vector<Span> spans_;
+  std::vector<std::pair<std::string_view, std::string_view>> views_;
+};
+
+// The shape the store itself writes (AttributesToJson): one flat object of string values
+// under distinct keys. Reads that shape straight into the scratch, with nlohmann's SAX
+// interface rather than a DOM; anything else (another value type, nesting, a repeated key,
+// invalid JSON) stops it, and the general reading decides.
+class FlatStringObject final : public nlohmann::json_sax<nlohmann::ordered_json> {
+ public:
+  explicit FlatStringObject(AttributeScratch& out) : out_(out) {}
+
+  bool start_object(std::size_t /*elements*/) override { return ++depth_ == 1; }
+  bool end_object() override {
+    --depth_;
+    return true;
+  }
+  bool key(string_t& key) override {
+    if (out_.Has(key)) return false;
+    key_ = key;
+    return true;
+  }
+  bool string(string_t& value) override {
+    if (depth_ != 1) return false;
+    out_.Add(key_, value);
+    return true;
+  }
+  bool null() override { return false; }
+  bool boolean(bool /*value*/) override { return false; }
+  bool number_integer(number_integer_t /*value*/) override { return false; }
+  bool number_unsigned(number_unsigned_t /*value*/) override { return false; }
+  bool number_float(number_float_t /*value*/, const string_t& /*text*/) override { return false; }
+  bool binary(binary_t& /*value*/) override { return false; }
+  bool start_array(std::size_t /*elements*/) override { return false; }
+  bool end_array() override { return false; }
+  bool parse_error(std::size_t /*position*/, const std::string& /*token*/,
+                   const nlohmann::detail::exception& /*error*/) override {
+    return false;
+  }
+
+ private:
+  AttributeScratch& out_;
+  std::string key_;
+  int depth_ = 0;
+};
+
+// Decodes the attributes column into `out`, exactly as AttributesFromJson reads it.
+Status DecodeAttributes(std::string_view text, AttributeScratch& out) {
+  out.Clear();
+  FlatStringObject flat(out);
+  if (nlohmann::ordered_json::sax_parse(text.begin(), text.end(), &flat)) return Status::Ok();
+  auto attributes = AttributesFromJson(text);
+  if (!attributes.ok()) return attributes.status();
+  out.Clear();
+  for (const auto& [key, value] : *attributes) out.Add(key, value);
+  return Status::Ok();
 }
 
-Status AppendEvent(sqlite3_stmt* stmt, std::vector<Event>& events) {
-  auto event = EventFromRow(stmt);
-  if (!event.ok()) return event.status();
-  events.push_back(std::move(event).value());
+std::string_view ColumnView(sqlite3_stmt* stmt, int column) {
+  const auto* data = static_cast<const char*>(sqlite3_column_blob(stmt, column));
+  if (data == nullptr) return {};
+  return std::string_view(data, static_cast<std::size_t>(sqlite3_column_bytes(stmt, column)));
+}
+
+// Column order of the event queries in sqlite_queries.h. The view points into the row and
+// the scratch: valid until the next step of the statement or use of the scratch.
+Status ViewRow(sqlite3_stmt* stmt, AttributeScratch& attributes, EventView& event) {
+  event.id = sqlite3_column_int64(stmt, 0);
+  event.customer = ColumnView(stmt, 1);
+  event.occurred_at = ColumnTime(stmt, 2);
+  event.ingested_at = ColumnTime(stmt, 3);
+  event.source = ColumnView(stmt, 4);
+  event.source_event_id = ColumnView(stmt, 5);
+  event.step = static_cast<sdk::Step>(sqlite3_column_int(stmt, 6));
+  event.kind = ColumnView(stmt, 7);
+  event.initiative = static_cast<sdk::Initiative>(sqlite3_column_int(stmt, 8));
+  event.contact = sqlite3_column_int(stmt, 9) != 0;
+  event.channel = ColumnView(stmt, 10);
+  event.matter_id = ColumnView(stmt, 11);
+  event.matter_state = static_cast<sdk::MatterState>(sqlite3_column_int(stmt, 12));
+  event.summary = ColumnView(stmt, 13);
+  if (Status s = DecodeAttributes(ColumnView(stmt, 14), attributes); !s.ok()) {
+    return Status(s.code(), "event " + std::to_string(event.id) + ": " + s.message());
+  }
+  event.attributes = attributes.Views();
+  return Status::Ok();
+}
+
+Status AppendEvent(sqlite3_stmt* stmt, AttributeScratch& attributes, std::vector<Event>& events) {
+  EventView view;
+  if (Status s = ViewRow(stmt, attributes, view); !s.ok()) return s;
+  Event& event = events.emplace_back();
+  event.id = view.id;
+  event.customer = view.customer;
+  event.step = view.step;
+  event.kind = view.kind;
+  event.occurred_at = view.occurred_at;
+  event.ingested_at = view.ingested_at;
+  event.source = view.source;
+  event.source_event_id = view.source_event_id;
+  event.initiative = view.initiative;
+  event.contact = view.contact;
+  event.channel = view.channel;
+  event.matter_id = view.matter_id;
+  event.matter_state = view.matter_state;
+  event.summary = view.summary;
+  event.attributes.reserve(view.attributes.size());
+  for (const auto& [key, value] : view.attributes) event.attributes.emplace_back(key, value);
   return Status::Ok();
 }
 
@@ -402,6 +520,7 @@ class SqliteStore final : public Store {
   std::vector<BatchOutcome> Write(std::span<const Batch> batches) override;
   Result<std::optional<std::string>> LoadCheckpoint(const std::string& source) override;
   Result<std::vector<Event>> ReadTimeline(const TimelineQuery& query) override;
+  Status VisitTimeline(const TimelineQuery& query, const EventVisitor& visit) override;
   Result<std::vector<Event>> ReadChanges(const ChangesQuery& query) override;
   Result<std::vector<QuarantineRecord>> ReadQuarantine(const QuarantineQuery& query) override;
   Result<std::vector<CheckpointRecord>> ReadCheckpoints() override;
@@ -588,16 +707,30 @@ Status SqliteStore::Query(const Sql& sql, const std::string& what, Row row) {
 Result<std::vector<Event>> SqliteStore::ReadTimeline(const TimelineQuery& query) {
   std::vector<Event> events;
   if (query.limit == 0) return events;
-  auto add = [&events](sqlite3_stmt* stmt) { return AppendEvent(stmt, events); };
+  AttributeScratch attributes;
+  auto add = [&](sqlite3_stmt* stmt) { return AppendEvent(stmt, attributes, events); };
   Status s = Query(TimelineSql(query), "read timeline of customer \"" + query.customer + "\"", add);
   if (!s.ok()) return s;
   return events;
 }
 
+Status SqliteStore::VisitTimeline(const TimelineQuery& query, const EventVisitor& visit) {
+  if (query.limit == 0) return Status::Ok();
+  AttributeScratch attributes;
+  EventView view;
+  auto row = [&](sqlite3_stmt* stmt) {
+    if (Status s = ViewRow(stmt, attributes, view); !s.ok()) return s;
+    visit(view);
+    return Status::Ok();
+  };
+  return Query(TimelineSql(query), "read timeline of customer \"" + query.customer + "\"", row);
+}
+
 Result<std::vector<Event>> SqliteStore::ReadChanges(const ChangesQuery& query) {
   std::vector<Event> events;
   if (query.limit == 0) return events;
-  auto add = [&events](sqlite3_stmt* stmt) { return AppendEvent(stmt, events); };
+  AttributeScratch attributes;
+  auto add = [&](sqlite3_stmt* stmt) { return AppendEvent(stmt, attributes, events); };
   Status s =
       Query(ChangesSql(query), "read events after id " + std::to_string(query.after_id), add);
   if (!s.ok()) return s;

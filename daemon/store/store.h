@@ -5,10 +5,12 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -53,6 +55,28 @@ struct TimelineCursor {
   Micros occurred_at;
   std::int64_t id = 0;
 };
+
+// An event as a read hands it to a visitor, without copying it out of the store: its text
+// points into the store's buffers and is valid only during the call that receives it.
+struct EventView {
+  std::int64_t id = 0;
+  std::string_view customer;
+  sdk::Step step = sdk::Step::kUnspecified;
+  std::string_view kind;
+  Micros occurred_at;
+  Micros ingested_at;
+  std::string_view source;
+  std::string_view source_event_id;
+  sdk::Initiative initiative = sdk::Initiative::kUnspecified;
+  bool contact = false;
+  std::string_view channel;
+  std::string_view matter_id;
+  sdk::MatterState matter_state = sdk::MatterState::kUnspecified;
+  std::string_view summary;
+  std::span<const std::pair<std::string_view, std::string_view>> attributes;
+};
+
+using EventVisitor = std::function<void(const EventView&)>;
 
 struct TimelineQuery {
   std::string customer;
@@ -104,6 +128,11 @@ class Store {
   // ORDER BY occurred_at DESC, id DESC (or ASC for oldest_first): a keyset range scan on
   // (customer, occurred_at, id), whatever the store's size.
   virtual Result<std::vector<Event>> ReadTimeline(const TimelineQuery& query) = 0;
+
+  // The same events in the same order, each handed to `visit` as it is read, copied nowhere:
+  // for a caller that turns them into something else at once (an API response). `visit`
+  // must not call the store. On an error, `visit` may have seen some of the events.
+  virtual Status VisitTimeline(const TimelineQuery& query, const EventVisitor& visit) = 0;
 
   // ORDER BY id: what was stored after `after_id`.
   virtual Result<std::vector<Event>> ReadChanges(const ChangesQuery& query) = 0;

@@ -336,6 +336,145 @@ TEST_F(SqliteStoreTest, PagesWithoutSkipOrRepeat) {
   EXPECT_EQ(paged, expected);
 }
 
+// What VisitTimeline hands out, copied into an Event, to compare with ReadTimeline.
+std::vector<Event> Visited(Store& store, const TimelineQuery& query, Status* status = nullptr) {
+  std::vector<Event> events;
+  Status s = store.VisitTimeline(query, [&events](const EventView& view) {
+    Event& e = events.emplace_back();
+    e.id = view.id;
+    e.customer = view.customer;
+    e.step = view.step;
+    e.kind = view.kind;
+    e.occurred_at = view.occurred_at;
+    e.ingested_at = view.ingested_at;
+    e.source = view.source;
+    e.source_event_id = view.source_event_id;
+    e.initiative = view.initiative;
+    e.contact = view.contact;
+    e.channel = view.channel;
+    e.matter_id = view.matter_id;
+    e.matter_state = view.matter_state;
+    e.summary = view.summary;
+    for (const auto& [key, value] : view.attributes) e.attributes.emplace_back(key, value);
+  });
+  if (status != nullptr) {
+    *status = s;
+  } else {
+    EXPECT_TRUE(s.ok()) << s.message();
+  }
+  return events;
+}
+
+void ExpectSameEvents(const std::vector<Event>& got, const std::vector<Event>& expected) {
+  ASSERT_EQ(got.size(), expected.size());
+  for (std::size_t i = 0; i < got.size(); ++i) {
+    SCOPED_TRACE("event " + std::to_string(i));
+    EXPECT_EQ(got[i].id, expected[i].id);
+    EXPECT_EQ(got[i].customer, expected[i].customer);
+    EXPECT_EQ(got[i].step, expected[i].step);
+    EXPECT_EQ(got[i].kind, expected[i].kind);
+    EXPECT_EQ(got[i].occurred_at, expected[i].occurred_at);
+    EXPECT_EQ(got[i].ingested_at, expected[i].ingested_at);
+    EXPECT_EQ(got[i].source, expected[i].source);
+    EXPECT_EQ(got[i].source_event_id, expected[i].source_event_id);
+    EXPECT_EQ(got[i].initiative, expected[i].initiative);
+    EXPECT_EQ(got[i].contact, expected[i].contact);
+    EXPECT_EQ(got[i].channel, expected[i].channel);
+    EXPECT_EQ(got[i].matter_id, expected[i].matter_id);
+    EXPECT_EQ(got[i].matter_state, expected[i].matter_state);
+    EXPECT_EQ(got[i].summary, expected[i].summary);
+    EXPECT_EQ(got[i].attributes, expected[i].attributes);
+  }
+}
+
+TEST_F(SqliteStoreTest, VisitTimelineHandsOutWhatReadTimelineReads) {
+  auto store = Open();
+  ASSERT_NE(store, nullptr);
+  Batch batch = MakeBatch("crm", "c1", 0, 30);
+  for (std::size_t i = 0; i < batch.events.size(); ++i) {
+    Event& e = batch.events[i];
+    e.summary = std::string("summary\0of ", 11) + std::to_string(i);
+    e.channel = i % 2 ? "phone" : "";
+    e.matter_id = "M-" + std::to_string(i % 4);
+    e.attributes = {{"unit", "3-2-" + std::to_string(i)},
+                    {"note", std::string(i * 3, 'x') + "\"\\\n\u00e9"},
+                    {"unit", "last"}};
+    if (i % 5 == 0) e.attributes.clear();
+  }
+  batch.events[7].customer = "c2";
+  ASSERT_TRUE(store->Write({&batch, 1})[0].status.ok());
+
+  TimelineQuery query{.customer = "c1", .limit = 8, .after = std::nullopt};
+  std::size_t seen = 0;
+  while (true) {
+    auto page = store->ReadTimeline(query);
+    ASSERT_TRUE(page.ok()) << page.status().message();
+    ExpectSameEvents(Visited(*store, query), *page);
+    if (page->empty()) break;
+    seen += page->size();
+    query.after = TimelineCursor{page->back().occurred_at, page->back().id};
+  }
+  EXPECT_EQ(seen, 29u);
+  query.after.reset();
+  query.oldest_first = true;
+  query.filter.matter_id = "M-1";
+  ExpectSameEvents(Visited(*store, query), *store->ReadTimeline(query));
+  query.limit = 0;
+  EXPECT_TRUE(Visited(*store, query).empty());
+}
+
+// The store writes attributes as a flat object of strings; a file changed by other hands
+// may hold any JSON, and reads it as before: other values as their JSON text, a repeated key
+// in its first place with its last value, anything but an object as data loss.
+TEST_F(SqliteStoreTest, AttributesOfAnyJsonShapeAreReadTheSameByEveryRead) {
+  auto store = Open();
+  ASSERT_NE(store, nullptr);
+  Batch batch = MakeBatch("crm", "c1", 0, 6);
+  ASSERT_TRUE(store->Write({&batch, 1})[0].status.ok());
+  const std::vector<std::pair<std::string, std::vector<std::pair<std::string, std::string>>>>
+      cases = {
+          {R"({"s":"t","n":5,"f":1.5,"b":true,"x":null,"o":{"k":"v"},"a":[1,"2"]})",
+           {{"s", "t"},
+            {"n", "5"},
+            {"f", "1.5"},
+            {"b", "true"},
+            {"x", "null"},
+            {"o", R"({"k":"v"})"},
+            {"a", R"([1,"2"])"}}},
+          {R"({"k":"1","j":"2","k":"3"})", {{"k", "3"}, {"j", "2"}}},
+          {R"( { "q" : "a\"b\u00e9\ud83d\ude00" , "" : "" } )",
+           {{"q", "a\"b\xc3\xa9\xf0\x9f\x98\x80"}, {"", ""}}},
+          {"{}", {}},
+      };
+  RawDb raw(path_);
+  for (const auto& [json, expected] : cases) {
+    SCOPED_TRACE(json);
+    std::string quoted;
+    for (char c : json) quoted += c == '\'' ? std::string("''") : std::string(1, c);
+    raw.Exec("UPDATE events SET attributes = '" + quoted + "' WHERE source_event_id = 'e2'");
+    TimelineQuery query{.customer = "c1", .limit = 10, .after = std::nullopt};
+    auto read = store->ReadTimeline(query);
+    ASSERT_TRUE(read.ok()) << read.status().message();
+    ExpectSameEvents(Visited(*store, query), *read);
+    for (const Event& e : *read) {
+      if (e.source_event_id == "e2") EXPECT_EQ(e.attributes, expected);
+    }
+  }
+  for (const char* broken : {"not json", "[]", "\"text\"", "{\"a\":\"b\"} tail", "{\"a\":"}) {
+    SCOPED_TRACE(broken);
+    raw.Exec(std::string("UPDATE events SET attributes = '") + broken +
+             "' WHERE source_event_id = 'e2'");
+    TimelineQuery query{.customer = "c1", .limit = 10, .after = std::nullopt};
+    auto read = store->ReadTimeline(query);
+    ASSERT_FALSE(read.ok());
+    EXPECT_EQ(read.status().code(), StatusCode::kDataLoss);
+    Status visited;
+    Visited(*store, query, &visited);
+    EXPECT_EQ(visited.code(), StatusCode::kDataLoss);
+    EXPECT_EQ(visited.message(), read.status().message());
+  }
+}
+
 TEST_F(SqliteStoreTest, ReadersRunConcurrentlyWithTheWriter) {
   auto store = Open(/*readers=*/2);
   ASSERT_NE(store, nullptr);
