@@ -1,5 +1,7 @@
 #include "daemon/api/timeline_service.h"
 
+#include <string_view>
+
 #include "daemon/api/request_filter.h"
 #include "daemon/api/status.h"
 
