@@ -10,6 +10,7 @@
 //    on. `events` events are then committed to the store one at a time and published to the
 //    change feed, as the ingest writer does; each is timed from its publication until the
 //    last watcher has read it.
+#include <google/protobuf/arena.h>
 #include <google/protobuf/empty.pb.h>
 #include <grpcpp/create_channel.h>
 #include <grpcpp/generic/generic_stub.h>
@@ -101,15 +102,17 @@ class LoadClient {
  public:
   explicit LoadClient(int port) : stub_(OwnChannel(port)) {}
 
-  // The next page of the customer's timeline, from the first again after the last.
+  // The next page of the customer's timeline, from the first again after the last. The page
+  // is decoded onto the client's arena, as a client that reads many pages would do.
   void NextPage() {
-    v1::GetTimelineRequest request;
-    request.set_customer(kCustomer);
-    request.set_page_token(page_token_);
-    v1::GetTimelineResponse response;
-    Call(kTimelineMethod, request, response);
-    if (response.events_size() == 0) Fail("GetTimeline returned no events");
-    page_token_ = response.next_page_token();
+    arena_.Reset();
+    auto* request = google::protobuf::Arena::CreateMessage<v1::GetTimelineRequest>(&arena_);
+    request->set_customer(kCustomer);
+    request->set_page_token(page_token_);
+    auto* response = google::protobuf::Arena::CreateMessage<v1::GetTimelineResponse>(&arena_);
+    Call(kTimelineMethod, *request, *response);
+    if (response->events_size() == 0) Fail("GetTimeline returned no events");
+    page_token_ = response->next_page_token();
   }
 
   void HealthCheck() {
@@ -164,6 +167,8 @@ class LoadClient {
   grpc::GenericStub stub_;
   grpc::CompletionQueue queue_;
   std::string page_token_;
+  std::vector<char> arena_block_ = std::vector<char>(128 << 10);
+  google::protobuf::Arena arena_{arena_block_.data(), arena_block_.size()};
 };
 
 // CPU time used so far by the whole process: clients and server, every thread.
