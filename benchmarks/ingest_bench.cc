@@ -25,9 +25,9 @@
 #include "daemon/config/config.h"
 #include "daemon/ingest/pipeline.h"
 #include "daemon/ingest/step_mapping.h"
-#include "daemon/supervisor/plugin_supervisor.h"
 #include "daemon/store/sqlite_schema.h"
 #include "daemon/store/store.h"
+#include "daemon/supervisor/plugin_supervisor.h"
 
 namespace propbridge::bench {
 namespace {

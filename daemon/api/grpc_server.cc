@@ -15,8 +15,7 @@ Result<std::unique_ptr<GrpcServer>> GrpcServer::Start(const std::string& listen,
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
 
-  std::unique_ptr<GrpcServer> server(
-      new GrpcServer(store, feed, tokens, plugins, options));
+  std::unique_ptr<GrpcServer> server(new GrpcServer(store, feed, tokens, plugins, options));
   grpc::ServerBuilder builder;
   builder.AddListeningPort(listen, grpc::InsecureServerCredentials(), &server->port_);
   builder.RegisterService(&server->timeline_);
