@@ -84,6 +84,7 @@ class Bridge {
     supervisor_ = std::make_unique<supervisor::PluginSupervisor>(plugin_, daemon_, PLUGIN_HOST,
                                                                  *pipeline_, *store_);
     supervisor_->Start();
+    supervisor_->WaitUntilStarted();
     if (supervisor::PluginReport report = supervisor_->Report();
         report.state != supervisor::PluginState::kRunning) {
       Fail(plugin_.name + " did not start: " + report.last_error);

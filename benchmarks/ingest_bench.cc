@@ -185,6 +185,7 @@ double PipelineRate(const fs::path& path, std::int64_t events, bool isolated) {
   plugin.in_process = !isolated;
   supervisor::PluginSupervisor instance(plugin, daemon, PLUGIN_HOST, pipeline, *store);
   instance.Start();
+  instance.WaitUntilStarted();
   if (supervisor::PluginReport report = instance.Report();
       report.state != supervisor::PluginState::kRunning) {
     Fail("the plugin did not start: " + report.last_error);

@@ -2,9 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
-#include <atomic>
 #include <fstream>
-#include <thread>
 
 namespace propbridge {
 
@@ -70,9 +68,8 @@ Result<std::unique_ptr<Daemon>> Daemon::Start(const config::Config& config) {
 
 void Daemon::StartPlugins() {
   // Each first start may take up to its start timeout: start them side by side.
-  std::vector<std::thread> starting;
-  for (auto& plugin : plugins_) starting.emplace_back([&plugin] { plugin->Start(); });
-  for (std::thread& t : starting) t.join();
+  for (auto& plugin : plugins_) plugin->Start();
+  for (auto& plugin : plugins_) plugin->WaitUntilStarted();
 }
 
 namespace {
@@ -159,14 +156,9 @@ Status Daemon::WriteListenAddress() const {
 bool Daemon::Shutdown() {
   auto deadline = std::chrono::steady_clock::now() + config_.plugin_stop_timeout;
   // Side by side, so that the whole stop takes one timeout however many plugins hang.
-  std::vector<std::thread> stopping;
-  std::atomic<bool> all_stopped{true};
-  for (auto& plugin : plugins_) {
-    stopping.emplace_back([&plugin, &all_stopped, deadline] {
-      if (!plugin->Shutdown(deadline)) all_stopped = false;
-    });
-  }
-  for (std::thread& t : stopping) t.join();
+  for (auto& plugin : plugins_) plugin->RequestShutdown(deadline);
+  bool all_stopped = true;
+  for (auto& plugin : plugins_) all_stopped = plugin->Shutdown(deadline) && all_stopped;
   pipeline_->Close();
   server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
   const auto& stats = pipeline_->stats();

@@ -46,11 +46,15 @@ void PluginSupervisor::Start() {
     spdlog::info("[{}] disabled in the configuration", plugin_.name);
     return;
   }
-  std::unique_lock lock(mu_);
+  std::lock_guard lock(mu_);
   want_running_ = true;
   next_start_ = Clock::now();
   thread_ = std::thread([this] { Loop(); });
-  changed_.wait(lock, [&] { return settled_; });
+}
+
+void PluginSupervisor::WaitUntilStarted() {
+  std::unique_lock lock(mu_);
+  changed_.wait(lock, [&] { return settled_ || !thread_.joinable(); });
 }
 
 Status PluginSupervisor::Restart() {
@@ -80,13 +84,16 @@ Status PluginSupervisor::Stop() {
   return Status::Ok();
 }
 
+void PluginSupervisor::RequestShutdown(sdk::Deadline deadline) {
+  std::lock_guard lock(mu_);
+  if (shutdown_) return;
+  shutdown_ = true;
+  shutdown_deadline_ = deadline;
+  changed_.notify_all();
+}
+
 bool PluginSupervisor::Shutdown(sdk::Deadline deadline) {
-  {
-    std::lock_guard lock(mu_);
-    shutdown_ = true;
-    shutdown_deadline_ = deadline;
-    changed_.notify_all();
-  }
+  RequestShutdown(deadline);
   if (thread_.joinable()) thread_.join();
   std::lock_guard lock(mu_);
   return !abandoned_;
@@ -171,6 +178,7 @@ void PluginSupervisor::Loop() {
     lock.lock();
   }
   running_or_starting_ = false;
+  settled_ = true;
   if (state_ != PluginState::kFailed) state_ = PluginState::kStopped;
   pid_ = 0;
   changed_.notify_all();

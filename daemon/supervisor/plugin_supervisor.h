@@ -45,9 +45,12 @@ class PluginSupervisor {
                    store::Store& store);
   ~PluginSupervisor();  // Shutdown()s with no time to spare
 
-  // Begins running the instance (unless it is disabled) and returns once its first start has
-  // succeeded or failed.
+  // Begins running the instance (unless it is disabled) and returns at once.
   void Start();
+
+  // Returns once the first start after Start() has succeeded or failed (at once for a disabled
+  // instance), so that several instances can start side by side.
+  void WaitUntilStarted();
 
   // An admin's restart: from any state but disabled, starts it afresh with its failures cleared.
   // FAILED_PRECONDITION for a disabled instance.
@@ -56,8 +59,13 @@ class PluginSupervisor {
   // An admin's stop: stops it (by the configured stop timeout) and leaves it stopped.
   Status Stop();
 
-  // Stops it for good by the deadline. False when an in-process plugin could not be stopped: its
-  // code may still run, so the process must exit without destroying what it uses.
+  // Asks it to stop for good by the deadline and returns at once, so that several instances
+  // can stop side by side.
+  void RequestShutdown(sdk::Deadline deadline);
+
+  // RequestShutdown, then waits until it has stopped. False when an in-process plugin could not
+  // be stopped: its code may still run, so the process must exit without destroying what it
+  // uses.
   bool Shutdown(sdk::Deadline deadline);
 
   PluginReport Report() const;
