@@ -7,6 +7,7 @@
 #include <atomic>
 #include <fstream>
 #include <future>
+#include <optional>
 #include <set>
 #include <sstream>
 #include <thread>
@@ -226,24 +227,31 @@ TEST_F(MaintenanceDaemonTest, OversizedBodiesGet413AndStoreNothing) {
 }
 
 TEST_F(MaintenanceDaemonTest, TooManyAtOnceGet429AndTheDaemonServesOn) {
-  auto daemon = StartDaemon(Config("max_in_flight = 2\n"));
+  auto daemon = StartDaemon(Config("max_in_flight = 1\n"));
   ASSERT_TRUE(daemon);
-  PartialUpload first(address_, WorkOrderOpened("P-1"));
-  PartialUpload second(address_, WorkOrderOpened("P-2"));
-  ASSERT_TRUE(first.connected() && second.connected());
-  // Both are being read; an unsigned probe is turned away before its signature is checked.
-  int probe = 0;
-  for (auto deadline = std::chrono::steady_clock::now() + 5s;
-       probe != 429 && std::chrono::steady_clock::now() < deadline;) {
-    probe = Post(address_, "{}", "").status;
-    if (probe != 429) std::this_thread::sleep_for(10ms);
+  // A delivery whose body is half sent holds the only slot. Unsigned probes show when it does:
+  // they get 429, turned away before their signature is checked, instead of 401. A probe may
+  // hold the slot at the moment the upload's handler starts, and then the upload itself is
+  // answered 429 at once; on a loaded machine that can happen, so the upload is sent again.
+  std::optional<PartialUpload> holder;
+  bool holding = false;
+  for (int attempt = 0; attempt < 10 && !holding; ++attempt) {
+    holder.emplace(address_, WorkOrderOpened("P-1"));
+    ASSERT_TRUE(holder->connected());
+    for (auto deadline = std::chrono::steady_clock::now() + 5s;
+         !holder->Answered() && std::chrono::steady_clock::now() < deadline;) {
+      if (Post(address_, "{}", "").status == 429) {
+        holding = !holder->Answered();
+        break;
+      }
+      std::this_thread::sleep_for(10ms);
+    }
   }
-  EXPECT_EQ(probe, 429);
+  ASSERT_TRUE(holding) << "the half-sent delivery never held the slot";
   Reply busy = PostSigned(address_, WorkOrderOpened("E-0"));
   EXPECT_EQ(busy.status, 429);
   EXPECT_TRUE(Timeline(*daemon, "account:A-1001").empty());
-  EXPECT_EQ(first.Finish(), 200);
-  EXPECT_EQ(second.Finish(), 200);
+  EXPECT_EQ(holder->Finish(), 200);
 
   std::vector<std::future<int>> replies;
   for (int i = 0; i < 24; ++i) {
@@ -260,7 +268,7 @@ TEST_F(MaintenanceDaemonTest, TooManyAtOnceGet429AndTheDaemonServesOn) {
     if (status == 200) ++stored;
   }
   EXPECT_GE(stored, 1u);
-  EXPECT_EQ(Timeline(*daemon, "account:A-1001").size(), stored + 2);
+  EXPECT_EQ(Timeline(*daemon, "account:A-1001").size(), stored + 1);
 
   // A delivery still being read when the daemon stops does not hold the stop up.
   PartialUpload lingering(address_, WorkOrderOpened("P-3"));

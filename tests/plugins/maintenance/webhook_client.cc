@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <httplib.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -100,6 +101,12 @@ PartialUpload::~PartialUpload() {
 int PartialUpload::Finish() {
   if (fd_ < 0 || !SendAll(fd_, rest_)) return 0;
   return AwaitAnswer();
+}
+
+bool PartialUpload::Answered() const {
+  if (fd_ < 0) return true;
+  pollfd waiting{fd_, POLLIN, 0};
+  return poll(&waiting, 1, 0) > 0;
 }
 
 int PartialUpload::AwaitAnswer() {

@@ -41,6 +41,8 @@ class PartialUpload {
   bool connected() const { return fd_ >= 0; }
   // Sends the rest and returns the answer's status (0 when none came).
   int Finish();
+  // Whether an answer (or the end of the connection) is waiting to be read, without waiting.
+  bool Answered() const;
   // Waits for an answer without sending the rest (0 when the connection closed without one).
   int AwaitAnswer();
 
