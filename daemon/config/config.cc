@@ -3,12 +3,19 @@
 #include <date/tz.h>
 #include <toml++/toml.h>
 
+#include <algorithm>
 #include <cctype>
 #include <fstream>
+#include <initializer_list>
+#include <iterator>
 #include <limits>
+#include <map>
 #include <optional>
 #include <set>
 #include <sstream>
+#include <utility>
+
+#include "daemon/identity/unit_address.h"
 
 namespace propbridge::config {
 namespace {
@@ -82,15 +89,59 @@ class Reader {
     return Status::Ok();
   }
 
-  // The sub-table `key` of `t`, if there is one, checked for unknown keys.
-  Result<const toml::table*> Table(const toml::table& t, const std::string& prefix, const char* key,
-                                   const std::set<std::string>& known) const {
+  // One of `choices`, by name: "strong" -> Linkage::kStrong.
+  template <typename Out>
+  Status Choice(const toml::table& t, const std::string& prefix, const char* key,
+                std::initializer_list<std::pair<std::string_view, Out>> choices, Out& out) const {
+    const toml::node* node = t.get(key);
+    if (node == nullptr) return Status::Ok();
+    std::string given = node->value_exact<std::string>().value_or("");
+    std::string names;
+    for (auto it = choices.begin(); it != choices.end(); ++it) {
+      if (it->first == given) {
+        out = it->second;
+        return Status::Ok();
+      }
+      names += (it == choices.begin() ? "" : std::next(it) == choices.end() ? " or " : ", ");
+      names += it->first;
+    }
+    return Error(prefix + key, "must be " + names +
+                                   (node->is_string() ? ", not '" + given + "'" : std::string()));
+  }
+
+  // An array of strings, replacing `out`.
+  Status Strings(const toml::table& t, const std::string& prefix, const char* key,
+                 std::vector<std::string>& out) const {
+    const toml::node* node = t.get(key);
+    if (node == nullptr) return Status::Ok();
+    const toml::array* array = node->as_array();
+    if (array == nullptr) return Error(prefix + key, "must be an array of strings");
+    std::vector<std::string> values;
+    for (const toml::node& item : *array) {
+      if (!item.is_string()) return Error(prefix + key, "must be an array of strings");
+      values.push_back(*item.value_exact<std::string>());
+    }
+    out = std::move(values);
+    return Status::Ok();
+  }
+
+  // The sub-table `key` of `t`, if there is one; its keys are the caller's to check.
+  Result<const toml::table*> Table(const toml::table& t, const std::string& prefix,
+                                   const char* key) const {
     const toml::node* node = t.get(key);
     if (node == nullptr) return static_cast<const toml::table*>(nullptr);
     if (!node->is_table()) return Error(prefix + key, "must be a table");
-    Status checked = CheckKeys(*node->as_table(), prefix + key + ".", known);
-    if (!checked.ok()) return checked;
     return node->as_table();
+  }
+
+  // The same, checked for unknown keys.
+  Result<const toml::table*> Table(const toml::table& t, const std::string& prefix, const char* key,
+                                   const std::set<std::string>& known) const {
+    auto table = Table(t, prefix, key);
+    if (!table.ok() || *table == nullptr) return table;
+    Status checked = CheckKeys(**table, prefix + key + ".", known);
+    if (!checked.ok()) return checked;
+    return table;
   }
 
   fs::path Resolve(const std::string& path) const {
@@ -230,12 +281,149 @@ Status ReadLimits(const Reader& r, const toml::table& plugin, const std::string&
   return Status::Ok();
 }
 
+// Adds the placeholders of `extra` that `rule` does not block yet.
+void AddBlocked(identity::TypeRule& rule, const std::vector<std::string>& extra) {
+  for (const std::string& value : extra) {
+    if (std::find(rule.blocked.begin(), rule.blocked.end(), value) == rule.blocked.end()) {
+      rule.blocked.push_back(value);
+    }
+  }
+}
+
+// [identity.types.<name>]: changes `rule` key by key.
+Status ReadTypeRule(const Reader& r, const toml::table& table, const std::string& prefix,
+                    identity::TypeRule& rule) {
+  using identity::Linkage;
+  using identity::ValueForm;
+  PB_RETURN_IF_ERROR(
+      r.CheckKeys(table, prefix, {"linkage", "form", "max_customers", "fold_case", "blocked"}));
+  PB_RETURN_IF_ERROR(r.Choice(
+      table, prefix, "linkage",
+      {{"strong", Linkage::kStrong}, {"weak", Linkage::kWeak}, {"occupancy", Linkage::kOccupancy}},
+      rule.linkage));
+  PB_RETURN_IF_ERROR(r.Choice(
+      table, prefix, "form",
+      {{"text", ValueForm::kText}, {"phone", ValueForm::kPhone}, {"unit", ValueForm::kUnit}},
+      rule.form));
+  PB_RETURN_IF_ERROR(r.Whole(table, prefix, "max_customers", 1, rule.max_customers));
+  PB_RETURN_IF_ERROR(r.Bool(table, prefix, "fold_case", rule.fold_case));
+  std::vector<std::string> blocked;
+  PB_RETURN_IF_ERROR(r.Strings(table, prefix, "blocked", blocked));
+  AddBlocked(rule, blocked);
+  return Status::Ok();
+}
+
+// [identity.communities."<community>"]: the unit forms each community accepts.
+Status ReadCommunities(const Reader& r, const toml::table& communities,
+                       identity::IdentityRules& rules) {
+  std::map<std::string, std::string> keys;  // normalized name -> the key that gave it
+  for (const auto& [key, node] : communities) {
+    std::string where = "identity.communities.\"" + std::string(key.str()) + "\"";
+    Result<std::string> name = identity::NormalizeCommunity(key.str());
+    if (!name.ok()) return r.Error(where, name.status().message());
+    if (name->empty()) return r.Error(where, "a community needs a name");
+    if (auto [first, added] = keys.emplace(*name, key.str()); !added) {
+      return r.Error(where, "names the same community as \"" + first->second + "\"");
+    }
+    const toml::table* table = node.as_table();
+    if (table == nullptr) {
+      return r.Error(where, "must be a table like { unit_forms = [\"chinese\", \"dashed\"] }");
+    }
+    PB_RETURN_IF_ERROR(r.CheckKeys(*table, where + ".", {"unit_forms"}));
+    std::vector<std::string> form_names;
+    PB_RETURN_IF_ERROR(r.Strings(*table, where + ".", "unit_forms", form_names));
+    if (form_names.empty()) {
+      return r.Error(where + ".unit_forms",
+                     "must list at least one of chinese, dashed and english");
+    }
+    identity::UnitFormSet forms;
+    for (const std::string& form_name : form_names) {
+      Result<identity::UnitForm> form = identity::UnitFormFromName(form_name);
+      if (!form.ok()) return r.Error(where + ".unit_forms", form.status().message());
+      forms.Add(*form);
+    }
+    rules.unit_forms_by_community[*name] = forms;
+  }
+  return Status::Ok();
+}
+
+// Event kinds, or the last parts of kinds: an array of strings, none empty.
+Status ReadKinds(const Reader& r, const toml::table& table, const std::string& prefix,
+                 const char* key, std::vector<std::string>& out) {
+  PB_RETURN_IF_ERROR(r.Strings(table, prefix, key, out));
+  if (std::find(out.begin(), out.end(), "") != out.end()) {
+    return r.Error(prefix + key, "must not hold an empty kind");
+  }
+  return Status::Ok();
+}
+
+// [identity]: what is configured, over IdentityRules::Defaults(), then validated.
+Status ReadIdentity(const Reader& r, const toml::table& root, identity::IdentityRules& rules) {
+  auto table = r.Table(root, "", "identity",
+                       {"blocked", "types", "aliases", "communities", "occupancy_opening_kinds",
+                        "occupancy_closing_kinds"});
+  if (!table.ok()) return table.status();
+  if (*table == nullptr) return Status::Ok();
+  const toml::table& t = **table;
+  const std::string p = "identity.";
+
+  auto types = r.Table(t, p, "types");
+  if (!types.ok()) return types.status();
+  if (*types != nullptr) {
+    for (const auto& [key, node] : **types) {
+      std::string name(key.str());
+      if (!node.is_table()) return r.Error(p + "types." + name, "must be a table");
+      PB_RETURN_IF_ERROR(
+          ReadTypeRule(r, *node.as_table(), p + "types." + name + ".", rules.types[name]));
+    }
+  }
+  // After the types, so that a type added above blocks them too.
+  std::vector<std::string> blocked;
+  PB_RETURN_IF_ERROR(r.Strings(t, p, "blocked", blocked));
+  for (auto& [name, rule] : rules.types) AddBlocked(rule, blocked);
+  AddBlocked(rules.unknown_type, blocked);
+
+  auto aliases = r.Table(t, p, "aliases");
+  if (!aliases.ok()) return aliases.status();
+  if (*aliases != nullptr) {
+    for (const auto& [key, node] : **aliases) {
+      std::optional<std::string> type = node.value_exact<std::string>();
+      if (!type) {
+        return r.Error(p + "aliases." + std::string(key.str()),
+                       "must be the name of an identifier type");
+      }
+      rules.aliases[std::string(key.str())] = *type;
+    }
+  }
+  auto communities = r.Table(t, p, "communities");
+  if (!communities.ok()) return communities.status();
+  if (*communities != nullptr) PB_RETURN_IF_ERROR(ReadCommunities(r, **communities, rules));
+  PB_RETURN_IF_ERROR(ReadKinds(r, t, p, "occupancy_opening_kinds", rules.occupancy_opening_kinds));
+  PB_RETURN_IF_ERROR(ReadKinds(r, t, p, "occupancy_closing_kinds", rules.occupancy_closing_kinds));
+
+  Status valid = identity::ValidateRules(rules);
+  return valid.ok() ? valid : r.Error("identity", valid.message());
+}
+
+// [outreach]: when a customer needs a contact.
+Status ReadOutreach(const Reader& r, const toml::table& root, store::OutreachRules& rules) {
+  auto table =
+      r.Table(root, "", "outreach", {"complaint_sla_hours", "new_occupant_days", "quiet_days"});
+  if (!table.ok()) return table.status();
+  if (*table == nullptr) return Status::Ok();
+  const std::string p = "outreach.";
+  PB_RETURN_IF_ERROR(r.Whole(**table, p, "complaint_sla_hours", 1, rules.complaint_sla, 8760));
+  PB_RETURN_IF_ERROR(r.Whole(**table, p, "new_occupant_days", 1, rules.new_occupant_window, 3650));
+  PB_RETURN_IF_ERROR(r.Whole(**table, p, "quiet_days", 1, rules.quiet_period, 3650));
+  return Status::Ok();
+}
+
 Result<PluginConfig> ReadPlugin(const Reader& r, const Config& config, std::string name,
                                 const toml::table& table) {
   std::string prefix = "plugins." + name + ".";
   PB_RETURN_IF_ERROR(r.CheckKeys(table, prefix,
-                                 {"library", "time_zone", "enabled", "in_process", "settings",
-                                  "mapping", "restart", "limits"}));
+                                 {"library", "time_zone", "community", "enabled", "in_process",
+                                  "settings", "mapping", "restart", "limits"}));
   PluginConfig plugin;
   plugin.name = name;
   std::string library;
@@ -250,6 +438,10 @@ Result<PluginConfig> ReadPlugin(const Reader& r, const Config& config, std::stri
     return r.Error(prefix + "time_zone", "unknown time zone '" + plugin.time_zone +
                                              "' (use an IANA name like Asia/Shanghai)");
   }
+  PB_RETURN_IF_ERROR(r.String(table, prefix, "community", plugin.community));
+  Result<std::string> community = identity::NormalizeCommunity(plugin.community);
+  if (!community.ok()) return r.Error(prefix + "community", community.status().message());
+  plugin.community = std::move(*community);
   PB_RETURN_IF_ERROR(r.Bool(table, prefix, "enabled", plugin.enabled));
   PB_RETURN_IF_ERROR(r.Bool(table, prefix, "in_process", plugin.in_process));
   PB_RETURN_IF_ERROR(ReadRestartPolicy(r, table, prefix, plugin.restart));
@@ -305,9 +497,10 @@ Result<Config> ParseConfig(const std::string& toml_text, const fs::path& file) {
     return InvalidArgument(file.string() + ":" + std::to_string(e.source().begin.line) + ": " +
                            std::string(e.description()));
   }
-  PB_RETURN_IF_ERROR(r.CheckKeys(root, "",
-                                 {"listen", "data_dir", "plugin_dir", "plugin_host", "ingest",
-                                  "api", "plugins", "mapping", "shutdown"}));
+  PB_RETURN_IF_ERROR(
+      r.CheckKeys(root, "",
+                  {"listen", "data_dir", "plugin_dir", "plugin_host", "ingest", "api", "plugins",
+                   "mapping", "shutdown", "identity", "outreach"}));
 
   Config config;
   config.source_file = file;
@@ -353,6 +546,8 @@ Result<Config> ParseConfig(const std::string& toml_text, const fs::path& file) {
     if (!rules.ok()) return rules.status();
     config.mapping = std::move(*rules);
   }
+  PB_RETURN_IF_ERROR(ReadIdentity(r, root, config.identity));
+  PB_RETURN_IF_ERROR(ReadOutreach(r, root, config.outreach));
   if (const toml::node* plugins = root.get("plugins")) {
     if (!plugins->is_table()) return r.Error("plugins", "must be a table of plugin instances");
     for (const auto& [key, node] : *plugins->as_table()) {

@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "daemon/identity/identifier.h"
+#include "daemon/store/customer.h"
 #include "propbridge/sdk/event.h"
 #include "propbridge/sdk/settings.h"
 #include "propbridge/sdk/status.h"
@@ -49,6 +51,9 @@ struct PluginConfig {
   std::string name;               // [plugins.<name>]: the instance, and the source of its events
   std::filesystem::path library;  // absolute, resolved against plugin_dir
   std::string time_zone = "UTC";
+  // The community (residential estate) whose units this source names, e.g. "阳光花园", as
+  // identity::NormalizeCommunity writes it; empty: the source's units name no community.
+  std::string community;
   bool enabled = true;
   // Trusted plugins, and debugging: run in the daemon's process instead of a host process.
   bool in_process = false;
@@ -70,6 +75,10 @@ struct Config {
   std::size_t max_watches = 256;           // [api]: WatchTimeline streams open at once
   std::size_t watch_buffer_events = 1000;  // [api]: events queued for one slow watch
   std::vector<MappingRule> mapping;        // [mapping]: for every source
+  // [identity]: which identifiers name a customer and how they link; checked with
+  // identity::ValidateRules.
+  identity::IdentityRules identity = identity::IdentityRules::Defaults();
+  store::OutreachRules outreach;  // [outreach]: when a customer needs a contact
   std::vector<PluginConfig> plugins;
 };
 

@@ -2,6 +2,12 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <chrono>
+#include <string>
+
+#include "daemon/identity/identifier.h"
+
 namespace propbridge::config {
 namespace {
 
@@ -149,6 +155,217 @@ TEST(Config, ReadsTheApiLimits) {
             "/etc/propbridge/test.toml: api.max_watches: must be a whole number from 1 to 100000");
   EXPECT_EQ(ErrorOf("data_dir = 'd'\n[api]\nwatch_buffer = 5"),
             "/etc/propbridge/test.toml: api.watch_buffer: unknown key");
+}
+
+TEST(Config, IdentityAndOutreachHaveDefaultsWhenAbsent) {
+  auto config = ParseConfig(kValid, "/etc/propbridge/test.toml");
+  ASSERT_TRUE(config.ok()) << config.status().message();
+  const identity::IdentityRules defaults = identity::IdentityRules::Defaults();
+  ASSERT_EQ(config->identity.types.size(), defaults.types.size());
+  for (const auto& [name, rule] : defaults.types) {
+    const identity::TypeRule& read = config->identity.types.at(name);
+    EXPECT_EQ(read.linkage, rule.linkage) << name;
+    EXPECT_EQ(read.form, rule.form) << name;
+    EXPECT_EQ(read.max_customers, rule.max_customers) << name;
+    EXPECT_EQ(read.fold_case, rule.fold_case) << name;
+    EXPECT_EQ(read.blocked, rule.blocked) << name;
+  }
+  EXPECT_EQ(config->identity.aliases, defaults.aliases);
+  EXPECT_TRUE(config->identity.unit_forms_by_community.empty());
+  EXPECT_EQ(config->identity.occupancy_opening_kinds, defaults.occupancy_opening_kinds);
+  EXPECT_EQ(config->identity.occupancy_closing_kinds, defaults.occupancy_closing_kinds);
+  EXPECT_EQ(config->outreach.complaint_sla, std::chrono::hours(24));
+  EXPECT_EQ(config->outreach.new_occupant_window, std::chrono::days(30));
+  EXPECT_EQ(config->outreach.quiet_period, std::chrono::days(90));
+  EXPECT_EQ(config->plugins[0].community, "");
+}
+
+TEST(Config, ReadsTheIdentityRules) {
+  auto config = ParseConfig(R"(
+data_dir = "d"
+[identity]
+blocked = ["待定", "TBD"]
+occupancy_opening_kinds = ["keys_handed_over", "lease_signed"]
+occupancy_closing_kinds = ["lease_ended"]
+[identity.types.phone]
+max_customers = 5
+blocked = ["13800000000"]
+[identity.types.account]
+fold_case = false
+[identity.types.member]
+linkage = "weak"
+[identity.types.wechat]
+linkage = "strong"
+max_customers = 1
+[identity.types.plate]
+[identity.types.room]
+linkage = "occupancy"
+form = "unit"
+[identity.aliases]
+weixin = "wechat"
+[identity.communities."阳光花园"]
+unit_forms = ["chinese", "dashed"]
+[identity.communities."Ｒｉｖｅｒ  Park"]
+unit_forms = ["english"]
+)",
+                            "/etc/propbridge/test.toml");
+  ASSERT_TRUE(config.ok()) << config.status().message();
+  const identity::IdentityRules& rules = config->identity;
+  auto blocks = [](const identity::TypeRule& rule, const std::string& value) {
+    return std::find(rule.blocked.begin(), rule.blocked.end(), value) != rule.blocked.end();
+  };
+
+  // A type of the defaults changes only where configured.
+  const identity::TypeRule& phone = rules.types.at("phone");
+  EXPECT_EQ(phone.linkage, identity::Linkage::kStrong);
+  EXPECT_EQ(phone.form, identity::ValueForm::kPhone);
+  EXPECT_EQ(phone.max_customers, 5u);
+  EXPECT_TRUE(blocks(phone, "unknown"));
+  EXPECT_TRUE(blocks(phone, "待定"));
+  EXPECT_TRUE(blocks(phone, "13800000000"));
+  EXPECT_FALSE(rules.types.at("account").fold_case);
+  EXPECT_EQ(rules.types.at("account").linkage, identity::Linkage::kStrong);
+  EXPECT_EQ(rules.types.at("member").linkage, identity::Linkage::kWeak);
+  EXPECT_FALSE(blocks(rules.types.at("account"), "13800000000"));
+
+  // A new type starts weak and text.
+  const identity::TypeRule& wechat = rules.types.at("wechat");
+  EXPECT_EQ(wechat.linkage, identity::Linkage::kStrong);
+  EXPECT_EQ(wechat.form, identity::ValueForm::kText);
+  EXPECT_EQ(wechat.max_customers, 1u);
+  const identity::TypeRule& plate = rules.types.at("plate");
+  EXPECT_EQ(plate.linkage, identity::Linkage::kWeak);
+  EXPECT_EQ(plate.form, identity::ValueForm::kText);
+  EXPECT_TRUE(blocks(plate, "null"));
+  EXPECT_TRUE(blocks(plate, "TBD"));
+  EXPECT_EQ(rules.types.at("room").linkage, identity::Linkage::kOccupancy);
+  EXPECT_EQ(rules.types.at("room").form, identity::ValueForm::kUnit);
+  EXPECT_TRUE(blocks(rules.unknown_type, "待定"));
+
+  EXPECT_EQ(rules.aliases.at("weixin"), "wechat");
+  EXPECT_EQ(rules.aliases.at("mobile"), "phone");
+  EXPECT_EQ(rules.UnitFormsFor("阳光花园"),
+            (identity::UnitFormSet{identity::UnitForm::kChinese, identity::UnitForm::kDashed}));
+  EXPECT_EQ(rules.UnitFormsFor("River Park"), identity::UnitFormSet{identity::UnitForm::kEnglish});
+  EXPECT_EQ(rules.UnitFormsFor("幸福里"), identity::UnitFormSet::All());
+  EXPECT_TRUE(rules.OpensOccupancy("crm.lease_signed"));
+  EXPECT_FALSE(rules.OpensOccupancy("maintenance.moved_in"));
+  EXPECT_TRUE(rules.ClosesOccupancy("crm.lease_ended"));
+
+  // The rules as resolution uses them.
+  EXPECT_TRUE(identity::IsBlocked(identity::NormalizeIdentifier("weixin", "tbd", rules).status()));
+  auto wechat_id = identity::NormalizeIdentifier("weixin", "wx-007", rules);
+  ASSERT_TRUE(wechat_id.ok()) << wechat_id.status().message();
+  EXPECT_EQ(wechat_id->Text(), "wechat:WX-007");
+}
+
+TEST(Config, RefusesBadIdentityRules) {
+  const std::string base = "data_dir = 'd'\n";
+  const std::string phone = base + "[identity.types.phone]\n";
+  const std::string community = base + "[identity.communities.\"阳光花园\"]\n";
+  const std::string file = "/etc/propbridge/test.toml: ";
+  EXPECT_EQ(ErrorOf(base + "identity = 3"), file + "identity: must be a table");
+  EXPECT_EQ(ErrorOf(base + "[identity]\nblock = ['x']"), file + "identity.block: unknown key");
+  EXPECT_EQ(ErrorOf(base + "[identity]\nblocked = 'x'"),
+            file + "identity.blocked: must be an array of strings");
+  EXPECT_EQ(ErrorOf(base + "[identity]\ntypes = { phone = 3 }"),
+            file + "identity.types.phone: must be a table");
+  EXPECT_EQ(ErrorOf(phone + "limit = 3"), file + "identity.types.phone.limit: unknown key");
+  EXPECT_EQ(ErrorOf(phone + "linkage = 'firm'"),
+            file + "identity.types.phone.linkage: must be strong, weak or occupancy, not 'firm'");
+  EXPECT_EQ(ErrorOf(phone + "linkage = 1"),
+            file + "identity.types.phone.linkage: must be strong, weak or occupancy");
+  EXPECT_EQ(ErrorOf(phone + "form = 'email'"),
+            file + "identity.types.phone.form: must be text, phone or unit, not 'email'");
+  EXPECT_EQ(ErrorOf(phone + "max_customers = 0"),
+            file + "identity.types.phone.max_customers: must be a whole number of at least 1");
+  EXPECT_EQ(ErrorOf(phone + "fold_case = 'yes'"),
+            file + "identity.types.phone.fold_case: must be true or false");
+  EXPECT_EQ(ErrorOf(phone + "blocked = [1]"),
+            file + "identity.types.phone.blocked: must be an array of strings");
+  EXPECT_EQ(ErrorOf(base + "[identity.aliases]\nweixin = 3"),
+            file + "identity.aliases.weixin: must be the name of an identifier type");
+
+  // What only the rules as a whole can say, from identity::ValidateRules.
+  EXPECT_EQ(ErrorOf(base + "[identity.types.Plate]"),
+            file + "identity: identifier type 'Plate': use lower-case letters, digits and '_'");
+  EXPECT_EQ(ErrorOf(base + "[identity.types.plate]\nform = 'unit'"),
+            file + "identity: identifier type 'plate': units, and only units, link by occupancy");
+  EXPECT_EQ(ErrorOf(base + "[identity.aliases]\nweixin = 'wechat'"),
+            file +
+                "identity: identifier alias 'weixin' names type 'wechat', which is not "
+                "configured");
+
+  EXPECT_EQ(ErrorOf(base + "[identity.communities.\"a/b\"]\nunit_forms = ['dashed']"),
+            file + "identity.communities.\"a/b\": a community name cannot hold '/': 'a/b'");
+  EXPECT_EQ(ErrorOf(base + "[identity.communities.\" \"]\nunit_forms = ['dashed']"),
+            file + "identity.communities.\" \": a community needs a name");
+  EXPECT_NE(ErrorOf(base + "[identity.communities.\"A  B\"]\nunit_forms = ['dashed']\n" +
+                    "[identity.communities.\"A B\"]\nunit_forms = ['english']")
+                .find("names the same community as"),
+            std::string::npos);
+  EXPECT_EQ(ErrorOf(base + "[identity.communities]\n\"阳光花园\" = 1"),
+            file +
+                "identity.communities.\"阳光花园\": must be a table like { unit_forms = "
+                "[\"chinese\", \"dashed\"] }");
+  EXPECT_EQ(ErrorOf(community + "forms = ['dashed']"),
+            file + "identity.communities.\"阳光花园\".forms: unknown key");
+  EXPECT_EQ(ErrorOf(community + "unit_forms = ['roman']"),
+            file +
+                "identity.communities.\"阳光花园\".unit_forms: unknown unit form 'roman'; the "
+                "forms are chinese, dashed and english");
+  EXPECT_EQ(ErrorOf(community + "unit_forms = []"),
+            file +
+                "identity.communities.\"阳光花园\".unit_forms: must list at least one of "
+                "chinese, dashed and english");
+  EXPECT_EQ(ErrorOf(community),
+            file +
+                "identity.communities.\"阳光花园\".unit_forms: must list at least one of "
+                "chinese, dashed and english");
+
+  EXPECT_EQ(ErrorOf(base + "[identity]\noccupancy_opening_kinds = ['', 'moved_in']"),
+            file + "identity.occupancy_opening_kinds: must not hold an empty kind");
+  EXPECT_EQ(ErrorOf(base + "[identity]\noccupancy_closing_kinds = 'moved_out'"),
+            file + "identity.occupancy_closing_kinds: must be an array of strings");
+}
+
+TEST(Config, ReadsTheOutreachRules) {
+  auto config = ParseConfig(
+      "data_dir = 'd'\n[outreach]\ncomplaint_sla_hours = 48\nnew_occupant_days = 14\n"
+      "quiet_days = 60\n",
+      "/etc/propbridge/test.toml");
+  ASSERT_TRUE(config.ok()) << config.status().message();
+  EXPECT_EQ(config->outreach.complaint_sla, std::chrono::hours(48));
+  EXPECT_EQ(config->outreach.new_occupant_window, std::chrono::days(14));
+  EXPECT_EQ(config->outreach.quiet_period, std::chrono::days(60));
+
+  const std::string outreach = "data_dir = 'd'\n[outreach]\n";
+  const std::string file = "/etc/propbridge/test.toml: ";
+  EXPECT_EQ(ErrorOf("data_dir = 'd'\noutreach = 1"), file + "outreach: must be a table");
+  EXPECT_EQ(ErrorOf(outreach + "sla_hours = 4"), file + "outreach.sla_hours: unknown key");
+  EXPECT_EQ(ErrorOf(outreach + "complaint_sla_hours = 0"),
+            file + "outreach.complaint_sla_hours: must be a whole number from 1 to 8760");
+  EXPECT_EQ(ErrorOf(outreach + "complaint_sla_hours = 8761"),
+            file + "outreach.complaint_sla_hours: must be a whole number from 1 to 8760");
+  EXPECT_EQ(ErrorOf(outreach + "new_occupant_days = 3651"),
+            file + "outreach.new_occupant_days: must be a whole number from 1 to 3650");
+  EXPECT_EQ(ErrorOf(outreach + "quiet_days = '90'"),
+            file + "outreach.quiet_days: must be a whole number from 1 to 3650");
+}
+
+TEST(Config, ReadsTheCommunityOfAPlugin) {
+  auto config =
+      ParseConfig("data_dir = 'd'\n[plugins.b]\nlibrary = 'b.so'\ncommunity = '\u3000阳光花园 '\n",
+                  "/etc/propbridge/test.toml");
+  ASSERT_TRUE(config.ok()) << config.status().message();
+  EXPECT_EQ(config->plugins[0].community, "阳光花园");  // as NormalizeCommunity writes it
+
+  const std::string plugin = "data_dir = 'd'\n[plugins.b]\nlibrary = 'b.so'\n";
+  EXPECT_EQ(ErrorOf(plugin + "community = '阳光/花园'"),
+            "/etc/propbridge/test.toml: plugins.b.community: a community name cannot hold '/': "
+            "'阳光/花园'");
+  EXPECT_EQ(ErrorOf(plugin + "community = 7"),
+            "/etc/propbridge/test.toml: plugins.b.community: must be a string");
 }
 
 TEST(Config, ThePackagedConfigurationIsValid) {
