@@ -48,9 +48,10 @@ constexpr char kCustomer[] = "account:A-1001";
 constexpr char kTimelineMethod[] = "/propbridge.v1.TimelineService/GetTimeline";
 constexpr char kHealthMethod[] = "/grpc.health.v1.Health/Check";
 
+// `customer`: "type:value" of an identifier that the store resolves to the customer.
 store::Event MakeEvent(std::int64_t i, const std::string& customer, store::Micros now) {
   store::Event event;
-  event.customer = customer;
+  event.identifiers = {*identity::Identifier::FromText(customer)};
   event.step = sdk::Step::kHelp;
   event.kind = "maintenance.work_order.completed";
   event.occurred_at = store::Micros{sys_days{year{2025} / January / 1}} + minutes(i);

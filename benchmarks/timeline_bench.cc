@@ -36,6 +36,7 @@ constexpr std::int64_t kEventsPerBatch = 10'000;
 constexpr std::size_t kMinCalls = 2000;
 constexpr std::size_t kDefaultPageSize = 50;
 constexpr char kSource[] = "bench";
+constexpr char kAccount[] = "A-1001";
 constexpr char kCustomer[] = "account:A-1001";
 
 // Event shapes from the systems the daemon bridges, so that rows have a realistic size.
@@ -64,11 +65,12 @@ constexpr Shape kShapes[] = {
      sdk::MatterState::kClosed, "Deep cleaning done before the family's holiday"},
 };
 
-store::Event MakeEvent(std::int64_t i, const std::string& customer, store::Micros now) {
+// `account`: the customer's account number, which the store resolves to the customer.
+store::Event MakeEvent(std::int64_t i, const std::string& account, store::Micros now) {
   const Shape& shape = kShapes[i % std::size(kShapes)];
   const std::string number = std::to_string(i);
   store::Event event;
-  event.customer = customer;
+  event.identifiers = {{"account", account}};
   event.step = shape.step;
   event.kind = shape.kind;
   event.occurred_at = store::Micros{sys_days{year{2025} / January / 1}} + seconds(30 * i);
@@ -104,10 +106,10 @@ void BuildStore(store::Store& store, std::int64_t total, std::int64_t customer_e
     const std::int64_t end = std::min(total, first + kEventsPerBatch);
     batch.events.reserve(end - first);
     for (std::int64_t i = first; i < end; ++i) {
-      const std::string customer = IsMeasuredCustomer(i, total, customer_events)
-                                       ? std::string(kCustomer)
-                                       : "account:B-" + std::to_string(i % kOtherCustomers);
-      batch.events.push_back(MakeEvent(i, customer, now));
+      const std::string account = IsMeasuredCustomer(i, total, customer_events)
+                                      ? std::string(kAccount)
+                                      : "B-" + std::to_string(i % kOtherCustomers);
+      batch.events.push_back(MakeEvent(i, account, now));
     }
     for (const store::BatchOutcome& outcome : store.Write({&batch, 1})) {
       Check(outcome.status, "write the store");

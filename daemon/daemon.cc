@@ -32,6 +32,7 @@ Result<std::unique_ptr<Daemon>> Daemon::Start(const config::Config& config) {
   }
   store::StoreOptions store_options;
   store_options.path = config.data_dir / "propbridge.db";
+  store_options.identity = config.identity;
   auto store = store::OpenSqliteStore(store_options);
   if (!store.ok()) return store.status();
   daemon->store_ = std::move(*store);
@@ -54,6 +55,7 @@ Result<std::unique_ptr<Daemon>> Daemon::Start(const config::Config& config) {
   api::TimelineServiceOptions api_options;
   api_options.max_watches = static_cast<int>(config.max_watches);
   api_options.watch.buffer_limit = config.watch_buffer_events;
+  api_options.identity = std::make_shared<const identity::IdentityRules>(config.identity);
   auto server = api::GrpcServer::Start(config.listen, *daemon->store_, daemon->feed_,
                                        *daemon->tokens_, daemon.get(), api_options);
   if (!server.ok()) return server.status();

@@ -65,16 +65,6 @@ Result<store::TimelineFilter> ToStoreFilter(const v1::TimelineFilter& f) {
   return out;
 }
 
-Status CheckCustomer(const std::string& customer, bool required) {
-  if (required && customer.empty()) {
-    return InvalidArgument("customer is required: a customer key such as 'account:A-1001'");
-  }
-  if (customer.size() > kMaxCustomerBytes) {
-    return InvalidArgument("customer is longer than 512 bytes");
-  }
-  return Status::Ok();
-}
-
 Result<std::size_t> CheckPageSize(int page_size, std::size_t fallback, std::size_t max) {
   if (page_size < 0 || static_cast<std::size_t>(page_size) > max) {
     return InvalidArgument("page_size must be between 0 (the default, " + std::to_string(fallback) +

@@ -8,12 +8,8 @@
 
 namespace propbridge::api {
 
-inline constexpr std::size_t kMaxCustomerBytes = 512;
-
 Result<store::TimelineFilter> ToStoreFilter(const v1::TimelineFilter& filter);
 
-// A required customer key ("customer is required ...") or an optional one (empty allowed).
-Status CheckCustomer(const std::string& customer, bool required);
 
 // page_size 0 means `fallback`; negative or above `max` is an error.
 Result<std::size_t> CheckPageSize(int page_size, std::size_t fallback, std::size_t max);

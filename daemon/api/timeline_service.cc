@@ -2,6 +2,7 @@
 
 #include <string_view>
 
+#include "daemon/api/customer_ref.h"
 #include "daemon/api/request_filter.h"
 #include "daemon/api/status.h"
 
@@ -26,7 +27,7 @@ void SetText(std::string_view text, std::string* out) { out->assign(text.data(),
 template <typename E>
 void FillProto(const E& e, v1::TimelineEvent& out) {
   out.set_id(e.id);
-  SetText(e.customer, out.mutable_customer());
+  out.set_customer(store::CustomerKey(e.customer));
   out.set_step(static_cast<v1::Step>(e.step));
   SetText(e.kind, out.mutable_kind());
   SetTimestamp(e.occurred_at, *out.mutable_occurred_at());
@@ -58,7 +59,8 @@ grpc::ServerUnaryReactor* TimelineService::GetTimeline(grpc::CallbackServerConte
 
 Status TimelineService::Read(const v1::GetTimelineRequest& request,
                              v1::GetTimelineResponse& response) {
-  if (Status s = CheckCustomer(request.customer(), /*required=*/true); !s.ok()) return s;
+  auto customer = ResolveCustomerRef(store_, request.customer(), "customer", *options_.identity);
+  if (!customer.ok()) return customer.status();
   auto page_size = CheckPageSize(request.page_size(), kDefaultPageSize, kMaxPageSize);
   if (!page_size.ok()) return page_size.status();
   auto filter = ToStoreFilter(request.filter());
@@ -68,11 +70,11 @@ Status TimelineService::Read(const v1::GetTimelineRequest& request,
   }
 
   store::TimelineQuery query;
-  query.customer = request.customer();
+  query.customer = *customer;
   query.limit = *page_size + 1;  // one more tells whether another page follows
   query.oldest_first = request.order() == v1::TIMELINE_ORDER_OLDEST_FIRST;
   query.filter = std::move(*filter);
-  const std::string listing = "timeline\n" + query.customer + "\n" +
+  const std::string listing = "timeline\n" + std::to_string(query.customer) + "\n" +
                               (query.oldest_first ? "asc" : "desc") + "\n" +
                               query.filter.Fingerprint();
   if (!request.page_token().empty()) {
@@ -94,18 +96,6 @@ Status TimelineService::Read(const v1::GetTimelineRequest& request,
     response.Clear();
     return read;
   }
-  if (rows == 0 && request.page_token().empty() && !query.filter.empty()) {
-    store::TimelineQuery any;
-    any.customer = query.customer;
-    any.limit = 1;
-    auto known = store_.ReadTimeline(any);
-    if (!known.ok()) return known.status();
-    // A known customer whose every event the filter excludes: an empty page.
-    if (!known->empty()) return Status::Ok();
-  }
-  if (rows == 0 && request.page_token().empty()) {
-    return NotFound("customer '" + request.customer() + "' has no events on the timeline");
-  }
   if (rows > *page_size) {
     response.set_next_page_token(
         tokens_.Encode(listing, {last.occurred_at.time_since_epoch().count(), last.id}));
@@ -116,7 +106,16 @@ Status TimelineService::Read(const v1::GetTimelineRequest& request,
 grpc::ServerWriteReactor<v1::WatchTimelineResponse>* TimelineService::WatchTimeline(
     grpc::CallbackServerContext* context, const v1::WatchTimelineRequest* request) {
   WatchSelection selection;
-  Status refusal = CheckCustomer(request->customer(), /*required=*/false);
+  Status refusal = Status::Ok();
+  if (!request->customer().empty()) {
+    auto customer =
+        ResolveCustomerRef(store_, request->customer(), "customer", *options_.identity);
+    if (customer.ok()) {
+      selection.customer = *customer;
+    } else {
+      refusal = customer.status();
+    }
+  }
   if (refusal.ok()) {
     auto filter = ToStoreFilter(request->filter());
     if (filter.ok()) {
@@ -128,7 +127,6 @@ grpc::ServerWriteReactor<v1::WatchTimelineResponse>* TimelineService::WatchTimel
   if (refusal.ok() && request->has_after_id() && request->after_id() < 0) {
     refusal = InvalidArgument("after_id must be 0 or the id of an event received");
   }
-  selection.customer = request->customer();
   if (request->has_after_id()) selection.after_id = request->after_id();
   if (refusal.ok() && ++active_watches_ > options_.max_watches) {
     refusal = Status(StatusCode::kResourceExhausted, "too many watches are open (" +

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <atomic>
+#include <memory>
 
 #include "daemon/api/arena_messages.h"
 #include "daemon/api/page_token.h"
@@ -20,6 +21,9 @@ inline constexpr std::size_t kMaxPageSize = 1000;
 struct TimelineServiceOptions {
   int max_watches = 256;
   WatchLimits watch;
+  // How the customer of a request is read; shared with the store's resolution.
+  std::shared_ptr<const identity::IdentityRules> identity =
+      std::make_shared<const identity::IdentityRules>(identity::IdentityRules::Defaults());
 };
 
 class TimelineService final : public v1::TimelineService::CallbackService {

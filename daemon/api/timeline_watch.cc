@@ -116,7 +116,7 @@ void TimelineWatch::OnEvents(std::span<const feed::SharedEvent> events) {
   auto& into = live_ ? pending_ : arrived_;
   for (const auto& event : events) {
     if (event->id <= last_queued_id_) continue;
-    if (!selection_.customer.empty() && event->customer != selection_.customer) continue;
+    if (selection_.customer != 0 && event->customer != selection_.customer) continue;
     if (!store::Matches(selection_.filter, *event)) continue;
     into.push_back(event);
     if (live_) last_queued_id_ = event->id;

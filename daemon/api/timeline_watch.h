@@ -22,7 +22,7 @@
 namespace propbridge::api {
 
 struct WatchSelection {
-  std::string customer;  // empty for every customer
+  std::int64_t customer = 0;  // 0 for every customer
   store::TimelineFilter filter;
   std::optional<std::int64_t> after_id;  // unset: from now on
 };

@@ -98,6 +98,29 @@ UnitFormSet IdentityRules::UnitFormsFor(std::string_view community) const {
   return it == unit_forms_by_community.end() ? default_unit_forms : it->second;
 }
 
+namespace {
+
+bool KindMatches(std::string_view kind, const std::vector<std::string>& entries) {
+  for (const std::string& entry : entries) {
+    if (kind == entry) return true;
+    if (kind.size() > entry.size() && kind.ends_with(entry) &&
+        kind[kind.size() - entry.size() - 1] == '.') {
+      return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
+bool IdentityRules::OpensOccupancy(std::string_view kind) const {
+  return KindMatches(kind, occupancy_opening_kinds);
+}
+
+bool IdentityRules::ClosesOccupancy(std::string_view kind) const {
+  return KindMatches(kind, occupancy_closing_kinds);
+}
+
 Status ValidateRules(const IdentityRules& rules) {
   auto check_rule = [](const std::string& name, const TypeRule& rule) -> Status {
     if (rule.max_customers == std::size_t{0}) {

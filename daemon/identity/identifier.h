@@ -65,10 +65,18 @@ struct IdentityRules {
   // Unit forms each community accepts (by normalized community name); others accept these.
   std::map<std::string, UnitFormSet, std::less<>> unit_forms_by_community;
   UnitFormSet default_unit_forms = UnitFormSet::All();
+  // Event kinds that open an occupancy period of the event's unit for its customer (closing
+  // the previous occupant's), and kinds that close the customer's period. An entry matches a
+  // kind equal to it or ending in "." + entry: "keys_handed_over" matches
+  // "maintenance.handover.keys_handed_over".
+  std::vector<std::string> occupancy_opening_kinds = {"keys_handed_over", "moved_in", "move_in"};
+  std::vector<std::string> occupancy_closing_kinds = {"moved_out", "move_out"};
 
   // `type` as NormalizeType returns it.
   const TypeRule& RuleFor(std::string_view type) const;
   UnitFormSet UnitFormsFor(std::string_view community) const;
+  bool OpensOccupancy(std::string_view kind) const;
+  bool ClosesOccupancy(std::string_view kind) const;
 };
 
 // kInvalidArgument naming what is wrong: a type name or alias that is not canonical, an alias

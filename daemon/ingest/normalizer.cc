@@ -91,23 +91,6 @@ std::string TimeText(const sdk::EventTime& t) {
 
 }  // namespace
 
-bool IsBlockedIdentifierValue(std::string_view value) {
-  std::string v(Trim(value));
-  std::transform(v.begin(), v.end(), v.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  static constexpr std::string_view kBlocked[] = {"", "0", "-1", "null", "unknown", "none", "n/a"};
-  return std::find(std::begin(kBlocked), std::end(kBlocked), v) != std::end(kBlocked);
-}
-
-std::string CustomerKey(const std::vector<sdk::Identifier>& identifiers) {
-  for (const auto& id : identifiers) {
-    if (!IsBlockedIdentifierValue(id.value)) {
-      return id.type + ":" + std::string(Trim(id.value));
-    }
-  }
-  return "";
-}
-
 std::string RawEventJson(const sdk::RawEvent& e) {
   nlohmann::ordered_json j;
   j["source_event_id"] = e.source_event_id;
@@ -131,11 +114,36 @@ std::string RawEventJson(const sdk::RawEvent& e) {
 }
 
 Normalizer::Normalizer(std::string source, StepMapping mapping, TimeZone time_zone,
-                       EventLimits limits)
+                       SourceIdentity identity, EventLimits limits)
     : source_(std::move(source)),
       mapping_(std::move(mapping)),
       time_zone_(std::move(time_zone)),
+      identity_(std::move(identity)),
       limits_(limits) {}
+
+std::string Normalizer::Canonical(const sdk::RawEvent& e, std::vector<identity::Identifier>& out,
+                                  std::string& problems) const {
+  std::string_view community = identity_.community;
+  for (const auto& [key, value] : e.attributes) {
+    if (key == "community" && !value.empty()) community = value;
+  }
+  bool blocked = false;
+  for (const sdk::Identifier& raw : e.identifiers) {
+    auto id = identity::NormalizeIdentifier(raw, *identity_.rules, community);
+    if (id.ok()) {
+      if (std::find(out.begin(), out.end(), *id) == out.end()) out.push_back(std::move(id).value());
+    } else if (identity::IsBlocked(id.status())) {
+      blocked = true;
+    } else {
+      if (!problems.empty()) problems += "; ";
+      problems += raw.type + ": " + id.status().message();
+    }
+  }
+  if (!out.empty()) return "";
+  if (!problems.empty()) return "no identifier can name the customer: " + problems;
+  if (blocked) return "every identifier is blank or a placeholder such as 0, null or unknown";
+  return "no identifier names the customer";
+}
 
 std::string Normalizer::Check(const sdk::RawEvent& e) const {
   if (e.source_event_id.empty()) return "source_event_id is empty";
@@ -151,9 +159,6 @@ std::string Normalizer::Check(const sdk::RawEvent& e) const {
       return "identifier type '" + id.type.substr(0, 64) + "' is not a lower-case word";
     }
     if (id.value.size() > limits_.max_identifier_bytes) return "identifier is too long";
-  }
-  if (CustomerKey(e.identifiers).empty()) {
-    return "every identifier is blank or a placeholder such as 0, null or unknown";
   }
   if (e.summary.size() > limits_.max_summary_bytes) return "summary is too long";
   if (e.attributes.size() > limits_.max_attributes) return "too many attributes";
@@ -188,6 +193,9 @@ store::Batch Normalizer::Normalize(sdk::Batch batch, store::Micros now) const {
   }
   for (auto& e : batch.events) {
     std::string reason = Check(e);
+    std::vector<identity::Identifier> identifiers;
+    std::string identifier_problems;
+    if (reason.empty()) reason = Canonical(e, identifiers, identifier_problems);
     std::optional<Placement> placement;
     store::Micros occurred_at;
     if (reason.empty()) {
@@ -207,7 +215,7 @@ store::Batch Normalizer::Normalize(sdk::Batch batch, store::Micros now) const {
       continue;
     }
     store::Event& stored = out.events.emplace_back();
-    stored.customer = CustomerKey(e.identifiers);
+    stored.identifiers = std::move(identifiers);
     stored.step = placement->step;
     stored.kind = std::move(e.kind);
     stored.occurred_at = occurred_at;
@@ -221,6 +229,10 @@ store::Batch Normalizer::Normalize(sdk::Batch batch, store::Micros now) const {
     stored.matter_state = e.matter_state;
     stored.summary = std::move(e.summary);
     stored.attributes = std::move(e.attributes);
+    // An identifier that could not be read is not lost: the event says why.
+    if (!identifier_problems.empty()) {
+      stored.attributes.emplace_back("identifier_problems", std::move(identifier_problems));
+    }
   }
   return out;
 }

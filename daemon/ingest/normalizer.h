@@ -3,8 +3,10 @@
 // with its reason and its raw form, never dropped. Immutable; safe to share between threads.
 #pragma once
 
+#include <memory>
 #include <string>
 
+#include "daemon/identity/identifier.h"
 #include "daemon/ingest/step_mapping.h"
 #include "daemon/ingest/time_zone.h"
 #include "daemon/store/store.h"
@@ -28,9 +30,18 @@ struct EventLimits {
   std::chrono::hours max_future{24};
 };
 
+// How a source's identifiers are read: the daemon's identity rules, and the community (estate)
+// whose units the source names, unless an event names its own in a "community" attribute.
+struct SourceIdentity {
+  std::shared_ptr<const identity::IdentityRules> rules =
+      std::make_shared<const identity::IdentityRules>(identity::IdentityRules::Defaults());
+  std::string community;
+};
+
 class Normalizer {
  public:
-  Normalizer(std::string source, StepMapping mapping, TimeZone time_zone, EventLimits limits = {});
+  Normalizer(std::string source, StepMapping mapping, TimeZone time_zone,
+             SourceIdentity identity = {}, EventLimits limits = {});
 
   // `now` stamps ingested_at and bounds the future.
   store::Batch Normalize(sdk::Batch batch, store::Micros now) const;
@@ -40,19 +51,17 @@ class Normalizer {
  private:
   // The reason the event cannot go on the timeline, or empty when it can.
   std::string Check(const sdk::RawEvent& event) const;
+  // The event's identifiers in canonical form, without placeholders and duplicates; the reason
+  // when none is left. Values that cannot be read are named in `problems`.
+  std::string Canonical(const sdk::RawEvent& event, std::vector<identity::Identifier>& out,
+                        std::string& problems) const;
 
   std::string source_;
   StepMapping mapping_;
   TimeZone time_zone_;
+  SourceIdentity identity_;
   EventLimits limits_;
 };
-
-// A customer key from the event's identifiers: "<type>:<value>" of the first identifier whose
-// value can identify anyone; empty when none can. Full identity resolution replaces this.
-std::string CustomerKey(const std::vector<sdk::Identifier>& identifiers);
-
-// Values vendors write when they do not know: they never identify a customer.
-bool IsBlockedIdentifierValue(std::string_view value);
 
 // The raw event as JSON, as it is kept in quarantine.
 std::string RawEventJson(const sdk::RawEvent& event);

@@ -7,6 +7,7 @@
 #include <utility>
 #include <vector>
 
+#include "daemon/identity/identifier.h"
 #include "propbridge/sdk/event.h"
 
 namespace propbridge::store {
@@ -16,7 +17,10 @@ using Micros = std::chrono::sys_time<std::chrono::microseconds>;
 // An event as the timeline holds it, after validation and mapping.
 struct Event {
   std::int64_t id = 0;  // assigned by the store on insert: the global sequence number
-  std::string customer;
+  // Assigned by the store on insert: the customer the identifiers resolve to (see customer.h).
+  std::int64_t customer = 0;
+  // Canonical, from the normaliser: placeholders and malformed values are gone.
+  std::vector<identity::Identifier> identifiers;
   sdk::Step step = sdk::Step::kUnspecified;
   std::string kind;
   Micros occurred_at;

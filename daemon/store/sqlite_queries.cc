@@ -5,7 +5,8 @@ namespace {
 
 constexpr const char* kEventColumns =
     "SELECT id, customer, occurred_at, ingested_at, source, source_event_id, step, kind, "
-    "initiative, contact, channel, matter_id, matter_state, summary, attributes FROM events";
+    "initiative, contact, channel, matter_id, matter_state, summary, attributes, identifiers "
+    "FROM events";
 
 class Builder {
  public:
@@ -88,7 +89,7 @@ Sql ChangesSql(const ChangesQuery& q) {
   Sql sql;
   Builder b(sql);
   sql.text = std::string(kEventColumns) + " WHERE id > " + b.Param(q.after_id);
-  if (!q.customer.empty()) sql.text += " AND customer = " + b.Param(q.customer);
+  if (q.customer != 0) sql.text += " AND customer = " + b.Param(q.customer);
   sql.text += b.Terms(q.filter);
   sql.text += " ORDER BY id LIMIT " + b.Param(static_cast<std::int64_t>(q.limit));
   return sql;

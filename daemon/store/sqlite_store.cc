@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <condition_variable>
+#include <functional>
 #include <cstdint>
 #include <limits>
 #include <map>
@@ -14,134 +15,22 @@
 #include <utility>
 #include <vector>
 
+#include "daemon/store/sqlite_customer_reads.h"
+#include "daemon/store/sqlite_customers.h"
 #include "daemon/store/sqlite_queries.h"
 #include "daemon/store/sqlite_schema.h"
+#include "daemon/store/sqlite_support.h"
 #include "daemon/store/store.h"
 
 namespace propbridge::store {
 namespace {
 
-// Long enough to ride out another process's checkpoint or a reader's WAL recovery.
-constexpr int kBusyTimeoutMs = 5000;
 constexpr std::size_t kMaxBuiltStatements = 64;
 
-struct DbCloser {
-  void operator()(sqlite3* db) const { sqlite3_close_v2(db); }
-};
-using Db = std::unique_ptr<sqlite3, DbCloser>;
-
-struct StmtFinalizer {
-  void operator()(sqlite3_stmt* stmt) const { sqlite3_finalize(stmt); }
-};
-using Stmt = std::unique_ptr<sqlite3_stmt, StmtFinalizer>;
-
-StatusCode CodeFor(int rc) {
-  switch (rc & 0xff) {
-    case SQLITE_BUSY:
-    case SQLITE_LOCKED:
-      return StatusCode::kUnavailable;
-    case SQLITE_FULL:
-      return StatusCode::kResourceExhausted;
-    case SQLITE_CONSTRAINT:
-    case SQLITE_TOOBIG:
-      return StatusCode::kInvalidArgument;
-    case SQLITE_CANTOPEN:
-    case SQLITE_PERM:
-    case SQLITE_READONLY:
-    case SQLITE_NOTADB:
-      return StatusCode::kFailedPrecondition;
-    case SQLITE_CORRUPT:
-      return StatusCode::kDataLoss;
-    default:
-      return StatusCode::kInternal;
-  }
+Micros Now() {
+  return std::chrono::time_point_cast<std::chrono::microseconds>(std::chrono::system_clock::now());
 }
 
-// Call right after the failing call: the connection keeps only its latest error message.
-Status SqliteError(sqlite3* db, int rc, std::string_view what) {
-  const char* message = db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
-  return Status(CodeFor(rc), std::string(what) + ": " + message);
-}
-
-Status Exec(sqlite3* db, const char* sql, std::string_view what) {
-  char* error = nullptr;
-  int rc = sqlite3_exec(db, sql, nullptr, nullptr, &error);
-  if (rc == SQLITE_OK) return Status::Ok();
-  Status status(CodeFor(rc),
-                std::string(what) + ": " + (error != nullptr ? error : sqlite3_errstr(rc)));
-  sqlite3_free(error);
-  return status;
-}
-
-Result<Stmt> Prepare(sqlite3* db, const char* sql, std::string_view what) {
-  sqlite3_stmt* stmt = nullptr;
-  int rc = sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt, nullptr);
-  if (rc != SQLITE_OK) {
-    sqlite3_finalize(stmt);
-    return SqliteError(db, rc, std::string("prepare ") + std::string(what));
-  }
-  return Stmt(stmt);
-}
-
-// Resets the statement and drops its bindings on scope exit, so that a reader's snapshot
-// ends with the read and no statement keeps pointers into the caller's strings.
-class ScopedReset {
- public:
-  explicit ScopedReset(sqlite3_stmt* stmt) : stmt_(stmt) {}
-  ScopedReset(const ScopedReset&) = delete;
-  ScopedReset& operator=(const ScopedReset&) = delete;
-  ~ScopedReset() {
-    sqlite3_reset(stmt_);
-    sqlite3_clear_bindings(stmt_);
-  }
-
- private:
-  sqlite3_stmt* stmt_;
-};
-
-// Binds parameters 1, 2, ... in order and remembers the first failure. Text is bound
-// without a copy: it must outlive the statement's next reset.
-class Binder {
- public:
-  explicit Binder(sqlite3_stmt* stmt) : stmt_(stmt) {}
-
-  Binder& Text(const std::string& value) {
-    return Check(
-        sqlite3_bind_text64(stmt_, next_, value.data(), value.size(), SQLITE_STATIC, SQLITE_UTF8));
-  }
-  Binder& Blob(const std::string& value) {
-    return Check(sqlite3_bind_blob64(stmt_, next_, value.data(), value.size(), SQLITE_STATIC));
-  }
-  Binder& Int(std::int64_t value) { return Check(sqlite3_bind_int64(stmt_, next_, value)); }
-  Binder& Time(Micros value) { return Int(value.time_since_epoch().count()); }
-
-  int rc() const { return rc_; }
-
- private:
-  Binder& Check(int rc) {
-    if (rc_ == SQLITE_OK) rc_ = rc;
-    ++next_;
-    return *this;
-  }
-  sqlite3_stmt* stmt_;
-  int next_ = 1;
-  int rc_ = SQLITE_OK;
-};
-
-std::string ColumnText(sqlite3_stmt* stmt, int column) {
-  const auto* data = static_cast<const char*>(sqlite3_column_blob(stmt, column));
-  if (data == nullptr) return {};
-  return std::string(data, static_cast<std::size_t>(sqlite3_column_bytes(stmt, column)));
-}
-
-Micros ColumnTime(sqlite3_stmt* stmt, int column) {
-  return Micros(std::chrono::microseconds(sqlite3_column_int64(stmt, column)));
-}
-
-std::int64_t ClampToInt64(std::size_t n) {
-  return static_cast<std::int64_t>(
-      std::min<std::size_t>(n, std::numeric_limits<std::int64_t>::max()));
-}
 
 // Keeps the attributes' order; a repeated key keeps its first place and its last value.
 // Invalid UTF-8 becomes U+FFFD rather than an exception.
@@ -269,11 +158,32 @@ std::string_view ColumnView(sqlite3_stmt* stmt, int column) {
   return std::string_view(data, static_cast<std::size_t>(sqlite3_column_bytes(stmt, column)));
 }
 
+// events.identifiers: one canonical "type:value" per line.
+std::string IdentifierLines(const std::vector<identity::Identifier>& identifiers) {
+  std::string lines;
+  for (const identity::Identifier& id : identifiers) {
+    if (!lines.empty()) lines += '\n';
+    lines += id.Text();
+  }
+  return lines;
+}
+
+Status ParseIdentifierLines(std::string_view lines, std::vector<identity::Identifier>& out) {
+  while (!lines.empty()) {
+    std::size_t end = lines.find('\n');
+    auto id = identity::Identifier::FromText(lines.substr(0, end));
+    if (!id.ok()) return id.status();
+    out.push_back(std::move(id).value());
+    lines = end == std::string_view::npos ? std::string_view() : lines.substr(end + 1);
+  }
+  return Status::Ok();
+}
+
 // Column order of the event queries in sqlite_queries.h. The view points into the row and
 // the scratch: valid until the next step of the statement or use of the scratch.
 Status ViewRow(sqlite3_stmt* stmt, AttributeScratch& attributes, EventView& event) {
   event.id = sqlite3_column_int64(stmt, 0);
-  event.customer = ColumnView(stmt, 1);
+  event.customer = sqlite3_column_int64(stmt, 1);
   event.occurred_at = ColumnTime(stmt, 2);
   event.ingested_at = ColumnTime(stmt, 3);
   event.source = ColumnView(stmt, 4);
@@ -297,6 +207,9 @@ Status AppendEvent(sqlite3_stmt* stmt, AttributeScratch& attributes, std::vector
   EventView view;
   if (Status s = ViewRow(stmt, attributes, view); !s.ok()) return s;
   Event& event = events.emplace_back();
+  if (Status s = ParseIdentifierLines(ColumnView(stmt, 15), event.identifiers); !s.ok()) {
+    return Status(s.code(), "event " + std::to_string(view.id) + ": " + s.message());
+  }
   event.id = view.id;
   event.customer = view.customer;
   event.step = view.step;
@@ -314,27 +227,6 @@ Status AppendEvent(sqlite3_stmt* stmt, AttributeScratch& attributes, std::vector
   event.attributes.reserve(view.attributes.size());
   for (const auto& [key, value] : view.attributes) event.attributes.emplace_back(key, value);
   return Status::Ok();
-}
-
-Result<Db> OpenConnection(const std::string& path, int flags) {
-  sqlite3* raw = nullptr;
-  int rc = sqlite3_open_v2(path.c_str(), &raw, flags | SQLITE_OPEN_NOMUTEX, nullptr);
-  Db db(raw);
-  if (rc != SQLITE_OK) return SqliteError(db.get(), rc, "open " + path);
-  sqlite3_extended_result_codes(db.get(), 1);
-  sqlite3_busy_timeout(db.get(), kBusyTimeoutMs);
-  return db;
-}
-
-// The first column of the first row, read with `column`.
-template <typename Column>
-auto QueryOne(sqlite3* db, const char* sql, std::string_view what, Column column)
-    -> Result<decltype(column(nullptr, 0))> {
-  auto stmt = Prepare(db, sql, what);
-  if (!stmt.ok()) return stmt.status();
-  int rc = sqlite3_step(stmt->get());
-  if (rc != SQLITE_ROW) return SqliteError(db, rc, what);
-  return column(stmt->get(), 0);
 }
 
 Status WithPath(const std::string& path, const Status& status) {
@@ -361,6 +253,13 @@ Status PrepareDatabase(sqlite3* db, const std::string& path) {
     return WithPath(path, s);
   }
   if (*version == kSqliteSchemaVersion) return Status::Ok();
+  if (*version != 0) {
+    return FailedPrecondition("open " + path + ": its schema version is " +
+                              std::to_string(*version) +
+                              ", from a development build before customers were resolved;"
+                              " no release wrote it, so move it aside and let the sources"
+                              " replay into a new one");
+  }
   const std::string create = std::string("BEGIN IMMEDIATE;") + kSqliteSchema +
                              "PRAGMA user_version = " + std::to_string(kSqliteSchemaVersion) +
                              ";COMMIT;";
@@ -377,15 +276,10 @@ struct Reader {
   Stmt checkpoint;
   Stmt checkpoints;
   // Queries built from filters, by their text; a filter's shape repeats, its values do not.
-  std::map<std::string, Stmt> built;
+  std::optional<StatementCache> built;
 
   Result<sqlite3_stmt*> Statement(const std::string& sql, std::string_view what) {
-    auto it = built.find(sql);
-    if (it != built.end()) return it->second.get();
-    if (built.size() >= kMaxBuiltStatements) built.clear();
-    auto stmt = Prepare(db.get(), sql.c_str(), what);
-    if (!stmt.ok()) return stmt.status();
-    return built.emplace(sql, std::move(stmt).value()).first->second.get();
+    return built->Get(sql, what);
   }
 };
 
@@ -394,6 +288,7 @@ Result<std::unique_ptr<Reader>> OpenReader(const std::string& path) {
   if (!db.ok()) return db.status();
   auto reader = std::make_unique<Reader>();
   reader->db = std::move(db).value();
+  reader->built.emplace(reader->db.get(), kMaxBuiltStatements);
   struct {
     Stmt* stmt;
     const char* sql;
@@ -466,6 +361,7 @@ struct Writer {
   Stmt savepoint;
   Stmt release;
   Stmt rollback_to;
+  Stmt find_event;
   Stmt insert_event;
   Stmt insert_quarantine;
   Stmt upsert_checkpoint;
@@ -487,11 +383,12 @@ Result<Writer> OpenWriter(const std::string& path) {
       {&writer.savepoint, "SAVEPOINT batch"},
       {&writer.release, "RELEASE batch"},
       {&writer.rollback_to, "ROLLBACK TO batch"},
+      {&writer.find_event, "SELECT 1 FROM events WHERE source = ?1 AND source_event_id = ?2"},
       {&writer.insert_event,
-       "INSERT INTO events (customer, occurred_at, ingested_at, source, source_event_id, step,"
-       " kind, initiative, contact, channel, matter_id, matter_state, summary, attributes)"
-       " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"
-       " ON CONFLICT (source, source_event_id) DO NOTHING"},
+       "INSERT INTO events (customer, home, occurred_at, ingested_at, source, source_event_id,"
+       " step, kind, initiative, contact, channel, matter_id, matter_state, summary, attributes,"
+       " identifiers)"
+       " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)"},
       {&writer.insert_quarantine,
        "INSERT INTO quarantine (source, origin, reason, raw, quarantined_at)"
        " VALUES (?1, ?2, ?3, ?4, ?5)"},
@@ -514,8 +411,13 @@ Result<Writer> OpenWriter(const std::string& path) {
 // connections; the database file outlives it.
 class SqliteStore final : public Store {
  public:
-  SqliteStore(std::string path, Writer writer, std::vector<std::unique_ptr<Reader>> readers)
-      : path_(std::move(path)), writer_(std::move(writer)), readers_(std::move(readers)) {}
+  SqliteStore(std::string path, Writer writer, std::vector<std::unique_ptr<Reader>> readers,
+              identity::IdentityRules rules)
+      : path_(std::move(path)),
+        writer_(std::move(writer)),
+        resolver_(writer_.db.get(), rules),
+        rules_(std::move(rules)),
+        readers_(std::move(readers)) {}
 
   std::vector<BatchOutcome> Write(std::span<const Batch> batches) override;
   Result<std::optional<std::string>> LoadCheckpoint(const std::string& source) override;
@@ -524,8 +426,21 @@ class SqliteStore final : public Store {
   Result<std::vector<Event>> ReadChanges(const ChangesQuery& query) override;
   Result<std::vector<QuarantineRecord>> ReadQuarantine(const QuarantineQuery& query) override;
   Result<std::vector<CheckpointRecord>> ReadCheckpoints() override;
+  Result<std::optional<std::int64_t>> FindCustomer(const identity::Identifier& id,
+                                                   std::optional<Micros> at) override;
+  Result<std::vector<std::int64_t>> FindCustomers(const identity::Identifier& id) override;
+  Result<std::optional<Customer>> ReadCustomer(std::int64_t id, Micros now) override;
+  Result<MergeRecord> LinkCustomers(std::int64_t a, std::int64_t b, const std::string& actor,
+                                    const std::string& reason) override;
+  Result<MergeRecord> SplitMerge(std::int64_t merge_id, const std::string& actor,
+                                 const std::string& reason) override;
+  Result<std::vector<OutreachItem>> ReadOutreach(const OutreachQuery& query) override;
+  Result<std::vector<CommunityFigures>> ReadCommunityFigures(const std::string& community,
+                                                            Micros now) override;
 
  private:
+  // Runs `change` (an admin's write) in a transaction of its own on the writer connection.
+  Result<MergeRecord> WriteAlone(const std::function<Result<MergeRecord>()>& change);
   // Runs a statement that returns no rows.
   Status Run(sqlite3_stmt* stmt, std::string_view what);
   // Writes one batch inside its own savepoint, rolled back to if any part fails.
@@ -539,7 +454,11 @@ class SqliteStore final : public Store {
   Status InsertQuarantine(const QuarantineRecord& record);
 
   std::string path_;
+  // Write (the pipeline's writer thread) and admins' links and splits take turns on it.
+  std::mutex writer_mu_;
   Writer writer_;
+  CustomerResolver resolver_;
+  identity::IdentityRules rules_;
   ReaderPool readers_;
 };
 
@@ -556,6 +475,7 @@ std::vector<BatchOutcome> SqliteStore::Write(std::span<const Batch> batches) {
     for (BatchOutcome& outcome : outcomes) outcome = {status, 0, 0, {}};
   };
   if (batches.empty()) return outcomes;
+  std::lock_guard lock(writer_mu_);
   if (Status s = Run(writer_.begin.get(), "begin transaction on " + path_); !s.ok()) {
     fail_all(s);
     return outcomes;
@@ -627,11 +547,32 @@ Status SqliteStore::WriteBatchContents(const Batch& batch, BatchOutcome& outcome
 }
 
 Result<std::int64_t> SqliteStore::InsertEvent(const Event& event) {
+  // A replayed event changes nothing, not even who its identifiers belong to.
+  {
+    sqlite3_stmt* find = writer_.find_event.get();
+    bool stored = false;
+    Status s = StepRows(writer_.db.get(), find, {event.source, event.source_event_id},
+                        "look for event \"" + event.source_event_id + "\"",
+                        [&](sqlite3_stmt*) {
+                          stored = true;
+                          return Status::Ok();
+                        });
+    if (!s.ok()) return s;
+    if (stored) return 0;
+  }
+  auto resolution = resolver_.Resolve(event);
+  if (!resolution.ok()) {
+    return Status(resolution.status().code(), "resolve the customer of event \"" +
+                                                  event.source_event_id +
+                                                  "\": " + resolution.status().message());
+  }
   const std::string attributes = AttributesToJson(event.attributes);
+  const std::string identifiers = IdentifierLines(event.identifiers);
   sqlite3_stmt* stmt = writer_.insert_event.get();
   ScopedReset reset(stmt);
   int rc = Binder(stmt)
-               .Text(event.customer)
+               .Int(resolution->customer)
+               .Int(resolution->home)
                .Time(event.occurred_at)
                .Time(event.ingested_at)
                .Text(event.source)
@@ -645,12 +586,15 @@ Result<std::int64_t> SqliteStore::InsertEvent(const Event& event) {
                .Int(static_cast<int>(event.matter_state))
                .Text(event.summary)
                .Text(attributes)
+               .Text(identifiers)
                .rc();
   if (rc == SQLITE_OK) rc = sqlite3_step(stmt);
   if (rc != SQLITE_DONE) {
     return SqliteError(writer_.db.get(), rc, "insert event \"" + event.source_event_id + "\"");
   }
-  return sqlite3_changes(writer_.db.get()) > 0 ? sqlite3_last_insert_rowid(writer_.db.get()) : 0;
+  const std::int64_t id = sqlite3_last_insert_rowid(writer_.db.get());
+  if (Status s = resolver_.RecordMergeEvent(*resolution, id); !s.ok()) return s;
+  return id;
 }
 
 Status SqliteStore::InsertQuarantine(const QuarantineRecord& record) {
@@ -709,7 +653,7 @@ Result<std::vector<Event>> SqliteStore::ReadTimeline(const TimelineQuery& query)
   if (query.limit == 0) return events;
   AttributeScratch attributes;
   auto add = [&](sqlite3_stmt* stmt) { return AppendEvent(stmt, attributes, events); };
-  Status s = Query(TimelineSql(query), "read timeline of customer \"" + query.customer + "\"", add);
+  Status s = Query(TimelineSql(query), "read timeline of " + CustomerKey(query.customer), add);
   if (!s.ok()) return s;
   return events;
 }
@@ -723,7 +667,7 @@ Status SqliteStore::VisitTimeline(const TimelineQuery& query, const EventVisitor
     visit(view);
     return Status::Ok();
   };
-  return Query(TimelineSql(query), "read timeline of customer \"" + query.customer + "\"", row);
+  return Query(TimelineSql(query), "read timeline of " + CustomerKey(query.customer), row);
 }
 
 Result<std::vector<Event>> SqliteStore::ReadChanges(const ChangesQuery& query) {
@@ -770,6 +714,60 @@ Result<std::vector<CheckpointRecord>> SqliteStore::ReadCheckpoints() {
 
 }  // namespace
 
+Result<std::optional<std::int64_t>> SqliteStore::FindCustomer(const identity::Identifier& id,
+                                                             std::optional<Micros> at) {
+  auto reader = readers_.Acquire();
+  return QueryCustomerFor(*reader->built, id, rules_, at.value_or(Now()));
+}
+
+Result<std::vector<std::int64_t>> SqliteStore::FindCustomers(const identity::Identifier& id) {
+  auto reader = readers_.Acquire();
+  return QueryCustomersFor(*reader->built, id, rules_);
+}
+
+Result<std::optional<Customer>> SqliteStore::ReadCustomer(std::int64_t id, Micros now) {
+  auto reader = readers_.Acquire();
+  return QueryCustomer(reader->db.get(), id, now);
+}
+
+Result<std::vector<OutreachItem>> SqliteStore::ReadOutreach(const OutreachQuery& query) {
+  auto reader = readers_.Acquire();
+  return QueryOutreach(reader->db.get(), query);
+}
+
+Result<std::vector<CommunityFigures>> SqliteStore::ReadCommunityFigures(
+    const std::string& community, Micros now) {
+  auto reader = readers_.Acquire();
+  return QueryCommunityFigures(reader->db.get(), community, now);
+}
+
+Result<MergeRecord> SqliteStore::WriteAlone(
+    const std::function<Result<MergeRecord>()>& change) {
+  std::lock_guard lock(writer_mu_);
+  if (Status s = Run(writer_.begin.get(), "begin transaction on " + path_); !s.ok()) return s;
+  auto result = change();
+  if (!result.ok()) {
+    if (sqlite3_get_autocommit(writer_.db.get()) == 0) Run(writer_.rollback.get(), "rollback");
+    return result;
+  }
+  if (Status s = Run(writer_.commit.get(), "commit to " + path_); !s.ok()) {
+    if (sqlite3_get_autocommit(writer_.db.get()) == 0) Run(writer_.rollback.get(), "rollback");
+    return s;
+  }
+  return result;
+}
+
+Result<MergeRecord> SqliteStore::LinkCustomers(std::int64_t a, std::int64_t b,
+                                               const std::string& actor,
+                                               const std::string& reason) {
+  return WriteAlone([&] { return resolver_.Link(a, b, actor, reason, Now()); });
+}
+
+Result<MergeRecord> SqliteStore::SplitMerge(std::int64_t merge_id, const std::string& actor,
+                                            const std::string& reason) {
+  return WriteAlone([&] { return resolver_.Split(merge_id, actor, reason, Now()); });
+}
+
 Result<std::unique_ptr<Store>> OpenSqliteStore(const StoreOptions& options) {
   const std::string path = options.path.string();
   if (path.empty()) return InvalidArgument("open SQLite store: no database path");
@@ -784,8 +782,11 @@ Result<std::unique_ptr<Store>> OpenSqliteStore(const StoreOptions& options) {
     if (!reader.ok()) return reader.status();
     readers.push_back(std::move(reader).value());
   }
-  return std::unique_ptr<Store>(
-      std::make_unique<SqliteStore>(path, std::move(writer).value(), std::move(readers)));
+  if (Status s = identity::ValidateRules(options.identity); !s.ok()) {
+    return InvalidArgument("open " + path + ": identity rules: " + s.message());
+  }
+  return std::unique_ptr<Store>(std::make_unique<SqliteStore>(
+      path, std::move(writer).value(), std::move(readers), options.identity));
 }
 
 }  // namespace propbridge::store

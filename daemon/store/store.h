@@ -14,6 +14,8 @@
 #include <utility>
 #include <vector>
 
+#include "daemon/identity/identifier.h"
+#include "daemon/store/customer.h"
 #include "daemon/store/event.h"
 #include "daemon/store/timeline_filter.h"
 #include "propbridge/sdk/event.h"
@@ -60,7 +62,7 @@ struct TimelineCursor {
 // points into the store's buffers and is valid only during the call that receives it.
 struct EventView {
   std::int64_t id = 0;
-  std::string_view customer;
+  std::int64_t customer = 0;
   sdk::Step step = sdk::Step::kUnspecified;
   std::string_view kind;
   Micros occurred_at;
@@ -79,7 +81,7 @@ struct EventView {
 using EventVisitor = std::function<void(const EventView&)>;
 
 struct TimelineQuery {
-  std::string customer;
+  std::int64_t customer = 0;
   std::size_t limit = 50;
   std::optional<TimelineCursor> after;
   bool oldest_first = false;
@@ -89,7 +91,7 @@ struct TimelineQuery {
 // Events in id order, for a change feed: every customer's, or one customer's.
 struct ChangesQuery {
   std::int64_t after_id = 0;
-  std::string customer;  // empty for every customer
+  std::int64_t customer = 0;  // 0 for every customer
   TimelineFilter filter;
   std::size_t limit = 500;
 };
@@ -110,10 +112,13 @@ struct CheckpointRecord {
 struct StoreOptions {
   std::filesystem::path path;  // the database file; its folder must exist
   std::size_t reader_connections = 4;
+  // How events' identifiers resolve to customers. Must pass identity::ValidateRules.
+  identity::IdentityRules identity = identity::IdentityRules::Defaults();
 };
 
 // Thread-safety: Write is called by one writer thread at a time (the ingest pipeline);
-// every other method is safe from any thread, concurrently with Write.
+// every other method is safe from any thread, concurrently with Write. Writes of admins
+// (LinkCustomers, SplitMerge) take turns with Write on the one writer connection.
 class Store {
  public:
   virtual ~Store() = default;
@@ -148,6 +153,35 @@ class Store {
   }
 
   virtual Result<std::vector<CheckpointRecord>> ReadCheckpoints() = 0;
+
+  // Customers. An identifier in canonical form (identity::NormalizeIdentifier), or
+  // "customer:<id>" for a customer by id.
+
+  // The customer the identifier names now: its holder (after any merges), a unit's occupant at
+  // `at` (now when nullopt), a customer by id (or the one it was merged into). nullopt: none.
+  virtual Result<std::optional<std::int64_t>> FindCustomer(const identity::Identifier& id,
+                                                           std::optional<Micros> at = {}) = 0;
+  // Every customer the identifier named, as they stand now, most recent first: for a unit,
+  // each occupant over time; for other identifiers at most one.
+  virtual Result<std::vector<std::int64_t>> FindCustomers(const identity::Identifier& id) = 0;
+  // The customer with its identifiers, units, merges and five-step figures as of `now`;
+  // nullopt for an unknown id. A merged-away id reads as the customer it was merged into.
+  virtual Result<std::optional<Customer>> ReadCustomer(std::int64_t id, Micros now) = 0;
+  // Joins two customers as an admin asks: the older id is kept. kInvalidArgument when they
+  // are already one, kNotFound for an unknown id.
+  virtual Result<MergeRecord> LinkCustomers(std::int64_t a, std::int64_t b,
+                                            const std::string& actor,
+                                            const std::string& reason) = 0;
+  // Undoes a merge: the absorbed customer stands alone again, with every event whose
+  // identifiers resolved to it. Events that later carry identifiers of both no longer merge
+  // them. kNotFound for an unknown merge, kFailedPrecondition when already undone.
+  virtual Result<MergeRecord> SplitMerge(std::int64_t merge_id, const std::string& actor,
+                                         const std::string& reason) = 0;
+  // Customers who need a contact now, by customer id, each with every reason that applies.
+  virtual Result<std::vector<OutreachItem>> ReadOutreach(const OutreachQuery& query) = 0;
+  // The method's figures for each community (one when `community` is not empty).
+  virtual Result<std::vector<CommunityFigures>> ReadCommunityFigures(const std::string& community,
+                                                                    Micros now) = 0;
 };
 
 // The embedded default: SQLite in WAL mode, one writer connection, a pool of readers.

@@ -23,8 +23,11 @@ ingest::Normalizer MakeNormalizer(const config::PluginConfig& plugin,
                                   const config::Config& daemon) {
   // The configuration was checked at load, so the time zone exists.
   auto time_zone = ingest::TimeZone::Find(plugin.time_zone);
+  ingest::SourceIdentity identity;
+  identity.rules = std::make_shared<const identity::IdentityRules>(daemon.identity);
+  identity.community = plugin.community;
   return ingest::Normalizer(plugin.name, ingest::StepMapping(daemon.mapping, plugin.mapping),
-                            *time_zone);
+                            *time_zone, std::move(identity));
 }
 
 }  // namespace

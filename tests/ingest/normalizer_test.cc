@@ -41,7 +41,7 @@ TEST(Normalizer, AcceptsAValidEventAndPlacesIt) {
   EXPECT_EQ(out.source, "billing");
   EXPECT_EQ(out.checkpoint, "pay.csv\t1");
   const store::Event& e = out.events[0];
-  EXPECT_EQ(e.customer, "account:A-1001");
+  EXPECT_EQ(e.identifiers, (std::vector<identity::Identifier>{{"account", "A-1001"}}));
   EXPECT_EQ(e.step, sdk::Step::kUnderstand);
   EXPECT_EQ(e.initiative, sdk::Initiative::kReactive);
   EXPECT_EQ(e.source, "billing");
@@ -112,11 +112,38 @@ TEST(Normalizer, KeepsTheRawEventAndTheOriginInQuarantine) {
   EXPECT_NE(out.quarantined[1].raw.find("\"value\":\"A-1001\""), std::string::npos);
 }
 
-TEST(Normalizer, CustomerKeySkipsBlockedValues) {
-  EXPECT_EQ(CustomerKey({{"phone", "unknown"}, {"account", " A-7 "}}), "account:A-7");
-  EXPECT_EQ(CustomerKey({{"phone", "-1"}}), "");
-  EXPECT_TRUE(IsBlockedIdentifierValue("NULL"));
-  EXPECT_FALSE(IsBlockedIdentifierValue("A-0"));
+TEST(Normalizer, IdentifiersBecomeCanonicalWithoutPlaceholdersAndDuplicates) {
+  sdk::RawEvent e = ValidEvent();
+  e.identifiers = {{"phone", "unknown"},      {"account_no", " a-7 "}, {"account", "A-7"},
+                   {"mobile", "+86 138-0013-8000"}, {"unit", "3栋2单元1202室"}};
+  e.attributes.emplace_back("community", "阳光花园");
+  sdk::Batch batch;
+  batch.events.push_back(std::move(e));
+  store::Batch out = MakeNormalizer().Normalize(std::move(batch), kNow);
+  ASSERT_EQ(out.events.size(), 1u);
+  EXPECT_EQ(out.events[0].identifiers, (std::vector<identity::Identifier>{
+                                           {"account", "A-7"},
+                                           {"phone", "13800138000"},
+                                           {"unit", "阳光花园/3-2-1202"}}));
+}
+
+TEST(Normalizer, AnUnreadableIdentifierBesideAGoodOneIsKeptAsAProblem) {
+  sdk::RawEvent e = ValidEvent();
+  e.identifiers.push_back({"phone", "12345"});
+  sdk::Batch batch;
+  batch.events.push_back(std::move(e));
+  store::Batch out = MakeNormalizer().Normalize(std::move(batch), kNow);
+  ASSERT_EQ(out.events.size(), 1u);
+  EXPECT_EQ(out.events[0].identifiers.size(), 1u);
+  ASSERT_FALSE(out.events[0].attributes.empty());
+  EXPECT_EQ(out.events[0].attributes.back().first, "identifier_problems");
+  EXPECT_EQ(out.events[0].attributes.back().second.rfind("phone: ", 0), 0u);
+}
+
+TEST(Normalizer, OnlyUnreadableIdentifiersQuarantineTheEvent) {
+  sdk::RawEvent e = ValidEvent();
+  e.identifiers = {{"unit", "3楼"}};
+  EXPECT_EQ(ReasonFor(std::move(e)).rfind("no identifier can name the customer: unit: ", 0), 0u);
 }
 
 }  // namespace

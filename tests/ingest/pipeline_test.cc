@@ -35,7 +35,7 @@ class PipelineTest : public ::testing::Test {
 
   std::size_t TimelineSize() {
     store::TimelineQuery query;
-    query.customer = "account:C1";
+    query.customer = store_->FindCustomer({"account", "C1"})->value_or(0);
     query.limit = 1'000'000;
     return store_->ReadTimeline(query)->size();
   }

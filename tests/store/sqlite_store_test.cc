@@ -27,7 +27,7 @@ Event MakeEvent(const std::string& source, const std::string& source_event_id,
   Event event;
   event.source = source;
   event.source_event_id = source_event_id;
-  event.customer = customer;
+  event.identifiers = {{"account", customer}};
   event.occurred_at = occurred_at;
   event.ingested_at = kBase + seconds(1);
   event.kind = "billing.charge.posted";
@@ -45,6 +45,13 @@ Batch MakeBatch(const std::string& source, const std::string& customer, int firs
         MakeEvent(source, "e" + std::to_string(i), customer, kBase + seconds(i)));
   }
   return batch;
+}
+
+// The customer that the account `account` resolved to; 0 when none.
+std::int64_t CustomerOf(Store& store, const std::string& account) {
+  auto customer = store.FindCustomer({"account", account});
+  EXPECT_TRUE(customer.ok()) << customer.status().message();
+  return customer.ok() ? customer->value_or(0) : 0;
 }
 
 std::vector<std::string> SourceEventIds(const std::vector<Event>& events) {
@@ -105,7 +112,7 @@ class SqliteStoreTest : public ::testing::Test {
 
   std::vector<Event> Timeline(Store& store, const std::string& customer) {
     auto events =
-        store.ReadTimeline({.customer = customer, .limit = 1'000'000, .after = std::nullopt});
+        store.ReadTimeline({.customer = CustomerOf(store, customer), .limit = 1'000'000, .after = std::nullopt});
     EXPECT_TRUE(events.ok()) << events.status().message();
     return events.ok() ? std::move(events).value() : std::vector<Event>{};
   }
@@ -118,7 +125,7 @@ TEST_F(SqliteStoreTest, RoundTripsEveryField) {
   auto store = Open();
   ASSERT_NE(store, nullptr);
   Event event;
-  event.customer = "account:A-1001";
+  event.identifiers = {{"account", "A-1001"}};
   event.step = sdk::Step::kEmpathize;
   event.kind = "service.complaint.opened";
   event.occurred_at = kBase + microseconds(123'456);
@@ -324,7 +331,7 @@ TEST_F(SqliteStoreTest, PagesWithoutSkipOrRepeat) {
   EXPECT_EQ(SourceEventIds(all), expected);
 
   std::vector<std::string> paged;
-  TimelineQuery query{.customer = "c1", .limit = 7, .after = std::nullopt};
+  TimelineQuery query{.customer = CustomerOf(*store, "c1"), .limit = 7, .after = std::nullopt};
   while (true) {
     auto page = store->ReadTimeline(query);
     ASSERT_TRUE(page.ok()) << page.status().message();
@@ -401,10 +408,10 @@ TEST_F(SqliteStoreTest, VisitTimelineHandsOutWhatReadTimelineReads) {
                     {"unit", "last"}};
     if (i % 5 == 0) e.attributes.clear();
   }
-  batch.events[7].customer = "c2";
+  batch.events[7].identifiers = {{"account", "c2"}};
   ASSERT_TRUE(store->Write({&batch, 1})[0].status.ok());
 
-  TimelineQuery query{.customer = "c1", .limit = 8, .after = std::nullopt};
+  TimelineQuery query{.customer = CustomerOf(*store, "c1"), .limit = 8, .after = std::nullopt};
   std::size_t seen = 0;
   while (true) {
     auto page = store->ReadTimeline(query);
@@ -452,7 +459,7 @@ TEST_F(SqliteStoreTest, AttributesOfAnyJsonShapeAreReadTheSameByEveryRead) {
     std::string quoted;
     for (char c : json) quoted += c == '\'' ? std::string("''") : std::string(1, c);
     raw.Exec("UPDATE events SET attributes = '" + quoted + "' WHERE source_event_id = 'e2'");
-    TimelineQuery query{.customer = "c1", .limit = 10, .after = std::nullopt};
+    TimelineQuery query{.customer = CustomerOf(*store, "c1"), .limit = 10, .after = std::nullopt};
     auto read = store->ReadTimeline(query);
     ASSERT_TRUE(read.ok()) << read.status().message();
     ExpectSameEvents(Visited(*store, query), *read);
@@ -464,7 +471,7 @@ TEST_F(SqliteStoreTest, AttributesOfAnyJsonShapeAreReadTheSameByEveryRead) {
     SCOPED_TRACE(broken);
     raw.Exec(std::string("UPDATE events SET attributes = '") + broken +
              "' WHERE source_event_id = 'e2'");
-    TimelineQuery query{.customer = "c1", .limit = 10, .after = std::nullopt};
+    TimelineQuery query{.customer = CustomerOf(*store, "c1"), .limit = 10, .after = std::nullopt};
     auto read = store->ReadTimeline(query);
     ASSERT_FALSE(read.ok());
     EXPECT_EQ(read.status().code(), StatusCode::kDataLoss);
@@ -503,7 +510,7 @@ TEST_F(SqliteStoreTest, ReadersRunConcurrentlyWithTheWriter) {
         ASSERT_TRUE(checkpoint.ok()) << checkpoint.status().message();
         std::size_t committed = checkpoint->has_value() ? std::stoul(**checkpoint) : 0;
         auto events =
-            store->ReadTimeline({.customer = "c1", .limit = 100'000, .after = std::nullopt});
+            store->ReadTimeline({.customer = CustomerOf(*store, "c1"), .limit = 100'000, .after = std::nullopt});
         ASSERT_TRUE(events.ok()) << events.status().message();
         EXPECT_EQ(events->size() % kEventsPerBatch, 0u) << "saw part of a batch";
         EXPECT_GE(events->size(), committed * kEventsPerBatch);
@@ -586,7 +593,7 @@ TEST_F(SqliteStoreTest, TimelineQueriesSeekTheCustomerTimeIndex) {
   RawDb db(path_);
   // Column 3 of EXPLAIN QUERY PLAN is the step's description.
   TimelineQuery query;
-  query.customer = "account:A-1";
+  query.customer = 1;
   const std::string first_page = TimelineSql(query).text;
   query.after = TimelineCursor{Micros{}, 7};
   const std::string after_cursor = TimelineSql(query).text;

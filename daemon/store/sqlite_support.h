@@ -1,0 +1,156 @@
+// The small pieces every part of the SQLite store uses: owning handles, prepared statements,
+// parameter binding, column reading and errors that become a Status.
+#pragma once
+
+#include <sqlite3.h>
+
+#include <cstdint>
+#include <initializer_list>
+#include <map>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <variant>
+
+#include "daemon/store/event.h"
+#include "propbridge/sdk/status.h"
+
+namespace propbridge::store {
+
+struct DbCloser {
+  void operator()(sqlite3* db) const { sqlite3_close_v2(db); }
+};
+using Db = std::unique_ptr<sqlite3, DbCloser>;
+
+struct StmtFinalizer {
+  void operator()(sqlite3_stmt* stmt) const { sqlite3_finalize(stmt); }
+};
+using Stmt = std::unique_ptr<sqlite3_stmt, StmtFinalizer>;
+
+// The Status code for an SQLite result code: BUSY is UNAVAILABLE, FULL is RESOURCE_EXHAUSTED...
+StatusCode CodeFor(int rc);
+
+// Call right after the failing call: the connection keeps only its latest error message.
+Status SqliteError(sqlite3* db, int rc, std::string_view what);
+
+Status Exec(sqlite3* db, const char* sql, std::string_view what);
+
+// A persistent prepared statement.
+Result<Stmt> Prepare(sqlite3* db, const char* sql, std::string_view what);
+
+// Opens a connection with extended result codes and a busy timeout.
+Result<Db> OpenConnection(const std::string& path, int flags);
+
+// Resets the statement and drops its bindings on scope exit, so that a reader's snapshot
+// ends with the read and no statement keeps pointers into the caller's strings.
+class ScopedReset {
+ public:
+  explicit ScopedReset(sqlite3_stmt* stmt) : stmt_(stmt) {}
+  ScopedReset(const ScopedReset&) = delete;
+  ScopedReset& operator=(const ScopedReset&) = delete;
+  ~ScopedReset() {
+    sqlite3_reset(stmt_);
+    sqlite3_clear_bindings(stmt_);
+  }
+
+ private:
+  sqlite3_stmt* stmt_;
+};
+
+// Binds parameters 1, 2, ... in order and remembers the first failure. Text is bound
+// without a copy: it must outlive the statement's next reset.
+class Binder {
+ public:
+  explicit Binder(sqlite3_stmt* stmt) : stmt_(stmt) {}
+
+  Binder& Text(std::string_view value) {
+    return Check(
+        sqlite3_bind_text64(stmt_, next_, value.data(), value.size(), SQLITE_STATIC, SQLITE_UTF8));
+  }
+  Binder& Blob(const std::string& value) {
+    return Check(sqlite3_bind_blob64(stmt_, next_, value.data(), value.size(), SQLITE_STATIC));
+  }
+  Binder& Int(std::int64_t value) { return Check(sqlite3_bind_int64(stmt_, next_, value)); }
+  Binder& Time(Micros value) { return Int(value.time_since_epoch().count()); }
+  Binder& Null() { return Check(sqlite3_bind_null(stmt_, next_)); }
+
+  int rc() const { return rc_; }
+
+ private:
+  Binder& Check(int rc) {
+    if (rc_ == SQLITE_OK) rc_ = rc;
+    ++next_;
+    return *this;
+  }
+  sqlite3_stmt* stmt_;
+  int next_ = 1;
+  int rc_ = SQLITE_OK;
+};
+
+std::string ColumnText(sqlite3_stmt* stmt, int column);
+Micros ColumnTime(sqlite3_stmt* stmt, int column);
+
+// A statement parameter: an integer, text (bound without a copy) or NULL.
+using SqlParam = std::variant<std::int64_t, std::string_view, std::monostate>;
+
+// Binds `params` to ?1, ?2, ... in order.
+int BindAll(sqlite3_stmt* stmt, std::span<const SqlParam> params);
+
+// Runs `stmt` with `params`, calling `row(stmt)` (which returns a Status) for each row, and
+// resets it. `what` names the query in errors.
+template <typename Row>
+Status StepRows(sqlite3* db, sqlite3_stmt* stmt, std::span<const SqlParam> params,
+                std::string_view what, Row row) {
+  ScopedReset reset(stmt);
+  int rc = BindAll(stmt, params);
+  if (rc != SQLITE_OK) return SqliteError(db, rc, what);
+  while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+    if (Status s = row(stmt); !s.ok()) return s;
+  }
+  if (rc != SQLITE_DONE) return SqliteError(db, rc, what);
+  return Status::Ok();
+}
+
+template <typename Row>
+Status StepRows(sqlite3* db, sqlite3_stmt* stmt, std::initializer_list<SqlParam> params,
+                std::string_view what, Row row) {
+  return StepRows(db, stmt, std::span<const SqlParam>(params.begin(), params.size()), what, row);
+}
+
+// Runs a statement that returns no rows.
+inline Status StepDone(sqlite3* db, sqlite3_stmt* stmt, std::span<const SqlParam> params,
+                       std::string_view what) {
+  return StepRows(db, stmt, params, what, [](sqlite3_stmt*) { return Status::Ok(); });
+}
+inline Status StepDone(sqlite3* db, sqlite3_stmt* stmt, std::initializer_list<SqlParam> params,
+                       std::string_view what) {
+  return StepDone(db, stmt, std::span<const SqlParam>(params.begin(), params.size()), what);
+}
+
+// Prepared statements of one connection by their SQL text, prepared on first use. Used by
+// one thread at a time, like its connection.
+class StatementCache {
+ public:
+  explicit StatementCache(sqlite3* db, std::size_t capacity = 64) : db_(db), capacity_(capacity) {}
+  Result<sqlite3_stmt*> Get(const std::string& sql, std::string_view what);
+  sqlite3* db() const { return db_; }
+
+ private:
+  sqlite3* db_;
+  std::size_t capacity_;
+  std::map<std::string, Stmt, std::less<>> statements_;
+};
+
+// The first column of the first row, read with `column`.
+template <typename Column>
+auto QueryOne(sqlite3* db, const char* sql, std::string_view what, Column column)
+    -> Result<decltype(column(nullptr, 0))> {
+  auto stmt = Prepare(db, sql, what);
+  if (!stmt.ok()) return stmt.status();
+  int rc = sqlite3_step(stmt->get());
+  if (rc != SQLITE_ROW) return SqliteError(db, rc, what);
+  return column(stmt->get(), 0);
+}
+
+}  // namespace propbridge::store
