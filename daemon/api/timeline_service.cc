@@ -108,12 +108,18 @@ grpc::ServerWriteReactor<v1::WatchTimelineResponse>* TimelineService::WatchTimel
   WatchSelection selection;
   Status refusal = Status::Ok();
   if (!request->customer().empty()) {
-    auto customer =
-        ResolveCustomerRef(store_, request->customer(), "customer", *options_.identity);
-    if (customer.ok()) {
-      selection.customer = *customer;
-    } else {
+    auto id = ParseCustomerRef(request->customer(), "customer", *options_.identity);
+    if (!id.ok()) {
+      refusal = id.status();
+    } else if (auto customer = store_.FindCustomer(*id); !customer.ok()) {
       refusal = customer.status();
+    } else if (*customer) {
+      selection.customer = **customer;
+    } else if (id->type == store::kCustomerIdType) {
+      refusal = NotFound("no customer is known by '" + request->customer() + "'");
+    } else {
+      // Not known yet: the watch waits for the first event that names them.
+      selection.awaiting = std::move(id).value();
     }
   }
   if (refusal.ok()) {

@@ -1,9 +1,22 @@
 #include "daemon/api/timeline_watch.h"
 
+#include <algorithm>
+
 #include "daemon/api/status.h"
 #include "daemon/api/timeline_service.h"
 
 namespace propbridge::api {
+
+bool SelectsCustomer(WatchSelection& selection, const store::Event& event) {
+  if (selection.awaiting) {
+    const auto& ids = event.identifiers;
+    if (std::find(ids.begin(), ids.end(), *selection.awaiting) == ids.end()) return false;
+    selection.customer = event.customer;
+    selection.awaiting.reset();
+    return true;
+  }
+  return selection.customer == 0 || event.customer == selection.customer;
+}
 
 TimelineWatch::TimelineWatch(grpc::CallbackServerContext* context, store::Store& store,
                              feed::ChangeFeed& feed, WatchSelection selection, WatchLimits limits,
@@ -39,17 +52,37 @@ TimelineWatch::TimelineWatch(grpc::CallbackServerContext* context, store::Store&
 void TimelineWatch::Continue() {
   while (true) {
     std::int64_t after;
+    std::optional<identity::Identifier> awaiting;
+    std::int64_t customer;
     {
       std::lock_guard lock(mu_);
       if (finished_ || WriteNextLocked() || live_) return;
       after = last_queued_id_;
+      awaiting = selection_.awaiting;
+      customer = selection_.customer;
+    }
+    if (awaiting) {
+      // Known by now? Then its stored events are read like any customer's; if not, none is
+      // stored yet and the feed will name it.
+      auto found = store_.FindCustomer(*awaiting);
+      if (found.ok() && *found) {
+        std::lock_guard lock(mu_);
+        if (selection_.awaiting) {
+          selection_.awaiting.reset();
+          selection_.customer = **found;
+        }
+        customer = selection_.customer;
+        awaiting.reset();
+      }
     }
     store::ChangesQuery query;
     query.after_id = after;
-    query.customer = selection_.customer;
+    query.customer = customer;
     query.filter = selection_.filter;
     query.limit = limits_.catch_up_page;
-    auto page = store_.ReadChanges(query);
+    // Awaiting a customer that has no events yet: nothing to read.
+    auto page = awaiting ? Result<std::vector<store::Event>>(std::vector<store::Event>())
+                         : store_.ReadChanges(query);
     bool subscribe = false;
     {
       std::lock_guard lock(mu_);
@@ -116,7 +149,7 @@ void TimelineWatch::OnEvents(std::span<const feed::SharedEvent> events) {
   auto& into = live_ ? pending_ : arrived_;
   for (const auto& event : events) {
     if (event->id <= last_queued_id_) continue;
-    if (selection_.customer != 0 && event->customer != selection_.customer) continue;
+    if (!SelectsCustomer(selection_, *event)) continue;
     if (!store::Matches(selection_.filter, *event)) continue;
     into.push_back(event);
     if (live_) last_queued_id_ = event->id;

@@ -22,7 +22,9 @@
 namespace propbridge::api {
 
 struct WatchSelection {
-  std::int64_t customer = 0;  // 0 for every customer
+  std::int64_t customer = 0;  // 0 for every customer, unless `awaiting` is set
+  // A customer not known yet: the first event stored with this identifier names it.
+  std::optional<identity::Identifier> awaiting;
   store::TimelineFilter filter;
   std::optional<std::int64_t> after_id;  // unset: from now on
 };
@@ -31,6 +33,10 @@ struct WatchLimits {
   std::size_t buffer_limit = 1000;  // events queued for one stream
   std::size_t catch_up_page = 500;  // events read from the store at a time
 };
+
+// Whether `event` belongs to the selected customer, learning the customer from the event when
+// the selection awaits one. The filter is applied apart.
+bool SelectsCustomer(WatchSelection& selection, const store::Event& event);
 
 class TimelineWatch final : public grpc::ServerWriteReactor<v1::WatchTimelineResponse>,
                             private feed::ChangeFeed::Subscriber {
@@ -62,7 +68,7 @@ class TimelineWatch final : public grpc::ServerWriteReactor<v1::WatchTimelineRes
   grpc::CallbackServerContext* const context_;
   store::Store& store_;
   feed::ChangeFeed& feed_;
-  const WatchSelection selection_;
+  WatchSelection selection_;  // its customer is learned under mu_ when awaited
   const WatchLimits limits_;
   std::atomic<int>& active_;
 

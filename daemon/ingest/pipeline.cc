@@ -114,6 +114,7 @@ void Pipeline::CommitGroup(std::vector<Pending>& group) {
       for (std::size_t e = 0; feed_ != nullptr && e < outcome.ids.size(); ++e) {
         if (outcome.ids[e] == 0) continue;
         batch.events[e].id = outcome.ids[e];
+        batch.events[e].customer = outcome.customers[e];
         committed.push_back(std::move(batch.events[e]));
       }
       if (!batch.quarantined.empty()) {

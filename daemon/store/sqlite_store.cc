@@ -446,8 +446,8 @@ class SqliteStore final : public Store {
   // Writes one batch inside its own savepoint, rolled back to if any part fails.
   BatchOutcome WriteBatch(const Batch& batch);
   Status WriteBatchContents(const Batch& batch, BatchOutcome& outcome);
-  // The new event's id; 0 for a duplicate of a stored one.
-  Result<std::int64_t> InsertEvent(const Event& event);
+  // The new event's id and its customer; 0 for a duplicate of a stored one.
+  Result<std::int64_t> InsertEvent(const Event& event, std::int64_t& customer);
   // Runs a built query on a reader, handing each row to `row`.
   template <typename Row>
   Status Query(const Sql& sql, const std::string& what, Row row);
@@ -523,10 +523,12 @@ Status SqliteStore::WriteBatchContents(const Batch& batch, BatchOutcome& outcome
       return InvalidArgument("event \"" + event.source_event_id + "\" is from source \"" +
                              event.source + "\"");
     }
-    auto id = InsertEvent(event);
+    std::int64_t customer = 0;
+    auto id = InsertEvent(event, customer);
     if (!id.ok()) return id.status();
     ++(*id != 0 ? outcome.inserted : outcome.duplicates);
     outcome.ids.push_back(*id);
+    outcome.customers.push_back(customer);
   }
   for (const QuarantineRecord& record : batch.quarantined) {
     if (record.source != batch.source) {
@@ -546,7 +548,7 @@ Status SqliteStore::WriteBatchContents(const Batch& batch, BatchOutcome& outcome
   return Status::Ok();
 }
 
-Result<std::int64_t> SqliteStore::InsertEvent(const Event& event) {
+Result<std::int64_t> SqliteStore::InsertEvent(const Event& event, std::int64_t& customer) {
   // A replayed event changes nothing, not even who its identifiers belong to.
   {
     sqlite3_stmt* find = writer_.find_event.get();
@@ -594,6 +596,7 @@ Result<std::int64_t> SqliteStore::InsertEvent(const Event& event) {
   }
   const std::int64_t id = sqlite3_last_insert_rowid(writer_.db.get());
   if (Status s = resolver_.RecordMergeEvent(*resolution, id); !s.ok()) return s;
+  customer = resolution->customer;
   return id;
 }
 

