@@ -7,9 +7,9 @@
 // Measure, with the store at `customers` customers:
 //  1. `measured` more events through Store::Write, a mix of what vendors send: a third name a
 //     known customer by account, a third by phone only, a third by unit only (its occupant).
-//  2. The baseline: the same number of rows INSERTed straight into the events table of a
-//     scratch database with the same schema, in transactions of the same size, with no
-//     resolution. The difference per event is resolution's cost.
+//  2. The baseline: as many rows INSERTed straight into the same store's events table, for the
+//     same random customers, in transactions of the same size, with no resolution: the
+//     customer ids are known. The difference per event is resolution's cost.
 //  3. GetCustomer for random customers through the real gRPC server, one client, in sequence.
 #include <grpcpp/create_channel.h>
 #include <grpcpp/security/credentials.h>
@@ -24,7 +24,6 @@
 
 #include "benchmarks/bench_support.h"
 #include "daemon/api/grpc_server.h"
-#include "daemon/store/sqlite_schema.h"
 #include "daemon/store/store.h"
 #include "propbridge/v1/customer.grpc.pb.h"
 
@@ -79,37 +78,40 @@ void WriteAll(store::Store& store, std::vector<store::Event>& events) {
   }
 }
 
-// Raw inserts of `count` events into a fresh database with the store's schema.
-double RawInsertSeconds(const std::filesystem::path& path, std::int64_t count) {
+// Raw inserts of `count` events into the store's database, each for a random one of its
+// `customers`, on a connection of the benchmark's own while the store is idle.
+double RawInsertSeconds(const std::filesystem::path& path, std::int64_t count,
+                        std::int64_t customers, std::mt19937_64& random) {
   sqlite3* db = nullptr;
-  if (sqlite3_open(path.c_str(), &db) != SQLITE_OK) Fail("open the baseline database");
+  if (sqlite3_open(path.c_str(), &db) != SQLITE_OK) Fail("open the store's database");
   auto exec = [db](const std::string& sql) {
     if (sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr) != SQLITE_OK) {
       Fail(std::string("baseline: ") + sqlite3_errmsg(db));
     }
   };
-  exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;");
-  exec(store::kSqliteSchema);
+  exec("PRAGMA synchronous = FULL");
   sqlite3_stmt* insert = nullptr;
   sqlite3_prepare_v2(db,
                      "INSERT INTO events (customer, home, occurred_at, ingested_at, source,"
                      " source_event_id, step, kind, initiative, contact, channel, matter_id,"
                      " matter_state, summary, attributes, identifiers) VALUES (?1, ?1, ?2, ?2,"
-                     " 'bench', ?3, 2, 'billing.charge.posted', 1, 0, '', '', 0,"
+                     " 'raw', ?3, 2, 'billing.charge.posted', 1, 0, '', '', 0,"
                      " 'Property fee for the month posted to the account',"
                      " '{\"amount_fen\":\"128000\",\"item\":\"property fee\"}', ?4)",
                      -1, &insert, nullptr);
+  std::uniform_int_distribution<std::int64_t> pick(0, customers - 1);
   const Clock::time_point start = Clock::now();
   for (std::int64_t first = 0; first < count; first += kBatch) {
     exec("BEGIN IMMEDIATE");
     for (std::int64_t i = first; i < std::min(count, first + kBatch); ++i) {
+      const std::int64_t who = pick(random);
       const std::string id = "raw-" + std::to_string(i);
-      const std::string identifiers = "account:" + Account(i);
-      sqlite3_bind_int64(insert, 1, i % 1000 + 1);
-      sqlite3_bind_int64(insert, 2, (kStart + minutes(i)).time_since_epoch().count());
+      const std::string identifiers = "account:" + Account(who);
+      sqlite3_bind_int64(insert, 1, who + 1);
+      sqlite3_bind_int64(insert, 2, (kStart + minutes(customers + i)).time_since_epoch().count());
       sqlite3_bind_text(insert, 3, id.c_str(), -1, SQLITE_TRANSIENT);
       sqlite3_bind_text(insert, 4, identifiers.c_str(), -1, SQLITE_TRANSIENT);
-      if (sqlite3_step(insert) != SQLITE_DONE) Fail("baseline insert");
+      if (sqlite3_step(insert) != SQLITE_DONE) Fail(std::string("baseline insert: ") + sqlite3_errmsg(db));
       sqlite3_reset(insert);
     }
     exec("COMMIT");
@@ -163,7 +165,7 @@ int Main(int argc, char** argv) {
   start = Clock::now();
   WriteAll(*store, events);
   const double resolved_seconds = SecondsSince(start);
-  const double raw_seconds = RawInsertSeconds(dir.path() / "baseline.db", measured);
+  const double raw_seconds = RawInsertSeconds(options.path, measured, customers, random);
   const double resolved_us = resolved_seconds * 1e6 / static_cast<double>(measured);
   const double raw_us = raw_seconds * 1e6 / static_cast<double>(measured);
   std::printf("%s events for known customers (by account, by phone, by unit in turn), %s per "
