@@ -56,8 +56,9 @@ Result<std::unique_ptr<Daemon>> Daemon::Start(const config::Config& config) {
   api_options.max_watches = static_cast<int>(config.max_watches);
   api_options.watch.buffer_limit = config.watch_buffer_events;
   api_options.identity = std::make_shared<const identity::IdentityRules>(config.identity);
-  auto server = api::GrpcServer::Start(config.listen, *daemon->store_, daemon->feed_,
-                                       *daemon->tokens_, daemon.get(), api_options);
+  auto server =
+      api::GrpcServer::Start(config.listen, *daemon->store_, daemon->feed_, *daemon->tokens_,
+                             daemon.get(), api_options, config.outreach);
   if (!server.ok()) return server.status();
   daemon->server_ = std::move(*server);
   Status written = daemon->WriteListenAddress();

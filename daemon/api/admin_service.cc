@@ -1,7 +1,10 @@
 #include "daemon/api/admin_service.h"
 
 #include <map>
+#include <string_view>
 
+#include "daemon/api/customer_ref.h"
+#include "daemon/api/customer_service.h"
 #include "daemon/api/request_filter.h"
 #include "daemon/api/status.h"
 #include "daemon/api/timeline_service.h"
@@ -42,7 +45,42 @@ grpc::ServerUnaryReactor* AdminService::StopPlugin(grpc::CallbackServerContext* 
   return reactor;
 }
 
+grpc::ServerUnaryReactor* AdminService::LinkCustomers(grpc::CallbackServerContext* context,
+                                                      const v1::LinkCustomersRequest* request,
+                                                      v1::LinkCustomersResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  reactor->Finish(ToGrpc(Link(*request, *response)));
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* AdminService::SplitCustomer(grpc::CallbackServerContext* context,
+                                                      const v1::SplitCustomerRequest* request,
+                                                      v1::SplitCustomerResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  reactor->Finish(ToGrpc(Split(*request, *response)));
+  return reactor;
+}
+
 namespace {
+
+constexpr std::size_t kMaxNoteBytes = 200;
+
+// An admin's actor or reason: required, kept with the merge for whoever reads it later.
+Status CheckNote(const std::string& text, std::string_view field, std::string_view what) {
+  if (text.find_first_not_of(" \t\r\n") == std::string::npos) {
+    return InvalidArgument(std::string(field) + " is required: " + std::string(what));
+  }
+  if (text.size() > kMaxNoteBytes) {
+    return InvalidArgument(std::string(field) + " is longer than " + std::to_string(kMaxNoteBytes) +
+                           " bytes");
+  }
+  return Status::Ok();
+}
+
+Status CheckActorAndReason(const std::string& actor, const std::string& reason) {
+  if (Status s = CheckNote(actor, "actor", "who asks, e.g. 'ops:li.wei'"); !s.ok()) return s;
+  return CheckNote(reason, "reason", "why, for whoever reads the merge later");
+}
 
 void ToProto(const PluginStatus& status,
              const std::map<std::string, store::CheckpointRecord>& checkpoints,
@@ -127,6 +165,31 @@ Status AdminService::Quarantine(const v1::ListQuarantineRequest& request,
     SetTimestamp(r.quarantined_at, *out.mutable_quarantined_at());
   }
   if (more) response.set_next_page_token(tokens_.Encode(listing, {0, records->back().id}));
+  return Status::Ok();
+}
+
+Status AdminService::Link(const v1::LinkCustomersRequest& request,
+                          v1::LinkCustomersResponse& response) {
+  if (Status s = CheckActorAndReason(request.actor(), request.reason()); !s.ok()) return s;
+  auto customer = ResolveCustomerRef(store_, request.customer(), "customer", *identity_);
+  if (!customer.ok()) return customer.status();
+  auto other = ResolveCustomerRef(store_, request.other_customer(), "other_customer", *identity_);
+  if (!other.ok()) return other.status();
+  auto merge = store_.LinkCustomers(*customer, *other, request.actor(), request.reason());
+  if (!merge.ok()) return merge.status();
+  ToProto(*merge, *response.mutable_merge());
+  return Status::Ok();
+}
+
+Status AdminService::Split(const v1::SplitCustomerRequest& request,
+                           v1::SplitCustomerResponse& response) {
+  if (request.merge_id() <= 0) {
+    return InvalidArgument("merge_id is required: the id of a merge, as GetCustomer lists them");
+  }
+  if (Status s = CheckActorAndReason(request.actor(), request.reason()); !s.ok()) return s;
+  auto merge = store_.SplitMerge(request.merge_id(), request.actor(), request.reason());
+  if (!merge.ok()) return merge.status();
+  ToProto(*merge, *response.mutable_merge());
   return Status::Ok();
 }
 

@@ -1,11 +1,13 @@
-// propbridge.v1.AdminService: the plugin instances and the quarantine. Thread-safe; what it
-// is given must outlive it.
+// propbridge.v1.AdminService: the plugin instances, the quarantine, and an admin's links and
+// splits of customers. Thread-safe; what it is given must outlive it.
 #pragma once
 
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "daemon/api/page_token.h"
+#include "daemon/identity/identifier.h"
 #include "daemon/store/store.h"
 #include "propbridge/v1/admin.grpc.pb.h"
 
@@ -39,9 +41,11 @@ class PluginControl {
 
 class AdminService final : public v1::AdminService::CallbackService {
  public:
-  // Without `plugins` (a server that runs none), every plugin call is NOT_FOUND.
-  AdminService(store::Store& store, const PageTokens& tokens, PluginControl* plugins)
-      : store_(store), tokens_(tokens), plugins_(plugins) {}
+  // Without `plugins` (a server that runs none), every plugin call is NOT_FOUND. `identity`
+  // reads the customers that LinkCustomers names.
+  AdminService(store::Store& store, const PageTokens& tokens, PluginControl* plugins,
+               std::shared_ptr<const identity::IdentityRules> identity)
+      : store_(store), tokens_(tokens), plugins_(plugins), identity_(std::move(identity)) {}
 
   grpc::ServerUnaryReactor* ListPlugins(grpc::CallbackServerContext* context,
                                         const v1::ListPluginsRequest* request,
@@ -55,6 +59,12 @@ class AdminService final : public v1::AdminService::CallbackService {
   grpc::ServerUnaryReactor* StopPlugin(grpc::CallbackServerContext* context,
                                        const v1::StopPluginRequest* request,
                                        v1::StopPluginResponse* response) override;
+  grpc::ServerUnaryReactor* LinkCustomers(grpc::CallbackServerContext* context,
+                                          const v1::LinkCustomersRequest* request,
+                                          v1::LinkCustomersResponse* response) override;
+  grpc::ServerUnaryReactor* SplitCustomer(grpc::CallbackServerContext* context,
+                                          const v1::SplitCustomerRequest* request,
+                                          v1::SplitCustomerResponse* response) override;
 
  private:
   Status Plugins(v1::ListPluginsResponse& response);
@@ -62,10 +72,13 @@ class AdminService final : public v1::AdminService::CallbackService {
   Status Control(const std::string& name, Status (PluginControl::*command)(const std::string&),
                  v1::PluginInstance& out);
   Status Quarantine(const v1::ListQuarantineRequest& request, v1::ListQuarantineResponse& response);
+  Status Link(const v1::LinkCustomersRequest& request, v1::LinkCustomersResponse& response);
+  Status Split(const v1::SplitCustomerRequest& request, v1::SplitCustomerResponse& response);
 
   store::Store& store_;
   const PageTokens& tokens_;
   PluginControl* const plugins_;
+  const std::shared_ptr<const identity::IdentityRules> identity_;
 };
 
 }  // namespace propbridge::api

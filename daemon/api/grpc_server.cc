@@ -11,14 +11,17 @@ Result<std::unique_ptr<GrpcServer>> GrpcServer::Start(const std::string& listen,
                                                       store::Store& store, feed::ChangeFeed& feed,
                                                       const PageTokens& tokens,
                                                       PluginControl* plugins,
-                                                      TimelineServiceOptions options) {
+                                                      TimelineServiceOptions options,
+                                                      store::OutreachRules outreach) {
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
 
-  std::unique_ptr<GrpcServer> server(new GrpcServer(store, feed, tokens, plugins, options));
+  std::unique_ptr<GrpcServer> server(
+      new GrpcServer(store, feed, tokens, plugins, options, outreach));
   grpc::ServerBuilder builder;
   builder.AddListeningPort(listen, grpc::InsecureServerCredentials(), &server->port_);
   builder.RegisterService(&server->timeline_);
+  builder.RegisterService(&server->customers_);
   builder.RegisterService(&server->admin_);
   builder.SetMaxReceiveMessageSize(1 << 20);
   server->server_ = builder.BuildAndStart();

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "daemon/api/admin_service.h"
+#include "daemon/api/customer_service.h"
 #include "daemon/api/page_token.h"
 #include "daemon/api/timeline_service.h"
 #include "daemon/feed/change_feed.h"
@@ -23,7 +24,8 @@ class GrpcServer {
   static Result<std::unique_ptr<GrpcServer>> Start(const std::string& listen, store::Store& store,
                                                    feed::ChangeFeed& feed, const PageTokens& tokens,
                                                    PluginControl* plugins,
-                                                   TimelineServiceOptions options = {});
+                                                   TimelineServiceOptions options = {},
+                                                   store::OutreachRules outreach = {});
 
   ~GrpcServer();
 
@@ -34,11 +36,15 @@ class GrpcServer {
 
  private:
   GrpcServer(store::Store& store, feed::ChangeFeed& feed, const PageTokens& tokens,
-             PluginControl* plugins, TimelineServiceOptions options)
-      : timeline_(store, feed, tokens, options), admin_(store, tokens, plugins) {}
+             PluginControl* plugins, const TimelineServiceOptions& options,
+             const store::OutreachRules& outreach)
+      : timeline_(store, feed, tokens, options),
+        customers_(store, {options.identity, outreach}),
+        admin_(store, tokens, plugins, options.identity) {}
 
   // Services outlive the server that dispatches to them.
   TimelineService timeline_;
+  CustomerService customers_;
   AdminService admin_;
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;

@@ -1,0 +1,257 @@
+#include "daemon/api/customer_service.h"
+
+#include <algorithm>
+#include <charconv>
+#include <string>
+#include <string_view>
+
+#include "daemon/api/customer_ref.h"
+#include "daemon/api/request_filter.h"
+#include "daemon/api/status.h"
+#include "daemon/api/timeline_service.h"
+#include "daemon/identity/unit_address.h"
+
+namespace propbridge::api {
+namespace {
+
+constexpr std::size_t kMaxCommunityBytes = 200;
+
+store::Micros Now() {
+  return std::chrono::floor<std::chrono::microseconds>(std::chrono::system_clock::now());
+}
+
+double Share(std::int64_t part, std::int64_t whole) {
+  return whole == 0 ? 0.0 : static_cast<double>(part) / static_cast<double>(whole);
+}
+
+// A community as the store names it in canonical units; empty stays empty (every community).
+Result<std::string> CheckCommunity(const std::string& community) {
+  if (community.empty()) return std::string();
+  if (community.size() > kMaxCommunityBytes) {
+    return InvalidArgument("community is longer than " + std::to_string(kMaxCommunityBytes) +
+                           " bytes");
+  }
+  auto normalized = identity::NormalizeCommunity(community);
+  if (!normalized.ok()) return InvalidArgument("community: " + normalized.status().message());
+  return normalized;
+}
+
+// The outreach page token: the id of the last customer of the previous page, in decimal.
+std::string OutreachToken(std::int64_t after_customer) { return std::to_string(after_customer); }
+
+Result<std::int64_t> ReadOutreachToken(const std::string& token) {
+  std::int64_t customer = 0;
+  const char* end = token.data() + token.size();
+  auto [stop, error] = std::from_chars(token.data(), end, customer);
+  if (error != std::errc() || stop != end || customer <= 0 || token.front() == '0') {
+    return InvalidArgument(
+        "page_token is not a next_page_token of ListOutreach; pass it back unchanged, or leave "
+        "it empty for the first page");
+  }
+  return customer;
+}
+
+void ToProto(const store::StepFigures& figures, v1::Step step, v1::StepSummary& out) {
+  out.set_step(step);
+  out.set_events(figures.events);
+  out.set_proactive(figures.proactive);
+  out.set_proactive_share(Share(figures.proactive, figures.events));
+  if (figures.first) SetTimestamp(*figures.first, *out.mutable_first_at());
+  if (figures.last) SetTimestamp(*figures.last, *out.mutable_last_at());
+}
+
+}  // namespace
+
+void SetDuration(std::chrono::microseconds d, google::protobuf::Duration& out) {
+  // Seconds and nanos carry the same sign, as Duration requires.
+  out.set_seconds(d.count() / 1'000'000);
+  out.set_nanos(static_cast<int>(d.count() % 1'000'000) * 1000);
+}
+
+void ToProto(const store::MergeRecord& merge, v1::MergeRecord& out) {
+  out.set_id(merge.id);
+  SetTimestamp(merge.at, *out.mutable_merged_at());
+  out.set_kept(store::CustomerKey(merge.kept));
+  out.set_absorbed(store::CustomerKey(merge.absorbed));
+  out.set_cause(merge.cause);
+  out.set_event_id(merge.event_id);
+  out.set_actor(merge.actor);
+  out.set_reason(merge.reason);
+  if (merge.undone_at) SetTimestamp(*merge.undone_at, *out.mutable_undone_at());
+  out.set_undone_by(merge.undone_by);
+  out.set_undone_reason(merge.undone_reason);
+}
+
+void ToProto(const store::Customer& customer, store::Micros now, v1::Customer& out) {
+  out.set_id(store::CustomerKey(customer.id));
+  SetTimestamp(customer.created_at, *out.mutable_created_at());
+  for (const store::CustomerIdentifier& identifier : customer.identifiers) {
+    v1::CustomerIdentifier& id = *out.add_identifiers();
+    id.set_type(identifier.id.type);
+    id.set_value(identifier.id.value);
+    id.set_demoted(identifier.demoted);
+    SetTimestamp(identifier.first_seen, *id.mutable_first_seen());
+  }
+  for (const store::OccupancyPeriod& period : customer.occupancy) {
+    v1::OccupancyPeriod& p = *out.add_occupancy();
+    p.set_unit(period.unit);
+    SetTimestamp(period.from, *p.mutable_start_time());
+    if (period.to) SetTimestamp(*period.to, *p.mutable_end_time());
+    p.set_inferred(period.inferred);
+  }
+  for (std::size_t i = 0; i < customer.steps.size(); ++i) {
+    ToProto(customer.steps[i], static_cast<v1::Step>(v1::STEP_KNOW + i), *out.add_steps());
+  }
+  for (const store::OpenMatter& matter : customer.open_matters) {
+    v1::OpenMatter& m = *out.add_open_matters();
+    m.set_matter_id(matter.matter_id);
+    m.set_step(static_cast<v1::Step>(matter.step));
+    m.set_last_kind(matter.last_kind);
+    SetTimestamp(matter.opened_at, *m.mutable_opened_at());
+    SetTimestamp(matter.last_at, *m.mutable_last_at());
+    m.set_reopened(matter.reopened);
+    // A matter opened by an event dated ahead of the clock is not open for a negative time.
+    SetDuration(std::max(now - matter.opened_at, std::chrono::microseconds::zero()),
+                *m.mutable_age());
+  }
+  if (customer.complaint_resolution_median) {
+    SetDuration(*customer.complaint_resolution_median, *out.mutable_complaint_resolution_median());
+  }
+  if (customer.last_proactive_contact) {
+    SetTimestamp(*customer.last_proactive_contact, *out.mutable_last_proactive_contact());
+  }
+  for (const store::MergeRecord& merge : customer.merges) ToProto(merge, *out.add_merges());
+}
+
+grpc::ServerUnaryReactor* CustomerService::GetCustomer(grpc::CallbackServerContext* context,
+                                                       const v1::GetCustomerRequest* request,
+                                                       v1::GetCustomerResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  reactor->Finish(ToGrpc(Get(*request, *response)));
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* CustomerService::FindCustomers(grpc::CallbackServerContext* context,
+                                                         const v1::FindCustomersRequest* request,
+                                                         v1::FindCustomersResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  reactor->Finish(ToGrpc(Find(*request, *response)));
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* CustomerService::ListOutreach(grpc::CallbackServerContext* context,
+                                                        const v1::ListOutreachRequest* request,
+                                                        v1::ListOutreachResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  reactor->Finish(ToGrpc(Outreach(*request, *response)));
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* CustomerService::GetCommunityFigures(
+    grpc::CallbackServerContext* context, const v1::GetCommunityFiguresRequest* request,
+    v1::GetCommunityFiguresResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  reactor->Finish(ToGrpc(Figures(*request, *response)));
+  return reactor;
+}
+
+Status CustomerService::Get(const v1::GetCustomerRequest& request,
+                            v1::GetCustomerResponse& response) {
+  auto id = ResolveCustomerRef(store_, request.customer(), "customer", *options_.identity);
+  if (!id.ok()) return id.status();
+  const store::Micros now = Now();
+  auto customer = store_.ReadCustomer(*id, now);
+  if (!customer.ok()) return customer.status();
+  if (!*customer) return NotFound("no customer is known by '" + request.customer() + "'");
+  ToProto(**customer, now, *response.mutable_customer());
+  return Status::Ok();
+}
+
+Status CustomerService::Find(const v1::FindCustomersRequest& request,
+                             v1::FindCustomersResponse& response) {
+  auto identifier = ParseCustomerRef(request.identifier(), "identifier", *options_.identity);
+  if (!identifier.ok()) return identifier.status();
+  auto ids = store_.FindCustomers(*identifier);
+  if (!ids.ok()) return ids.status();
+  if (ids->size() > kMaxFoundCustomers) ids->resize(kMaxFoundCustomers);
+  const store::Micros now = Now();
+  for (std::int64_t id : *ids) {
+    auto customer = store_.ReadCustomer(id, now);
+    if (!customer.ok()) return customer.status();
+    if (*customer) ToProto(**customer, now, *response.add_customers());
+  }
+  return Status::Ok();
+}
+
+Status CustomerService::Outreach(const v1::ListOutreachRequest& request,
+                                 v1::ListOutreachResponse& response) {
+  auto page_size =
+      CheckPageSize(request.page_size(), kDefaultOutreachPageSize, kMaxOutreachPageSize);
+  if (!page_size.ok()) return page_size.status();
+  auto community = CheckCommunity(request.community());
+  if (!community.ok()) return community.status();
+
+  store::OutreachQuery query;
+  query.rules = options_.outreach;
+  query.now = Now();
+  query.community = std::move(*community);
+  query.limit = *page_size;
+  for (int reason : request.reasons()) {
+    if (reason == v1::OUTREACH_REASON_UNSPECIFIED || !v1::OutreachReason_IsValid(reason)) {
+      return InvalidArgument("reasons: " + std::to_string(reason) +
+                             " is not a reason; use COMPLAINT_PAST_SLA, NEW_OCCUPANT_NOT_WELCOMED, "
+                             "NO_PROACTIVE_CONTACT or MATTER_REOPENED, or none for every reason");
+    }
+    query.reasons.push_back(static_cast<store::OutreachReason>(reason));
+  }
+  if (!request.page_token().empty()) {
+    auto after = ReadOutreachToken(request.page_token());
+    if (!after.ok()) return after.status();
+    query.after_customer = *after;
+  }
+
+  auto items = store_.ReadOutreach(query);
+  if (!items.ok()) return items.status();
+  for (const store::OutreachItem& item : *items) {
+    v1::OutreachItem& out = *response.add_items();
+    out.set_customer(store::CustomerKey(item.customer));
+    out.set_reason(static_cast<v1::OutreachReason>(item.reason));
+    out.set_detail(item.detail);
+    out.set_community(item.community);
+    SetTimestamp(item.since, *out.mutable_since());
+  }
+  // The store's page may stop short of page_size customers before the end, so any page with
+  // items leads on; the page after the last customer comes back empty, without a token.
+  if (!items->empty()) response.set_next_page_token(OutreachToken(items->back().customer));
+  return Status::Ok();
+}
+
+Status CustomerService::Figures(const v1::GetCommunityFiguresRequest& request,
+                                v1::GetCommunityFiguresResponse& response) {
+  auto community = CheckCommunity(request.community());
+  if (!community.ok()) return community.status();
+  auto figures = store_.ReadCommunityFigures(*community, Now());
+  if (!figures.ok()) return figures.status();
+  if (!community->empty() && figures->empty()) {
+    return NotFound("no unit of community '" + *community + "' is known");
+  }
+  for (const store::CommunityFigures& f : *figures) {
+    v1::CommunityFigures& out = *response.add_communities();
+    out.set_community(f.community);
+    out.set_customers(f.customers);
+    for (std::size_t i = 0; i < f.customers_reached.size(); ++i) {
+      v1::StepReach& reach = *out.add_steps();
+      reach.set_step(static_cast<v1::Step>(v1::STEP_KNOW + i));
+      reach.set_customers(f.customers_reached[i]);
+    }
+    out.set_events(f.events);
+    out.set_proactive(f.proactive);
+    out.set_proactive_share(Share(f.proactive, f.events));
+    if (f.complaint_resolution_median) {
+      SetDuration(*f.complaint_resolution_median, *out.mutable_complaint_resolution_median());
+    }
+  }
+  return Status::Ok();
+}
+
+}  // namespace propbridge::api

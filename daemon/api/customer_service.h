@@ -1,0 +1,65 @@
+// propbridge.v1.CustomerService on gRPC's callback API: customers as the store resolves them,
+// the outreach list and the communities' figures, read on the store's reader connections.
+// Thread-safe; the store must outlive the service.
+#pragma once
+
+#include <google/protobuf/duration.pb.h>
+
+#include <chrono>
+#include <memory>
+
+#include "daemon/identity/identifier.h"
+#include "daemon/store/customer.h"
+#include "daemon/store/store.h"
+#include "propbridge/v1/customer.grpc.pb.h"
+
+namespace propbridge::api {
+
+inline constexpr std::size_t kDefaultOutreachPageSize = 50;
+inline constexpr std::size_t kMaxOutreachPageSize = 500;
+// FindCustomers answers with at most this many customers (a unit's latest occupants).
+inline constexpr std::size_t kMaxFoundCustomers = 50;
+
+struct CustomerServiceOptions {
+  // How a request's customer reference is read; shared with the store's resolution.
+  std::shared_ptr<const identity::IdentityRules> identity =
+      std::make_shared<const identity::IdentityRules>(identity::IdentityRules::Defaults());
+  // When a customer needs a contact ([outreach]).
+  store::OutreachRules outreach;
+};
+
+class CustomerService final : public v1::CustomerService::CallbackService {
+ public:
+  CustomerService(store::Store& store, CustomerServiceOptions options)
+      : store_(store), options_(std::move(options)) {}
+
+  grpc::ServerUnaryReactor* GetCustomer(grpc::CallbackServerContext* context,
+                                        const v1::GetCustomerRequest* request,
+                                        v1::GetCustomerResponse* response) override;
+  grpc::ServerUnaryReactor* FindCustomers(grpc::CallbackServerContext* context,
+                                          const v1::FindCustomersRequest* request,
+                                          v1::FindCustomersResponse* response) override;
+  grpc::ServerUnaryReactor* ListOutreach(grpc::CallbackServerContext* context,
+                                         const v1::ListOutreachRequest* request,
+                                         v1::ListOutreachResponse* response) override;
+  grpc::ServerUnaryReactor* GetCommunityFigures(grpc::CallbackServerContext* context,
+                                                const v1::GetCommunityFiguresRequest* request,
+                                                v1::GetCommunityFiguresResponse* response) override;
+
+ private:
+  Status Get(const v1::GetCustomerRequest& request, v1::GetCustomerResponse& response);
+  Status Find(const v1::FindCustomersRequest& request, v1::FindCustomersResponse& response);
+  Status Outreach(const v1::ListOutreachRequest& request, v1::ListOutreachResponse& response);
+  Status Figures(const v1::GetCommunityFiguresRequest& request,
+                 v1::GetCommunityFiguresResponse& response);
+
+  store::Store& store_;
+  const CustomerServiceOptions options_;
+};
+
+// Store customer data -> API messages; `now` dates the open matters' ages.
+void ToProto(const store::Customer& customer, store::Micros now, v1::Customer& out);
+void ToProto(const store::MergeRecord& merge, v1::MergeRecord& out);
+void SetDuration(std::chrono::microseconds d, google::protobuf::Duration& out);
+
+}  // namespace propbridge::api
