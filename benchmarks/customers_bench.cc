@@ -111,7 +111,8 @@ double RawInsertSeconds(const std::filesystem::path& path, std::int64_t count,
       sqlite3_bind_int64(insert, 2, (kStart + minutes(customers + i)).time_since_epoch().count());
       sqlite3_bind_text(insert, 3, id.c_str(), -1, SQLITE_TRANSIENT);
       sqlite3_bind_text(insert, 4, identifiers.c_str(), -1, SQLITE_TRANSIENT);
-      if (sqlite3_step(insert) != SQLITE_DONE) Fail(std::string("baseline insert: ") + sqlite3_errmsg(db));
+      if (sqlite3_step(insert) != SQLITE_DONE)
+        Fail(std::string("baseline insert: ") + sqlite3_errmsg(db));
       sqlite3_reset(insert);
     }
     exec("COMMIT");
@@ -155,9 +156,15 @@ int Main(int argc, char** argv) {
     const std::int64_t who = pick(random);
     std::vector<identity::Identifier> ids;
     switch (i % 3) {
-      case 0: ids = {{"account", Account(who)}}; break;
-      case 1: ids = {{"phone", Phone(who)}}; break;
-      default: ids = {{"unit", Unit(who)}}; break;
+      case 0:
+        ids = {{"account", Account(who)}};
+        break;
+      case 1:
+        ids = {{"phone", Phone(who)}};
+        break;
+      default:
+        ids = {{"unit", Unit(who)}};
+        break;
     }
     events.push_back(MakeEvent("known-" + std::to_string(i), std::move(ids),
                                kStart + minutes(customers + i), now));
@@ -168,9 +175,10 @@ int Main(int argc, char** argv) {
   const double raw_seconds = RawInsertSeconds(options.path, measured, customers, random);
   const double resolved_us = resolved_seconds * 1e6 / static_cast<double>(measured);
   const double raw_us = raw_seconds * 1e6 / static_cast<double>(measured);
-  std::printf("%s events for known customers (by account, by phone, by unit in turn), %s per "
-              "transaction:\n",
-              WithThousands(measured).c_str(), WithThousands(kBatch).c_str());
+  std::printf(
+      "%s events for known customers (by account, by phone, by unit in turn), %s per "
+      "transaction:\n",
+      WithThousands(measured).c_str(), WithThousands(kBatch).c_str());
   std::printf("  Store::Write with resolution  %7.1f us/event  %s events/s\n", resolved_us,
               WithThousands(1e6 / resolved_us).c_str());
   std::printf("  raw INSERT, no resolution     %7.1f us/event  %s events/s\n", raw_us,

@@ -81,14 +81,16 @@ CustomerResolver::CustomerResolver(sqlite3* db, identity::IdentityRules rules)
 
 Result<std::optional<CustomerResolver::Known>> CustomerResolver::Lookup(
     const identity::Identifier& id) {
-  auto stmt = Statement("SELECT home, role, demoted FROM identifiers WHERE type = ?1 AND value = ?2");
+  auto stmt =
+      Statement("SELECT home, role, demoted FROM identifiers WHERE type = ?1 AND value = ?2");
   if (!stmt.ok()) return stmt.status();
   std::optional<Known> known;
-  Status s = StepRows(db_, *stmt, {id.type, id.value}, "look up an identifier", [&](sqlite3_stmt* row) {
-    known = Known{sqlite3_column_int64(row, 0), sqlite3_column_int(row, 1),
-                  sqlite3_column_int(row, 2) != 0};
-    return Status::Ok();
-  });
+  Status s =
+      StepRows(db_, *stmt, {id.type, id.value}, "look up an identifier", [&](sqlite3_stmt* row) {
+        known = Known{sqlite3_column_int64(row, 0), sqlite3_column_int(row, 1),
+                      sqlite3_column_int(row, 2) != 0};
+        return Status::Ok();
+      });
   if (!s.ok()) return s;
   return known;
 }
@@ -201,7 +203,8 @@ Status CustomerResolver::LinkThroughLimited(const identity::Identifier& id, cons
   // count: a phone seen first on its own and then with an account is one person.
   std::set<std::int64_t> joined = {known.home, home};
   {
-    auto stmt = Statement("SELECT kept, absorbed FROM merges WHERE cause = ?1 AND undone_at IS NULL");
+    auto stmt =
+        Statement("SELECT kept, absorbed FROM merges WHERE cause = ?1 AND undone_at IS NULL");
     if (!stmt.ok()) return stmt.status();
     Status s = StepRows(db_, *stmt, {cause}, "read merges", [&](sqlite3_stmt* row) {
       joined.insert(sqlite3_column_int64(row, 0));
@@ -211,8 +214,7 @@ Status CustomerResolver::LinkThroughLimited(const identity::Identifier& id, cons
     if (!s.ok()) return s;
   }
   std::size_t anchored = 0;
-  auto anchor = Statement(
-      "SELECT 1 FROM identifiers WHERE home = ?1 AND role = 1 LIMIT 1");
+  auto anchor = Statement("SELECT 1 FROM identifiers WHERE home = ?1 AND role = 1 LIMIT 1");
   if (!anchor.ok()) return anchor.status();
   for (std::int64_t customer : joined) {
     Status s = StepRows(db_, *anchor, {customer}, "count customers", [&](sqlite3_stmt*) {
@@ -236,8 +238,8 @@ Status CustomerResolver::LinkThroughLimited(const identity::Identifier& id, cons
     return s;
   }
   std::vector<std::int64_t> made;
-  auto stmt = Statement(
-      "SELECT id FROM merges WHERE cause = ?1 AND undone_at IS NULL ORDER BY id DESC");
+  auto stmt =
+      Statement("SELECT id FROM merges WHERE cause = ?1 AND undone_at IS NULL ORDER BY id DESC");
   if (!stmt.ok()) return stmt.status();
   Status s = StepRows(db_, *stmt, {cause}, "read merges", [&](sqlite3_stmt* row) {
     made.push_back(sqlite3_column_int64(row, 0));
@@ -314,8 +316,7 @@ Status CustomerResolver::Occupy(const std::string& unit, std::int64_t home, Micr
       " from_at > ?4), ?5)");
   if (!insert.ok()) return insert.status();
   const std::string community = CommunityOf(unit);
-  return StepDone(db_, *insert,
-                  {unit, community, home, t, std::int64_t{inferred ? 1 : 0}},
+  return StepDone(db_, *insert, {unit, community, home, t, std::int64_t{inferred ? 1 : 0}},
                   "open occupancy");
 }
 
@@ -486,9 +487,8 @@ Result<MergeRecord> CustomerResolver::ReadMerge(std::int64_t merge_id) {
   return *merge;
 }
 
-Result<MergeRecord> CustomerResolver::Link(std::int64_t a, std::int64_t b,
-                                           const std::string& actor, const std::string& reason,
-                                           Micros now) {
+Result<MergeRecord> CustomerResolver::Link(std::int64_t a, std::int64_t b, const std::string& actor,
+                                           const std::string& reason, Micros now) {
   auto exists = Statement("SELECT 1 FROM customers WHERE id = ?1");
   if (!exists.ok()) return exists.status();
   for (std::int64_t id : {a, b}) {
@@ -544,9 +544,9 @@ std::optional<std::int64_t> CustomerIdOf(const identity::Identifier& id) {
 }  // namespace
 
 Result<std::optional<std::int64_t>> QueryCustomerFor(StatementCache& statements,
-                                                    const identity::Identifier& id,
-                                                    const identity::IdentityRules& rules,
-                                                    Micros at) {
+                                                     const identity::Identifier& id,
+                                                     const identity::IdentityRules& rules,
+                                                     Micros at) {
   sqlite3* db = statements.db();
   if (id.type == kCustomerIdType) {
     auto number = CustomerIdOf(id);
@@ -571,11 +571,11 @@ Result<std::optional<std::int64_t>> QueryCustomerFor(StatementCache& statements,
     auto stmt = statements.Get("SELECT home FROM identifiers WHERE type = ?1 AND value = ?2",
                                "look up an identifier");
     if (!stmt.ok()) return stmt.status();
-    Status s = StepRows(db, *stmt, {id.type, id.value}, "look up an identifier",
-                        [&](sqlite3_stmt* row) {
-                          home = sqlite3_column_int64(row, 0);
-                          return Status::Ok();
-                        });
+    Status s =
+        StepRows(db, *stmt, {id.type, id.value}, "look up an identifier", [&](sqlite3_stmt* row) {
+          home = sqlite3_column_int64(row, 0);
+          return Status::Ok();
+        });
     if (!s.ok()) return s;
   }
   if (!home) return std::optional<std::int64_t>();
@@ -583,8 +583,8 @@ Result<std::optional<std::int64_t>> QueryCustomerFor(StatementCache& statements,
 }
 
 Result<std::vector<std::int64_t>> QueryCustomersFor(StatementCache& statements,
-                                                   const identity::Identifier& id,
-                                                   const identity::IdentityRules& rules) {
+                                                    const identity::Identifier& id,
+                                                    const identity::IdentityRules& rules) {
   std::vector<std::int64_t> homes;
   sqlite3* db = statements.db();
   if (rules.RuleFor(id.type).linkage == identity::Linkage::kOccupancy) {
@@ -604,11 +604,11 @@ Result<std::vector<std::int64_t>> QueryCustomersFor(StatementCache& statements,
     auto stmt = statements.Get("SELECT home FROM identifiers WHERE type = ?1 AND value = ?2",
                                "look up an identifier");
     if (!stmt.ok()) return stmt.status();
-    Status s = StepRows(db, *stmt, {id.type, id.value}, "look up an identifier",
-                        [&](sqlite3_stmt* row) {
-                          homes.push_back(sqlite3_column_int64(row, 0));
-                          return Status::Ok();
-                        });
+    Status s =
+        StepRows(db, *stmt, {id.type, id.value}, "look up an identifier", [&](sqlite3_stmt* row) {
+          homes.push_back(sqlite3_column_int64(row, 0));
+          return Status::Ok();
+        });
     if (!s.ok()) return s;
   }
   std::vector<std::int64_t> customers;

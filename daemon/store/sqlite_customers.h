@@ -42,8 +42,8 @@ class CustomerResolver {
   CustomerResolver(sqlite3* db, identity::IdentityRules rules);
 
   struct Resolution {
-    std::int64_t customer = 0;  // the customer the event belongs to now
-    std::int64_t home = 0;      // the customer its identifiers resolved to
+    std::int64_t customer = 0;         // the customer the event belongs to now
+    std::int64_t home = 0;             // the customer its identifiers resolved to
     std::vector<std::int64_t> merges;  // ids of the merges this event made
   };
   // Within a transaction: resolves a new event, creating, merging and opening occupancy as
@@ -69,15 +69,14 @@ class CustomerResolver {
   Result<std::int64_t> NewCustomer(Micros at);
   Status Attach(const identity::Identifier& id, std::int64_t home, int role, Micros at);
   // Joins the customers that `a` and `b` belong to (unless an admin split them apart).
-  Result<std::optional<std::int64_t>> Join(std::int64_t a, std::int64_t b,
-                                           const std::string& cause, const std::string& actor,
-                                           const std::string& reason, Micros at,
-                                           bool respect_splits = true);
+  Result<std::optional<std::int64_t>> Join(std::int64_t a, std::int64_t b, const std::string& cause,
+                                           const std::string& actor, const std::string& reason,
+                                           Micros at, bool respect_splits = true);
   Status Unmerge(std::int64_t merge_id, const std::string& actor, const std::string& reason,
                  Micros at);
   // Links `home`'s customer and the one a limited identifier sits on, or demotes it.
-  Status LinkThroughLimited(const identity::Identifier& id, const Known& known,
-                            std::int64_t home, Micros at, std::vector<std::int64_t>& merges);
+  Status LinkThroughLimited(const identity::Identifier& id, const Known& known, std::int64_t home,
+                            Micros at, std::vector<std::int64_t>& merges);
   Result<std::optional<std::int64_t>> OccupantAt(const std::string& unit, Micros at);
   Status Occupy(const std::string& unit, std::int64_t home, Micros at, bool inferred);
   Status Vacate(const std::string& unit, std::int64_t home, Micros at);
@@ -92,11 +91,11 @@ class CustomerResolver {
 // Reads for the API, on a read connection.
 Result<std::optional<std::int64_t>> QueryRoot(StatementCache& statements, std::int64_t customer);
 Result<std::optional<std::int64_t>> QueryCustomerFor(StatementCache& statements,
-                                                    const identity::Identifier& id,
-                                                    const identity::IdentityRules& rules,
-                                                    Micros at);
+                                                     const identity::Identifier& id,
+                                                     const identity::IdentityRules& rules,
+                                                     Micros at);
 Result<std::vector<std::int64_t>> QueryCustomersFor(StatementCache& statements,
-                                                   const identity::Identifier& id,
-                                                   const identity::IdentityRules& rules);
+                                                    const identity::Identifier& id,
+                                                    const identity::IdentityRules& rules);
 
 }  // namespace propbridge::store

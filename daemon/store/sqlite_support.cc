@@ -82,8 +82,7 @@ int BindAll(sqlite3_stmt* stmt, std::span<const SqlParam> params) {
     if (const auto* number = std::get_if<std::int64_t>(&param)) {
       rc = sqlite3_bind_int64(stmt, index, *number);
     } else if (const auto* text = std::get_if<std::string_view>(&param)) {
-      rc = sqlite3_bind_text64(stmt, index, text->data(), text->size(), SQLITE_STATIC,
-                               SQLITE_UTF8);
+      rc = sqlite3_bind_text64(stmt, index, text->data(), text->size(), SQLITE_STATIC, SQLITE_UTF8);
     } else {
       rc = sqlite3_bind_null(stmt, index);
     }

@@ -114,17 +114,19 @@ TEST(Normalizer, KeepsTheRawEventAndTheOriginInQuarantine) {
 
 TEST(Normalizer, IdentifiersBecomeCanonicalWithoutPlaceholdersAndDuplicates) {
   sdk::RawEvent e = ValidEvent();
-  e.identifiers = {{"phone", "unknown"},      {"account_no", " a-7 "}, {"account", "A-7"},
-                   {"mobile", "+86 138-0013-8000"}, {"unit", "3栋2单元1202室"}};
+  e.identifiers = {{"phone", "unknown"},
+                   {"account_no", " a-7 "},
+                   {"account", "A-7"},
+                   {"mobile", "+86 138-0013-8000"},
+                   {"unit", "3栋2单元1202室"}};
   e.attributes.emplace_back("community", "阳光花园");
   sdk::Batch batch;
   batch.events.push_back(std::move(e));
   store::Batch out = MakeNormalizer().Normalize(std::move(batch), kNow);
   ASSERT_EQ(out.events.size(), 1u);
-  EXPECT_EQ(out.events[0].identifiers, (std::vector<identity::Identifier>{
-                                           {"account", "A-7"},
-                                           {"phone", "13800138000"},
-                                           {"unit", "阳光花园/3-2-1202"}}));
+  EXPECT_EQ(out.events[0].identifiers,
+            (std::vector<identity::Identifier>{
+                {"account", "A-7"}, {"phone", "13800138000"}, {"unit", "阳光花园/3-2-1202"}}));
 }
 
 TEST(Normalizer, AnUnreadableIdentifierBesideAGoodOneIsKeptAsAProblem) {

@@ -1,0 +1,221 @@
+// Identity resolution in the real SQLite store: events written with Store::Write, customers
+// read back with FindCustomer, ReadTimeline and ReadCustomer, merges made and undone.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "daemon/store/store.h"
+#include "tests/support/temp_dir.h"
+
+namespace propbridge::store {
+namespace {
+
+using namespace std::chrono;
+using Ids = std::vector<identity::Identifier>;
+
+const Micros kDay{sys_days{year{2026} / October / 1}};
+
+class CustomerResolutionTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    StoreOptions options;
+    options.path = dir_ / "store.db";
+    auto store = OpenSqliteStore(options);
+    ASSERT_TRUE(store.ok()) << store.status().message();
+    store_ = std::move(store).value();
+  }
+
+  // Stores one event of `kind` with `ids` at `at`; returns the customer it was stored under.
+  std::int64_t Put(const std::string& id, Ids ids, Micros at,
+                   const std::string& kind = "billing.charge.posted") {
+    Batch batch;
+    batch.source = "test";
+    Event& event = batch.events.emplace_back();
+    event.source = "test";
+    event.source_event_id = id;
+    event.identifiers = std::move(ids);
+    event.kind = kind;
+    event.step = sdk::Step::kUnderstand;
+    event.occurred_at = at;
+    event.ingested_at = kDay + days(60);
+    auto outcomes = store_->Write({&batch, 1});
+    EXPECT_TRUE(outcomes[0].status.ok()) << outcomes[0].status.message();
+    return outcomes[0].customers.empty() ? 0 : outcomes[0].customers[0];
+  }
+
+  std::int64_t Who(const identity::Identifier& id, std::optional<Micros> at = {}) {
+    auto customer = store_->FindCustomer(id, at);
+    EXPECT_TRUE(customer.ok()) << customer.status().message();
+    return customer.ok() ? customer->value_or(0) : 0;
+  }
+
+  // The source event ids on a customer's timeline.
+  std::set<std::string> Timeline(std::int64_t customer) {
+    auto events = store_->ReadTimeline({.customer = customer, .limit = 100'000});
+    EXPECT_TRUE(events.ok()) << events.status().message();
+    std::set<std::string> ids;
+    for (const Event& event : *events) ids.insert(event.source_event_id);
+    return ids;
+  }
+
+  testing::TempDir dir_;
+  std::unique_ptr<Store> store_;
+};
+
+TEST_F(CustomerResolutionTest, OnePersonByAccountPhoneAndUnitIsOneCustomer) {
+  const identity::Identifier account{"account", "A-1001"};
+  const identity::Identifier phone{"phone", "13800138001"};
+  const identity::Identifier unit{"unit", "阳光花园/3-2-1202"};
+  std::int64_t billing = Put("bill", {account, unit, phone}, kDay);
+  EXPECT_EQ(Put("repair", {phone}, kDay + days(1)), billing);
+  EXPECT_EQ(Put("cleaning", {unit}, kDay + days(2)), billing);
+  EXPECT_EQ(Who(account), billing);
+  EXPECT_EQ(Who(phone), billing);
+  EXPECT_EQ(Who(unit), billing);
+  EXPECT_EQ(Timeline(billing), (std::set<std::string>{"bill", "repair", "cleaning"}));
+}
+
+TEST_F(CustomerResolutionTest, AReplayChangesNobody) {
+  std::int64_t a = Put("e1", {{"account", "A-1"}}, kDay);
+  std::int64_t b = Put("e2", {{"account", "A-2"}}, kDay);
+  // The same event again, now with both accounts: it is a duplicate and merges nothing.
+  EXPECT_EQ(Put("e1", {{"account", "A-1"}, {"account", "A-2"}}, kDay), 0);
+  EXPECT_NE(Who({"account", "A-1"}), Who({"account", "A-2"}));
+  EXPECT_EQ(Who({"account", "A-1"}), a);
+  EXPECT_EQ(Who({"account", "A-2"}), b);
+}
+
+TEST_F(CustomerResolutionTest, AMergeIsRecordedAndASplitPutsEveryEventBack) {
+  std::int64_t by_account = Put("bill", {{"account", "A-1"}}, kDay);
+  std::int64_t by_contract = Put("contract", {{"contract", "K-1"}}, kDay + hours(1));
+  ASSERT_NE(by_account, by_contract);
+  // One event names both: one customer, the older id kept.
+  std::int64_t joined = Put("both", {{"account", "A-1"}, {"contract", "K-1"}}, kDay + hours(2));
+  EXPECT_EQ(joined, std::min(by_account, by_contract));
+  EXPECT_EQ(Who({"contract", "K-1"}), joined);
+  EXPECT_EQ(Put("later", {{"contract", "K-1"}}, kDay + hours(3)), joined);
+  EXPECT_EQ(Timeline(joined), (std::set<std::string>{"bill", "contract", "both", "later"}));
+
+  auto customer = store_->ReadCustomer(joined, kDay + days(60));
+  ASSERT_TRUE(customer.ok() && *customer) << customer.status().message();
+  ASSERT_EQ((*customer)->merges.size(), 1u);
+  const MergeRecord merge = (*customer)->merges[0];
+  EXPECT_EQ(merge.cause, "contract:K-1");
+  EXPECT_EQ(merge.actor, "propbridged");
+  EXPECT_GT(merge.event_id, 0);
+
+  auto split = store_->SplitMerge(merge.id, "ops:li", "two people: the contract is her son's");
+  ASSERT_TRUE(split.ok()) << split.status().message();
+  EXPECT_TRUE(split->undone_at.has_value());
+  EXPECT_EQ(split->undone_by, "ops:li");
+  const std::int64_t account_customer = Who({"account", "A-1"});
+  const std::int64_t contract_customer = Who({"contract", "K-1"});
+  EXPECT_NE(account_customer, contract_customer);
+  // Each event back where its identifiers resolved: "both" resolved by its account.
+  EXPECT_EQ(Timeline(account_customer), (std::set<std::string>{"bill", "both"}));
+  EXPECT_EQ(Timeline(contract_customer), (std::set<std::string>{"contract", "later"}));
+  // The split holds: an event naming both again does not merge them.
+  Put("again", {{"account", "A-1"}, {"contract", "K-1"}}, kDay + hours(4));
+  EXPECT_NE(Who({"account", "A-1"}), Who({"contract", "K-1"}));
+
+  auto twice = store_->SplitMerge(merge.id, "ops:li", "again");
+  EXPECT_EQ(twice.status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_EQ(store_->SplitMerge(999, "ops:li", "no such").status().code(), StatusCode::kNotFound);
+}
+
+TEST_F(CustomerResolutionTest, AnAdminLinkJoinsTwoCustomersAndSaysWhoAndWhy) {
+  std::int64_t a = Put("e1", {{"account", "A-1"}}, kDay);
+  std::int64_t b = Put("e2", {{"member", "M-9"}}, kDay);
+  auto link = store_->LinkCustomers(a, b, "ops:wang", "same person, checked at the counter");
+  ASSERT_TRUE(link.ok()) << link.status().message();
+  EXPECT_EQ(link->kept, std::min(a, b));
+  EXPECT_EQ(link->actor, "ops:wang");
+  EXPECT_EQ(link->reason, "same person, checked at the counter");
+  EXPECT_EQ(Who({"member", "M-9"}), Who({"account", "A-1"}));
+  EXPECT_EQ(Timeline(link->kept), (std::set<std::string>{"e1", "e2"}));
+  EXPECT_EQ(store_->LinkCustomers(a, b, "ops:wang", "again").status().code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_EQ(store_->LinkCustomers(a, 12345, "ops:wang", "x").status().code(),
+            StatusCode::kNotFound);
+}
+
+TEST_F(CustomerResolutionTest, ASwitchboardPhoneStopsIdentifyingAndItsMergesAreUndone) {
+  const identity::Identifier switchboard{"phone", "01088886666"};
+  std::vector<std::int64_t> accounts;
+  for (int i = 1; i <= 3; ++i) {
+    Put("own-" + std::to_string(i), {{"account", "A-" + std::to_string(i)}}, kDay);
+  }
+  // Three account holders calling from one number: still within the limit of 3, one customer.
+  for (int i = 1; i <= 3; ++i) {
+    Put("call-" + std::to_string(i), {{"account", "A-" + std::to_string(i)}, switchboard},
+        kDay + hours(i));
+  }
+  EXPECT_EQ(Who({"account", "A-1"}), Who({"account", "A-3"}));
+  // A fourth: more than 3 customers with accounts of their own. The phone is a switchboard.
+  Put("own-4", {{"account", "A-4"}}, kDay);
+  Put("call-4", {{"account", "A-4"}, switchboard}, kDay + hours(4));
+  std::set<std::int64_t> customers;
+  for (int i = 1; i <= 4; ++i) customers.insert(Who({"account", "A-" + std::to_string(i)}));
+  EXPECT_EQ(customers.size(), 4u) << "the switchboard's merges were not undone";
+  for (int i = 1; i <= 4; ++i) {
+    EXPECT_EQ(Timeline(Who({"account", "A-" + std::to_string(i)})),
+              (std::set<std::string>{"own-" + std::to_string(i), "call-" + std::to_string(i)}))
+        << i;
+  }
+  // From now on it links no one: a fifth account stays alone.
+  Put("call-5", {{"account", "A-5"}, switchboard}, kDay + hours(5));
+  EXPECT_FALSE(customers.contains(Who({"account", "A-5"})));
+  auto customer = store_->ReadCustomer(Who({"account", "A-1"}), kDay + days(60));
+  ASSERT_TRUE(customer.ok() && *customer);
+  bool demoted = false;
+  for (const auto& id : (*customer)->identifiers) demoted |= id.id == switchboard && id.demoted;
+  EXPECT_TRUE(demoted);
+}
+
+TEST_F(CustomerResolutionTest, AUnitThatChangesHandsBelongsToWhoeverLivedThereThen) {
+  const identity::Identifier unit{"unit", "阳光花园/5-1-302"};
+  std::int64_t old_owner = Put("old-bill", {{"account", "A-1"}, unit}, kDay);
+  EXPECT_EQ(Put("old-repair", {unit}, kDay + days(10)), old_owner);
+  std::int64_t new_owner = Put("keys", {{"account", "A-2"}, unit}, kDay + days(30),
+                               "maintenance.handover.keys_handed_over");
+  ASSERT_NE(new_owner, old_owner);
+  EXPECT_EQ(Put("new-cleaning", {unit}, kDay + days(31)), new_owner);
+  // A late report about the old owner's time still goes to the old owner.
+  EXPECT_EQ(Put("late-old-report", {unit}, kDay + days(20)), old_owner);
+  EXPECT_EQ(Timeline(new_owner), (std::set<std::string>{"keys", "new-cleaning"}));
+  EXPECT_EQ(Timeline(old_owner),
+            (std::set<std::string>{"old-bill", "old-repair", "late-old-report"}));
+  EXPECT_EQ(Who(unit, kDay + days(5)), old_owner);
+  EXPECT_EQ(Who(unit, kDay + days(40)), new_owner);
+  auto occupants = store_->FindCustomers(unit);
+  ASSERT_TRUE(occupants.ok());
+  EXPECT_EQ(*occupants, (std::vector<std::int64_t>{new_owner, old_owner}));
+  // Moving out ends the period: later unit-only events no longer reach the new owner.
+  Put("move-out", {{"account", "A-2"}, unit}, kDay + days(50), "crm.household.moved_out");
+  EXPECT_NE(Put("after", {unit}, kDay + days(51)), new_owner);
+}
+
+TEST_F(CustomerResolutionTest, EventsWrittenWhileAnAdminLinksEndOnTheOneCustomer) {
+  Put("a-0", {{"account", "A-1"}}, kDay);
+  Put("b-0", {{"account", "B-1"}}, kDay);
+  std::thread writer([&] {
+    for (int i = 1; i <= 200; ++i) {
+      Put("a-" + std::to_string(i), {{"account", "A-1"}}, kDay + minutes(i));
+      Put("b-" + std::to_string(i), {{"account", "B-1"}}, kDay + minutes(i));
+    }
+  });
+  std::this_thread::sleep_for(milliseconds(20));
+  auto link = store_->LinkCustomers(Who({"account", "A-1"}), Who({"account", "B-1"}), "ops:li",
+                                    "same household account");
+  writer.join();
+  ASSERT_TRUE(link.ok()) << link.status().message();
+  EXPECT_EQ(Who({"account", "A-1"}), Who({"account", "B-1"}));
+  EXPECT_EQ(Timeline(link->kept).size(), 402u);
+}
+
+}  // namespace
+}  // namespace propbridge::store
