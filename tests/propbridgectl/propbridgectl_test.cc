@@ -436,5 +436,159 @@ TEST_F(PropbridgectlTest, AWatchThatFallsBehindExits4OrWithFollowResumesLosingNo
   EXPECT_GT(follow_ids.front(), before);
 }
 
+TEST_F(PropbridgectlTest, CustomerShowsIdentifiersUnitsTheFiveStepsAndOpenMatters) {
+  CtlResult run = Ctl(Address() + "customer account:A-3001");
+  ASSERT_EQ(run.code, 0) << run.err;
+  EXPECT_THAT(run.out, HasSubstr("IDENTIFIER         FIRST SEEN        LINKS\n"
+                                 "account:A-3001     2026-10-01 08:00  yes\n"
+                                 "phone:13900000000  2026-10-01 08:00  yes\n"));
+  EXPECT_THAT(run.out, HasSubstr("5-1-101  2026-10-01 08:00  -      an event naming the unit\n"));
+  EXPECT_THAT(run.out, HasSubstr("STEP        EVENTS  PROACTIVE  SHARE  FIRST             LAST\n"
+                                 "KNOW        0       0          -      -                 -\n"
+                                 "UNDERSTAND  2       1          50%    2026-10-01 08:00  "
+                                 "2026-10-03 10:15\n"
+                                 "HELP        1       1          100%   2026-10-25 10:00  "
+                                 "2026-10-25 10:00\n"));
+  EXPECT_THAT(run.out, HasSubstr("Proactive: 2 of 3 events\n"
+                                 "Last proactive contact: 2026-10-25 10:00\n"
+                                 "Complaints resolved in (median): -\n"));
+  EXPECT_THAT(run.out, HasSubstr("bill:C-1     UNDERSTAND  2026-10-01 08:00"));
+  EXPECT_THAT(run.out, HasSubstr("billing.charge.posted  no\n"));
+  EXPECT_EQ(run.err, "");
+
+  CtlResult json_run = Ctl(Address() + "customer phone:139-0000-0000 --json");
+  ASSERT_EQ(json_run.code, 0) << json_run.err;
+  json customer = json::parse(json_run.out)["customer"];
+  EXPECT_TRUE(customer["id"].get<std::string>().starts_with("customer:"));
+  EXPECT_EQ(customer["identifiers"][0]["type"], "account");
+  EXPECT_EQ(customer["identifiers"][0]["value"], "A-3001");
+  EXPECT_EQ(customer["identifiers"][0]["first_seen"], "2026-10-01T00:00:00Z");
+  EXPECT_EQ(customer["occupancy"][0]["unit"], "5-1-101");
+  EXPECT_EQ(customer["occupancy"][0]["end_time"], nullptr);
+  ASSERT_EQ(customer["steps"].size(), 5u);
+  EXPECT_EQ(customer["steps"][1]["step"], "UNDERSTAND");
+  EXPECT_EQ(customer["steps"][1]["events"], 2);
+  EXPECT_EQ(customer["steps"][1]["proactive_share"], 0.5);
+  EXPECT_EQ(customer["open_matters"][0]["matter_id"], "bill:C-1");
+  EXPECT_GT(customer["open_matters"][0]["age"].get<std::int64_t>(), 86400);
+  EXPECT_EQ(customer["complaint_resolution_median"], nullptr);
+  EXPECT_EQ(customer["last_proactive_contact"], "2026-10-25T02:00:00Z");
+  EXPECT_EQ(customer["merges"], json::array());
+
+  CtlResult unknown = Ctl(Address() + "customer account:NOBODY");
+  EXPECT_EQ(unknown.code, 1);
+  EXPECT_THAT(unknown.err, HasSubstr("NOT_FOUND"));
+  CtlResult malformed = Ctl(Address() + "customer A-3001");
+  EXPECT_EQ(malformed.code, 1);
+  EXPECT_THAT(malformed.err, HasSubstr("INVALID_ARGUMENT"));
+  EXPECT_EQ(Ctl(Address() + "customer").code, 2);
+}
+
+TEST_F(PropbridgectlTest, OutreachListsWhoNeedsAContactAndWhy) {
+  // A fee dispute (a complaint, on EMPATHIZE) opened three days ago and still open.
+  std::time_t opened = std::time(nullptr) - 72 * 3600;
+  std::tm tm{};
+  gmtime_r(&opened, &tm);
+  char at[32];
+  std::strftime(at, sizeof at, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  WriteFile(*dir_ / "inbox" / "dispute.csv.part", std::string(kBillingHeader) +
+                                                      "X-1,dispute,A-3009,5-1-109,Qian Yu,," + at +
+                                                      ",parking charge,,\n");
+  fs::rename(*dir_ / "inbox" / "dispute.csv.part", *dir_ / "inbox" / "dispute.csv");
+  ASSERT_EQ(WaitForEvents(*daemon_, "account:A-3009", 1).size(), 1u);
+
+  CtlResult table = Ctl(Address() + "outreach --all");
+  ASSERT_EQ(table.code, 0) << table.err;
+  EXPECT_THAT(table.out, HasSubstr("CUSTOMER    REASON              SINCE"));
+  EXPECT_THAT(table.out, HasSubstr("COMPLAINT_PAST_SLA"));
+  EXPECT_THAT(table.out, HasSubstr("complaint dispute:X-1 open 72 h (SLA 24 h)\n"));
+  EXPECT_THAT(table.out, HasSubstr("\n1 customer\n"));
+
+  CtlResult run = Ctl(Address() + "outreach --json --all --reason complaint_past_sla");
+  ASSERT_EQ(run.code, 0) << run.err;
+  json page = json::parse(run.out);
+  ASSERT_EQ(page["items"].size(), 1u);
+  const json& item = page["items"][0];
+  EXPECT_EQ(item["reason"], "COMPLAINT_PAST_SLA");
+  EXPECT_EQ(item["since"], std::string(at));
+  EXPECT_EQ(item["community"], "");
+  EXPECT_EQ(page["next_page_token"], "");
+  CtlResult customer = Ctl(Address() + "customer account:A-3009 --json");
+  ASSERT_EQ(customer.code, 0) << customer.err;
+  EXPECT_EQ(item["customer"], json::parse(customer.out)["customer"]["id"]);
+
+  CtlResult none = Ctl(Address() + "outreach --all --reason MATTER_REOPENED,NO_PROACTIVE_CONTACT");
+  ASSERT_EQ(none.code, 0) << none.err;
+  EXPECT_EQ(none.out, "No customer needs a contact.\n");
+  CtlResult elsewhere = Ctl(Address() + "outreach --all --community 别的小区");
+  ASSERT_EQ(elsewhere.code, 0) << elsewhere.err;
+  EXPECT_EQ(elsewhere.out, "No customer needs a contact.\n");
+
+  for (const char* args : {"outreach --reason SOMETIMES", "outreach --page-size 501",
+                           "outreach --page-size 0", "outreach extra"}) {
+    CtlResult bad = Ctl(Address() + args);
+    EXPECT_EQ(bad.code, 2) << args;
+    EXPECT_FALSE(bad.err.empty()) << args;
+  }
+  EXPECT_THAT(Ctl(Address() + "outreach --reason SOMETIMES").err,
+              HasSubstr("unknown reason 'SOMETIMES'"));
+  CtlResult token = Ctl(Address() + "outreach --page-token nonsense");
+  EXPECT_EQ(token.code, 1);
+  EXPECT_THAT(token.err, HasSubstr("INVALID_ARGUMENT: page_token"));
+}
+
+TEST_F(PropbridgectlTest, CustomersLinkAndSplitKeepWhoAndWhy) {
+  CtlResult link = Ctl(Address() +
+                       "customers link account:A-3001 account:A-3002 --actor ops:test "
+                       "--reason 'one family' --json");
+  ASSERT_EQ(link.code, 0) << link.err;
+  json merge = json::parse(link.out)["merge"];
+  EXPECT_EQ(merge["actor"], "ops:test");
+  EXPECT_EQ(merge["reason"], "one family");
+  EXPECT_EQ(merge["cause"], "");
+  EXPECT_EQ(merge["undone_at"], nullptr);
+  const std::string kept = merge["kept"];
+  const std::int64_t id = merge["id"];
+
+  CtlResult joined = Ctl(Address() + "customer account:A-3002");
+  ASSERT_EQ(joined.code, 0) << joined.err;
+  EXPECT_THAT(joined.out, HasSubstr("Customer " + kept + " "));
+  EXPECT_THAT(joined.out, HasSubstr("account:A-3002"));
+  EXPECT_THAT(joined.out, HasSubstr("MERGE  WHEN"));
+  EXPECT_THAT(joined.out, HasSubstr("ops:test  one family  -\n"));
+
+  CtlResult split = Ctl(Address() + "customers split " + std::to_string(id) +
+                        " --actor ops:test --reason 'two families'");
+  ASSERT_EQ(split.code, 0) << split.err;
+  EXPECT_THAT(split.out, HasSubstr("MERGE  WHEN"));
+  EXPECT_THAT(split.out, HasSubstr(" by ops:test: two families\n"));
+  CtlResult apart = Ctl(Address() + "customer account:A-3002 --json");
+  ASSERT_EQ(apart.code, 0) << apart.err;
+  EXPECT_NE(json::parse(apart.out)["customer"]["id"], kept);
+
+  CtlResult again = Ctl(Address() + "customers split " + std::to_string(id) +
+                        " --actor ops:test --reason 'two families'");
+  EXPECT_EQ(again.code, 1);
+  EXPECT_THAT(again.err, HasSubstr("FAILED_PRECONDITION"));
+  CtlResult unknown =
+      Ctl(Address() + "customers link account:A-3001 account:NOBODY --actor a --reason b");
+  EXPECT_EQ(unknown.code, 1);
+  EXPECT_THAT(unknown.err, HasSubstr("NOT_FOUND"));
+
+  for (const char* args :
+       {"customers", "customers link account:A-3001 --actor a --reason b",
+        "customers link account:A-3001 account:A-3002 --reason b",
+        "customers link account:A-3001 account:A-3002 --actor a", "customers split 1 --actor a",
+        "customers split x --actor a --reason b", "customers split 0 --actor a --reason b"}) {
+    CtlResult bad = Ctl(Address() + args);
+    EXPECT_EQ(bad.code, 2) << args;
+    EXPECT_FALSE(bad.err.empty()) << args;
+  }
+  CtlResult help = Ctl("--help");
+  for (const char* word : {"customer ", "outreach", "customers"}) {
+    EXPECT_THAT(help.out, HasSubstr(word));
+  }
+}
+
 }  // namespace
 }  // namespace propbridge::testing

@@ -16,6 +16,7 @@ constexpr auto kCallTimeout = std::chrono::seconds(10);
 constexpr auto kReconnectFirst = std::chrono::seconds(1);
 constexpr auto kReconnectMax = std::chrono::seconds(30);
 constexpr int kAllPageSize = 1000;
+constexpr int kAllOutreachPageSize = 500;
 constexpr const char* kResumeKey = "propbridge-resume-after-id";
 
 // By number, as in grpc::StatusCode.
@@ -69,7 +70,8 @@ Daemon::Daemon(std::string address)
     : address_(std::move(address)),
       channel_(grpc::CreateChannel(address_, grpc::InsecureChannelCredentials())),
       timeline_(v1::TimelineService::NewStub(channel_)),
-      admin_(v1::AdminService::NewStub(channel_)) {}
+      admin_(v1::AdminService::NewStub(channel_)),
+      customers_(v1::CustomerService::NewStub(channel_)) {}
 
 bool Daemon::WaitUntilReachable(std::chrono::seconds timeout) {
   return channel_->WaitForConnected(std::chrono::system_clock::now() + timeout);
@@ -272,6 +274,95 @@ int RunQuarantine(Daemon& daemon, const QuarantineOptions& options) {
     PrintQuarantine(std::cout, records, !next_page_token.empty());
   }
   return kExitOk;
+}
+
+int RunCustomer(Daemon& daemon, const std::string& customer, bool json) {
+  grpc::ClientContext context;
+  SetDeadline(context);
+  v1::GetCustomerRequest request;
+  request.set_customer(customer);
+  v1::GetCustomerResponse response;
+  grpc::Status status = daemon.customers().GetCustomer(&context, request, &response);
+  if (!status.ok()) return daemon.Fail(status);
+  if (json) {
+    std::cout << Dump(Json{{"customer", CustomerJson(response.customer())}}) << "\n";
+  } else {
+    PrintCustomer(std::cout, response.customer());
+  }
+  return kExitOk;
+}
+
+int RunOutreach(Daemon& daemon, const OutreachOptions& options) {
+  v1::ListOutreachRequest request;
+  request.set_community(options.community);
+  for (v1::OutreachReason reason : options.reasons) request.add_reasons(reason);
+  request.set_page_size(options.all && options.page_size == 0 ? kAllOutreachPageSize
+                                                              : options.page_size);
+  request.set_page_token(options.page_token);
+  std::vector<v1::OutreachItem> items;
+  std::string next_page_token;
+  grpc::Status status = ReadPages<v1::ListOutreachResponse>(
+      request, options.all,
+      [&](grpc::ClientContext* context, const v1::ListOutreachRequest& page,
+          v1::ListOutreachResponse* response) {
+        return daemon.customers().ListOutreach(context, page, response);
+      },
+      [&](const v1::ListOutreachResponse& response) {
+        items.insert(items.end(), response.items().begin(), response.items().end());
+      },
+      next_page_token);
+  if (!status.ok()) return daemon.Fail(status);
+
+  if (options.json) {
+    Json list = Json::array();
+    for (const auto& item : items) list.push_back(OutreachItemJson(item));
+    std::cout << Dump(Json{{"items", std::move(list)}, {"next_page_token", next_page_token}})
+              << "\n";
+  } else {
+    PrintOutreach(std::cout, items, !next_page_token.empty());
+  }
+  return kExitOk;
+}
+
+namespace {
+
+int PrintMerge(Daemon& daemon, const grpc::Status& status, const v1::MergeRecord& merge,
+               bool json) {
+  if (!status.ok()) return daemon.Fail(status);
+  if (json) {
+    std::cout << Dump(Json{{"merge", MergeJson(merge)}}) << "\n";
+  } else {
+    PrintMerges(std::cout, {merge});
+  }
+  return kExitOk;
+}
+
+}  // namespace
+
+int RunLinkCustomers(Daemon& daemon, const std::string& customer, const std::string& other_customer,
+                     const MergeNote& note, bool json) {
+  grpc::ClientContext context;
+  SetDeadline(context);
+  v1::LinkCustomersRequest request;
+  request.set_customer(customer);
+  request.set_other_customer(other_customer);
+  request.set_actor(note.actor);
+  request.set_reason(note.reason);
+  v1::LinkCustomersResponse response;
+  grpc::Status status = daemon.admin().LinkCustomers(&context, request, &response);
+  return PrintMerge(daemon, status, response.merge(), json);
+}
+
+int RunSplitCustomer(Daemon& daemon, int64_t merge_id, const MergeNote& note, bool json) {
+  grpc::ClientContext context;
+  SetDeadline(context);
+  v1::SplitCustomerRequest request;
+  request.set_merge_id(merge_id);
+  request.set_actor(note.actor);
+  request.set_reason(note.reason);
+  v1::SplitCustomerResponse response;
+  grpc::Status status = daemon.admin().SplitCustomer(&context, request, &response);
+  return PrintMerge(daemon, status, response.merge(), json);
 }
 
 }  // namespace propbridge::ctl

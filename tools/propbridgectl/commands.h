@@ -9,8 +9,10 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "propbridge/v1/admin.grpc.pb.h"
+#include "propbridge/v1/customer.grpc.pb.h"
 #include "propbridge/v1/timeline.grpc.pb.h"
 
 namespace propbridge::ctl {
@@ -31,6 +33,7 @@ class Daemon {
   const std::string& address() const { return address_; }
   v1::TimelineService::Stub& timeline() { return *timeline_; }
   v1::AdminService::Stub& admin() { return *admin_; }
+  v1::CustomerService::Stub& customers() { return *customers_; }
 
   // Whether a connection comes up within `timeout`.
   bool WaitUntilReachable(std::chrono::seconds timeout);
@@ -44,6 +47,7 @@ class Daemon {
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<v1::TimelineService::Stub> timeline_;
   std::unique_ptr<v1::AdminService::Stub> admin_;
+  std::unique_ptr<v1::CustomerService::Stub> customers_;
 };
 
 struct TimelineOptions {
@@ -76,6 +80,21 @@ struct QuarantineOptions {
   bool json = false;
 };
 
+struct OutreachOptions {
+  std::string community;
+  std::vector<v1::OutreachReason> reasons;
+  int page_size = 0;
+  std::string page_token;
+  bool all = false;
+  bool json = false;
+};
+
+// Who asks for a link or split, and why; both are kept with the merge.
+struct MergeNote {
+  std::string actor;
+  std::string reason;
+};
+
 enum class PluginCommand { kRestart, kStop };
 
 int RunTimeline(Daemon& daemon, const TimelineOptions& options);
@@ -83,5 +102,10 @@ int RunWatch(Daemon& daemon, const WatchOptions& options);
 int RunPlugins(Daemon& daemon, bool json);
 int RunPluginCommand(Daemon& daemon, PluginCommand command, const std::string& name, bool json);
 int RunQuarantine(Daemon& daemon, const QuarantineOptions& options);
+int RunCustomer(Daemon& daemon, const std::string& customer, bool json);
+int RunOutreach(Daemon& daemon, const OutreachOptions& options);
+int RunLinkCustomers(Daemon& daemon, const std::string& customer, const std::string& other_customer,
+                     const MergeNote& note, bool json);
+int RunSplitCustomer(Daemon& daemon, int64_t merge_id, const MergeNote& note, bool json);
 
 }  // namespace propbridge::ctl

@@ -69,6 +69,16 @@ std::optional<v1::Step> ParseStep(std::string_view name) {
   return step;
 }
 
+std::optional<v1::OutreachReason> ParseOutreachReason(std::string_view name) {
+  std::string upper = Upper(name);
+  if (!upper.starts_with("OUTREACH_REASON_")) upper = "OUTREACH_REASON_" + upper;
+  v1::OutreachReason reason;
+  if (upper == "OUTREACH_REASON_UNSPECIFIED" || !v1::OutreachReason_Parse(upper, &reason)) {
+    return std::nullopt;
+  }
+  return reason;
+}
+
 std::optional<google::protobuf::Timestamp> ParseTime(std::string_view text) {
   std::tm tm{};
   auto year = TakeNumber(text, 4);

@@ -113,12 +113,43 @@ class Table {
   std::vector<std::vector<std::string>> rows_;
 };
 
+// A time for JSON: RFC 3339, or null when unset.
+Json TimeJson(bool set, const google::protobuf::Timestamp& time) {
+  return set ? Json(Rfc3339(time)) : Json(nullptr);
+}
+
+// A duration for JSON: whole seconds, or null when unset.
+Json SecondsJson(bool set, const google::protobuf::Duration& duration) {
+  return set ? Json(duration.seconds()) : Json(nullptr);
+}
+
+std::string OutreachReasonName(v1::OutreachReason reason) {
+  Json name = ShortName(v1::OutreachReason_Name(reason), "OUTREACH_REASON_");
+  return name.is_null() ? "-" : name.get<std::string>();
+}
+
+// "75%" of `share` (0 to 1).
+std::string Percent(double share) {
+  return std::to_string(static_cast<int>(share * 100 + 0.5)) + "%";
+}
+
 std::string Pad(const std::string& text, size_t width) {
   size_t used = DisplayWidth(text);
   return text + std::string(used < width ? width - used : 1, ' ');
 }
 
 }  // namespace
+
+std::string Span(const google::protobuf::Duration& duration) {
+  const std::int64_t seconds = std::max<std::int64_t>(duration.seconds(), 0);
+  const std::int64_t days = seconds / 86400;
+  const std::int64_t hours = seconds % 86400 / 3600;
+  const std::int64_t minutes = seconds % 3600 / 60;
+  if (days > 0) return std::to_string(days) + " d " + std::to_string(hours) + " h";
+  if (hours > 0) return std::to_string(hours) + " h " + std::to_string(minutes) + " min";
+  if (minutes > 0) return std::to_string(minutes) + " min";
+  return std::to_string(seconds) + " s";
+}
 
 std::string LocalTime(const google::protobuf::Timestamp& time) {
   return IsUnset(time) ? "-" : FormatTime(time, true, "%Y-%m-%d %H:%M");
@@ -188,6 +219,83 @@ Json QuarantinedRecordJson(const v1::QuarantinedRecord& record) {
       {"id", record.id()},         {"source", record.source()},
       {"origin", record.origin()}, {"reason", record.reason()},
       {"raw", record.raw()},       {"quarantined_at", Rfc3339(record.quarantined_at())},
+  };
+}
+
+Json MergeJson(const v1::MergeRecord& merge) {
+  return Json{
+      {"id", merge.id()},
+      {"merged_at", TimeJson(merge.has_merged_at(), merge.merged_at())},
+      {"kept", merge.kept()},
+      {"absorbed", merge.absorbed()},
+      {"cause", merge.cause()},
+      {"event_id", merge.event_id()},
+      {"actor", merge.actor()},
+      {"reason", merge.reason()},
+      {"undone_at", TimeJson(merge.has_undone_at(), merge.undone_at())},
+      {"undone_by", merge.undone_by()},
+      {"undone_reason", merge.undone_reason()},
+  };
+}
+
+Json CustomerJson(const v1::Customer& customer) {
+  Json identifiers = Json::array();
+  for (const auto& id : customer.identifiers()) {
+    identifiers.push_back({{"type", id.type()},
+                           {"value", id.value()},
+                           {"demoted", id.demoted()},
+                           {"first_seen", TimeJson(id.has_first_seen(), id.first_seen())}});
+  }
+  Json occupancy = Json::array();
+  for (const auto& period : customer.occupancy()) {
+    occupancy.push_back({{"unit", period.unit()},
+                         {"start_time", TimeJson(period.has_start_time(), period.start_time())},
+                         {"end_time", TimeJson(period.has_end_time(), period.end_time())},
+                         {"inferred", period.inferred()}});
+  }
+  Json steps = Json::array();
+  for (const auto& step : customer.steps()) {
+    steps.push_back({{"step", ShortName(v1::Step_Name(step.step()), "STEP_")},
+                     {"events", step.events()},
+                     {"proactive", step.proactive()},
+                     {"proactive_share", step.proactive_share()},
+                     {"first_at", TimeJson(step.has_first_at(), step.first_at())},
+                     {"last_at", TimeJson(step.has_last_at(), step.last_at())}});
+  }
+  Json matters = Json::array();
+  for (const auto& matter : customer.open_matters()) {
+    matters.push_back({{"matter_id", matter.matter_id()},
+                       {"step", ShortName(v1::Step_Name(matter.step()), "STEP_")},
+                       {"last_kind", matter.last_kind()},
+                       {"opened_at", TimeJson(matter.has_opened_at(), matter.opened_at())},
+                       {"last_at", TimeJson(matter.has_last_at(), matter.last_at())},
+                       {"reopened", matter.reopened()},
+                       {"age", SecondsJson(matter.has_age(), matter.age())}});
+  }
+  Json merges = Json::array();
+  for (const auto& merge : customer.merges()) merges.push_back(MergeJson(merge));
+  return Json{
+      {"id", customer.id()},
+      {"created_at", TimeJson(customer.has_created_at(), customer.created_at())},
+      {"identifiers", std::move(identifiers)},
+      {"occupancy", std::move(occupancy)},
+      {"steps", std::move(steps)},
+      {"open_matters", std::move(matters)},
+      {"complaint_resolution_median", SecondsJson(customer.has_complaint_resolution_median(),
+                                                  customer.complaint_resolution_median())},
+      {"last_proactive_contact",
+       TimeJson(customer.has_last_proactive_contact(), customer.last_proactive_contact())},
+      {"merges", std::move(merges)},
+  };
+}
+
+Json OutreachItemJson(const v1::OutreachItem& item) {
+  return Json{
+      {"customer", item.customer()},
+      {"reason", ShortName(v1::OutreachReason_Name(item.reason()), "OUTREACH_REASON_")},
+      {"detail", item.detail()},
+      {"community", item.community()},
+      {"since", TimeJson(item.has_since(), item.since())},
   };
 }
 
@@ -272,6 +380,101 @@ void PrintQuarantine(std::ostream& out, const std::vector<v1::QuarantinedRecord>
   table.Print(out);
   out << "\n" << records.size() << (records.size() == 1 ? " record" : " records");
   if (more_pages) out << " (first page only; --all reads every page)";
+  out << "\n";
+}
+
+void PrintCustomer(std::ostream& out, const v1::Customer& customer) {
+  out << "Customer " << customer.id() << " (first seen " << LocalTime(customer.created_at())
+      << ")\n\n";
+
+  Table identifiers({"IDENTIFIER", "FIRST SEEN", "LINKS"});
+  for (const auto& id : customer.identifiers()) {
+    identifiers.Add({id.type() + ":" + id.value(), LocalTime(id.first_seen()),
+                     id.demoted() ? "no (demoted: on too many customers)" : "yes"});
+  }
+  identifiers.Print(out);
+
+  out << "\n";
+  if (customer.occupancy().empty()) {
+    out << "No units known.\n";
+  } else {
+    Table units({"UNIT", "FROM", "UNTIL", "FROM WHAT"});
+    for (const auto& period : customer.occupancy()) {
+      units.Add({period.unit(), LocalTime(period.start_time()), LocalTime(period.end_time()),
+                 period.inferred() ? "an event naming the unit" : "handover or move-in"});
+    }
+    units.Print(out);
+  }
+
+  out << "\n";
+  Table steps({"STEP", "EVENTS", "PROACTIVE", "SHARE", "FIRST", "LAST"});
+  std::int64_t events = 0;
+  std::int64_t proactive = 0;
+  for (const auto& step : customer.steps()) {
+    events += step.events();
+    proactive += step.proactive();
+    steps.Add({StepName(step.step()), std::to_string(step.events()),
+               std::to_string(step.proactive()),
+               step.events() == 0 ? "-" : Percent(step.proactive_share()),
+               LocalTime(step.first_at()), LocalTime(step.last_at())});
+  }
+  steps.Print(out);
+  out << "\nProactive: " << proactive << " of " << events << " events"
+      << "\nLast proactive contact: " << LocalTime(customer.last_proactive_contact())
+      << "\nComplaints resolved in (median): "
+      << (customer.has_complaint_resolution_median() ? Span(customer.complaint_resolution_median())
+                                                     : "-")
+      << "\n\n";
+
+  if (customer.open_matters().empty()) {
+    out << "No open matters.\n";
+  } else {
+    Table matters({"OPEN MATTER", "STEP", "OPENED", "OPEN FOR", "LAST EVENT", "REOPENED"});
+    for (const auto& matter : customer.open_matters()) {
+      matters.Add({matter.matter_id(), StepName(matter.step()), LocalTime(matter.opened_at()),
+                   Span(matter.age()), LocalTime(matter.last_at()) + " " + matter.last_kind(),
+                   matter.reopened() ? "yes" : "no"});
+    }
+    matters.Print(out);
+  }
+
+  out << "\n";
+  PrintMerges(out, {customer.merges().begin(), customer.merges().end()});
+}
+
+void PrintMerges(std::ostream& out, const std::vector<v1::MergeRecord>& merges) {
+  if (merges.empty()) {
+    out << "No merges.\n";
+    return;
+  }
+  Table table({"MERGE", "WHEN", "KEPT", "ABSORBED", "BY", "WHY", "UNDONE"});
+  for (const auto& merge : merges) {
+    table.Add({std::to_string(merge.id()), LocalTime(merge.merged_at()), merge.kept(),
+               merge.absorbed(), merge.actor(), merge.reason(),
+               merge.has_undone_at() ? LocalTime(merge.undone_at()) + " by " + merge.undone_by() +
+                                           ": " + merge.undone_reason()
+                                     : "-"});
+  }
+  table.Print(out);
+}
+
+void PrintOutreach(std::ostream& out, const std::vector<v1::OutreachItem>& items, bool more_pages) {
+  if (items.empty()) {
+    out << (more_pages ? "No customer on this page; more may follow (--all reads every page).\n"
+                       : "No customer needs a contact.\n");
+    return;
+  }
+  Table table({"CUSTOMER", "REASON", "SINCE", "COMMUNITY", "DETAIL"});
+  std::size_t customers = 0;
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    const auto& item = items[i];
+    if (i == 0 || items[i - 1].customer() != item.customer()) ++customers;
+    table.Add({item.customer(), OutreachReasonName(item.reason()), LocalTime(item.since()),
+               item.community().empty() ? "-" : item.community(), item.detail()});
+  }
+  table.Print(out);
+  out << "\n" << customers << (customers == 1 ? " customer" : " customers");
+  if (more_pages) out << " (more may follow; --all reads every page)";
   out << "\n";
 }
 

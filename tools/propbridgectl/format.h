@@ -2,6 +2,7 @@
 // JSON with UTC RFC 3339 times for scripts. Stateless functions; safe from any thread.
 #pragma once
 
+#include <google/protobuf/duration.pb.h>
 #include <google/protobuf/timestamp.pb.h>
 
 #include <nlohmann/json.hpp>
@@ -10,6 +11,7 @@
 #include <vector>
 
 #include "propbridge/v1/admin.pb.h"
+#include "propbridge/v1/customer.pb.h"
 #include "propbridge/v1/timeline.pb.h"
 
 namespace propbridge::ctl {
@@ -22,10 +24,17 @@ std::string LocalTime(const google::protobuf::Timestamp& time);
 // "2026-11-25T02:00:00Z", with fractional seconds when there are any.
 std::string Rfc3339(const google::protobuf::Timestamp& time);
 
+// "3 d 4 h", "5 h 20 min", "12 min", "40 s"; a negative duration is "0 s".
+std::string Span(const google::protobuf::Duration& duration);
+
 // Enum values by their short name ("HELP", "PROACTIVE", "RUNNING"); null when unspecified.
+// Durations are whole seconds, a number; unset times and durations are null.
 Json EventJson(const v1::TimelineEvent& event);
 Json PluginJson(const v1::PluginInstance& plugin);
 Json QuarantinedRecordJson(const v1::QuarantinedRecord& record);
+Json CustomerJson(const v1::Customer& customer);
+Json MergeJson(const v1::MergeRecord& merge);
+Json OutreachItemJson(const v1::OutreachItem& item);
 
 // One line of JSON; text that is not UTF-8 is shown with U+FFFD in its place.
 std::string Dump(const Json& json);
@@ -42,5 +51,11 @@ std::string WatchLine(const v1::TimelineEvent& event);
 void PrintPlugins(std::ostream& out, const std::vector<v1::PluginInstance>& plugins);
 void PrintQuarantine(std::ostream& out, const std::vector<v1::QuarantinedRecord>& records,
                      bool more_pages);
+
+// The customer's identifiers, units, five steps, open matters and merges, a table each.
+void PrintCustomer(std::ostream& out, const v1::Customer& customer);
+void PrintMerges(std::ostream& out, const std::vector<v1::MergeRecord>& merges);
+// `more_pages` says that customers may follow the items.
+void PrintOutreach(std::ostream& out, const std::vector<v1::OutreachItem>& items, bool more_pages);
 
 }  // namespace propbridge::ctl

@@ -58,6 +58,35 @@ next_page_token}; raw is the record's text, with U+FFFD for bytes that are not
 UTF-8, and quarantined_at is UTC (RFC 3339).
 )";
 
+constexpr const char* kCustomerJson = R"(
+With --json: {customer: {id, created_at, identifiers: [{type, value, demoted,
+first_seen}], occupancy: [{unit, start_time, end_time, inferred}], steps:
+[{step, events, proactive, proactive_share, first_at, last_at}], open_matters:
+[{matter_id, step, last_kind, opened_at, last_at, reopened, age}],
+complaint_resolution_median, last_proactive_contact, merges}}; merges as the
+customers commands print them. Times are UTC (RFC 3339) or null; durations
+(age, complaint_resolution_median) are whole seconds, or null.
+)";
+
+constexpr const char* kCustomerRefs = R"(
+A customer is named by customer:<id>, or by any identifier in any accepted
+form: account:A-1001, phone:13800138000, unit:<community>/3-2-1202 (a unit
+names whoever occupies it now).
+)";
+
+constexpr const char* kOutreachJson = R"(
+With --json: {items: [{customer, reason, detail, community, since}],
+next_page_token}; reason is "COMPLAINT_PAST_SLA", "NEW_OCCUPANT_NOT_WELCOMED",
+"NO_PROACTIVE_CONTACT" or "MATTER_REOPENED", since is UTC (RFC 3339). A page
+may hold fewer customers than --page-size while more follow: read on while
+next_page_token is not empty.
+)";
+
+constexpr const char* kMergeJson = R"(
+With --json: {merge: {id, merged_at, kept, absorbed, cause, event_id, actor,
+reason, undone_at, undone_by, undone_reason}}; times are UTC (RFC 3339) or null.
+)";
+
 CLI::Validator StepValidator() {
   return CLI::Validator(
       [](std::string& value) -> std::string {
@@ -65,6 +94,17 @@ CLI::Validator StepValidator() {
         return "unknown step '" + value + "': use KNOW, UNDERSTAND, HELP, EMPATHIZE or DELIGHT";
       },
       "STEP");
+}
+
+CLI::Validator ReasonValidator() {
+  return CLI::Validator(
+      [](std::string& value) -> std::string {
+        if (ctl::ParseOutreachReason(value)) return "";
+        return "unknown reason '" + value +
+               "': use COMPLAINT_PAST_SLA, NEW_OCCUPANT_NOT_WELCOMED, NO_PROACTIVE_CONTACT or "
+               "MATTER_REOPENED";
+      },
+      "REASON");
 }
 
 CLI::Validator TimeValidator() {
@@ -108,9 +148,13 @@ void AddFilterOptions(CLI::App& command, ctl::FilterFlags& flags) {
   command.add_flag("--contacts", flags.contacts, "Only contacts with the customer");
 }
 
-void AddPagingOptions(CLI::App& command, int& page_size, std::string& page_token, bool& all) {
-  command.add_option("--page-size", page_size, "Per page, 1 to 1000 (default 50; 1000 with --all)")
-      ->check(CLI::Range(1, 1000));
+void AddPagingOptions(CLI::App& command, int& page_size, std::string& page_token, bool& all,
+                      int max = 1000) {
+  const std::string most = std::to_string(max);
+  command
+      .add_option("--page-size", page_size,
+                  "Per page, 1 to " + most + " (default 50; " + most + " with --all)")
+      ->check(CLI::Range(1, max));
   command.add_option("--page-token", page_token,
                      "Read on from the next_page_token that --json printed");
   command.add_flag("--all", all, "Read every page, not just the first");
@@ -202,6 +246,58 @@ int main(int argc, char** argv) {
                    quarantine.all);
   quarantine_command->footer(Footer({kQuarantineJson, kExitCodes}));
 
+  std::string customer;
+  auto* customer_command = app.add_subcommand(
+      "customer", "A customer: identifiers, units, the five steps, open matters and merges");
+  customer_command
+      ->add_option("CUSTOMER", customer, "customer:<id> or an identifier, e.g. account:A-1001")
+      ->required();
+  AddCommonOptions(*customer_command, address, json);
+  customer_command->footer(Footer({kCustomerRefs, kCustomerJson, kExitCodes}));
+
+  ctl::OutreachOptions outreach;
+  std::vector<std::string> outreach_reasons;
+  auto* outreach_command =
+      app.add_subcommand("outreach", "Customers who need a contact now, and why, by customer");
+  AddCommonOptions(*outreach_command, address, json);
+  outreach_command->add_option("--community", outreach.community,
+                               "Only customers whose unit is in this community");
+  outreach_command
+      ->add_option("--reason", outreach_reasons,
+                   "Only these reasons, comma-separated: COMPLAINT_PAST_SLA, "
+                   "NEW_OCCUPANT_NOT_WELCOMED, NO_PROACTIVE_CONTACT, MATTER_REOPENED")
+      ->delimiter(',')
+      ->check(ReasonValidator());
+  AddPagingOptions(*outreach_command, outreach.page_size, outreach.page_token, outreach.all, 500);
+  outreach_command->footer(Footer({kOutreachJson, kExitCodes}));
+
+  auto* customers_command =
+      app.add_subcommand("customers", "Join two customers that are one person, or undo a merge");
+  customers_command->require_subcommand(1);
+  AddCommonOptions(*customers_command, address, json);
+  ctl::MergeNote note;
+  std::string other_customer;
+  int64_t merge_id = 0;
+  auto* link_command = customers_command->add_subcommand(
+      "link", "Join two customers: the older is kept, the other's events move to it");
+  link_command->add_option("CUSTOMER", customer, "customer:<id> or an identifier")->required();
+  link_command->add_option("OTHER", other_customer, "The other customer, named the same way")
+      ->required();
+  auto* split_command = customers_command->add_subcommand(
+      "split", "Undo a merge: the absorbed customer stands alone again with its own events");
+  split_command
+      ->add_option("MERGE_ID", merge_id, "The merge's id, as 'propbridgectl customer' lists it")
+      ->required()
+      ->check(CLI::PositiveNumber);
+  for (CLI::App* command : {link_command, split_command}) {
+    command->add_option("--actor", note.actor, "Who asks, e.g. ops:li.wei (kept with the merge)")
+        ->required();
+    command->add_option("--reason", note.reason, "Why (kept with the merge)")->required();
+    AddCommonOptions(*command, address, json);
+  }
+  link_command->footer(Footer({kCustomerRefs, kMergeJson, kExitCodes}));
+  split_command->footer(Footer({kMergeJson, kExitCodes}));
+
   if (argc <= 1) {
     std::cerr << app.help();
     return ctl::kExitUsage;
@@ -238,6 +334,18 @@ int main(int argc, char** argv) {
     return ctl::RunPluginCommand(daemon, ctl::PluginCommand::kStop, plugin_name, json);
   }
   if (plugins_command->parsed()) return ctl::RunPlugins(daemon, json);
+  if (customer_command->parsed()) return ctl::RunCustomer(daemon, customer, json);
+  if (outreach_command->parsed()) {
+    for (const auto& reason : outreach_reasons) {
+      outreach.reasons.push_back(*ctl::ParseOutreachReason(reason));
+    }
+    outreach.json = json;
+    return ctl::RunOutreach(daemon, outreach);
+  }
+  if (link_command->parsed()) {
+    return ctl::RunLinkCustomers(daemon, customer, other_customer, note, json);
+  }
+  if (split_command->parsed()) return ctl::RunSplitCustomer(daemon, merge_id, note, json);
   quarantine.json = json;
   return ctl::RunQuarantine(daemon, quarantine);
 }
