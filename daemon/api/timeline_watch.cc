@@ -37,7 +37,7 @@ TimelineWatch::TimelineWatch(grpc::CallbackServerContext* context, store::Store&
     std::int64_t now = feed_.last_id();
     {
       std::lock_guard lock(mu_);
-      live_ = true;
+      live_ = subscribed_ = registered_ = true;
       last_queued_id_ = last_sent_id_ = now;
     }
     feed_.Subscribe(this);
@@ -99,7 +99,9 @@ void TimelineWatch::Continue() {
       if (!subscribed_) {
         // Nearly caught up: from here the feed holds what a read may miss, and one more read
         // closes the gap between the last snapshot and the subscription.
-        subscribe = subscribed_ = true;
+        subscribed_ = true;
+        subscribe = !registered_;
+        registered_ = true;
       } else {
         live_ = true;
         for (auto& event : arrived_) {
@@ -109,7 +111,7 @@ void TimelineWatch::Continue() {
           }
         }
         arrived_.clear();
-        if (pending_.size() > limits_.buffer_limit) FallBehindLocked();
+        if (pending_.size() > limits_.buffer_limit) OverflowLocked();
       }
     }
     if (subscribe) feed_.Subscribe(this);
@@ -122,6 +124,7 @@ bool TimelineWatch::WriteNextLocked() {
   ToProto(*pending_.front(), *response_.mutable_event());
   pending_.pop_front();
   writing_ = true;
+  write_started_ = std::chrono::steady_clock::now();
   StartWrite(&response_);
   return true;
 }
@@ -146,6 +149,12 @@ void TimelineWatch::OnWriteDone(bool ok) {
 void TimelineWatch::OnEvents(std::span<const feed::SharedEvent> events) {
   std::lock_guard lock(mu_);
   if (finished_) return;
+  if (!subscribed_) {
+    // Reading the store after a burst: these events will be read there. A client that
+    // stopped reading meanwhile is ended all the same.
+    if (StalledLocked()) FallBehindLocked();
+    return;
+  }
   auto& into = live_ ? pending_ : arrived_;
   for (const auto& event : events) {
     if (event->id <= last_queued_id_) continue;
@@ -154,11 +163,33 @@ void TimelineWatch::OnEvents(std::span<const feed::SharedEvent> events) {
     into.push_back(event);
     if (live_) last_queued_id_ = event->id;
   }
-  if (into.size() > limits_.buffer_limit) {
+  if (into.size() > limits_.buffer_limit) OverflowLocked();
+  if (live_ || !subscribed_) WriteNextLocked();
+}
+
+bool TimelineWatch::StalledLocked() const {
+  return writing_ && std::chrono::steady_clock::now() - write_started_ > limits_.stall_timeout;
+}
+
+void TimelineWatch::OverflowLocked() {
+  if (finished_) return;
+  if (StalledLocked()) {
     FallBehindLocked();
     return;
   }
-  if (live_) WriteNextLocked();
+  // One group commit can hold more events than the buffer while the client keeps up: keep
+  // what fits, and read the rest from the store as the client takes them.
+  if (live_) {
+    while (pending_.size() > limits_.buffer_limit) pending_.pop_back();
+    if (!pending_.empty()) {
+      last_queued_id_ = pending_.back()->id;
+    } else {
+      last_queued_id_ = writing_ ? response_.event().id() : last_sent_id_;
+    }
+  }
+  arrived_.clear();
+  live_ = false;
+  subscribed_ = false;
 }
 
 void TimelineWatch::FallBehindLocked() {

@@ -11,6 +11,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include <atomic>
+#include <chrono>
 #include <deque>
 #include <mutex>
 #include <optional>
@@ -32,6 +33,10 @@ struct WatchSelection {
 struct WatchLimits {
   std::size_t buffer_limit = 1000;  // events queued for one stream
   std::size_t catch_up_page = 500;  // events read from the store at a time
+  // A write the client has not taken for this long, when the buffer overflows, means the
+  // client stopped reading: the stream ends with RESOURCE_EXHAUSTED. A client that reads on
+  // is moved back to reading the store instead, however large the burst.
+  std::chrono::milliseconds stall_timeout{1000};
 };
 
 // Whether `event` belongs to the selected customer, learning the customer from the event when
@@ -61,6 +66,10 @@ class TimelineWatch final : public grpc::ServerWriteReactor<v1::WatchTimelineRes
   // Ends the call with `status` once no write is in flight.
   void FinishLocked(const grpc::Status& status);
   void FallBehindLocked();
+  // With mu_ held, after more than buffer_limit events arrived: back to reading the store
+  // (keeping what is queued), or FallBehindLocked when the client stopped reading.
+  void OverflowLocked();
+  bool StalledLocked() const;
   // With no write in flight: sends the final status, naming the resume id if the client fell
   // behind.
   void SendStatusLocked();
@@ -73,13 +82,15 @@ class TimelineWatch final : public grpc::ServerWriteReactor<v1::WatchTimelineRes
   std::atomic<int>& active_;
 
   std::mutex mu_;
-  bool subscribed_ = false;                // to the feed, while catching up
+  bool registered_ = false;                // with the feed, for good once subscribed
+  bool subscribed_ = false;                // taking the feed's events (else reading the store)
   bool live_ = false;                      // caught up: pending_ is fed by the feed alone
   std::deque<feed::SharedEvent> pending_;  // to send, in id order
   std::deque<feed::SharedEvent> arrived_;  // from the feed while still catching up
   std::int64_t last_queued_id_ = 0;
   std::int64_t last_sent_id_ = 0;  // the last event whose write went out
   bool writing_ = false;
+  std::chrono::steady_clock::time_point write_started_;
   bool finished_ = false;  // no more writes start; the status goes once writing_ is false
   bool fell_behind_ = false;
   grpc::Status final_status_;

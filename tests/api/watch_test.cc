@@ -81,6 +81,29 @@ TEST(ApiWatch, ResumingAfterADroppedStreamHasNoGapAndNoDuplicate) {
   for (const auto& event : second.received) EXPECT_EQ(event.customer(), id);
 }
 
+TEST(ApiWatch, BurstsLargerThanTheBufferDoNotEndAWatchThatKeepsUp) {
+  TempDir dir;
+  // Every batch of 400 is one commit, 8 times the stream's buffer of 50.
+  const std::size_t total = 4000;
+  auto daemon =
+      ApiDaemon::Start(dir, "[api]\nwatch_buffer_events = 50\n" +
+                                SyntheticInstance("burst",
+                                                  "count = 4000\nbatch_size = 400\ncustomers = 3\n"
+                                                  "interval_ms = 50\n"));
+  ASSERT_TRUE(daemon);
+  v1::WatchTimelineRequest request;  // every customer, from the first event on
+  request.set_after_id(0);
+  WatchCall watch(daemon->stub(), request);
+  ASSERT_TRUE(watch.Read(total)) << watch.ReadToEnd().error_message();
+  watch.context.TryCancel();
+  watch.reader->Finish();
+  const auto ids = Ids(watch.received);
+  ASSERT_EQ(ids.size(), total);
+  EXPECT_TRUE(std::is_sorted(ids.begin(), ids.end()));
+  EXPECT_EQ(std::adjacent_find(ids.begin(), ids.end()), ids.end()) << "a duplicate";
+  EXPECT_EQ(ids.back() - ids.front() + 1, static_cast<std::int64_t>(total)) << "a gap";
+}
+
 TEST(ApiWatch, ASlowConsumerIsEndedWithTheResumeIdAndResumingLosesNothing) {
   TempDir dir;
   const std::size_t buffer = 50;
