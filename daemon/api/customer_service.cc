@@ -210,9 +210,9 @@ Status CustomerService::Outreach(const v1::ListOutreachRequest& request,
     query.after_customer = *after;
   }
 
-  auto items = store_.ReadOutreach(query);
-  if (!items.ok()) return items.status();
-  for (const store::OutreachItem& item : *items) {
+  auto page = store_.ReadOutreach(query);
+  if (!page.ok()) return page.status();
+  for (const store::OutreachItem& item : page->items) {
     v1::OutreachItem& out = *response.add_items();
     out.set_customer(store::CustomerKey(item.customer));
     out.set_reason(static_cast<v1::OutreachReason>(item.reason));
@@ -220,9 +220,11 @@ Status CustomerService::Outreach(const v1::ListOutreachRequest& request,
     out.set_community(item.community);
     SetTimestamp(item.since, *out.mutable_since());
   }
-  // The store's page may stop short of page_size customers before the end, so any page with
-  // items leads on; the page after the last customer comes back empty, without a token.
-  if (!items->empty()) response.set_next_page_token(OutreachToken(items->back().customer));
+  // The store's page may stop short of page_size customers (it bounds its work); the token
+  // goes on from where it stopped, and the last page has none.
+  if (page->next_after_customer != 0) {
+    response.set_next_page_token(OutreachToken(page->next_after_customer));
+  }
   return Status::Ok();
 }
 

@@ -53,12 +53,6 @@ bool IsValidKind(std::string_view kind) {
   return true;
 }
 
-std::string_view Trim(std::string_view s) {
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
-  return s;
-}
-
 std::size_t ApproximateSize(const sdk::RawEvent& e) {
   std::size_t size = e.source_event_id.size() + e.kind.size() + e.summary.size() +
                      e.channel.size() + e.matter_id.size() + e.origin.size();

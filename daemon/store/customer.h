@@ -65,8 +65,8 @@ struct OpenMatter {
   std::string matter_id;
   sdk::Step step = sdk::Step::kUnspecified;
   std::string last_kind;
-  Micros opened_at;  // its first event
-  Micros last_at;    // its last event
+  Micros opened_at;       // its first event
+  Micros last_at;         // its last event
   bool reopened = false;  // closed once and opened again
 };
 
@@ -90,10 +90,10 @@ std::string CustomerKey(std::int64_t id);
 // Why a customer needs a contact now.
 enum class OutreachReason {
   kUnspecified = 0,
-  kComplaintPastSla = 1,          // a complaint (EMPATHIZE matter) open longer than the SLA
-  kNewOccupantNotWelcomed = 2,    // moved in within new_occupant_days, no proactive KNOW contact
-  kNoProactiveContact = 3,        // no proactive contact for quiet_days
-  kMatterReopened = 4,            // a matter closed once and open again
+  kComplaintPastSla = 1,        // a complaint (EMPATHIZE matter) open longer than the SLA
+  kNewOccupantNotWelcomed = 2,  // moved in within new_occupant_days, no proactive KNOW contact
+  kNoProactiveContact = 3,      // no proactive contact for quiet_days
+  kMatterReopened = 4,          // a matter closed once and open again
 };
 
 struct OutreachRules {
@@ -114,9 +114,16 @@ struct OutreachQuery {
 struct OutreachItem {
   std::int64_t customer = 0;
   OutreachReason reason = OutreachReason::kUnspecified;
-  std::string detail;    // "complaint cmp:C-1 open for 30 h (SLA 24 h)"
+  std::string detail;     // "complaint cmp:C-1 open for 30 h (SLA 24 h)"
   std::string community;  // of the customer's current unit, if any
   Micros since;           // when the reason began (the complaint opened, the move-in, ...)
+};
+
+// One page of outreach.
+struct OutreachPage {
+  std::vector<OutreachItem> items;
+  // Where the next page starts (OutreachQuery::after_customer); 0 when there is none.
+  std::int64_t next_after_customer = 0;
 };
 
 // Per-community figures of the method.

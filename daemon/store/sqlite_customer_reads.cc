@@ -147,7 +147,7 @@ struct EventFigures {
   std::int64_t proactive = 0;
   std::optional<Micros> first_event;
   std::optional<Micros> last_proactive_contact;
-  std::optional<Micros> last_proactive_know;
+  std::optional<Micros> last_proactive_know_contact;
   std::map<std::string, MatterTrack> matters;  // by matter id
 
   void Add(sqlite3_stmt* row) {
@@ -169,7 +169,8 @@ struct EventFigures {
       figures.last = at;
     }
     if (proactive_event && contact) last_proactive_contact = at;
-    if (proactive_event && step == sdk::Step::kKnow) last_proactive_know = at;
+    // A welcome is a contact: a handover entered without anyone meeting the customer is not.
+    if (proactive_event && contact && step == sdk::Step::kKnow) last_proactive_know_contact = at;
 
     std::string matter_id = ColumnText(row, 4);
     if (matter_id.empty()) return;
@@ -387,7 +388,10 @@ std::vector<OutreachItem> OutreachItems(const OutreachQuery& query, std::int64_t
           !Covers(period, now)) {
         continue;
       }
-      if (events.last_proactive_know && *events.last_proactive_know >= period.from) continue;
+      if (events.last_proactive_know_contact &&
+          *events.last_proactive_know_contact >= period.from) {
+        continue;
+      }
       add(OutreachReason::kNewOccupantNotWelcomed, period.from,
           "moved into " + period.unit + " " + Days(now - period.from) +
               " ago, no proactive KNOW contact since (window " + Days(rules.new_occupant_window) +
@@ -492,9 +496,13 @@ Result<std::optional<Customer>> QueryCustomer(sqlite3* db, std::int64_t id, Micr
   return std::optional<Customer>(std::move(customer));
 }
 
-Result<std::vector<OutreachItem>> QueryOutreach(sqlite3* db, const OutreachQuery& query) {
-  std::vector<OutreachItem> items;
-  if (query.limit == 0) return items;
+Result<OutreachPage> QueryOutreach(sqlite3* db, const OutreachQuery& query) {
+  OutreachPage page;
+  std::vector<OutreachItem>& items = page.items;
+  if (query.limit == 0) {
+    page.next_after_customer = query.after_customer;
+    return page;
+  }
   ReadSnapshot snapshot(db);
   if (Status status = snapshot.Begin(); !status.ok()) return status;
   auto candidates = Prepare(db, kCandidatesSql, "read outreach candidates");
@@ -528,14 +536,20 @@ Result<std::vector<OutreachItem>> QueryOutreach(sqlite3* db, const OutreachQuery
       found = OutreachItems(query, customer, community, *periods, *figures);
     }
     if (found.empty()) {
-      if (++idle == kOutreachScanBudget) return items;
+      if (++idle == kOutreachScanBudget) {
+        page.next_after_customer = customer;
+        return page;
+      }
       continue;
     }
     std::move(found.begin(), found.end(), std::back_inserter(items));
-    if (++customers == query.limit) return items;
+    if (++customers == query.limit) {
+      page.next_after_customer = customer;
+      return page;
+    }
   }
   if (rc != SQLITE_DONE) return SqliteError(db, rc, "read outreach candidates");
-  return items;
+  return page;
 }
 
 Result<std::vector<CommunityFigures>> QueryCommunityFigures(sqlite3* db,

@@ -34,16 +34,16 @@ Result<std::optional<Customer>> QueryCustomer(sqlite3* db, std::int64_t id, Micr
 
 // Customers who need a contact at query.now, in customer id order, with one item per reason
 // that applies (in OutreachReason order). Candidates are customers standing on their own with
-// an id above query.after_customer; the next page starts after the last item's customer.
+// an id above query.after_customer.
 //
 // Bounded work: a call returns the items of at most query.limit customers, and returns early,
 // with what it has, once it has examined 10,000 customers that needed nothing (or lay outside
-// query.community). So a short or empty page does not prove that no customer beyond it needs
-// a contact, and nothing here tells the caller where the scan stopped.
+// query.community). next_after_customer says where the next page starts; 0 once every
+// customer was examined.
 //
 // The reasons: kComplaintPastSla, an open EMPATHIZE matter whose first event is older than
 // complaint_sla; kNewOccupantNotWelcomed, an explicit (not inferred) period still running that
-// began within new_occupant_window, with no PROACTIVE KNOW event of the customer since it began;
+// began within new_occupant_window, with no PROACTIVE KNOW contact of the customer since it began;
 // kNoProactiveContact, no PROACTIVE contact for longer than quiet_period, counted from the
 // customer's first event when there never was one (so a customer first seen yesterday is not
 // listed, and one without events never is); kMatterReopened, an open matter reopened. When
@@ -51,7 +51,7 @@ Result<std::optional<Customer>> QueryCustomer(sqlite3* db, std::int64_t id, Micr
 //
 // A customer's community is the community of its occupancy period covering `now` (the latest
 // period when none does); with query.community set, only customers with such a period there.
-Result<std::vector<OutreachItem>> QueryOutreach(sqlite3* db, const OutreachQuery& query);
+Result<OutreachPage> QueryOutreach(sqlite3* db, const OutreachQuery& query);
 
 // The method's figures for each community named by an occupancy period that began at or
 // before `now`, by community name; only `community` when it is not empty (no element when no

@@ -2,8 +2,8 @@
 
 #include <algorithm>
 #include <condition_variable>
-#include <functional>
 #include <cstdint>
+#include <functional>
 #include <limits>
 #include <map>
 #include <memory>
@@ -30,7 +30,6 @@ constexpr std::size_t kMaxBuiltStatements = 64;
 Micros Now() {
   return std::chrono::time_point_cast<std::chrono::microseconds>(std::chrono::system_clock::now());
 }
-
 
 // Keeps the attributes' order; a repeated key keeps its first place and its last value.
 // Invalid UTF-8 becomes U+FFFD rather than an exception.
@@ -434,9 +433,9 @@ class SqliteStore final : public Store {
                                     const std::string& reason) override;
   Result<MergeRecord> SplitMerge(std::int64_t merge_id, const std::string& actor,
                                  const std::string& reason) override;
-  Result<std::vector<OutreachItem>> ReadOutreach(const OutreachQuery& query) override;
+  Result<OutreachPage> ReadOutreach(const OutreachQuery& query) override;
   Result<std::vector<CommunityFigures>> ReadCommunityFigures(const std::string& community,
-                                                            Micros now) override;
+                                                             Micros now) override;
 
  private:
   // Runs `change` (an admin's write) in a transaction of its own on the writer connection.
@@ -472,7 +471,7 @@ Status SqliteStore::Run(sqlite3_stmt* stmt, std::string_view what) {
 std::vector<BatchOutcome> SqliteStore::Write(std::span<const Batch> batches) {
   std::vector<BatchOutcome> outcomes(batches.size());
   auto fail_all = [&outcomes](const Status& status) {
-    for (BatchOutcome& outcome : outcomes) outcome = {status, 0, 0, {}};
+    for (BatchOutcome& outcome : outcomes) outcome = {status, 0, 0, {}, {}};
   };
   if (batches.empty()) return outcomes;
   std::lock_guard lock(writer_mu_);
@@ -514,6 +513,7 @@ BatchOutcome SqliteStore::WriteBatch(const Batch& batch) {
   return {Status(status.code(), "batch from source \"" + batch.source + "\": " + status.message()),
           0,
           0,
+          {},
           {}};
 }
 
@@ -554,8 +554,7 @@ Result<std::int64_t> SqliteStore::InsertEvent(const Event& event, std::int64_t& 
     sqlite3_stmt* find = writer_.find_event.get();
     bool stored = false;
     Status s = StepRows(writer_.db.get(), find, {event.source, event.source_event_id},
-                        "look for event \"" + event.source_event_id + "\"",
-                        [&](sqlite3_stmt*) {
+                        "look for event \"" + event.source_event_id + "\"", [&](sqlite3_stmt*) {
                           stored = true;
                           return Status::Ok();
                         });
@@ -718,7 +717,7 @@ Result<std::vector<CheckpointRecord>> SqliteStore::ReadCheckpoints() {
 }  // namespace
 
 Result<std::optional<std::int64_t>> SqliteStore::FindCustomer(const identity::Identifier& id,
-                                                             std::optional<Micros> at) {
+                                                              std::optional<Micros> at) {
   auto reader = readers_.Acquire();
   return QueryCustomerFor(*reader->built, id, rules_, at.value_or(Now()));
 }
@@ -733,7 +732,7 @@ Result<std::optional<Customer>> SqliteStore::ReadCustomer(std::int64_t id, Micro
   return QueryCustomer(reader->db.get(), id, now);
 }
 
-Result<std::vector<OutreachItem>> SqliteStore::ReadOutreach(const OutreachQuery& query) {
+Result<OutreachPage> SqliteStore::ReadOutreach(const OutreachQuery& query) {
   auto reader = readers_.Acquire();
   return QueryOutreach(reader->db.get(), query);
 }
@@ -744,8 +743,7 @@ Result<std::vector<CommunityFigures>> SqliteStore::ReadCommunityFigures(
   return QueryCommunityFigures(reader->db.get(), community, now);
 }
 
-Result<MergeRecord> SqliteStore::WriteAlone(
-    const std::function<Result<MergeRecord>()>& change) {
+Result<MergeRecord> SqliteStore::WriteAlone(const std::function<Result<MergeRecord>()>& change) {
   std::lock_guard lock(writer_mu_);
   if (Status s = Run(writer_.begin.get(), "begin transaction on " + path_); !s.ok()) return s;
   auto result = change();

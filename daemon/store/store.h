@@ -179,8 +179,9 @@ class Store {
   // them. kNotFound for an unknown merge, kFailedPrecondition when already undone.
   virtual Result<MergeRecord> SplitMerge(std::int64_t merge_id, const std::string& actor,
                                          const std::string& reason) = 0;
-  // Customers who need a contact now, by customer id, each with every reason that applies.
-  virtual Result<std::vector<OutreachItem>> ReadOutreach(const OutreachQuery& query) = 0;
+  // Customers who need a contact now, by customer id, each with every reason that applies, a
+  // bounded amount of work at a time.
+  virtual Result<OutreachPage> ReadOutreach(const OutreachQuery& query) = 0;
   // The method's figures for each community (one when `community` is not empty).
   virtual Result<std::vector<CommunityFigures>> ReadCommunityFigures(const std::string& community,
                                                                     Micros now) = 0;

@@ -149,11 +149,13 @@ class CustomerReadsTest : public ::testing::Test {
     return **customer;
   }
 
-  std::vector<OutreachItem> Outreach(OutreachQuery query) {
-    auto items = QueryOutreach(db_, query);
-    EXPECT_TRUE(items.ok()) << items.status().message();
-    return items.ok() ? *items : std::vector<OutreachItem>{};
+  OutreachPage OutreachPageOf(OutreachQuery query) {
+    auto page = QueryOutreach(db_, query);
+    EXPECT_TRUE(page.ok()) << page.status().message();
+    return page.ok() ? *page : OutreachPage{};
   }
+
+  std::vector<OutreachItem> Outreach(OutreachQuery query) { return OutreachPageOf(query).items; }
 
   std::vector<OutreachItem> Outreach(OutreachReason reason) { return Outreach(Query({reason})); }
 
@@ -528,12 +530,23 @@ TEST_F(CustomerReadsTest, NewOccupantNotWelcomedTriggersAndClears) {
             "moved into Sunny/3-2-1202 5 days ago, no proactive KNOW contact since (window 30 "
             "days)");
 
-  // Reactive KNOW events, or proactive ones of other steps, do not either; a proactive KNOW
-  // event at the move-in does.
-  AddEvent({.customer = 1, .at = moved_in + days(1), .step = kKnow, .initiative = kReactive});
-  AddEvent({.customer = 1, .at = moved_in + days(1), .step = kHelp, .initiative = kProactive});
-  EXPECT_EQ(Outreach(OutreachReason::kNewOccupantNotWelcomed).size(), 1u);
+  // Reactive KNOW contacts, proactive contacts of other steps, or a proactive KNOW event that
+  // met nobody (keys handed over to an agent) do not either; a proactive KNOW contact at the
+  // move-in does.
+  AddEvent({.customer = 1,
+            .at = moved_in + days(1),
+            .step = kKnow,
+            .initiative = kReactive,
+            .contact = true});
+  AddEvent({.customer = 1,
+            .at = moved_in + days(1),
+            .step = kHelp,
+            .initiative = kProactive,
+            .contact = true});
   AddEvent({.customer = 1, .at = moved_in, .step = kKnow, .initiative = kProactive});
+  EXPECT_EQ(Outreach(OutreachReason::kNewOccupantNotWelcomed).size(), 1u);
+  AddEvent(
+      {.customer = 1, .at = moved_in, .step = kKnow, .initiative = kProactive, .contact = true});
   EXPECT_TRUE(Outreach(OutreachReason::kNewOccupantNotWelcomed).empty());
 }
 
@@ -560,8 +573,12 @@ TEST_F(CustomerReadsTest, NewOccupantOfAnAbsorbedCustomersMoveIn) {
   ASSERT_EQ(items.size(), 1u);
   EXPECT_EQ(items[0].customer, 1);
   // The absorbed customer's welcome visit was moved onto the root with its events.
-  AddEvent(
-      {.customer = 1, .home = 2, .at = kNow - days(2), .step = kKnow, .initiative = kProactive});
+  AddEvent({.customer = 1,
+            .home = 2,
+            .at = kNow - days(2),
+            .step = kKnow,
+            .initiative = kProactive,
+            .contact = true});
   EXPECT_TRUE(Outreach(OutreachReason::kNewOccupantNotWelcomed).empty());
 }
 
@@ -660,12 +677,15 @@ TEST_F(CustomerReadsTest, OutreachPagesByCustomerId) {
             .matter = "cmp:1",
             .state = kOpened});
 
-  auto page = Outreach(Page(0, 2));
-  EXPECT_EQ(Customers(page), (std::vector<std::int64_t>{1, 3, 3}));
-  page = Outreach(Page(page.back().customer, 2));
-  EXPECT_EQ(Customers(page), (std::vector<std::int64_t>{4, 6}));
-  page = Outreach(Page(page.back().customer, 2));
-  EXPECT_TRUE(page.empty());
+  OutreachPage page = OutreachPageOf(Page(0, 2));
+  EXPECT_EQ(Customers(page.items), (std::vector<std::int64_t>{1, 3, 3}));
+  EXPECT_EQ(page.next_after_customer, 3);
+  page = OutreachPageOf(Page(page.next_after_customer, 2));
+  EXPECT_EQ(Customers(page.items), (std::vector<std::int64_t>{4, 6}));
+  EXPECT_EQ(page.next_after_customer, 6);
+  page = OutreachPageOf(Page(page.next_after_customer, 2));
+  EXPECT_TRUE(page.items.empty());
+  EXPECT_EQ(page.next_after_customer, 0) << "the end has no next page";
   EXPECT_TRUE(Outreach(Page(0, 0)).empty());
 }
 
@@ -676,7 +696,12 @@ TEST_F(CustomerReadsTest, OutreachStopsAfterTenThousandCustomersWithoutItems) {
   Run("COMMIT");
   AddCustomer(10'001);
   AddEvent({.customer = 10'001, .at = kNow - days(100)});
-  EXPECT_TRUE(Outreach(OutreachReason::kNoProactiveContact).empty());
+  OutreachPage first = OutreachPageOf(Query({OutreachReason::kNoProactiveContact}));
+  EXPECT_TRUE(first.items.empty());
+  // The empty page says where the scan stopped, and the next one goes on from there.
+  EXPECT_EQ(first.next_after_customer, 10'000);
+  EXPECT_EQ(Customers(Outreach(Page(first.next_after_customer, 50))),
+            (std::vector<std::int64_t>{10'001}));
   // Starting one later, the 10,000th examined is the one.
   OutreachQuery query = Query({OutreachReason::kNoProactiveContact});
   query.after_customer = 1;
