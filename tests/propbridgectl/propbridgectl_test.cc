@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
@@ -136,6 +137,26 @@ class PropbridgectlTest : public ::testing::Test {
       }
     }
     return ids;
+  }
+
+  // The "customer:<id>" that `customer REF --json` names; empty when it fails.
+  static std::string CustomerId(const std::string& ref) {
+    CtlResult run = Ctl(Address() + "customer " + ref + " --json");
+    EXPECT_EQ(run.code, 0) << ref << ": " << run.err;
+    return run.code == 0 ? json::parse(run.out)["customer"]["id"].get<std::string>() : "";
+  }
+
+  // `text` and the spaces that make it a column `width` wide (ASCII only).
+  static std::string Padded(const std::string& text, size_t width) {
+    return text + std::string(text.size() < width ? width - text.size() : 0, ' ');
+  }
+
+  // The lines of `text`, each parsed as JSON.
+  static std::vector<json> JsonLines(const std::string& text) {
+    std::vector<json> lines;
+    std::istringstream in(text);
+    for (std::string line; std::getline(in, line);) lines.push_back(json::parse(line));
+    return lines;
   }
 
   static inline TempDir* dir_ = nullptr;
@@ -586,6 +607,124 @@ TEST_F(PropbridgectlTest, CustomersLinkAndSplitKeepWhoAndWhy) {
   }
   CtlResult help = Ctl("--help");
   for (const char* word : {"customer ", "outreach", "customers"}) {
+    EXPECT_THAT(help.out, HasSubstr(word));
+  }
+}
+
+TEST_F(PropbridgectlTest, FindPrintsOneLinePerCustomerByAccountOrPhoneInAnyForm) {
+  const std::string id = CustomerId("account:A-3001");
+  ASSERT_FALSE(id.empty());
+  const size_t width = std::max<size_t>(id.size(), 8) + 2;
+  const std::string header = Padded("CUSTOMER", width) +
+                             "IDENTIFIERS                        UNIT NOW  EVENTS  K/U/H/E/D\n";
+  const std::string row =
+      Padded(id, width) + "account:A-3001, phone:13900000000  5-1-101   3       0/2/1/0/0\n";
+  const std::string footer =
+      "\n1 customer; K/U/H/E/D: events on KNOW, UNDERSTAND, HELP, EMPATHIZE, DELIGHT\n";
+
+  CtlResult account = Ctl(Address() + "find account:A-3001");
+  ASSERT_EQ(account.code, 0) << account.err;
+  EXPECT_EQ(account.out,
+            "Customers known by account:A-3001 (most recent first)\n\n" + header + row + footer);
+  EXPECT_EQ(account.err, "");
+
+  // The phone as people write it: country code and spaces.
+  CtlResult phone = Ctl(Address() + "find 'phone:+86 139 0000 0000'");
+  ASSERT_EQ(phone.code, 0) << phone.err;
+  EXPECT_EQ(phone.out, "Customers known by phone:+86 139 0000 0000 (most recent first)\n\n" +
+                           header + row + footer);
+
+  CtlResult by_id = Ctl(Address() + "find " + id);
+  ASSERT_EQ(by_id.code, 0) << by_id.err;
+  EXPECT_THAT(by_id.out, HasSubstr(row));
+
+  // --json before or after the command: one customer object a line, as `customer` prints it.
+  CtlResult json_run = Ctl(Address() + "--json find phone:139-0000-0000");
+  ASSERT_EQ(json_run.code, 0) << json_run.err;
+  std::vector<json> found = JsonLines(json_run.out);
+  ASSERT_EQ(found.size(), 1u) << json_run.out;
+  EXPECT_EQ(found[0],
+            json::parse(Ctl(Address() + "customer account:A-3001 --json").out)["customer"]);
+  EXPECT_EQ(found[0]["id"], id);
+  EXPECT_EQ(found[0]["identifiers"][1]["value"], "13900000000");
+  EXPECT_EQ(found[0]["steps"][1]["events"], 2);
+  CtlResult after = Ctl(Address() + "find account:A-3001 --json");
+  ASSERT_EQ(after.code, 0) << after.err;
+  EXPECT_EQ(after.out, json_run.out);
+}
+
+TEST_F(PropbridgectlTest, FindByUnitListsItsOccupantsMostRecentFirst) {
+  // Whoever was billed for 5-1-130 from 15 October, and before them, delivered later, whoever
+  // was billed for it on 1 September: two occupants, the earlier one's period ended.
+  WriteFile(*dir_ / "inbox" / "unit.csv.part",
+            std::string(kBillingHeader) +
+                "U-1,charge,A-3030,5-1-130,Zhou Min,,2026-10-15 08:00,property fee,500.00,\n"
+                "U-2,charge,A-3031,5-1-130,Wu Hao,,2026-09-01 08:00,property fee,500.00,\n");
+  fs::rename(*dir_ / "inbox" / "unit.csv.part", *dir_ / "inbox" / "unit.csv");
+  ASSERT_EQ(WaitForEvents(*daemon_, "account:A-3031", 1).size(), 1u);
+  const std::string now = CustomerId("account:A-3030");
+  const std::string before = CustomerId("account:A-3031");
+  ASSERT_FALSE(now.empty());
+  ASSERT_FALSE(before.empty());
+  ASSERT_NE(now, before);
+
+  const size_t width = std::max<size_t>(std::max(now.size(), before.size()), 8) + 2;
+  CtlResult table = Ctl(Address() + "find unit:5-1-130");
+  ASSERT_EQ(table.code, 0) << table.err;
+  EXPECT_EQ(table.out, "Customers known by unit:5-1-130 (most recent first)\n\n" +
+                           Padded("CUSTOMER", width) +
+                           "IDENTIFIERS     UNIT NOW  EVENTS  K/U/H/E/D\n" + Padded(now, width) +
+                           "account:A-3030  5-1-130   1       0/1/0/0/0\n" + Padded(before, width) +
+                           "account:A-3031  -         1       0/1/0/0/0\n"
+                           "\n2 customers; K/U/H/E/D: events on KNOW, UNDERSTAND, HELP, "
+                           "EMPATHIZE, DELIGHT\n");
+
+  // The unit as a vendor writes it.
+  CtlResult written = Ctl(Address() + "find unit:5栋1单元130室 --json");
+  ASSERT_EQ(written.code, 0) << written.err;
+  std::vector<json> found = JsonLines(written.out);
+  ASSERT_EQ(found.size(), 2u) << written.out;
+  EXPECT_EQ(found[0]["id"], now);
+  EXPECT_EQ(found[0]["occupancy"][0]["unit"], "5-1-130");
+  EXPECT_EQ(found[0]["occupancy"][0]["end_time"], nullptr);
+  EXPECT_EQ(found[1]["id"], before);
+  EXPECT_EQ(found[1]["occupancy"][0]["end_time"], found[0]["occupancy"][0]["start_time"]);
+}
+
+TEST_F(PropbridgectlTest, FindSaysSoWhenNobodyIsKnownAndFailsLikeTheOtherCommands) {
+  CtlResult nobody = Ctl(Address() + "find account:A-9999");
+  EXPECT_EQ(nobody.code, 0) << nobody.err;
+  EXPECT_EQ(nobody.out, "No customer is known by 'account:A-9999'.\n");
+  EXPECT_EQ(nobody.err, "");
+  CtlResult nobody_json = Ctl(Address() + "find 'phone:+86 137 0000 0000' --json");
+  EXPECT_EQ(nobody_json.code, 0) << nobody_json.err;
+  EXPECT_EQ(nobody_json.out, "");
+
+  for (const char* args : {"find A-3001", "find phone:12345", "find 'unit:3-2'", "find ''"}) {
+    CtlResult malformed = Ctl(Address() + args);
+    EXPECT_EQ(malformed.code, 1) << args;
+    EXPECT_EQ(malformed.out, "") << args;
+    EXPECT_THAT(malformed.err, HasSubstr("propbridged answered INVALID_ARGUMENT: identifier"))
+        << args;
+  }
+
+  for (const char* args : {"find", "find account:A-3001 account:A-3002", "find --no-such-flag"}) {
+    CtlResult bad = Ctl(Address() + args);
+    EXPECT_EQ(bad.code, 2) << args;
+    EXPECT_FALSE(bad.err.empty()) << args;
+  }
+
+  CtlResult unreachable = Ctl("--address 127.0.0.1:1 find account:A-3001");
+  EXPECT_EQ(unreachable.code, 3);
+  EXPECT_EQ(unreachable.out, "");
+  EXPECT_THAT(unreachable.err, HasSubstr("cannot reach propbridged at 127.0.0.1:1"));
+
+  CtlResult top = Ctl("--help");
+  EXPECT_THAT(top.out, HasSubstr("find"));
+  CtlResult help = Ctl("find --help");
+  EXPECT_EQ(help.code, 0);
+  for (const char* word :
+       {"IDENTIFIER", "most recent first", "K/U/H/E/D", "--json", "Exit codes"}) {
     EXPECT_THAT(help.out, HasSubstr(word));
   }
 }

@@ -292,6 +292,25 @@ int RunCustomer(Daemon& daemon, const std::string& customer, bool json) {
   return kExitOk;
 }
 
+int RunFind(Daemon& daemon, const std::string& identifier, bool json) {
+  grpc::ClientContext context;
+  SetDeadline(context);
+  v1::FindCustomersRequest request;
+  request.set_identifier(identifier);
+  v1::FindCustomersResponse response;
+  grpc::Status status = daemon.customers().FindCustomers(&context, request, &response);
+  if (!status.ok()) return daemon.Fail(status);
+  if (json) {
+    for (const auto& customer : response.customers()) {
+      std::cout << Dump(CustomerJson(customer)) << "\n";
+    }
+  } else {
+    PrintFoundCustomers(std::cout, identifier,
+                        {response.customers().begin(), response.customers().end()});
+  }
+  return kExitOk;
+}
+
 int RunOutreach(Daemon& daemon, const OutreachOptions& options) {
   v1::ListOutreachRequest request;
   request.set_community(options.community);

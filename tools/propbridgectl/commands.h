@@ -103,6 +103,8 @@ int RunPlugins(Daemon& daemon, bool json);
 int RunPluginCommand(Daemon& daemon, PluginCommand command, const std::string& name, bool json);
 int RunQuarantine(Daemon& daemon, const QuarantineOptions& options);
 int RunCustomer(Daemon& daemon, const std::string& customer, bool json);
+// Every customer `identifier` names, most recent first: a table, or one JSON object a line.
+int RunFind(Daemon& daemon, const std::string& identifier, bool json);
 int RunOutreach(Daemon& daemon, const OutreachOptions& options);
 int RunLinkCustomers(Daemon& daemon, const std::string& customer, const std::string& other_customer,
                      const MergeNote& note, bool json);

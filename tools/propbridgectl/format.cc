@@ -458,6 +458,55 @@ void PrintMerges(std::ostream& out, const std::vector<v1::MergeRecord>& merges) 
   table.Print(out);
 }
 
+void PrintFoundCustomers(std::ostream& out, const std::string& identifier,
+                         const std::vector<v1::Customer>& customers) {
+  if (customers.empty()) {
+    out << "No customer is known by '" << OneLine(identifier) << "'.\n";
+    return;
+  }
+  // Past this many identifiers a line shows the first ones and how many more there are.
+  constexpr int kMaxIdentifiers = 5;
+  out << "Customers known by " << OneLine(identifier) << " (most recent first)\n\n";
+  Table table({"CUSTOMER", "IDENTIFIERS", "UNIT NOW", "EVENTS", "K/U/H/E/D"});
+  for (const auto& customer : customers) {
+    std::string identifiers;
+    const int shown = customer.identifiers_size() > kMaxIdentifiers ? kMaxIdentifiers - 1
+                                                                    : customer.identifiers_size();
+    for (int i = 0; i < shown; ++i) {
+      const auto& id = customer.identifiers(i);
+      identifiers +=
+          (i == 0 ? "" : ", ") + id.type() + ":" + id.value() + (id.demoted() ? " (demoted)" : "");
+    }
+    if (shown < customer.identifiers_size()) {
+      identifiers += ", +" + std::to_string(customer.identifiers_size() - shown) + " more";
+    }
+
+    std::string units;
+    for (const auto& period : customer.occupancy()) {
+      if (period.has_end_time()) continue;
+      units += (units.empty() ? "" : ", ") + period.unit();
+    }
+
+    std::map<int, std::int64_t> per_step;
+    std::int64_t events = 0;
+    for (const auto& step : customer.steps()) {
+      per_step[step.step()] += step.events();
+      events += step.events();
+    }
+    std::string steps;
+    for (int step = v1::STEP_KNOW; step <= v1::STEP_DELIGHT; ++step) {
+      steps += (step == v1::STEP_KNOW ? "" : "/") + std::to_string(per_step[step]);
+    }
+
+    table.Add({customer.id(), identifiers.empty() ? "-" : identifiers, units.empty() ? "-" : units,
+               std::to_string(events), steps});
+  }
+  table.Print(out);
+  out << "\n"
+      << customers.size() << (customers.size() == 1 ? " customer" : " customers")
+      << "; K/U/H/E/D: events on KNOW, UNDERSTAND, HELP, EMPATHIZE, DELIGHT\n";
+}
+
 void PrintOutreach(std::ostream& out, const std::vector<v1::OutreachItem>& items, bool more_pages) {
   if (items.empty()) {
     out << (more_pages ? "No customer on this page; more may follow (--all reads every page).\n"

@@ -55,6 +55,9 @@ void PrintQuarantine(std::ostream& out, const std::vector<v1::QuarantinedRecord>
 // The customer's identifiers, units, five steps, open matters and merges, a table each.
 void PrintCustomer(std::ostream& out, const v1::Customer& customer);
 void PrintMerges(std::ostream& out, const std::vector<v1::MergeRecord>& merges);
+// The customers `identifier` named, one line each: identifiers, units now, events per step.
+void PrintFoundCustomers(std::ostream& out, const std::string& identifier,
+                         const std::vector<v1::Customer>& customers);
 // `more_pages` says that customers may follow the items.
 void PrintOutreach(std::ostream& out, const std::vector<v1::OutreachItem>& items, bool more_pages);
 

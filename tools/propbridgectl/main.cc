@@ -74,6 +74,23 @@ form: account:A-1001, phone:13800138000, unit:<community>/3-2-1202 (a unit
 names whoever occupies it now).
 )";
 
+constexpr const char* kFindRefs = R"(
+An identifier is <type>:<value> in any form the daemon accepts: account:A-1001,
+phone:13800138001 or "phone:+86 138 0013 8001", unit:<community>/3-2-1202 or
+unit:3-2-1202, customer:<id>. A unit names everyone who occupied it, most
+recent first (at most 50); any other identifier names at most one customer. An
+identifier nobody holds is not an error: "No customer is known by ..." (exit 0).
+UNIT NOW lists the units the customer occupies now; K/U/H/E/D the events on
+KNOW, UNDERSTAND, HELP, EMPATHIZE and DELIGHT.
+)";
+
+constexpr const char* kFindJson = R"(
+With --json: one customer object per line, most recent first, as customer
+--json prints it under "customer" ({id, created_at, identifiers, occupancy,
+steps, open_matters, complaint_resolution_median, last_proactive_contact,
+merges}); nothing when no customer is known.
+)";
+
 constexpr const char* kOutreachJson = R"(
 With --json: {items: [{customer, reason, detail, community, since}],
 next_page_token}; reason is "COMPLAINT_PAST_SLA", "NEW_OCCUPANT_NOT_WELCOMED",
@@ -255,6 +272,16 @@ int main(int argc, char** argv) {
   AddCommonOptions(*customer_command, address, json);
   customer_command->footer(Footer({kCustomerRefs, kCustomerJson, kExitCodes}));
 
+  std::string identifier;
+  auto* find_command = app.add_subcommand(
+      "find", "Every customer an identifier names (a unit's occupants, most recent first)");
+  find_command
+      ->add_option("IDENTIFIER", identifier,
+                   "<type>:<value>, e.g. phone:13800138001 or unit:3-2-1202")
+      ->required();
+  AddCommonOptions(*find_command, address, json);
+  find_command->footer(Footer({kFindRefs, kFindJson, kExitCodes}));
+
   ctl::OutreachOptions outreach;
   std::vector<std::string> outreach_reasons;
   auto* outreach_command =
@@ -335,6 +362,7 @@ int main(int argc, char** argv) {
   }
   if (plugins_command->parsed()) return ctl::RunPlugins(daemon, json);
   if (customer_command->parsed()) return ctl::RunCustomer(daemon, customer, json);
+  if (find_command->parsed()) return ctl::RunFind(daemon, identifier, json);
   if (outreach_command->parsed()) {
     for (const auto& reason : outreach_reasons) {
       outreach.reasons.push_back(*ctl::ParseOutreachReason(reason));
