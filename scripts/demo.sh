@@ -94,6 +94,9 @@ done
 # Times are shown in the billing system's own time zone.
 TZ=Asia/Shanghai "${ctl[@]}" timeline "$customer" --all
 echo
+# The same person as one customer across the three systems, on the five steps.
+TZ=Asia/Shanghai "${ctl[@]}" customer "$customer"
+echo
 echo "Quarantined rows and everything else the daemon did: $demo/propbridged.log"
 kill -TERM $daemon $vendor_api
 wait $daemon $vendor_api || true

@@ -24,6 +24,7 @@ namespace {
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 using nlohmann::json;
+using ::testing::ContainsRegex;
 using ::testing::HasSubstr;
 using ::testing::Not;
 
@@ -520,7 +521,9 @@ TEST_F(PropbridgectlTest, OutreachListsWhoNeedsAContactAndWhy) {
 
   CtlResult table = Ctl(Address() + "outreach --all");
   ASSERT_EQ(table.code, 0) << table.err;
-  EXPECT_THAT(table.out, HasSubstr("CUSTOMER    REASON              SINCE"));
+  // The CUSTOMER column is as wide as the widest id, which depends on how many customers the
+  // shared daemon made before this test.
+  EXPECT_THAT(table.out, ContainsRegex("CUSTOMER +REASON +SINCE"));
   EXPECT_THAT(table.out, HasSubstr("COMPLAINT_PAST_SLA"));
   EXPECT_THAT(table.out, HasSubstr("complaint dispute:X-1 open 72 h (SLA 24 h)\n"));
   EXPECT_THAT(table.out, HasSubstr("\n1 customer\n"));
