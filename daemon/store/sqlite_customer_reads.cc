@@ -469,6 +469,11 @@ Result<std::optional<Customer>> QueryCustomer(sqlite3* db, std::int64_t id, Micr
   auto figures = FoldEvents(db, events->get(), customer.id);
   if (!figures.ok()) return figures.status();
   customer.steps = figures->steps;
+  // Created with the first event to arrive; events arrive out of order, so an earlier one
+  // that came later says when the customer was first seen.
+  if (figures->first_event && *figures->first_event < customer.created_at) {
+    customer.created_at = *figures->first_event;
+  }
   for (const MatterTrack* matter : figures->OpenMatters()) {
     customer.open_matters.push_back({matter->id, matter->step, matter->last_kind, matter->opened_at,
                                      matter->last_at, matter->reopened_at.has_value()});

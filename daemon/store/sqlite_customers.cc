@@ -309,7 +309,32 @@ Status CustomerResolver::Occupy(const std::string& unit, std::int64_t home, Micr
     if (!end.ok()) return end.status();
     if (Status e = StepDone(db_, *end, {covering->id, t}, "end occupancy"); !e.ok()) return e;
   }
-  // The new period runs until the next one that begins later (events arrive out of order).
+  // Events arrive out of order: when the next period on the unit is the same customer's and
+  // only inferred, their stay began earlier. Move its start back instead of adding a period.
+  {
+    auto next = Statement(
+        "SELECT id, customer, inferred FROM occupancy WHERE unit = ?1 AND from_at > ?2"
+        " ORDER BY from_at LIMIT 1");
+    if (!next.ok()) return next.status();
+    std::optional<Period> later;
+    Status n = StepRows(db_, *next, {unit, t}, "read occupancy", [&](sqlite3_stmt* row) {
+      later = Period{sqlite3_column_int64(row, 0), sqlite3_column_int64(row, 1),
+                     sqlite3_column_int(row, 2) != 0};
+      return Status::Ok();
+    });
+    if (!n.ok()) return n;
+    if (later && later->inferred) {
+      auto occupant = Root(later->customer);
+      if (!occupant.ok()) return occupant.status();
+      if (*occupant == *root) {
+        auto extend = Statement("UPDATE occupancy SET from_at = ?2, inferred = ?3 WHERE id = ?1");
+        if (!extend.ok()) return extend.status();
+        return StepDone(db_, *extend, {later->id, t, std::int64_t{inferred ? 1 : 0}},
+                        "extend occupancy");
+      }
+    }
+  }
+  // The new period runs until the next one that begins later.
   auto insert = Statement(
       "INSERT INTO occupancy (unit, community, customer, from_at, to_at, inferred)"
       " VALUES (?1, ?2, ?3, ?4, (SELECT MIN(from_at) FROM occupancy WHERE unit = ?1 AND"

@@ -199,6 +199,23 @@ TEST_F(CustomerResolutionTest, AUnitThatChangesHandsBelongsToWhoeverLivedThereTh
   EXPECT_NE(Put("after", {unit}, kDay + days(51)), new_owner);
 }
 
+TEST_F(CustomerResolutionTest, EventsArrivingOutOfOrderMakeOneStayNotFragments) {
+  const identity::Identifier unit{"unit", "阳光花园/7-3-1501"};
+  const identity::Identifier account{"account", "A-1005"};
+  // The home-service booking arrives first, the complaint next, the handover last.
+  const std::int64_t customer = Put("booking", {account, unit}, kDay + days(40));
+  Put("complaint", {account, unit}, kDay + days(35));
+  Put("appointment", {account, unit}, kDay, "maintenance.handover.appointment_booked");
+  Put("keys", {account, unit}, kDay + days(12), "maintenance.handover.keys_handed_over");
+  auto read = store_->ReadCustomer(customer, kDay + days(60));
+  ASSERT_TRUE(read.ok() && *read) << read.status().message();
+  ASSERT_EQ((*read)->occupancy.size(), 1u);
+  const OccupancyPeriod& stay = (*read)->occupancy[0];
+  EXPECT_EQ(stay.from, kDay);
+  EXPECT_FALSE(stay.to.has_value());
+  EXPECT_FALSE(stay.inferred) << "the keys handover confirms the stay";
+}
+
 TEST_F(CustomerResolutionTest, EventsWrittenWhileAnAdminLinksEndOnTheOneCustomer) {
   Put("a-0", {{"account", "A-1"}}, kDay);
   Put("b-0", {{"account", "B-1"}}, kDay);
