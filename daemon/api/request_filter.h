@@ -10,7 +10,6 @@ namespace propbridge::api {
 
 Result<store::TimelineFilter> ToStoreFilter(const v1::TimelineFilter& filter);
 
-
 // page_size 0 means `fallback`; negative or above `max` is an error.
 Result<std::size_t> CheckPageSize(int page_size, std::size_t fallback, std::size_t max);
 

@@ -184,7 +184,7 @@ class Store {
   virtual Result<OutreachPage> ReadOutreach(const OutreachQuery& query) = 0;
   // The method's figures for each community (one when `community` is not empty).
   virtual Result<std::vector<CommunityFigures>> ReadCommunityFigures(const std::string& community,
-                                                                    Micros now) = 0;
+                                                                     Micros now) = 0;
 };
 
 // The embedded default: SQLite in WAL mode, one writer connection, a pool of readers.

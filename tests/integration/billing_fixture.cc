@@ -13,8 +13,8 @@ std::string BillingRows(const std::string& prefix, int rows, int accounts) {
                   "%s%d,%s,A-%d,3-2-%d,Test Customer,1380000%04d,2026-10-%02d %02d:%02d,"
                   "property fee,\"1,%03d.50\",\n",
                   prefix.c_str(), i, i % 2 == 0 ? "charge" : "payment", i % accounts,
-                  1200 + i % accounts, i % accounts, 1 + minutes / (60 * 24), (minutes / 60) % 24, minutes % 60,
-                  i % 1000);
+                  1200 + i % accounts, i % accounts, 1 + minutes / (60 * 24), (minutes / 60) % 24,
+                  minutes % 60, i % 1000);
     csv += line;
   }
   return csv;

@@ -111,8 +111,8 @@ class SqliteStoreTest : public ::testing::Test {
   }
 
   std::vector<Event> Timeline(Store& store, const std::string& customer) {
-    auto events =
-        store.ReadTimeline({.customer = CustomerOf(store, customer), .limit = 1'000'000, .after = std::nullopt});
+    auto events = store.ReadTimeline(
+        {.customer = CustomerOf(store, customer), .limit = 1'000'000, .after = std::nullopt});
     EXPECT_TRUE(events.ok()) << events.status().message();
     return events.ok() ? std::move(events).value() : std::vector<Event>{};
   }
@@ -511,8 +511,8 @@ TEST_F(SqliteStoreTest, ReadersRunConcurrentlyWithTheWriter) {
         auto checkpoint = store->LoadCheckpoint("billing");
         ASSERT_TRUE(checkpoint.ok()) << checkpoint.status().message();
         std::size_t committed = checkpoint->has_value() ? std::stoul(**checkpoint) : 0;
-        auto events =
-            store->ReadTimeline({.customer = CustomerOf(*store, "c1"), .limit = 100'000, .after = std::nullopt});
+        auto events = store->ReadTimeline(
+            {.customer = CustomerOf(*store, "c1"), .limit = 100'000, .after = std::nullopt});
         ASSERT_TRUE(events.ok()) << events.status().message();
         EXPECT_EQ(events->size() % kEventsPerBatch, 0u) << "saw part of a batch";
         EXPECT_GE(events->size(), committed * kEventsPerBatch);

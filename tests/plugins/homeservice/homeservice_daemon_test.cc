@@ -29,9 +29,11 @@ constexpr const char* kToken = "test-token";
 // The bundled sample: 27 revisions of 7 orders, one of them (a rating of 7) malformed. The two
 // orders booked by phone alone are A-1003's: her account's orders carry the same phone.
 constexpr std::size_t kSampleRevisions = 27;
-const std::map<std::string, std::size_t> kSampleEventsPerCustomer = {
-    {"account:A-1001", 7}, {"account:A-1002", 4}, {"account:A-1003", 7},
-    {"account:A-1004", 3}, {"account:A-1005", 5}};
+const std::map<std::string, std::size_t> kSampleEventsPerCustomer = {{"account:A-1001", 7},
+                                                                     {"account:A-1002", 4},
+                                                                     {"account:A-1003", 7},
+                                                                     {"account:A-1004", 3},
+                                                                     {"account:A-1005", 5}};
 
 std::vector<nlohmann::json> SampleLog() {
   std::string error;
