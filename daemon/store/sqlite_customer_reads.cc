@@ -9,6 +9,7 @@
 #include <unordered_map>
 #include <utility>
 
+#include "daemon/store/sqlite_customers.h"
 #include "daemon/store/sqlite_support.h"
 
 namespace propbridge::store {
@@ -51,6 +52,7 @@ constexpr std::string_view kOccupancyOrder = " ORDER BY o.from_at DESC, o.id DES
 // Whether any customer was merged into ?1.
 constexpr const char* kAbsorbedSql = "SELECT 1 FROM customers WHERE merged_into = ?1 LIMIT 1";
 
+// The columns in MergeFromRow's order (sqlite_customers.h).
 constexpr std::string_view kMergesSql =
     "SELECT m.id, m.at, m.kept, m.absorbed, m.cause, m.event_id, m.actor, m.reason, "
     "m.undone_at, m.undone_by, m.undone_reason FROM merges m JOIN tree ON m.kept = tree.id "
@@ -74,29 +76,6 @@ WITH RECURSIVE up(community, id, merged_into) AS (
   UNION
   SELECT up.community, c.id, c.merged_into FROM up JOIN customers c ON c.id = up.merged_into)
 SELECT community, id FROM up WHERE merged_into IS NULL ORDER BY community, id)sql";
-}
-
-std::optional<Micros> ColumnOptionalTime(sqlite3_stmt* stmt, int column) {
-  if (sqlite3_column_type(stmt, column) == SQLITE_NULL) return std::nullopt;
-  return ColumnTime(stmt, column);
-}
-
-// Steps a statement to its end, handing each row to `row`.
-template <typename Row>
-Status EachRow(sqlite3* db, sqlite3_stmt* stmt, std::string_view what, Row row) {
-  int rc;
-  while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) row(stmt);
-  return rc == SQLITE_DONE ? Status::Ok() : SqliteError(db, rc, what);
-}
-
-// Binds one customer id and reads every row.
-template <typename Row>
-Status ForCustomer(sqlite3* db, sqlite3_stmt* stmt, std::int64_t customer, std::string_view what,
-                   Row row) {
-  ScopedReset reset(stmt);
-  Binder binder(stmt);
-  if (binder.Int(customer).rc() != SQLITE_OK) return SqliteError(db, binder.rc(), what);
-  return EachRow(db, stmt, what, row);
 }
 
 // One snapshot for every statement of a read, so that a merge or split committed halfway
@@ -230,8 +209,8 @@ Result<EventFigures> FoldEvents(sqlite3* db, sqlite3_stmt* events, std::int64_t 
   for (std::size_t i = 0; i < figures.steps.size(); ++i) {
     figures.steps[i].step = static_cast<sdk::Step>(i + 1);
   }
-  Status status = ForCustomer(db, events, customer, "read customer events",
-                              [&](sqlite3_stmt* row) { figures.Add(row); });
+  Status status = StepRows(db, events, {customer}, "read customer events",
+                           [&](sqlite3_stmt* row) { figures.Add(row); });
   if (!status.ok()) return status;
   return figures;
 }
@@ -266,20 +245,20 @@ class PeriodReader {
 
   Result<std::vector<Period>> Read(std::int64_t root) {
     bool absorbed = false;
-    Status status = ForCustomer(db_, absorbed_.get(), root, "read occupancy",
-                                [&](sqlite3_stmt*) { absorbed = true; });
+    Status status = StepRows(db_, absorbed_.get(), {root}, "read occupancy",
+                             [&](sqlite3_stmt*) { absorbed = true; });
     if (!status.ok()) return status;
     std::vector<Period> periods;
-    status = ForCustomer(db_, absorbed ? tree_.get() : own_.get(), root, "read occupancy",
-                         [&](sqlite3_stmt* row) {
-                           Period& p = periods.emplace_back();
-                           p.period.unit = ColumnText(row, 0);
-                           p.community = ColumnText(row, 1);
-                           p.period.customer = root;
-                           p.period.from = ColumnTime(row, 2);
-                           p.period.to = ColumnOptionalTime(row, 3);
-                           p.period.inferred = sqlite3_column_int(row, 4) != 0;
-                         });
+    status = StepRows(db_, absorbed ? tree_.get() : own_.get(), {root}, "read occupancy",
+                      [&](sqlite3_stmt* row) {
+                        Period& p = periods.emplace_back();
+                        p.period.unit = ColumnText(row, 0);
+                        p.community = ColumnText(row, 1);
+                        p.period.customer = root;
+                        p.period.from = ColumnTime(row, 2);
+                        p.period.to = ColumnOptionalTime(row, 3);
+                        p.period.inferred = sqlite3_column_int(row, 4) != 0;
+                      });
     if (!status.ok()) return status;
     return periods;
   }
@@ -318,7 +297,7 @@ Result<std::optional<Root>> FindRoot(sqlite3* db, std::int64_t id) {
   if (!stmt.ok()) return stmt.status();
   bool known = false;
   std::optional<Root> root;
-  Status status = ForCustomer(db, stmt->get(), id, "find root customer", [&](sqlite3_stmt* row) {
+  Status status = StepRows(db, stmt->get(), {id}, "find root customer", [&](sqlite3_stmt* row) {
     known = true;
     if (sqlite3_column_int(row, 2) != 0) {
       root = Root{sqlite3_column_int64(row, 0), ColumnTime(row, 1)};
@@ -448,14 +427,14 @@ Result<std::optional<Customer>> QueryCustomer(sqlite3* db, std::int64_t id, Micr
 
   auto identifiers = Prepare(db, OnTree(kIdentifiersSql).c_str(), "read customer identifiers");
   if (!identifiers.ok()) return identifiers.status();
-  Status status = ForCustomer(
-      db, identifiers->get(), customer.id, "read customer identifiers", [&](sqlite3_stmt* row) {
-        CustomerIdentifier& identifier = customer.identifiers.emplace_back();
-        identifier.id.type = ColumnText(row, 0);
-        identifier.id.value = ColumnText(row, 1);
-        identifier.demoted = sqlite3_column_int(row, 2) != 0;
-        identifier.first_seen = ColumnTime(row, 3);
-      });
+  Status status = StepRows(db, identifiers->get(), {customer.id}, "read customer identifiers",
+                           [&](sqlite3_stmt* row) {
+                             CustomerIdentifier& identifier = customer.identifiers.emplace_back();
+                             identifier.id.type = ColumnText(row, 0);
+                             identifier.id.value = ColumnText(row, 1);
+                             identifier.demoted = sqlite3_column_int(row, 2) != 0;
+                             identifier.first_seen = ColumnTime(row, 3);
+                           });
   if (!status.ok()) return status;
 
   auto occupancy = PeriodReader::Open(db);
@@ -483,20 +462,8 @@ Result<std::optional<Customer>> QueryCustomer(sqlite3* db, std::int64_t id, Micr
 
   auto merges = Prepare(db, OnTree(kMergesSql).c_str(), "read merges");
   if (!merges.ok()) return merges.status();
-  status = ForCustomer(db, merges->get(), customer.id, "read merges", [&](sqlite3_stmt* row) {
-    MergeRecord& merge = customer.merges.emplace_back();
-    merge.id = sqlite3_column_int64(row, 0);
-    merge.at = ColumnTime(row, 1);
-    merge.kept = sqlite3_column_int64(row, 2);
-    merge.absorbed = sqlite3_column_int64(row, 3);
-    merge.cause = ColumnText(row, 4);
-    merge.event_id = sqlite3_column_int64(row, 5);
-    merge.actor = ColumnText(row, 6);
-    merge.reason = ColumnText(row, 7);
-    merge.undone_at = ColumnOptionalTime(row, 8);
-    merge.undone_by = ColumnText(row, 9);
-    merge.undone_reason = ColumnText(row, 10);
-  });
+  status = StepRows(db, merges->get(), {customer.id}, "read merges",
+                    [&](sqlite3_stmt* row) { customer.merges.push_back(MergeFromRow(row)); });
   if (!status.ok()) return status;
   return std::optional<Customer>(std::move(customer));
 }

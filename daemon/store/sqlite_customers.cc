@@ -26,12 +26,10 @@ std::string CommunityOf(const std::string& unit) {
   return slash == std::string::npos ? std::string() : unit.substr(0, slash);
 }
 
-std::optional<Micros> ColumnOptionalTime(sqlite3_stmt* stmt, int column) {
-  if (sqlite3_column_type(stmt, column) == SQLITE_NULL) return std::nullopt;
-  return ColumnTime(stmt, column);
-}
+}  // namespace
 
-Status ReadMergeRow(sqlite3_stmt* stmt, MergeRecord& merge) {
+MergeRecord MergeFromRow(sqlite3_stmt* stmt) {
+  MergeRecord merge;
   merge.id = sqlite3_column_int64(stmt, 0);
   merge.at = ColumnTime(stmt, 1);
   merge.kept = sqlite3_column_int64(stmt, 2);
@@ -43,12 +41,10 @@ Status ReadMergeRow(sqlite3_stmt* stmt, MergeRecord& merge) {
   merge.undone_at = ColumnOptionalTime(stmt, 8);
   merge.undone_by = ColumnText(stmt, 9);
   merge.undone_reason = ColumnText(stmt, 10);
-  return Status::Ok();
+  return merge;
 }
 
-constexpr const char* kSelectMerge =
-    "SELECT id, at, kept, absorbed, cause, event_id, actor, reason, undone_at, undone_by,"
-    " undone_reason FROM merges WHERE id = ?1";
+namespace {
 
 constexpr const char* kSelectMergedInto = "SELECT merged_into FROM customers WHERE id = ?1";
 
@@ -500,13 +496,13 @@ Status CustomerResolver::RecordMergeEvent(const Resolution& resolution, std::int
 }
 
 Result<MergeRecord> CustomerResolver::ReadMerge(std::int64_t merge_id) {
-  auto stmt = Statement(kSelectMerge);
+  static const std::string sql =
+      std::string("SELECT ") + kMergeColumns + " FROM merges WHERE id = ?1";
+  auto stmt = Statement(sql.c_str());
   if (!stmt.ok()) return stmt.status();
   std::optional<MergeRecord> merge;
-  Status s = StepRows(db_, *stmt, {merge_id}, "read a merge", [&](sqlite3_stmt* row) {
-    merge.emplace();
-    return ReadMergeRow(row, *merge);
-  });
+  Status s = StepRows(db_, *stmt, {merge_id}, "read a merge",
+                      [&](sqlite3_stmt* row) { merge = MergeFromRow(row); });
   if (!s.ok()) return s;
   if (!merge) return NotFound("no merge " + std::to_string(merge_id));
   return *merge;

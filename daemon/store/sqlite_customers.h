@@ -88,6 +88,11 @@ class CustomerResolver {
   StatementCache statements_;
 };
 
+// The merges table's columns in the order MergeFromRow reads them, without a table prefix.
+inline constexpr const char* kMergeColumns =
+    "id, at, kept, absorbed, cause, event_id, actor, reason, undone_at, undone_by, undone_reason";
+MergeRecord MergeFromRow(sqlite3_stmt* stmt);
+
 // Reads for the API, on a read connection.
 Result<std::optional<std::int64_t>> QueryRoot(StatementCache& statements, std::int64_t customer);
 Result<std::optional<std::int64_t>> QueryCustomerFor(StatementCache& statements,

@@ -65,6 +65,11 @@ Micros ColumnTime(sqlite3_stmt* stmt, int column) {
   return Micros(std::chrono::microseconds(sqlite3_column_int64(stmt, column)));
 }
 
+std::optional<Micros> ColumnOptionalTime(sqlite3_stmt* stmt, int column) {
+  if (sqlite3_column_type(stmt, column) == SQLITE_NULL) return std::nullopt;
+  return ColumnTime(stmt, column);
+}
+
 Result<Db> OpenConnection(const std::string& path, int flags) {
   sqlite3* raw = nullptr;
   int rc = sqlite3_open_v2(path.c_str(), &raw, flags | SQLITE_OPEN_NOMUTEX, nullptr);

@@ -8,9 +8,11 @@
 #include <initializer_list>
 #include <map>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <variant>
 
 #include "daemon/store/event.h"
@@ -90,6 +92,8 @@ class Binder {
 
 std::string ColumnText(sqlite3_stmt* stmt, int column);
 Micros ColumnTime(sqlite3_stmt* stmt, int column);
+// nullopt for NULL.
+std::optional<Micros> ColumnOptionalTime(sqlite3_stmt* stmt, int column);
 
 // A statement parameter: an integer, text (bound without a copy) or NULL.
 using SqlParam = std::variant<std::int64_t, std::string_view, std::monostate>;
@@ -97,8 +101,8 @@ using SqlParam = std::variant<std::int64_t, std::string_view, std::monostate>;
 // Binds `params` to ?1, ?2, ... in order.
 int BindAll(sqlite3_stmt* stmt, std::span<const SqlParam> params);
 
-// Runs `stmt` with `params`, calling `row(stmt)` (which returns a Status) for each row, and
-// resets it. `what` names the query in errors.
+// Runs `stmt` with `params`, calling `row(stmt)` for each row, and resets it. `row` returns
+// a Status (the first error stops the reading) or nothing. `what` names the query in errors.
 template <typename Row>
 Status StepRows(sqlite3* db, sqlite3_stmt* stmt, std::span<const SqlParam> params,
                 std::string_view what, Row row) {
@@ -106,7 +110,11 @@ Status StepRows(sqlite3* db, sqlite3_stmt* stmt, std::span<const SqlParam> param
   int rc = BindAll(stmt, params);
   if (rc != SQLITE_OK) return SqliteError(db, rc, what);
   while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-    if (Status s = row(stmt); !s.ok()) return s;
+    if constexpr (std::is_void_v<decltype(row(stmt))>) {
+      row(stmt);
+    } else if (Status s = row(stmt); !s.ok()) {
+      return s;
+    }
   }
   if (rc != SQLITE_DONE) return SqliteError(db, rc, what);
   return Status::Ok();
@@ -121,7 +129,7 @@ Status StepRows(sqlite3* db, sqlite3_stmt* stmt, std::initializer_list<SqlParam>
 // Runs a statement that returns no rows.
 inline Status StepDone(sqlite3* db, sqlite3_stmt* stmt, std::span<const SqlParam> params,
                        std::string_view what) {
-  return StepRows(db, stmt, params, what, [](sqlite3_stmt*) { return Status::Ok(); });
+  return StepRows(db, stmt, params, what, [](sqlite3_stmt*) {});
 }
 inline Status StepDone(sqlite3* db, sqlite3_stmt* stmt, std::initializer_list<SqlParam> params,
                        std::string_view what) {
