@@ -24,6 +24,7 @@
 
 #include "benchmarks/bench_support.h"
 #include "daemon/api/grpc_server.h"
+#include "daemon/store/sqlite_support.h"
 #include "daemon/store/store.h"
 #include "propbridge/v1/customer.grpc.pb.h"
 
@@ -82,45 +83,35 @@ void WriteAll(store::Store& store, std::vector<store::Event>& events) {
 // `customers`, on a connection of the benchmark's own while the store is idle.
 double RawInsertSeconds(const std::filesystem::path& path, std::int64_t count,
                         std::int64_t customers, std::mt19937_64& random) {
-  sqlite3* db = nullptr;
-  if (sqlite3_open(path.c_str(), &db) != SQLITE_OK) Fail("open the store's database");
-  auto exec = [db](const std::string& sql) {
-    if (sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr) != SQLITE_OK) {
-      Fail(std::string("baseline: ") + sqlite3_errmsg(db));
-    }
-  };
-  exec("PRAGMA synchronous = FULL");
-  sqlite3_stmt* insert = nullptr;
-  sqlite3_prepare_v2(db,
+  store::Db db = Check(store::OpenConnection(path.string(), SQLITE_OPEN_READWRITE), "baseline");
+  Check(store::Exec(db.get(), "PRAGMA synchronous = FULL", "baseline"), "baseline");
+  store::Stmt insert = Check(
+      store::Prepare(db.get(),
                      "INSERT INTO events (customer, home, occurred_at, ingested_at, source,"
                      " source_event_id, step, kind, initiative, contact, channel, matter_id,"
                      " matter_state, summary, attributes, identifiers) VALUES (?1, ?1, ?2, ?2,"
                      " 'raw', ?3, 2, 'billing.charge.posted', 1, 0, '', '', 0,"
                      " 'Property fee for the month posted to the account',"
                      " '{\"amount_fen\":\"128000\",\"item\":\"property fee\"}', ?4)",
-                     -1, &insert, nullptr);
+                     "baseline insert"),
+      "baseline");
   std::uniform_int_distribution<std::int64_t> pick(0, customers - 1);
   const Clock::time_point start = Clock::now();
   for (std::int64_t first = 0; first < count; first += kBatch) {
-    exec("BEGIN IMMEDIATE");
+    Check(store::Exec(db.get(), "BEGIN IMMEDIATE", "baseline begin"), "baseline");
     for (std::int64_t i = first; i < std::min(count, first + kBatch); ++i) {
       const std::int64_t who = pick(random);
       const std::string id = "raw-" + std::to_string(i);
       const std::string identifiers = "account:" + Account(who);
-      sqlite3_bind_int64(insert, 1, who + 1);
-      sqlite3_bind_int64(insert, 2, (kStart + minutes(customers + i)).time_since_epoch().count());
-      sqlite3_bind_text(insert, 3, id.c_str(), -1, SQLITE_TRANSIENT);
-      sqlite3_bind_text(insert, 4, identifiers.c_str(), -1, SQLITE_TRANSIENT);
-      if (sqlite3_step(insert) != SQLITE_DONE)
-        Fail(std::string("baseline insert: ") + sqlite3_errmsg(db));
-      sqlite3_reset(insert);
+      Check(store::StepDone(db.get(), insert.get(),
+                            {who + 1, (kStart + minutes(customers + i)).time_since_epoch().count(),
+                             id, identifiers},
+                            "baseline insert"),
+            "baseline");
     }
-    exec("COMMIT");
+    Check(store::Exec(db.get(), "COMMIT", "baseline commit"), "baseline");
   }
-  const double seconds = SecondsSince(start);
-  sqlite3_finalize(insert);
-  sqlite3_close(db);
-  return seconds;
+  return SecondsSince(start);
 }
 
 int Main(int argc, char** argv) {

@@ -26,6 +26,7 @@
 #include "daemon/ingest/pipeline.h"
 #include "daemon/ingest/step_mapping.h"
 #include "daemon/store/sqlite_schema.h"
+#include "daemon/store/sqlite_support.h"
 #include "daemon/store/store.h"
 #include "daemon/supervisor/plugin_supervisor.h"
 
@@ -57,15 +58,8 @@ constexpr char kEventColumns[] =
     "customer, home, occurred_at, source, source_event_id, step, kind, initiative, contact,"
     " channel, matter_id, matter_state, summary, attributes, identifiers";
 
-struct DbCloser {
-  void operator()(sqlite3* db) const { sqlite3_close_v2(db); }
-};
-using Db = std::unique_ptr<sqlite3, DbCloser>;
-
-struct StmtFinalizer {
-  void operator()(sqlite3_stmt* stmt) const { sqlite3_finalize(stmt); }
-};
-using Stmt = std::unique_ptr<sqlite3_stmt, StmtFinalizer>;
+using store::Db;
+using store::Stmt;
 
 void CheckSqlite(sqlite3* db, int rc, int expected, std::string_view what) {
   if (rc != expected) Fail(std::string(what) + ": " + sqlite3_errmsg(db));
