@@ -14,51 +14,39 @@ namespace propbridge::api {
 grpc::ServerUnaryReactor* AdminService::ListPlugins(grpc::CallbackServerContext* context,
                                                     const v1::ListPluginsRequest*,
                                                     v1::ListPluginsResponse* response) {
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  reactor->Finish(ToGrpc(Plugins(*response)));
-  return reactor;
+  return FinishUnary(context, Plugins(*response));
 }
 
 grpc::ServerUnaryReactor* AdminService::ListQuarantine(grpc::CallbackServerContext* context,
                                                        const v1::ListQuarantineRequest* request,
                                                        v1::ListQuarantineResponse* response) {
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  reactor->Finish(ToGrpc(Quarantine(*request, *response)));
-  return reactor;
+  return FinishUnary(context, Quarantine(*request, *response));
 }
 
 grpc::ServerUnaryReactor* AdminService::RestartPlugin(grpc::CallbackServerContext* context,
                                                       const v1::RestartPluginRequest* request,
                                                       v1::RestartPluginResponse* response) {
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  reactor->Finish(
-      ToGrpc(Control(request->name(), &PluginControl::Restart, *response->mutable_plugin())));
-  return reactor;
+  return FinishUnary(
+      context, Control(request->name(), &PluginControl::Restart, *response->mutable_plugin()));
 }
 
 grpc::ServerUnaryReactor* AdminService::StopPlugin(grpc::CallbackServerContext* context,
                                                    const v1::StopPluginRequest* request,
                                                    v1::StopPluginResponse* response) {
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  reactor->Finish(
-      ToGrpc(Control(request->name(), &PluginControl::Stop, *response->mutable_plugin())));
-  return reactor;
+  return FinishUnary(context,
+                     Control(request->name(), &PluginControl::Stop, *response->mutable_plugin()));
 }
 
 grpc::ServerUnaryReactor* AdminService::LinkCustomers(grpc::CallbackServerContext* context,
                                                       const v1::LinkCustomersRequest* request,
                                                       v1::LinkCustomersResponse* response) {
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  reactor->Finish(ToGrpc(Link(*request, *response)));
-  return reactor;
+  return FinishUnary(context, Link(*request, *response));
 }
 
 grpc::ServerUnaryReactor* AdminService::SplitCustomer(grpc::CallbackServerContext* context,
                                                       const v1::SplitCustomerRequest* request,
                                                       v1::SplitCustomerResponse* response) {
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  reactor->Finish(ToGrpc(Split(*request, *response)));
-  return reactor;
+  return FinishUnary(context, Split(*request, *response));
 }
 
 namespace {

@@ -126,33 +126,25 @@ void ToProto(const store::Customer& customer, store::Micros now, v1::Customer& o
 grpc::ServerUnaryReactor* CustomerService::GetCustomer(grpc::CallbackServerContext* context,
                                                        const v1::GetCustomerRequest* request,
                                                        v1::GetCustomerResponse* response) {
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  reactor->Finish(ToGrpc(Get(*request, *response)));
-  return reactor;
+  return FinishUnary(context, Get(*request, *response));
 }
 
 grpc::ServerUnaryReactor* CustomerService::FindCustomers(grpc::CallbackServerContext* context,
                                                          const v1::FindCustomersRequest* request,
                                                          v1::FindCustomersResponse* response) {
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  reactor->Finish(ToGrpc(Find(*request, *response)));
-  return reactor;
+  return FinishUnary(context, Find(*request, *response));
 }
 
 grpc::ServerUnaryReactor* CustomerService::ListOutreach(grpc::CallbackServerContext* context,
                                                         const v1::ListOutreachRequest* request,
                                                         v1::ListOutreachResponse* response) {
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  reactor->Finish(ToGrpc(Outreach(*request, *response)));
-  return reactor;
+  return FinishUnary(context, Outreach(*request, *response));
 }
 
 grpc::ServerUnaryReactor* CustomerService::GetCommunityFigures(
     grpc::CallbackServerContext* context, const v1::GetCommunityFiguresRequest* request,
     v1::GetCommunityFiguresResponse* response) {
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  reactor->Finish(ToGrpc(Figures(*request, *response)));
-  return reactor;
+  return FinishUnary(context, Figures(*request, *response));
 }
 
 Status CustomerService::Get(const v1::GetCustomerRequest& request,

@@ -52,9 +52,7 @@ void ToProto(const store::EventView& e, v1::TimelineEvent& out) { FillProto(e, o
 grpc::ServerUnaryReactor* TimelineService::GetTimeline(grpc::CallbackServerContext* context,
                                                        const v1::GetTimelineRequest* request,
                                                        v1::GetTimelineResponse* response) {
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  reactor->Finish(ToGrpc(Read(*request, *response)));
-  return reactor;
+  return FinishUnary(context, Read(*request, *response));
 }
 
 Status TimelineService::Read(const v1::GetTimelineRequest& request,
