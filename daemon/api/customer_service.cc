@@ -16,10 +16,6 @@ namespace {
 
 constexpr std::size_t kMaxCommunityBytes = 200;
 
-store::Micros Now() {
-  return std::chrono::floor<std::chrono::microseconds>(std::chrono::system_clock::now());
-}
-
 double Share(std::int64_t part, std::int64_t whole) {
   return whole == 0 ? 0.0 : static_cast<double>(part) / static_cast<double>(whole);
 }
@@ -151,7 +147,7 @@ Status CustomerService::Get(const v1::GetCustomerRequest& request,
                             v1::GetCustomerResponse& response) {
   auto id = ResolveCustomerRef(store_, request.customer(), "customer", *options_.identity);
   if (!id.ok()) return id.status();
-  const store::Micros now = Now();
+  const store::Micros now = store::MicrosNow();
   auto customer = store_.ReadCustomer(*id, now);
   if (!customer.ok()) return customer.status();
   if (!*customer) return NotFound("no customer is known by '" + request.customer() + "'");
@@ -166,7 +162,7 @@ Status CustomerService::Find(const v1::FindCustomersRequest& request,
   auto ids = store_.FindCustomers(*identifier);
   if (!ids.ok()) return ids.status();
   if (ids->size() > kMaxFoundCustomers) ids->resize(kMaxFoundCustomers);
-  const store::Micros now = Now();
+  const store::Micros now = store::MicrosNow();
   for (std::int64_t id : *ids) {
     auto customer = store_.ReadCustomer(id, now);
     if (!customer.ok()) return customer.status();
@@ -185,7 +181,7 @@ Status CustomerService::Outreach(const v1::ListOutreachRequest& request,
 
   store::OutreachQuery query;
   query.rules = options_.outreach;
-  query.now = Now();
+  query.now = store::MicrosNow();
   query.community = std::move(*community);
   query.limit = *page_size;
   for (int reason : request.reasons()) {
@@ -224,7 +220,7 @@ Status CustomerService::Figures(const v1::GetCommunityFiguresRequest& request,
                                 v1::GetCommunityFiguresResponse& response) {
   auto community = CheckCommunity(request.community());
   if (!community.ok()) return community.status();
-  auto figures = store_.ReadCommunityFigures(*community, Now());
+  auto figures = store_.ReadCommunityFigures(*community, store::MicrosNow());
   if (!figures.ok()) return figures.status();
   if (!community->empty() && figures->empty()) {
     return NotFound("no unit of community '" + *community + "' is known");

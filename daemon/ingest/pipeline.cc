@@ -11,10 +11,6 @@ std::size_t Weight(const sdk::Batch& batch) {
   return std::max<std::size_t>(1, batch.events.size() + batch.rejected.size());
 }
 
-store::Micros Now() {
-  return std::chrono::time_point_cast<std::chrono::microseconds>(std::chrono::system_clock::now());
-}
-
 }  // namespace
 
 Pipeline::Pipeline(store::Store& store, PipelineOptions options, feed::ChangeFeed* feed)
@@ -89,7 +85,7 @@ void Pipeline::WriterLoop() {
 }
 
 void Pipeline::CommitGroup(std::vector<Pending>& group) {
-  store::Micros now = Now();
+  store::Micros now = store::MicrosNow();
   std::vector<store::Batch> batches;
   batches.reserve(group.size());
   for (Pending& p : group) {

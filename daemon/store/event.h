@@ -14,6 +14,11 @@ namespace propbridge::store {
 
 using Micros = std::chrono::sys_time<std::chrono::microseconds>;
 
+// The wall clock, to the microsecond.
+inline Micros MicrosNow() {
+  return std::chrono::time_point_cast<std::chrono::microseconds>(std::chrono::system_clock::now());
+}
+
 // An event as the timeline holds it, after validation and mapping.
 struct Event {
   std::int64_t id = 0;  // assigned by the store on insert: the global sequence number

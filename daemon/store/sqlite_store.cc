@@ -27,10 +27,6 @@ namespace {
 
 constexpr std::size_t kMaxBuiltStatements = 64;
 
-Micros Now() {
-  return std::chrono::time_point_cast<std::chrono::microseconds>(std::chrono::system_clock::now());
-}
-
 // Keeps the attributes' order; a repeated key keeps its first place and its last value.
 // Invalid UTF-8 becomes U+FFFD rather than an exception.
 std::string AttributesToJson(const std::vector<std::pair<std::string, std::string>>& attributes) {
@@ -540,8 +536,7 @@ Status SqliteStore::WriteBatchContents(const Batch& batch, BatchOutcome& outcome
   if (batch.checkpoint.empty()) return Status::Ok();
   sqlite3_stmt* stmt = writer_.upsert_checkpoint.get();
   ScopedReset reset(stmt);
-  const auto now =
-      std::chrono::time_point_cast<std::chrono::microseconds>(std::chrono::system_clock::now());
+  const auto now = MicrosNow();
   int rc = Binder(stmt).Text(batch.source).Text(batch.checkpoint).Time(now).rc();
   if (rc == SQLITE_OK) rc = sqlite3_step(stmt);
   if (rc != SQLITE_DONE) return SqliteError(writer_.db.get(), rc, "store checkpoint");
@@ -719,7 +714,7 @@ Result<std::vector<CheckpointRecord>> SqliteStore::ReadCheckpoints() {
 Result<std::optional<std::int64_t>> SqliteStore::FindCustomer(const identity::Identifier& id,
                                                               std::optional<Micros> at) {
   auto reader = readers_.Acquire();
-  return QueryCustomerFor(*reader->built, id, rules_, at.value_or(Now()));
+  return QueryCustomerFor(*reader->built, id, rules_, at.value_or(MicrosNow()));
 }
 
 Result<std::vector<std::int64_t>> SqliteStore::FindCustomers(const identity::Identifier& id) {
@@ -761,12 +756,12 @@ Result<MergeRecord> SqliteStore::WriteAlone(const std::function<Result<MergeReco
 Result<MergeRecord> SqliteStore::LinkCustomers(std::int64_t a, std::int64_t b,
                                                const std::string& actor,
                                                const std::string& reason) {
-  return WriteAlone([&] { return resolver_.Link(a, b, actor, reason, Now()); });
+  return WriteAlone([&] { return resolver_.Link(a, b, actor, reason, MicrosNow()); });
 }
 
 Result<MergeRecord> SqliteStore::SplitMerge(std::int64_t merge_id, const std::string& actor,
                                             const std::string& reason) {
-  return WriteAlone([&] { return resolver_.Split(merge_id, actor, reason, Now()); });
+  return WriteAlone([&] { return resolver_.Split(merge_id, actor, reason, MicrosNow()); });
 }
 
 Result<std::unique_ptr<Store>> OpenSqliteStore(const StoreOptions& options) {
