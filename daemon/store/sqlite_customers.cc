@@ -60,7 +60,6 @@ Result<std::optional<std::int64_t>> FollowMerges(sqlite3* db, sqlite3_stmt* stmt
     Status s = StepRows(db, stmt, {customer}, "follow merges", [&](sqlite3_stmt* row) {
       found = true;
       if (sqlite3_column_type(row, 0) != SQLITE_NULL) next = sqlite3_column_int64(row, 0);
-      return Status::Ok();
     });
     if (!s.ok()) return s;
     if (!found) return std::optional<std::int64_t>();
@@ -85,7 +84,6 @@ Result<std::optional<CustomerResolver::Known>> CustomerResolver::Lookup(
       StepRows(db_, *stmt, {id.type, id.value}, "look up an identifier", [&](sqlite3_stmt* row) {
         known = Known{sqlite3_column_int64(row, 0), sqlite3_column_int(row, 1),
                       sqlite3_column_int(row, 2) != 0};
-        return Status::Ok();
       });
   if (!s.ok()) return s;
   return known;
@@ -140,10 +138,7 @@ Result<std::optional<std::int64_t>> CustomerResolver::Join(std::int64_t a, std::
     if (!stmt.ok()) return stmt.status();
     bool split = false;
     Status s = StepRows(db_, *stmt, {kept, absorbed, std::string_view(kResolver)},
-                        "check for a split", [&](sqlite3_stmt*) {
-                          split = true;
-                          return Status::Ok();
-                        });
+                        "check for a split", [&](sqlite3_stmt*) { split = true; });
     if (!s.ok()) return s;
     if (split) return std::optional<std::int64_t>();
   }
@@ -205,7 +200,6 @@ Status CustomerResolver::LinkThroughLimited(const identity::Identifier& id, cons
     Status s = StepRows(db_, *stmt, {cause}, "read merges", [&](sqlite3_stmt* row) {
       joined.insert(sqlite3_column_int64(row, 0));
       joined.insert(sqlite3_column_int64(row, 1));
-      return Status::Ok();
     });
     if (!s.ok()) return s;
   }
@@ -213,10 +207,8 @@ Status CustomerResolver::LinkThroughLimited(const identity::Identifier& id, cons
   auto anchor = Statement("SELECT 1 FROM identifiers WHERE home = ?1 AND role = 1 LIMIT 1");
   if (!anchor.ok()) return anchor.status();
   for (std::int64_t customer : joined) {
-    Status s = StepRows(db_, *anchor, {customer}, "count customers", [&](sqlite3_stmt*) {
-      ++anchored;
-      return Status::Ok();
-    });
+    Status s =
+        StepRows(db_, *anchor, {customer}, "count customers", [&](sqlite3_stmt*) { ++anchored; });
     if (!s.ok()) return s;
   }
   const std::size_t limit = rules_.RuleFor(id.type).max_customers.value_or(SIZE_MAX);
@@ -237,10 +229,8 @@ Status CustomerResolver::LinkThroughLimited(const identity::Identifier& id, cons
   auto stmt =
       Statement("SELECT id FROM merges WHERE cause = ?1 AND undone_at IS NULL ORDER BY id DESC");
   if (!stmt.ok()) return stmt.status();
-  Status s = StepRows(db_, *stmt, {cause}, "read merges", [&](sqlite3_stmt* row) {
-    made.push_back(sqlite3_column_int64(row, 0));
-    return Status::Ok();
-  });
+  Status s = StepRows(db_, *stmt, {cause}, "read merges",
+                      [&](sqlite3_stmt* row) { made.push_back(sqlite3_column_int64(row, 0)); });
   if (!s.ok()) return s;
   const std::string reason = identity::LogText(id, rules_) + " is on more than " +
                              std::to_string(limit) +
@@ -259,10 +249,7 @@ Result<std::optional<std::int64_t>> CustomerResolver::OccupantAt(const std::stri
   if (!stmt.ok()) return stmt.status();
   std::optional<std::int64_t> occupant;
   Status s = StepRows(db_, *stmt, {unit, at.time_since_epoch().count()}, "find a unit's occupant",
-                      [&](sqlite3_stmt* row) {
-                        occupant = sqlite3_column_int64(row, 0);
-                        return Status::Ok();
-                      });
+                      [&](sqlite3_stmt* row) { occupant = sqlite3_column_int64(row, 0); });
   if (!s.ok()) return s;
   return occupant;
 }
@@ -286,7 +273,6 @@ Status CustomerResolver::Occupy(const std::string& unit, std::int64_t home, Micr
   Status s = StepRows(db_, *stmt, {unit, t}, "read occupancy", [&](sqlite3_stmt* row) {
     covering = Period{sqlite3_column_int64(row, 0), sqlite3_column_int64(row, 1),
                       sqlite3_column_int(row, 2) != 0};
-    return Status::Ok();
   });
   if (!s.ok()) return s;
   if (covering) {
@@ -316,7 +302,6 @@ Status CustomerResolver::Occupy(const std::string& unit, std::int64_t home, Micr
     Status n = StepRows(db_, *next, {unit, t}, "read occupancy", [&](sqlite3_stmt* row) {
       later = Period{sqlite3_column_int64(row, 0), sqlite3_column_int64(row, 1),
                      sqlite3_column_int(row, 2) != 0};
-      return Status::Ok();
     });
     if (!n.ok()) return n;
     if (later && later->inferred) {
@@ -354,7 +339,6 @@ Status CustomerResolver::Vacate(const std::string& unit, std::int64_t home, Micr
   Status s = StepRows(db_, *stmt, {unit, t}, "read occupancy", [&](sqlite3_stmt* row) {
     period = sqlite3_column_int64(row, 0);
     occupant = sqlite3_column_int64(row, 1);
-    return Status::Ok();
   });
   if (!s.ok() || period == 0) return s;
   auto occupant_root = Root(occupant);
@@ -514,10 +498,8 @@ Result<MergeRecord> CustomerResolver::Link(std::int64_t a, std::int64_t b, const
   if (!exists.ok()) return exists.status();
   for (std::int64_t id : {a, b}) {
     bool found = false;
-    Status s = StepRows(db_, *exists, {id}, "find a customer", [&](sqlite3_stmt*) {
-      found = true;
-      return Status::Ok();
-    });
+    Status s =
+        StepRows(db_, *exists, {id}, "find a customer", [&](sqlite3_stmt*) { found = true; });
     if (!s.ok()) return s;
     if (!found) return NotFound("no customer " + CustomerKey(id));
   }
@@ -581,22 +563,17 @@ Result<std::optional<std::int64_t>> QueryCustomerFor(StatementCache& statements,
         " (to_at IS NULL OR to_at > ?2) ORDER BY from_at DESC LIMIT 1",
         "find a unit's occupant");
     if (!stmt.ok()) return stmt.status();
-    Status s = StepRows(db, *stmt, {id.value, at.time_since_epoch().count()},
-                        "find a unit's occupant", [&](sqlite3_stmt* row) {
-                          home = sqlite3_column_int64(row, 0);
-                          return Status::Ok();
-                        });
+    Status s =
+        StepRows(db, *stmt, {id.value, at.time_since_epoch().count()}, "find a unit's occupant",
+                 [&](sqlite3_stmt* row) { home = sqlite3_column_int64(row, 0); });
     if (!s.ok()) return s;
   }
   if (!home) {
     auto stmt = statements.Get("SELECT home FROM identifiers WHERE type = ?1 AND value = ?2",
                                "look up an identifier");
     if (!stmt.ok()) return stmt.status();
-    Status s =
-        StepRows(db, *stmt, {id.type, id.value}, "look up an identifier", [&](sqlite3_stmt* row) {
-          home = sqlite3_column_int64(row, 0);
-          return Status::Ok();
-        });
+    Status s = StepRows(db, *stmt, {id.type, id.value}, "look up an identifier",
+                        [&](sqlite3_stmt* row) { home = sqlite3_column_int64(row, 0); });
     if (!s.ok()) return s;
   }
   if (!home) return std::optional<std::int64_t>();
@@ -613,10 +590,8 @@ Result<std::vector<std::int64_t>> QueryCustomersFor(StatementCache& statements,
         "SELECT customer FROM occupancy WHERE unit = ?1 ORDER BY from_at DESC, id DESC",
         "find a unit's occupants");
     if (!stmt.ok()) return stmt.status();
-    Status s = StepRows(db, *stmt, {id.value}, "find a unit's occupants", [&](sqlite3_stmt* row) {
-      homes.push_back(sqlite3_column_int64(row, 0));
-      return Status::Ok();
-    });
+    Status s = StepRows(db, *stmt, {id.value}, "find a unit's occupants",
+                        [&](sqlite3_stmt* row) { homes.push_back(sqlite3_column_int64(row, 0)); });
     if (!s.ok()) return s;
   }
   if (id.type == kCustomerIdType) {
@@ -625,11 +600,8 @@ Result<std::vector<std::int64_t>> QueryCustomersFor(StatementCache& statements,
     auto stmt = statements.Get("SELECT home FROM identifiers WHERE type = ?1 AND value = ?2",
                                "look up an identifier");
     if (!stmt.ok()) return stmt.status();
-    Status s =
-        StepRows(db, *stmt, {id.type, id.value}, "look up an identifier", [&](sqlite3_stmt* row) {
-          homes.push_back(sqlite3_column_int64(row, 0));
-          return Status::Ok();
-        });
+    Status s = StepRows(db, *stmt, {id.type, id.value}, "look up an identifier",
+                        [&](sqlite3_stmt* row) { homes.push_back(sqlite3_column_int64(row, 0)); });
     if (!s.ok()) return s;
   }
   std::vector<std::int64_t> customers;

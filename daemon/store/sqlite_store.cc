@@ -549,10 +549,8 @@ Result<std::int64_t> SqliteStore::InsertEvent(const Event& event, std::int64_t& 
     sqlite3_stmt* find = writer_.find_event.get();
     bool stored = false;
     Status s = StepRows(writer_.db.get(), find, {event.source, event.source_event_id},
-                        "look for event \"" + event.source_event_id + "\"", [&](sqlite3_stmt*) {
-                          stored = true;
-                          return Status::Ok();
-                        });
+                        "look for event \"" + event.source_event_id + "\"",
+                        [&](sqlite3_stmt*) { stored = true; });
     if (!s.ok()) return s;
     if (stored) return 0;
   }
