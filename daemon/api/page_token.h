@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <memory>
 #include <string>
 
 #include "propbridge/sdk/status.h"
@@ -21,7 +22,7 @@ class PageTokens {
   // The key is read from `key_file`, which is created with a fresh random key if missing, so
   // tokens survive a restart.
   static Result<PageTokens> Open(const std::filesystem::path& key_file);
-  explicit PageTokens(std::string key) : key_(std::move(key)) {}
+  explicit PageTokens(const std::string& key);
 
   // `listing` names the query: equal queries, equal text.
   std::string Encode(const std::string& listing, const PagePosition& position) const;
@@ -29,8 +30,10 @@ class PageTokens {
   Result<PagePosition> Decode(const std::string& listing, const std::string& token) const;
 
  private:
+  struct KeyedMac;  // HMAC-SHA256 keyed once; each token's MAC starts from a copy of it
+
   std::string Mac(const std::string& listing, const std::string& payload) const;
-  std::string key_;
+  std::shared_ptr<const KeyedMac> mac_;
 };
 
 }  // namespace propbridge::api

@@ -65,6 +65,19 @@ std::string FoldWidth(std::string_view text) {
   return out;
 }
 
+bool IsUtf8(std::string_view text) {
+  while (!text.empty()) {
+    if (static_cast<std::uint8_t>(text.front()) < 0x80) {  // ASCII, the usual case
+      text.remove_prefix(1);
+      continue;
+    }
+    Decoded d = DecodeUtf8(text);
+    if (d.length == 0) return false;
+    text.remove_prefix(d.length);
+  }
+  return true;
+}
+
 std::string_view TrimSpaces(std::string_view text) {
   while (!text.empty() && IsAsciiSpace(text.front())) text.remove_prefix(1);
   while (!text.empty() && IsAsciiSpace(text.back())) text.remove_suffix(1);

@@ -18,6 +18,10 @@ std::string_view TrimSpaces(std::string_view text);
 // Runs of ASCII whitespace become one ' ', with none at either end.
 std::string CollapseSpaces(std::string_view text);
 
+// Whether `text` is well-formed UTF-8: no stray continuation bytes, overlong forms,
+// surrogates or code points past U+10FFFF.
+bool IsUtf8(std::string_view text);
+
 // Case-insensitive equality on ASCII letters; other bytes compare exactly.
 bool EqualsIgnoringAsciiCase(std::string_view a, std::string_view b);
 

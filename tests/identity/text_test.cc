@@ -38,6 +38,20 @@ TEST(FoldWidth, EverythingElseIsCopiedAsItIs) {
   }
 }
 
+TEST(IsUtf8, AcceptsWellFormedTextOnly) {
+  EXPECT_TRUE(IsUtf8(""));
+  EXPECT_TRUE(IsUtf8("plain ASCII\x7F"));
+  EXPECT_TRUE(IsUtf8("阳光花园3栋 😀 \xC2\xA0"));
+  EXPECT_TRUE(IsUtf8("\xF4\x8F\xBF\xBF"));  // U+10FFFF, the last code point
+  // A GBK "张", an overlong '/', a lone continuation byte, a cut sequence, a surrogate, past
+  // U+10FFFF.
+  for (std::string bad :
+       {std::string("\xD5\xC5"), std::string("\xC0\xAF"), std::string("a\x80"),
+        std::string("\xEF\xBC"), std::string("\xED\xA0\x80"), std::string("\xF4\x90\x80\x80")}) {
+    EXPECT_FALSE(IsUtf8(bad)) << bad;
+  }
+}
+
 TEST(Spaces, TrimAndCollapse) {
   EXPECT_EQ(TrimSpaces(" \t a b \r\n"), "a b");
   EXPECT_EQ(TrimSpaces(""), "");

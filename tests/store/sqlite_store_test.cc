@@ -454,6 +454,8 @@ TEST_F(SqliteStoreTest, AttributesOfAnyJsonShapeAreReadTheSameByEveryRead) {
           {R"( { "q" : "a\"b\u00e9\ud83d\ude00" , "" : "" } )",
            {{"q", "a\"b\xc3\xa9\xf0\x9f\x98\x80"}, {"", ""}}},
           {"{}", {}},
+          {R"({"单元":"3栋2单元1202室","":"","x":"😀"})",
+           {{"单元", "3栋2单元1202室"}, {"", ""}, {"x", "😀"}}},
       };
   RawDb raw(path_);
   for (const auto& [json, expected] : cases) {
@@ -469,7 +471,10 @@ TEST_F(SqliteStoreTest, AttributesOfAnyJsonShapeAreReadTheSameByEveryRead) {
       if (e.source_event_id == "e2") EXPECT_EQ(e.attributes, expected);
     }
   }
-  for (const char* broken : {"not json", "[]", "\"text\"", "{\"a\":\"b\"} tail", "{\"a\":"}) {
+  // The last three look like what the store writes but are not JSON: a trailing comma, a raw
+  // tab inside a string, bytes that are not UTF-8.
+  for (const char* broken : {"not json", "[]", "\"text\"", "{\"a\":\"b\"} tail", "{\"a\":",
+                             "{\"a\":\"b\",}", "{\"a\":\"t\tb\"}", "{\"a\":\"x\xff\"}"}) {
     SCOPED_TRACE(broken);
     raw.Exec(std::string("UPDATE events SET attributes = '") + broken +
              "' WHERE source_event_id = 'e2'");
