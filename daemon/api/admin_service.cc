@@ -7,7 +7,7 @@
 #include "daemon/api/customer_service.h"
 #include "daemon/api/request_filter.h"
 #include "daemon/api/status.h"
-#include "daemon/api/timeline_service.h"
+#include "daemon/api/event_messages.h"
 
 namespace propbridge::api {
 

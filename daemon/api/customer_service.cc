@@ -8,7 +8,7 @@
 #include "daemon/api/customer_ref.h"
 #include "daemon/api/request_filter.h"
 #include "daemon/api/status.h"
-#include "daemon/api/timeline_service.h"
+#include "daemon/api/event_messages.h"
 #include "daemon/identity/unit_address.h"
 
 namespace propbridge::api {

@@ -1,5 +1,9 @@
 #include "daemon/api/timeline_service.h"
 
+#include <grpcpp/support/byte_buffer.h>
+#include <grpcpp/support/proto_buffer_reader.h>
+#include <grpcpp/support/slice.h>
+
 #include <string_view>
 
 #include "daemon/api/customer_ref.h"
@@ -7,56 +11,26 @@
 #include "daemon/api/status.h"
 
 namespace propbridge::api {
-void SetTimestamp(store::Micros t, google::protobuf::Timestamp& out) {
-  auto micros = t.time_since_epoch().count();
-  auto seconds = micros / 1'000'000;
-  auto rest = micros % 1'000'000;
-  if (rest < 0) {
-    rest += 1'000'000;
-    --seconds;
-  }
-  out.set_seconds(seconds);
-  out.set_nanos(static_cast<int>(rest * 1000));
-}
-
-namespace {
-
-void SetText(std::string_view text, std::string* out) { out->assign(text.data(), text.size()); }
-
-// For store::Event and store::EventView alike.
-template <typename E>
-void FillProto(const E& e, v1::TimelineEvent& out) {
-  out.set_id(e.id);
-  out.set_customer(store::CustomerKey(e.customer));
-  out.set_step(static_cast<v1::Step>(e.step));
-  SetText(e.kind, out.mutable_kind());
-  SetTimestamp(e.occurred_at, *out.mutable_occurred_at());
-  SetTimestamp(e.ingested_at, *out.mutable_ingested_at());
-  SetText(e.source, out.mutable_source());
-  SetText(e.source_event_id, out.mutable_source_event_id());
-  out.set_initiative(static_cast<v1::Initiative>(e.initiative));
-  out.set_contact(e.contact);
-  SetText(e.channel, out.mutable_channel());
-  SetText(e.matter_id, out.mutable_matter_id());
-  out.set_matter_state(static_cast<v1::MatterState>(e.matter_state));
-  SetText(e.summary, out.mutable_summary());
-  auto& attributes = *out.mutable_attributes();
-  for (const auto& [key, value] : e.attributes) SetText(value, &attributes[key]);
-}
-
-}  // namespace
-
-void ToProto(const store::Event& e, v1::TimelineEvent& out) { FillProto(e, out); }
-void ToProto(const store::EventView& e, v1::TimelineEvent& out) { FillProto(e, out); }
 
 grpc::ServerUnaryReactor* TimelineService::GetTimeline(grpc::CallbackServerContext* context,
-                                                       const v1::GetTimelineRequest* request,
-                                                       v1::GetTimelineResponse* response) {
-  return FinishUnary(context, Read(*request, *response));
+                                                       const grpc::ByteBuffer* request,
+                                                       grpc::ByteBuffer* response) {
+  v1::GetTimelineRequest parsed;
+  grpc::ByteBuffer request_bytes(*request);  // shares the slices; parsing consumes a buffer
+  if (!grpc::SerializationTraits<v1::GetTimelineRequest>::Deserialize(&request_bytes, &parsed)
+           .ok()) {
+    return FinishUnary(context, InvalidArgument("the request is not a GetTimelineRequest"));
+  }
+  TimelinePage page;
+  Status read = Read(parsed, page);
+  if (read.ok()) {
+    grpc::Slice bytes(page.bytes());
+    *response = grpc::ByteBuffer(&bytes, 1);
+  }
+  return FinishUnary(context, read);
 }
 
-Status TimelineService::Read(const v1::GetTimelineRequest& request,
-                             v1::GetTimelineResponse& response) {
+Status TimelineService::Read(const v1::GetTimelineRequest& request, TimelinePage& page) {
   auto customer = ResolveCustomerRef(store_, request.customer(), "customer", *options_.identity);
   if (!customer.ok()) return customer.status();
   auto page_size = CheckPageSize(request.page_size(), kDefaultPageSize, kMaxPageSize);
@@ -84,18 +58,14 @@ Status TimelineService::Read(const v1::GetTimelineRequest& request,
   // Straight from the store's rows into the response: no store::Event in between.
   std::size_t rows = 0;
   store::TimelineCursor last;
-  auto& events = *response.mutable_events();
   Status read = store_.VisitTimeline(query, [&](const store::EventView& e) {
     if (++rows > *page_size) return;  // the extra row only tells that another page follows
-    ToProto(e, *events.Add());
+    page.Add(e);
     last = {e.occurred_at, e.id};
   });
-  if (!read.ok()) {
-    response.Clear();
-    return read;
-  }
+  if (!read.ok()) return read;
   if (rows > *page_size) {
-    response.set_next_page_token(
+    page.SetNextPageToken(
         tokens_.Encode(listing, {last.occurred_at.time_since_epoch().count(), last.id}));
   }
   return Status::Ok();

@@ -6,7 +6,7 @@
 #include <atomic>
 #include <memory>
 
-#include "daemon/api/arena_messages.h"
+#include "daemon/api/event_messages.h"
 #include "daemon/api/page_token.h"
 #include "daemon/api/timeline_watch.h"
 #include "daemon/feed/change_feed.h"
@@ -14,9 +14,6 @@
 #include "propbridge/v1/timeline.grpc.pb.h"
 
 namespace propbridge::api {
-
-inline constexpr std::size_t kDefaultPageSize = 50;
-inline constexpr std::size_t kMaxPageSize = 1000;
 
 struct TimelineServiceOptions {
   int max_watches = 256;
@@ -26,36 +23,30 @@ struct TimelineServiceOptions {
       std::make_shared<const identity::IdentityRules>(identity::IdentityRules::Defaults());
 };
 
-class TimelineService final : public v1::TimelineService::CallbackService {
+// GetTimeline takes and answers wire bytes (gRPC's raw method): its answer is written by
+// TimelinePage straight from the store's rows rather than built as a message tree.
+class TimelineService final : public v1::TimelineService::WithRawCallbackMethod_GetTimeline<
+                                  v1::TimelineService::CallbackService> {
  public:
   TimelineService(store::Store& store, feed::ChangeFeed& feed, const PageTokens& tokens,
                   TimelineServiceOptions options)
-      : store_(store), feed_(feed), tokens_(tokens), options_(options) {
-    SetMessageAllocatorFor_GetTimeline(&page_messages_);
-  }
+      : store_(store), feed_(feed), tokens_(tokens), options_(options) {}
 
   grpc::ServerUnaryReactor* GetTimeline(grpc::CallbackServerContext* context,
-                                        const v1::GetTimelineRequest* request,
-                                        v1::GetTimelineResponse* response) override;
+                                        const grpc::ByteBuffer* request,
+                                        grpc::ByteBuffer* response) override;
 
   grpc::ServerWriteReactor<v1::WatchTimelineResponse>* WatchTimeline(
       grpc::CallbackServerContext* context, const v1::WatchTimelineRequest* request) override;
 
  private:
-  Status Read(const v1::GetTimelineRequest& request, v1::GetTimelineResponse& response);
+  Status Read(const v1::GetTimelineRequest& request, TimelinePage& page);
 
   store::Store& store_;
   feed::ChangeFeed& feed_;
   const PageTokens& tokens_;
   const TimelineServiceOptions options_;
   std::atomic<int> active_watches_{0};
-  // GetTimeline's request and response, on pooled arenas.
-  ArenaMessages<v1::GetTimelineRequest, v1::GetTimelineResponse> page_messages_;
 };
-
-// Store event -> API message.
-void ToProto(const store::Event& event, v1::TimelineEvent& out);
-void ToProto(const store::EventView& event, v1::TimelineEvent& out);
-void SetTimestamp(store::Micros t, google::protobuf::Timestamp& out);
 
 }  // namespace propbridge::api

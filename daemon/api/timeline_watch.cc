@@ -3,7 +3,7 @@
 #include <algorithm>
 
 #include "daemon/api/status.h"
-#include "daemon/api/timeline_service.h"
+#include "daemon/api/event_messages.h"
 
 namespace propbridge::api {
 

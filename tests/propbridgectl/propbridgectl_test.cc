@@ -440,6 +440,16 @@ TEST_F(PropbridgectlTest, AWatchThatFallsBehindExits4OrWithFollowResumesLosingNo
     ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "the bulk export was not stored";
     std::this_thread::sleep_for(100ms);
   }
+  // A watch is ended when events arrive while its client has not taken a write for a second
+  // (the daemon's stall timeout); the bulk may be stored sooner than that after the stall
+  // began, so a few more events arrive once it has surely passed.
+  std::this_thread::sleep_for(1500ms);
+  WriteFile(*dir_ / "inbox" / "2026-10-late.csv.part", BillingRows("G-", 3, 10));
+  fs::rename(*dir_ / "inbox" / "2026-10-late.csv.part", *dir_ / "inbox" / "2026-10-late.csv");
+  while (EventsStored() < before + kRows + 3) {
+    ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "the late export was not stored";
+    std::this_thread::sleep_for(100ms);
+  }
 
   CtlResult plain_run = Finish(plain);
   EXPECT_EQ(plain_run.code, 4) << plain_run.err;
