@@ -31,8 +31,8 @@ grpc::ServerUnaryReactor* TimelineService::GetTimeline(grpc::CallbackServerConte
 }
 
 Status TimelineService::Read(const v1::GetTimelineRequest& request, TimelinePage& page) {
-  auto customer = ResolveCustomerRef(store_, request.customer(), "customer", *options_.identity);
-  if (!customer.ok()) return customer.status();
+  auto who = ParseCustomerRef(request.customer(), "customer", *options_.identity);
+  if (!who.ok()) return who.status();
   auto page_size = CheckPageSize(request.page_size(), kDefaultPageSize, kMaxPageSize);
   if (!page_size.ok()) return page_size.status();
   auto filter = ToStoreFilter(request.filter());
@@ -42,11 +42,12 @@ Status TimelineService::Read(const v1::GetTimelineRequest& request, TimelinePage
   }
 
   store::TimelineQuery query;
-  query.customer = *customer;
   query.limit = *page_size + 1;  // one more tells whether another page follows
   query.oldest_first = request.order() == v1::TIMELINE_ORDER_OLDEST_FIRST;
   query.filter = std::move(*filter);
-  const std::string listing = "timeline\n" + std::to_string(query.customer) + "\n" +
+  // Bound to the customer as the client names them, not to the id that name leads to now:
+  // a walk goes on across a merge, after which the name leads to the customer kept.
+  const std::string listing = "timeline\n" + who->Text() + "\n" +
                               (query.oldest_first ? "asc" : "desc") + "\n" +
                               query.filter.Fingerprint();
   if (!request.page_token().empty()) {
@@ -58,12 +59,13 @@ Status TimelineService::Read(const v1::GetTimelineRequest& request, TimelinePage
   // Straight from the store's rows into the response: no store::Event in between.
   std::size_t rows = 0;
   store::TimelineCursor last;
-  Status read = store_.VisitTimeline(query, [&](const store::EventView& e) {
+  auto customer = store_.VisitTimelineOf(*who, query, [&](const store::EventView& e) {
     if (++rows > *page_size) return;  // the extra row only tells that another page follows
     page.Add(e);
     last = {e.occurred_at, e.id};
   });
-  if (!read.ok()) return read;
+  if (!customer.ok()) return customer.status();
+  if (!*customer) return NotFound("no customer is known by '" + request.customer() + "'");
   if (rows > *page_size) {
     page.SetNextPageToken(
         tokens_.Encode(listing, {last.occurred_at.time_since_epoch().count(), last.id}));

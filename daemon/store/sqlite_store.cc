@@ -312,6 +312,7 @@ class ReaderPool {
     Lease& operator=(const Lease&) = delete;
     ~Lease() { pool_->Return(reader_); }
     Reader* operator->() const { return reader_; }
+    Reader& operator*() const { return *reader_; }
 
    private:
     ReaderPool* pool_;
@@ -429,6 +430,9 @@ class SqliteStore final : public Store {
   Result<std::optional<std::string>> LoadCheckpoint(const std::string& source) override;
   Result<std::vector<Event>> ReadTimeline(const TimelineQuery& query) override;
   Status VisitTimeline(const TimelineQuery& query, const EventVisitor& visit) override;
+  Result<std::optional<std::int64_t>> VisitTimelineOf(const identity::Identifier& who,
+                                                      TimelineQuery query,
+                                                      const EventVisitor& visit) override;
   Result<std::vector<Event>> ReadChanges(const ChangesQuery& query) override;
   Result<std::vector<QuarantineRecord>> ReadQuarantine(const QuarantineQuery& query) override;
   Result<std::vector<CheckpointRecord>> ReadCheckpoints() override;
@@ -457,6 +461,9 @@ class SqliteStore final : public Store {
   // Runs a built query on a reader, handing each row to `row`.
   template <typename Row>
   Status Query(const Sql& sql, const std::string& what, Row row);
+  template <typename Row>
+  Status QueryOn(Reader& reader, const Sql& sql, const std::string& what, Row row);
+  Status VisitTimelineOn(Reader& reader, const TimelineQuery& query, const EventVisitor& visit);
   Status InsertQuarantine(const QuarantineRecord& record);
 
   std::string path_;
@@ -634,7 +641,12 @@ Result<std::optional<std::string>> SqliteStore::LoadCheckpoint(const std::string
 template <typename Row>
 Status SqliteStore::Query(const Sql& sql, const std::string& what, Row row) {
   auto reader = readers_.Acquire();
-  auto stmt = reader->Statement(sql.text, what);
+  return QueryOn(*reader, sql, what, row);
+}
+
+template <typename Row>
+Status SqliteStore::QueryOn(Reader& reader, const Sql& sql, const std::string& what, Row row) {
+  auto stmt = reader.Statement(sql.text, what);
   if (!stmt.ok()) return stmt.status();
   ScopedReset reset(*stmt);
   Binder binder(*stmt);
@@ -646,11 +658,11 @@ Status SqliteStore::Query(const Sql& sql, const std::string& what, Row row) {
     }
   }
   int rc = binder.rc();
-  if (rc != SQLITE_OK) return SqliteError(reader->db.get(), rc, what);
+  if (rc != SQLITE_OK) return SqliteError(reader.db.get(), rc, what);
   while ((rc = sqlite3_step(*stmt)) == SQLITE_ROW) {
     if (Status s = row(*stmt); !s.ok()) return Status(s.code(), what + ": " + s.message());
   }
-  if (rc != SQLITE_DONE) return SqliteError(reader->db.get(), rc, what);
+  if (rc != SQLITE_DONE) return SqliteError(reader.db.get(), rc, what);
   return Status::Ok();
 }
 
@@ -666,6 +678,23 @@ Result<std::vector<Event>> SqliteStore::ReadTimeline(const TimelineQuery& query)
 
 Status SqliteStore::VisitTimeline(const TimelineQuery& query, const EventVisitor& visit) {
   if (query.limit == 0) return Status::Ok();
+  auto reader = readers_.Acquire();
+  return VisitTimelineOn(*reader, query, visit);
+}
+
+Result<std::optional<std::int64_t>> SqliteStore::VisitTimelineOf(const identity::Identifier& who,
+                                                                 TimelineQuery query,
+                                                                 const EventVisitor& visit) {
+  auto reader = readers_.Acquire();
+  auto customer = QueryCustomerFor(*reader->built, who, rules_, MicrosNow());
+  if (!customer.ok() || !*customer || query.limit == 0) return customer;
+  query.customer = **customer;
+  if (Status s = VisitTimelineOn(*reader, query, visit); !s.ok()) return s;
+  return customer;
+}
+
+Status SqliteStore::VisitTimelineOn(Reader& reader, const TimelineQuery& query,
+                                    const EventVisitor& visit) {
   AttributeScratch attributes;
   EventView view;
   auto row = [&](sqlite3_stmt* stmt) {
@@ -673,7 +702,8 @@ Status SqliteStore::VisitTimeline(const TimelineQuery& query, const EventVisitor
     visit(view);
     return Status::Ok();
   };
-  return Query(TimelineSql(query), "read timeline of " + CustomerKey(query.customer), row);
+  return QueryOn(reader, TimelineSql(query), "read timeline of " + CustomerKey(query.customer),
+                 row);
 }
 
 Result<std::vector<Event>> SqliteStore::ReadChanges(const ChangesQuery& query) {

@@ -522,6 +522,47 @@ TEST_F(CustomerTest, LinkCustomersJoinsTwoAndSplitCustomerPartsThemAgain) {
   EXPECT_EQ(SourceEventIds(Timeline("account:A-7051")), std::set<std::string>{"M-50"});
 }
 
+// A page token is bound to the customer as the client names them: after a merge the same
+// name leads to the customer kept, and the walk goes on through their timeline.
+TEST_F(CustomerTest, AWalkThroughATimelineGoesOnAcrossAMerge) {
+  ASSERT_NO_FATAL_FAILURE(Start());
+  Bill({BillingRow("B-60", "charge", "A-7060", "", "", Ago(480h))});
+  Post(Maintenance("M-60", "work_order.opened", Ago(240h), {{"account_no", "A-7061"}},
+                   {{"id", "WO-60"}, {"title", "tap"}}));
+  Post(Maintenance("M-61", "work_order.opened", Ago(120h), {{"account_no", "A-7061"}},
+                   {{"id", "WO-61"}, {"title", "window"}}));
+  const std::string older = CustomerOf("account:A-7060");
+  ASSERT_NE(older, CustomerOf("account:A-7061"));
+
+  std::vector<std::string> walked;
+  v1::GetTimelineRequest request;
+  request.set_customer("account:A-7061");
+  request.set_page_size(1);
+  for (int page = 0; page < 10; ++page) {
+    grpc::ClientContext context;
+    context.set_deadline(Clock::now() + 10s);
+    v1::GetTimelineResponse response;
+    grpc::Status status = timeline_->GetTimeline(&context, request, &response);
+    ASSERT_TRUE(status.ok()) << "page " << page << ": " << status.error_message();
+    for (const auto& e : response.events()) walked.push_back(e.source_event_id());
+    if (page == 0) {
+      ASSERT_TRUE(Link("account:A-7061", older, "ops:li.wei", "one household").ok());
+    }
+    if (response.next_page_token().empty()) break;
+    request.set_page_token(response.next_page_token());
+  }
+  EXPECT_EQ(walked, (std::vector<std::string>{"M-61", "M-60", "B-60"}));
+
+  // A token names the listing it came from: another name for the same customer is another
+  // listing.
+  request.set_customer(older);
+  grpc::ClientContext context;
+  context.set_deadline(Clock::now() + 10s);
+  v1::GetTimelineResponse response;
+  EXPECT_EQ(timeline_->GetTimeline(&context, request, &response).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+}
+
 TEST_F(CustomerTest, OutreachListsEachReasonUntilALaterEventClearsIt) {
   // This estate records keys collected at the counter: the customer came, nobody welcomed them.
   ASSERT_NO_FATAL_FAILURE(Start(

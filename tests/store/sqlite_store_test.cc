@@ -345,10 +345,9 @@ TEST_F(SqliteStoreTest, PagesWithoutSkipOrRepeat) {
   EXPECT_EQ(paged, expected);
 }
 
-// What VisitTimeline hands out, copied into an Event, to compare with ReadTimeline.
-std::vector<Event> Visited(Store& store, const TimelineQuery& query, Status* status = nullptr) {
-  std::vector<Event> events;
-  Status s = store.VisitTimeline(query, [&events](const EventView& view) {
+// A visitor that copies what it is handed into Events, to compare with ReadTimeline.
+EventVisitor CopyInto(std::vector<Event>& events) {
+  return [&events](const EventView& view) {
     Event& e = events.emplace_back();
     e.id = view.id;
     e.customer = view.customer;
@@ -365,7 +364,13 @@ std::vector<Event> Visited(Store& store, const TimelineQuery& query, Status* sta
     e.matter_state = view.matter_state;
     e.summary = view.summary;
     for (const auto& [key, value] : view.attributes) e.attributes.emplace_back(key, value);
-  });
+  };
+}
+
+// What VisitTimeline hands out.
+std::vector<Event> Visited(Store& store, const TimelineQuery& query, Status* status = nullptr) {
+  std::vector<Event> events;
+  Status s = store.VisitTimeline(query, CopyInto(events));
   if (status != nullptr) {
     *status = s;
   } else {
@@ -430,6 +435,34 @@ TEST_F(SqliteStoreTest, VisitTimelineHandsOutWhatReadTimelineReads) {
   ExpectSameEvents(Visited(*store, query), *store->ReadTimeline(query));
   query.limit = 0;
   EXPECT_TRUE(Visited(*store, query).empty());
+}
+
+TEST_F(SqliteStoreTest, VisitTimelineOfFindsTheCustomerAndTheirPageInOneRead) {
+  auto store = Open();
+  ASSERT_NE(store, nullptr);
+  Batch batch = MakeBatch("crm", "c1", 0, 12);
+  ASSERT_TRUE(store->Write({&batch, 1})[0].status.ok());
+  const std::int64_t c1 = CustomerOf(*store, "c1");
+
+  for (const identity::Identifier& who : {identity::Identifier{"account", "c1"},
+                                          identity::Identifier{"customer", std::to_string(c1)}}) {
+    SCOPED_TRACE(who.Text());
+    TimelineQuery query{.customer = 0, .limit = 5, .after = std::nullopt};
+    std::vector<Event> events;
+    auto found = store->VisitTimelineOf(who, query, CopyInto(events));
+    ASSERT_TRUE(found.ok()) << found.status().message();
+    ASSERT_TRUE(found->has_value());
+    EXPECT_EQ(**found, c1);
+    query.customer = c1;
+    ExpectSameEvents(events, *store->ReadTimeline(query));
+    EXPECT_EQ(events.size(), 5u);
+  }
+
+  std::vector<Event> events;
+  auto nobody = store->VisitTimelineOf({"account", "nobody"}, {}, CopyInto(events));
+  ASSERT_TRUE(nobody.ok()) << nobody.status().message();
+  EXPECT_FALSE(nobody->has_value());
+  EXPECT_TRUE(events.empty());
 }
 
 // The store writes attributes as a flat object of strings; a file changed by other hands
