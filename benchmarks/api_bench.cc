@@ -5,7 +5,7 @@
 //    own, call GetTimeline in a loop, walking one customer's timeline page by page at the
 //    default page size and starting again at the end; then the same threads on the same
 //    channels call the standard health service's Check, the most trivial method the server
-//    has. Both run for `seconds`, in turns, twice each; the best of each is compared.
+//    has. Both run for `seconds`, in turns, three times each; the best of each is compared.
 // 2. Fan-out: `watchers` clients, each on its own connection, watch every customer from now
 //    on. `events` events are then committed to the store one at a time and published to the
 //    change feed, as the ingest writer does; each is timed from its publication until the
@@ -43,7 +43,7 @@ using namespace std::chrono;
 constexpr char kUsage[] =
     "propbridge_api_bench [customer_events=10000] [seconds=3] [watchers=100] [events=1000]";
 constexpr int kClients = 4;
-constexpr int kRounds = 2;
+constexpr int kRounds = 3;
 constexpr char kCustomer[] = "account:A-1001";
 constexpr char kTimelineMethod[] = "/propbridge.v1.TimelineService/GetTimeline";
 constexpr char kHealthMethod[] = "/grpc.health.v1.Health/Check";
