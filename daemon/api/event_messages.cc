@@ -52,11 +52,14 @@ class Wire {
   explicit Wire(std::string& out) : out_(out) {}
 
   void Varint(std::uint64_t value) {
+    char bytes[10];  // 7 bits a byte: a 64-bit value takes at most ten
+    std::size_t n = 0;
     while (value >= 0x80) {
-      out_.push_back(static_cast<char>(value | 0x80));
+      bytes[n++] = static_cast<char>(value | 0x80);
       value >>= 7;
     }
-    out_.push_back(static_cast<char>(value));
+    bytes[n++] = static_cast<char>(value);
+    out_.append(bytes, n);
   }
 
   // int64, int32, enum and bool fields: negative numbers as ten bytes, as protobuf writes them.
@@ -109,6 +112,7 @@ void ToProto(const store::EventView& e, v1::TimelineEvent& out) { FillProto(e, o
 
 void TimelinePage::Add(const store::EventView& e) {
   using Event = v1::TimelineEvent;
+  if (bytes_.empty()) bytes_.reserve(kFirstReserve);
   event_.clear();
   Wire wire(event_);
   wire.Number(Event::kIdFieldNumber, e.id);

@@ -4,6 +4,7 @@
 
 #include <google/protobuf/timestamp.pb.h>
 
+#include <cstddef>
 #include <string>
 #include <string_view>
 
@@ -33,6 +34,9 @@ class TimelinePage {
   const std::string& bytes() const { return bytes_; }
 
  private:
+  // Enough for a default page of usual events without growing.
+  static constexpr std::size_t kFirstReserve = 16 * 1024;
+
   std::string bytes_;
   std::string event_;  // one event's fields, before its length is known
   std::string entry_;  // one attribute's
