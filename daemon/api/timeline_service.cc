@@ -79,17 +79,26 @@ grpc::ServerWriteReactor<v1::WatchTimelineResponse>* TimelineService::WatchTimel
   Status refusal = Status::Ok();
   if (!request->customer().empty()) {
     auto id = ParseCustomerRef(request->customer(), "customer", *options_.identity);
+    // Taken before the lookup: a merge committed after it is followed.
+    selection.merges_seen = store_.MergeGeneration();
     if (!id.ok()) {
       refusal = id.status();
     } else if (auto customer = store_.FindCustomer(*id); !customer.ok()) {
       refusal = customer.status();
-    } else if (*customer) {
-      selection.customer = **customer;
-    } else if (id->type == store::kCustomerIdType) {
+    } else if (id->type == store::kCustomerIdType && !*customer) {
       refusal = NotFound("no customer is known by '" + request->customer() + "'");
     } else {
-      // Not known yet: the watch waits for the first event that names them.
-      selection.awaiting = std::move(id).value();
+      // A unit names whoever lives there; the watch follows the customer it named first.
+      const bool names_occupant =
+          id->type != store::kCustomerIdType &&
+          options_.identity->RuleFor(id->type).linkage == identity::Linkage::kOccupancy;
+      if (!names_occupant) selection.found_by = *id;
+      if (*customer) {
+        LearnCustomer(selection, **customer);
+      } else {
+        // Not known yet: the watch waits for the first event that names them.
+        selection.awaiting = std::move(id).value();
+      }
     }
   }
   if (refusal.ok()) {

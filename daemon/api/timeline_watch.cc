@@ -1,9 +1,11 @@
 #include "daemon/api/timeline_watch.h"
 
 #include <algorithm>
+#include <string>
 
-#include "daemon/api/status.h"
 #include "daemon/api/event_messages.h"
+#include "daemon/api/status.h"
+#include "daemon/store/customer.h"
 
 namespace propbridge::api {
 
@@ -11,11 +13,19 @@ bool SelectsCustomer(WatchSelection& selection, const store::Event& event) {
   if (selection.awaiting) {
     const auto& ids = event.identifiers;
     if (std::find(ids.begin(), ids.end(), *selection.awaiting) == ids.end()) return false;
-    selection.customer = event.customer;
-    selection.awaiting.reset();
+    LearnCustomer(selection, event.customer);
     return true;
   }
   return selection.customer == 0 || event.customer == selection.customer;
+}
+
+void LearnCustomer(WatchSelection& selection, std::int64_t customer) {
+  selection.customer = customer;
+  selection.awaiting.reset();
+  if (!selection.found_by) {
+    selection.found_by =
+        identity::Identifier{std::string(store::kCustomerIdType), std::to_string(customer)};
+  }
 }
 
 TimelineWatch::TimelineWatch(grpc::CallbackServerContext* context, store::Store& store,
@@ -57,6 +67,7 @@ void TimelineWatch::Continue() {
     {
       std::lock_guard lock(mu_);
       if (finished_ || WriteNextLocked() || live_) return;
+      FollowMergesLocked();
       after = last_queued_id_;
       awaiting = selection_.awaiting;
       customer = selection_.customer;
@@ -67,10 +78,7 @@ void TimelineWatch::Continue() {
       auto found = store_.FindCustomer(*awaiting);
       if (found.ok() && *found) {
         std::lock_guard lock(mu_);
-        if (selection_.awaiting) {
-          selection_.awaiting.reset();
-          selection_.customer = **found;
-        }
+        if (selection_.awaiting) LearnCustomer(selection_, **found);
         customer = selection_.customer;
         awaiting.reset();
       }
@@ -155,6 +163,7 @@ void TimelineWatch::OnEvents(std::span<const feed::SharedEvent> events) {
     if (StalledLocked()) FallBehindLocked();
     return;
   }
+  FollowMergesLocked();
   auto& into = live_ ? pending_ : arrived_;
   for (const auto& event : events) {
     if (event->id <= last_queued_id_) continue;
@@ -165,6 +174,17 @@ void TimelineWatch::OnEvents(std::span<const feed::SharedEvent> events) {
   }
   if (into.size() > limits_.buffer_limit) OverflowLocked();
   if (live_ || !subscribed_) WriteNextLocked();
+}
+
+void TimelineWatch::FollowMergesLocked() {
+  if (!selection_.found_by || selection_.customer == 0) return;
+  const std::uint64_t generation = store_.MergeGeneration();
+  if (generation == selection_.merges_seen) return;
+  // Rare (merges are), and short: one indexed lookup on a reader.
+  auto found = store_.FindCustomer(*selection_.found_by);
+  if (!found.ok()) return;  // tried again with the next events
+  selection_.merges_seen = generation;
+  if (*found) selection_.customer = **found;
 }
 
 bool TimelineWatch::StalledLocked() const {

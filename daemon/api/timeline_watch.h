@@ -4,8 +4,9 @@
 // no gap and no duplicate. Memory is bounded: a client that falls more than `buffer_limit`
 // events behind is ended with RESOURCE_EXHAUSTED and the id to resume after, which is the last
 // event it received: the status goes out only after the write in flight, and names that write
-// if it went out. Thread-safe (gRPC and the feed call in from any thread); deletes itself when
-// the call is done.
+// if it went out. A watch of one customer follows them through merges and splits: from the
+// next event on, it selects whomever the name it was opened with leads to. Thread-safe (gRPC
+// and the feed call in from any thread); deletes itself when the call is done.
 #pragma once
 
 #include <grpcpp/grpcpp.h>
@@ -26,6 +27,11 @@ struct WatchSelection {
   std::int64_t customer = 0;  // 0 for every customer, unless `awaiting` is set
   // A customer not known yet: the first event stored with this identifier names it.
   std::optional<identity::Identifier> awaiting;
+  // How the customer is found again after a merge or a split: the name the client gave, or
+  // "customer:<id>" for a unit, which names whoever lives there rather than one customer.
+  std::optional<identity::Identifier> found_by;
+  // The store's MergeGeneration when the customer was last found.
+  std::uint64_t merges_seen = 0;
   store::TimelineFilter filter;
   std::optional<std::int64_t> after_id;  // unset: from now on
 };
@@ -42,6 +48,9 @@ struct WatchLimits {
 // Whether `event` belongs to the selected customer, learning the customer from the event when
 // the selection awaits one. The filter is applied apart.
 bool SelectsCustomer(WatchSelection& selection, const store::Event& event);
+
+// The selection's customer, known now as `customer`.
+void LearnCustomer(WatchSelection& selection, std::int64_t customer);
 
 class TimelineWatch final : public grpc::ServerWriteReactor<v1::WatchTimelineResponse>,
                             private feed::ChangeFeed::Subscriber {
@@ -70,6 +79,9 @@ class TimelineWatch final : public grpc::ServerWriteReactor<v1::WatchTimelineRes
   // (keeping what is queued), or FallBehindLocked when the client stopped reading.
   void OverflowLocked();
   bool StalledLocked() const;
+  // With mu_ held: after a merge or a split anywhere, finds the selected customer again, so
+  // that the watch goes on with the customer kept by a merge, or split off again.
+  void FollowMergesLocked();
   // With no write in flight: sends the final status, naming the resume id if the client fell
   // behind.
   void SendStatusLocked();

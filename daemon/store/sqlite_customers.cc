@@ -157,6 +157,7 @@ Result<std::optional<std::int64_t>> CustomerResolver::Join(std::int64_t a, std::
     if (!stmt.ok()) return stmt.status();
     if (Status s = StepDone(db_, *stmt, step.params, "merge customers"); !s.ok()) return s;
   }
+  ++merges_made_;
   return std::optional<std::int64_t>(sqlite3_last_insert_rowid(db_));
 }
 
@@ -182,6 +183,7 @@ Status CustomerResolver::Unmerge(std::int64_t merge_id, const std::string& actor
     if (!stmt.ok()) return stmt.status();
     if (Status s = StepDone(db_, *stmt, step.params, "split customers"); !s.ok()) return s;
   }
+  ++merges_made_;
   return Status::Ok();
 }
 

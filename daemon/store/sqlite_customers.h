@@ -58,6 +58,9 @@ class CustomerResolver {
   Result<MergeRecord> Split(std::int64_t merge_id, const std::string& actor,
                             const std::string& reason, Micros now);
 
+  // How many merges and splits this resolver has made, committed or not; it only grows.
+  std::uint64_t merges_made() const { return merges_made_; }
+
  private:
   struct Known {
     std::int64_t home = 0;
@@ -86,6 +89,7 @@ class CustomerResolver {
   sqlite3* db_;
   identity::IdentityRules rules_;
   StatementCache statements_;
+  std::uint64_t merges_made_ = 0;
 };
 
 // The merges table's columns in the order MergeFromRow reads them, without a table prefix.

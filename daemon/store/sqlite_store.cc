@@ -1,6 +1,7 @@
 #include <sqlite3.h>
 
 #include <algorithm>
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
@@ -439,6 +440,7 @@ class SqliteStore final : public Store {
   Result<std::optional<std::int64_t>> FindCustomer(const identity::Identifier& id,
                                                    std::optional<Micros> at) override;
   Result<std::vector<std::int64_t>> FindCustomers(const identity::Identifier& id) override;
+  std::uint64_t MergeGeneration() const override { return merge_generation_.load(); }
   Result<std::optional<Customer>> ReadCustomer(std::int64_t id, Micros now) override;
   Result<MergeRecord> LinkCustomers(std::int64_t a, std::int64_t b, const std::string& actor,
                                     const std::string& reason) override;
@@ -449,6 +451,13 @@ class SqliteStore final : public Store {
                                                              Micros now) override;
 
  private:
+  // Publishes the resolver's count of merges and splits when a write ends, while the writer
+  // lock is still held (declare it after the lock): the next write sees it counted.
+  struct CountMerges {
+    SqliteStore& store;
+    ~CountMerges() { store.merge_generation_.store(store.resolver_.merges_made()); }
+  };
+
   // Runs `change` (an admin's write) in a transaction of its own on the writer connection.
   Result<MergeRecord> WriteAlone(const std::function<Result<MergeRecord>()>& change);
   // Runs a statement that returns no rows.
@@ -471,6 +480,7 @@ class SqliteStore final : public Store {
   std::mutex writer_mu_;
   Writer writer_;
   CustomerResolver resolver_;
+  std::atomic<std::uint64_t> merge_generation_{0};
   identity::IdentityRules rules_;
   ReaderPool readers_;
 };
@@ -489,6 +499,7 @@ std::vector<BatchOutcome> SqliteStore::Write(std::span<const Batch> batches) {
   };
   if (batches.empty()) return outcomes;
   std::lock_guard lock(writer_mu_);
+  CountMerges count{*this};
   if (Status s = Run(writer_.begin.get(), "begin transaction on " + path_); !s.ok()) {
     fail_all(s);
     return outcomes;
@@ -779,6 +790,7 @@ Result<std::vector<CommunityFigures>> SqliteStore::ReadCommunityFigures(
 
 Result<MergeRecord> SqliteStore::WriteAlone(const std::function<Result<MergeRecord>()>& change) {
   std::lock_guard lock(writer_mu_);
+  CountMerges count{*this};
   if (Status s = Run(writer_.begin.get(), "begin transaction on " + path_); !s.ok()) return s;
   auto result = change();
   if (!result.ok()) {

@@ -170,6 +170,10 @@ class Store {
   // `at` (now when nullopt), a customer by id (or the one it was merged into). nullopt: none.
   virtual Result<std::optional<std::int64_t>> FindCustomer(const identity::Identifier& id,
                                                            std::optional<Micros> at = {}) = 0;
+  // Changes when a merge or a split is committed, by resolution or by an admin, and before
+  // any write that follows it: whoever follows a customer by name finds them again when it
+  // has changed (a watch). Cheap.
+  virtual std::uint64_t MergeGeneration() const = 0;
   // Every customer the identifier named, as they stand now, most recent first: for a unit,
   // each occupant over time; for other identifiers at most one.
   virtual Result<std::vector<std::int64_t>> FindCustomers(const identity::Identifier& id) = 0;

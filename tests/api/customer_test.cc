@@ -563,6 +563,46 @@ TEST_F(CustomerTest, AWalkThroughATimelineGoesOnAcrossAMerge) {
             grpc::StatusCode::INVALID_ARGUMENT);
 }
 
+// A watch of one customer follows them: into the customer a merge keeps, and back out when
+// an admin splits them again.
+TEST_F(CustomerTest, AWatchFollowsItsCustomerThroughAMergeAndASplit) {
+  ASSERT_NO_FATAL_FAILURE(Start());
+  Bill({BillingRow("B-70", "charge", "A-7070", "", "", Ago(480h))});
+  Post(Maintenance("M-70", "work_order.opened", Ago(240h), {{"account_no", "A-7071"}},
+                   {{"id", "WO-70"}, {"title", "tap"}}));
+  const std::string older = CustomerOf("account:A-7070");
+  const std::string newer = CustomerOf("account:A-7071");
+  ASSERT_NE(older, newer);
+  const std::vector<v1::TimelineEvent> before = Timeline("account:A-7071");
+  ASSERT_EQ(before.size(), 1u);
+
+  grpc::ClientContext context;
+  context.set_deadline(Clock::now() + 30s);
+  v1::WatchTimelineRequest request;
+  request.set_customer("account:A-7071");
+  request.set_after_id(before.back().id());
+  auto watch = timeline_->WatchTimeline(&context, request);
+  v1::WatchTimelineResponse response;
+
+  v1::MergeRecord merge;
+  ASSERT_TRUE(Link("account:A-7071", older, "ops:li.wei", "one household", &merge).ok());
+  Post(Maintenance("M-71", "work_order.opened", Ago(2h), {{"account_no", "A-7071"}},
+                   {{"id", "WO-71"}, {"title", "window"}}));
+  ASSERT_TRUE(watch->Read(&response)) << "the watch lost its customer to the merge";
+  EXPECT_EQ(response.event().source_event_id(), "M-71");
+  EXPECT_EQ(response.event().customer(), older);
+
+  ASSERT_TRUE(Split(merge.id(), "ops:li.wei", "two households after all").ok());
+  Post(Maintenance("M-72", "work_order.opened", Ago(1h), {{"account_no", "A-7071"}},
+                   {{"id", "WO-72"}, {"title", "door"}}));
+  ASSERT_TRUE(watch->Read(&response)) << "the watch lost its customer to the split";
+  EXPECT_EQ(response.event().source_event_id(), "M-72");
+  EXPECT_EQ(response.event().customer(), newer);
+
+  context.TryCancel();
+  EXPECT_EQ(watch->Finish().error_code(), grpc::StatusCode::CANCELLED);
+}
+
 TEST_F(CustomerTest, OutreachListsEachReasonUntilALaterEventClearsIt) {
   // This estate records keys collected at the counter: the customer came, nobody welcomed them.
   ASSERT_NO_FATAL_FAILURE(Start(

@@ -127,6 +127,35 @@ TEST_F(CustomerResolutionTest, AMergeIsRecordedAndASplitPutsEveryEventBack) {
   EXPECT_EQ(store_->SplitMerge(999, "ops:li", "no such").status().code(), StatusCode::kNotFound);
 }
 
+// What a watch relies on to follow its customer: the generation moves with every merge and
+// split, by resolution or by an admin, and with nothing else.
+TEST_F(CustomerResolutionTest, MergeGenerationMovesWithEveryMergeAndSplitOnly) {
+  std::uint64_t seen = store_->MergeGeneration();
+  auto moved = [&] {
+    const std::uint64_t now = store_->MergeGeneration();
+    const bool changed = now != seen;
+    seen = now;
+    return changed;
+  };
+  std::int64_t a = Put("a", {{"account", "A-1"}}, kDay);
+  std::int64_t b = Put("b", {{"account", "B-1"}}, kDay);
+  Put("a2", {{"account", "A-1"}}, kDay + hours(1));
+  EXPECT_FALSE(moved()) << "new customers and their events merge nobody";
+
+  Put("ab", {{"account", "A-1"}, {"account", "B-1"}}, kDay + hours(2));
+  EXPECT_TRUE(moved()) << "resolution merged two customers";
+  auto customer = store_->ReadCustomer(a, kDay + days(60));
+  ASSERT_TRUE(customer.ok() && *customer);
+  ASSERT_EQ((*customer)->merges.size(), 1u);
+  ASSERT_TRUE(store_->SplitMerge((*customer)->merges[0].id, "ops:li", "two people").ok());
+  EXPECT_TRUE(moved()) << "an admin split them";
+  ASSERT_TRUE(store_->LinkCustomers(a, b, "ops:li", "one person after all").ok());
+  EXPECT_TRUE(moved()) << "an admin linked them";
+  EXPECT_FALSE(store_->LinkCustomers(a, b, "ops:li", "again").ok());
+  Put("c", {{"account", "C-1"}}, kDay + hours(3));
+  EXPECT_FALSE(moved()) << "a refused link and a new customer change nothing";
+}
+
 TEST_F(CustomerResolutionTest, AnAdminLinkJoinsTwoCustomersAndSaysWhoAndWhy) {
   std::int64_t a = Put("e1", {{"account", "A-1"}}, kDay);
   std::int64_t b = Put("e2", {{"member", "M-9"}}, kDay);
