@@ -1,8 +1,11 @@
 // Every request the daemon must refuse with INVALID_ARGUMENT, and NOT_FOUND, checked against
 // the real daemon over real gRPC: the status and a message that says what to fix.
+#include <grpcpp/generic/generic_stub.h>
 #include <gtest/gtest.h>
 
+#include <condition_variable>
 #include <functional>
+#include <mutex>
 
 #include "tests/api/api_daemon.h"
 
@@ -161,6 +164,41 @@ TEST_F(ApiArguments, APageTokenWorksOnlyUnchangedAndForItsOwnQuery) {
   // A different page size is the same listing: the token still reads on.
   request.set_page_size(25);
   EXPECT_TRUE(Get(request).ok());
+}
+
+// GetTimeline reads its request's bytes itself (its answer is written in wire format): bytes
+// that are no GetTimelineRequest get INVALID_ARGUMENT, and the daemon serves on.
+TEST_F(ApiArguments, BytesThatAreNoRequestAreRefused) {
+  auto channel =
+      grpc::CreateChannel(daemon_->process().address(), grpc::InsecureChannelCredentials());
+  grpc::GenericStub generic(channel);
+  for (const std::string& junk : {std::string("\x0a\xff\xff\xff\xff\x0f", 6),
+                                  std::string("\xff\xff\xff"), std::string(1, '\x0a')}) {
+    grpc::Slice slice(junk);
+    grpc::ByteBuffer request(&slice, 1);
+    grpc::ByteBuffer response;
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + 10s);
+    std::mutex mu;
+    std::condition_variable done_cv;
+    bool done = false;
+    grpc::Status status;
+    generic.UnaryCall(&context, "/propbridge.v1.TimelineService/GetTimeline", {}, &request,
+                      &response, [&](grpc::Status s) {
+                        std::lock_guard lock(mu);
+                        status = std::move(s);
+                        done = true;
+                        done_cv.notify_one();
+                      });
+    std::unique_lock lock(mu);
+    done_cv.wait(lock, [&] { return done; });
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << status.error_message();
+    EXPECT_NE(status.error_message().find("not a GetTimelineRequest"), std::string::npos)
+        << status.error_message();
+  }
+  v1::GetTimelineRequest good;
+  good.set_customer(kCustomer);
+  EXPECT_TRUE(Get(good).ok());
 }
 
 TEST_F(ApiArguments, AnUnknownCustomerIsNotFound) {
