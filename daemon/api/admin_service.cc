@@ -5,9 +5,9 @@
 
 #include "daemon/api/customer_ref.h"
 #include "daemon/api/customer_service.h"
+#include "daemon/api/event_messages.h"
 #include "daemon/api/request_filter.h"
 #include "daemon/api/status.h"
-#include "daemon/api/event_messages.h"
 
 namespace propbridge::api {
 

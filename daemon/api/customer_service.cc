@@ -6,9 +6,9 @@
 #include <string_view>
 
 #include "daemon/api/customer_ref.h"
+#include "daemon/api/event_messages.h"
 #include "daemon/api/request_filter.h"
 #include "daemon/api/status.h"
-#include "daemon/api/event_messages.h"
 #include "daemon/identity/unit_address.h"
 
 namespace propbridge::api {
