@@ -1,7 +1,6 @@
 #include "daemon/api/timeline_service.h"
 
 #include <grpcpp/support/byte_buffer.h>
-#include <grpcpp/support/proto_buffer_reader.h>
 #include <grpcpp/support/slice.h>
 
 #include <string_view>
@@ -59,7 +58,7 @@ Status TimelineService::Read(const v1::GetTimelineRequest& request, TimelinePage
   // Straight from the store's rows into the response: no store::Event in between.
   std::size_t rows = 0;
   store::TimelineCursor last;
-  auto customer = store_.VisitTimelineOf(*who, query, [&](const store::EventView& e) {
+  auto customer = store_.VisitTimeline(*who, query, [&](const store::EventView& e) {
     if (++rows > *page_size) return;  // the extra row only tells that another page follows
     page.Add(e);
     last = {e.occurred_at, e.id};

@@ -430,10 +430,9 @@ class SqliteStore final : public Store {
   std::vector<BatchOutcome> Write(std::span<const Batch> batches) override;
   Result<std::optional<std::string>> LoadCheckpoint(const std::string& source) override;
   Result<std::vector<Event>> ReadTimeline(const TimelineQuery& query) override;
-  Status VisitTimeline(const TimelineQuery& query, const EventVisitor& visit) override;
-  Result<std::optional<std::int64_t>> VisitTimelineOf(const identity::Identifier& who,
-                                                      TimelineQuery query,
-                                                      const EventVisitor& visit) override;
+  Result<std::optional<std::int64_t>> VisitTimeline(const identity::Identifier& who,
+                                                    TimelineQuery query,
+                                                    const EventVisitor& visit) override;
   Result<std::vector<Event>> ReadChanges(const ChangesQuery& query) override;
   Result<std::vector<QuarantineRecord>> ReadQuarantine(const QuarantineQuery& query) override;
   Result<std::vector<CheckpointRecord>> ReadCheckpoints() override;
@@ -472,7 +471,6 @@ class SqliteStore final : public Store {
   Status Query(const Sql& sql, const std::string& what, Row row);
   template <typename Row>
   Status QueryOn(Reader& reader, const Sql& sql, const std::string& what, Row row);
-  Status VisitTimelineOn(Reader& reader, const TimelineQuery& query, const EventVisitor& visit);
   Status InsertQuarantine(const QuarantineRecord& record);
 
   std::string path_;
@@ -687,25 +685,13 @@ Result<std::vector<Event>> SqliteStore::ReadTimeline(const TimelineQuery& query)
   return events;
 }
 
-Status SqliteStore::VisitTimeline(const TimelineQuery& query, const EventVisitor& visit) {
-  if (query.limit == 0) return Status::Ok();
-  auto reader = readers_.Acquire();
-  return VisitTimelineOn(*reader, query, visit);
-}
-
-Result<std::optional<std::int64_t>> SqliteStore::VisitTimelineOf(const identity::Identifier& who,
-                                                                 TimelineQuery query,
-                                                                 const EventVisitor& visit) {
+Result<std::optional<std::int64_t>> SqliteStore::VisitTimeline(const identity::Identifier& who,
+                                                               TimelineQuery query,
+                                                               const EventVisitor& visit) {
   auto reader = readers_.Acquire();
   auto customer = QueryCustomerFor(*reader->built, who, rules_, MicrosNow());
   if (!customer.ok() || !*customer || query.limit == 0) return customer;
   query.customer = **customer;
-  if (Status s = VisitTimelineOn(*reader, query, visit); !s.ok()) return s;
-  return customer;
-}
-
-Status SqliteStore::VisitTimelineOn(Reader& reader, const TimelineQuery& query,
-                                    const EventVisitor& visit) {
   AttributeScratch attributes;
   EventView view;
   auto row = [&](sqlite3_stmt* stmt) {
@@ -713,8 +699,10 @@ Status SqliteStore::VisitTimelineOn(Reader& reader, const TimelineQuery& query,
     visit(view);
     return Status::Ok();
   };
-  return QueryOn(reader, TimelineSql(query), "read timeline of " + CustomerKey(query.customer),
-                 row);
+  Status read =
+      QueryOn(*reader, TimelineSql(query), "read timeline of " + CustomerKey(query.customer), row);
+  if (!read.ok()) return read;
+  return customer;
 }
 
 Result<std::vector<Event>> SqliteStore::ReadChanges(const ChangesQuery& query) {

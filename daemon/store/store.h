@@ -136,17 +136,15 @@ class Store {
   // (customer, occurred_at, id), whatever the store's size.
   virtual Result<std::vector<Event>> ReadTimeline(const TimelineQuery& query) = 0;
 
-  // The same events in the same order, each handed to `visit` as it is read, copied nowhere:
-  // for a caller that turns them into something else at once (an API response). `visit`
-  // must not call the store. On an error, `visit` may have seen some of the events.
-  virtual Status VisitTimeline(const TimelineQuery& query, const EventVisitor& visit) = 0;
-  // VisitTimeline of the customer `who` names now (as FindCustomer finds them), found in the
-  // same read: the customer and their page come from one snapshot, at the cost of one read.
-  // Returns the customer, or nullopt, visiting nothing, when nobody is known by `who`.
-  // `query.customer` is not used.
-  virtual Result<std::optional<std::int64_t>> VisitTimelineOf(const identity::Identifier& who,
-                                                              TimelineQuery query,
-                                                              const EventVisitor& visit) = 0;
+  // The same events in the same order for the customer `who` names now (as FindCustomer
+  // finds them), each handed to `visit` as it is read, copied nowhere: for a caller that
+  // turns them into something else at once (an API response). The customer and their page
+  // come from one read and one snapshot. Returns the customer, or nullopt, visiting nothing,
+  // when nobody is known by `who`; `query.customer` is not used. `visit` must not call the
+  // store. On an error, `visit` may have seen some of the events.
+  virtual Result<std::optional<std::int64_t>> VisitTimeline(const identity::Identifier& who,
+                                                            TimelineQuery query,
+                                                            const EventVisitor& visit) = 0;
 
   // ORDER BY id: what was stored after `after_id`.
   virtual Result<std::vector<Event>> ReadChanges(const ChangesQuery& query) = 0;

@@ -367,10 +367,12 @@ EventVisitor CopyInto(std::vector<Event>& events) {
   };
 }
 
-// What VisitTimeline hands out.
+// What VisitTimeline hands out for query.customer, named by id.
 std::vector<Event> Visited(Store& store, const TimelineQuery& query, Status* status = nullptr) {
   std::vector<Event> events;
-  Status s = store.VisitTimeline(query, CopyInto(events));
+  const identity::Identifier who{"customer", std::to_string(query.customer)};
+  auto visited = store.VisitTimeline(who, query, CopyInto(events));
+  Status s = visited.ok() ? Status::Ok() : visited.status();
   if (status != nullptr) {
     *status = s;
   } else {
@@ -437,7 +439,7 @@ TEST_F(SqliteStoreTest, VisitTimelineHandsOutWhatReadTimelineReads) {
   EXPECT_TRUE(Visited(*store, query).empty());
 }
 
-TEST_F(SqliteStoreTest, VisitTimelineOfFindsTheCustomerAndTheirPageInOneRead) {
+TEST_F(SqliteStoreTest, VisitTimelineFindsTheCustomerAndTheirPageInOneRead) {
   auto store = Open();
   ASSERT_NE(store, nullptr);
   Batch batch = MakeBatch("crm", "c1", 0, 12);
@@ -449,7 +451,7 @@ TEST_F(SqliteStoreTest, VisitTimelineOfFindsTheCustomerAndTheirPageInOneRead) {
     SCOPED_TRACE(who.Text());
     TimelineQuery query{.customer = 0, .limit = 5, .after = std::nullopt};
     std::vector<Event> events;
-    auto found = store->VisitTimelineOf(who, query, CopyInto(events));
+    auto found = store->VisitTimeline(who, query, CopyInto(events));
     ASSERT_TRUE(found.ok()) << found.status().message();
     ASSERT_TRUE(found->has_value());
     EXPECT_EQ(**found, c1);
@@ -459,7 +461,7 @@ TEST_F(SqliteStoreTest, VisitTimelineOfFindsTheCustomerAndTheirPageInOneRead) {
   }
 
   std::vector<Event> events;
-  auto nobody = store->VisitTimelineOf({"account", "nobody"}, {}, CopyInto(events));
+  auto nobody = store->VisitTimeline({"account", "nobody"}, {}, CopyInto(events));
   ASSERT_TRUE(nobody.ok()) << nobody.status().message();
   EXPECT_FALSE(nobody->has_value());
   EXPECT_TRUE(events.empty());
