@@ -24,9 +24,11 @@ TimestampParts PartsOf(store::Micros t) {
 
 void SetText(std::string_view text, std::string* out) { out->assign(text.data(), text.size()); }
 
-// For store::Event and store::EventView alike.
+// For store::Event and store::EventView alike. `out` is cleared first: a message reused for the
+// next event (a watch's response) must not keep one customer's attributes for another's event.
 template <typename E>
 void FillProto(const E& e, v1::TimelineEvent& out) {
+  out.Clear();
   out.set_id(e.id);
   out.set_customer(store::CustomerKey(e.customer));
   out.set_step(static_cast<v1::Step>(e.step));

@@ -16,6 +16,7 @@ namespace propbridge::api {
 
 void SetTimestamp(store::Micros t, google::protobuf::Timestamp& out);
 
+// `out` becomes exactly `event`: whatever it held before is cleared.
 void ToProto(const store::Event& event, v1::TimelineEvent& out);
 void ToProto(const store::EventView& event, v1::TimelineEvent& out);
 

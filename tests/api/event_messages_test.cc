@@ -75,6 +75,29 @@ TEST(TimelinePage, EveryFieldIsWrittenAsProtobufBuildsIt) {
   EXPECT_EQ(static_cast<int>(set.size()), v1::TimelineEvent::descriptor()->field_count());
 }
 
+TEST(ToProto, AReusedMessageKeepsNothingOfTheEventBefore) {
+  const Attributes personal = {{"customer_name", "张伟"}, {"note", "2026年11月"}};
+  store::EventView first = FullEvent(personal);
+  const Attributes other = {{"item", "water"}};
+  store::EventView second = FullEvent(other);
+  second.id = 2;
+  second.customer = 7;
+  second.matter_id = "";
+  second.matter_state = sdk::MatterState::kUnspecified;
+  second.channel = "";
+  second.contact = false;
+
+  v1::WatchTimelineResponse reused;  // as a watch reuses its response for every event
+  ToProto(first, *reused.mutable_event());
+  ToProto(second, *reused.mutable_event());
+  v1::WatchTimelineResponse fresh;
+  ToProto(second, *fresh.mutable_event());
+  google::protobuf::util::MessageDifferencer differ;
+  std::string difference;
+  differ.ReportDifferencesToString(&difference);
+  EXPECT_TRUE(differ.Compare(fresh, reused)) << difference;
+}
+
 TEST(TimelinePage, DefaultsAndTimesBeforeTheEpochParseTheSame) {
   store::EventView empty;  // every field at its default: only the two times are written
   store::EventView old = FullEvent({});
