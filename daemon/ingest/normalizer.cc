@@ -4,42 +4,10 @@
 #include <cctype>
 #include <nlohmann/json.hpp>
 
+#include "daemon/identity/text.h"
+
 namespace propbridge::ingest {
 namespace {
-
-bool IsValidUtf8(std::string_view s) {
-  std::size_t i = 0;
-  while (i < s.size()) {
-    auto c = static_cast<unsigned char>(s[i]);
-    std::size_t extra;
-    std::uint32_t cp;
-    if (c < 0x80) {
-      ++i;
-      continue;
-    } else if ((c & 0xE0) == 0xC0) {
-      extra = 1;
-      cp = c & 0x1F;
-    } else if ((c & 0xF0) == 0xE0) {
-      extra = 2;
-      cp = c & 0x0F;
-    } else if ((c & 0xF8) == 0xF0) {
-      extra = 3;
-      cp = c & 0x07;
-    } else {
-      return false;
-    }
-    if (i + extra >= s.size()) return false;
-    for (std::size_t k = 1; k <= extra; ++k) {
-      auto cc = static_cast<unsigned char>(s[i + k]);
-      if ((cc & 0xC0) != 0x80) return false;
-      cp = (cp << 6) | (cc & 0x3F);
-    }
-    static constexpr std::uint32_t kMin[] = {0, 0x80, 0x800, 0x10000};
-    if (cp < kMin[extra] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return false;
-    i += extra + 1;
-  }
-  return true;
-}
 
 // Lower-case words joined by dots: "billing.charge.posted".
 bool IsValidKind(std::string_view kind) {
@@ -143,14 +111,16 @@ std::string Normalizer::Check(const sdk::RawEvent& e) const {
   if (e.source_event_id.empty()) return "source_event_id is empty";
   if (e.source_event_id.size() > limits_.max_id_bytes) return "source_event_id is too long";
   if (!IsValidKind(e.kind) || e.kind.size() > limits_.max_kind_bytes) {
-    return "kind '" + e.kind.substr(0, 64) + "' is not lower-case words joined by dots";
+    return "kind '" + std::string(identity::CutUtf8(e.kind, 64)) +
+           "' is not lower-case words joined by dots";
   }
   if (std::holds_alternative<std::monostate>(e.occurred_at)) return "occurred_at is missing";
   if (e.identifiers.empty()) return "no identifier names the customer";
   if (e.identifiers.size() > limits_.max_identifiers) return "too many identifiers";
   for (const auto& id : e.identifiers) {
     if (id.type.empty() || !IsValidKind(id.type)) {
-      return "identifier type '" + id.type.substr(0, 64) + "' is not a lower-case word";
+      return "identifier type '" + std::string(identity::CutUtf8(id.type, 64)) +
+             "' is not a lower-case word";
     }
     if (id.value.size() > limits_.max_identifier_bytes) return "identifier is too long";
   }
@@ -161,14 +131,17 @@ std::string Normalizer::Check(const sdk::RawEvent& e) const {
     if (k.size() + v.size() > limits_.max_attribute_bytes)
       return "attribute '" + k + "' is too long";
   }
-  if (ApproximateSize(e) > limits_.max_event_bytes) return "event is larger than 64 KiB";
+  if (std::size_t size = ApproximateSize(e); size > limits_.max_event_bytes) {
+    return "event is " + std::to_string(size) + " bytes, over the limit of " +
+           std::to_string(limits_.max_event_bytes);
+  }
   if (e.matter_state != sdk::MatterState::kUnspecified && e.matter_id.empty()) {
     return "matter_state is set but matter_id is empty";
   }
-  bool utf8 = IsValidUtf8(e.source_event_id) && IsValidUtf8(e.summary) && IsValidUtf8(e.channel) &&
-              IsValidUtf8(e.matter_id);
-  for (const auto& id : e.identifiers) utf8 = utf8 && IsValidUtf8(id.value);
-  for (const auto& [k, v] : e.attributes) utf8 = utf8 && IsValidUtf8(k) && IsValidUtf8(v);
+  bool utf8 = identity::IsUtf8(e.source_event_id) && identity::IsUtf8(e.summary) &&
+              identity::IsUtf8(e.channel) && identity::IsUtf8(e.matter_id);
+  for (const auto& id : e.identifiers) utf8 = utf8 && identity::IsUtf8(id.value);
+  for (const auto& [k, v] : e.attributes) utf8 = utf8 && identity::IsUtf8(k) && identity::IsUtf8(v);
   if (!utf8) return "text is not valid UTF-8 (check the source's encoding)";
   return "";
 }
@@ -179,6 +152,11 @@ store::Batch Normalizer::Normalize(sdk::Batch batch, store::Micros now) const {
   out.checkpoint = std::move(batch.checkpoint);
   out.events.reserve(batch.events.size());
   auto quarantine = [&](std::string origin, std::string reason, std::string raw) {
+    if (raw.size() > limits_.max_quarantined_raw_bytes) {
+      reason += " (raw text cut to the first " + std::to_string(limits_.max_quarantined_raw_bytes) +
+                " of " + std::to_string(raw.size()) + " bytes)";
+      raw.resize(limits_.max_quarantined_raw_bytes);
+    }
     out.quarantined.push_back(
         {0, source_, std::move(origin), std::move(reason), std::move(raw), now});
   };

@@ -24,6 +24,8 @@ struct EventLimits {
   std::size_t max_attributes = 64;
   std::size_t max_attribute_bytes = 4096;
   std::size_t max_event_bytes = 64 * 1024;
+  // A quarantined record keeps at most this much of its raw text, and says how much it had.
+  std::size_t max_quarantined_raw_bytes = 64 * 1024;
   // Events from before this, or more than max_future after ingest, are impossible.
   store::Micros earliest =
       store::Micros{std::chrono::sys_days{std::chrono::year{1990} / std::chrono::January / 1}};

@@ -22,39 +22,43 @@ ChannelContext::ChannelContext(const wire::StartPlugin& start, wire::FrameChanne
       settings_(DecodeSettings(start)),
       time_zone_(start.time_zone()),
       checkpoint_(DecodeCheckpoint(start)),
-      max_batch_bytes_(start.max_batch_bytes()),
+      limits_{start.max_batch_events(), start.max_batch_bytes()},
       channel_(channel) {}
 
 Status ChannelContext::Emit(sdk::Batch batch) noexcept {
   try {
-    wire::HostToDaemon message;
-    wire::Batch& wire_batch = *message.mutable_emit();
-    wire::EncodeBatch(batch, wire_batch);
-    std::size_t bytes = wire_batch.ByteSizeLong();
-    if (bytes > max_batch_bytes_) {
-      return ResourceExhausted("a batch of " + std::to_string(bytes) +
-                               " bytes is over the limit of " + std::to_string(max_batch_bytes_) +
-                               "; emit smaller batches");
-    }
-    std::future<Status> done;
-    std::uint64_t sequence;
-    {
-      std::lock_guard lock(mu_);
-      if (closed_) return *closed_;
-      sequence = next_sequence_++;
-      done = waiting_[sequence].get_future();
-    }
-    wire_batch.set_sequence(sequence);
-    Status sent = channel_.Send(message);
-    if (!sent.ok()) {
-      std::lock_guard lock(mu_);
-      waiting_.erase(sequence);
-      return Unavailable("the daemon cannot be reached: " + sent.message());
-    }
-    return done.get();
+    return wire::EmitInParts(
+        std::move(batch), limits_, [this](sdk::Batch part) { return EmitPart(std::move(part)); },
+        [this](const std::string& what) {
+          wire::HostToDaemon fault;
+          fault.mutable_fault()->set_what(what);
+          (void)channel_.Send(fault);  // the daemon logs and counts it
+        });
   } catch (const std::exception& e) {
     return Internal(std::string("the batch could not be sent: ") + e.what());
   }
+}
+
+Status ChannelContext::EmitPart(sdk::Batch part) {
+  wire::HostToDaemon message;
+  wire::Batch& wire_batch = *message.mutable_emit();
+  wire::EncodeBatch(part, wire_batch);
+  std::future<Status> done;
+  std::uint64_t sequence;
+  {
+    std::lock_guard lock(mu_);
+    if (closed_) return *closed_;
+    sequence = next_sequence_++;
+    done = waiting_[sequence].get_future();
+  }
+  wire_batch.set_sequence(sequence);
+  Status sent = channel_.Send(message);
+  if (!sent.ok()) {
+    std::lock_guard lock(mu_);
+    waiting_.erase(sequence);
+    return Unavailable("the daemon cannot be reached: " + sent.message());
+  }
+  return done.get();
 }
 
 void ChannelContext::Deliver(const wire::EmitResult& result) {

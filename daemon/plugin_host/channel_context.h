@@ -1,5 +1,6 @@
 // The sdk::Context a plugin sees inside a plugin host process: every call becomes a message
-// to the daemon over the host's channel, so the plugin's code is the same as in process.
+// to the daemon over the host's channel, so the plugin's code is the same as in process. A
+// batch over the daemon's limits is sent in parts (batch_split.h).
 // Thread-safe: the plugin may Emit and Log from any of its threads.
 #pragma once
 
@@ -10,6 +11,7 @@
 #include <optional>
 #include <string>
 
+#include "daemon/plugin_wire/batch_split.h"
 #include "daemon/plugin_wire/frame_channel.h"
 #include "daemon/plugin_wire/host_protocol.pb.h"
 #include "propbridge/sdk/context.h"
@@ -36,12 +38,14 @@ class ChannelContext final : public sdk::Context, private sdk::Logger {
 
  private:
   void Log(sdk::LogLevel level, std::string_view message) noexcept override;
+  // Sends one part and waits for the daemon's answer.
+  Status EmitPart(sdk::Batch part);
 
   const std::string instance_;
   const sdk::Settings settings_;
   const std::string time_zone_;
   const std::optional<std::string> checkpoint_;
-  const std::uint64_t max_batch_bytes_;
+  const wire::BatchLimits limits_;
   wire::FrameChannel& channel_;
 
   std::mutex mu_;

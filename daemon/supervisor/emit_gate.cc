@@ -5,24 +5,9 @@
 #include <algorithm>
 #include <future>
 
+#include "daemon/plugin_wire/batch_split.h"
+
 namespace propbridge::supervisor {
-namespace {
-
-std::size_t BatchBytes(const sdk::Batch& batch) {
-  std::size_t bytes = batch.checkpoint.size();
-  for (const sdk::RawEvent& e : batch.events) {
-    bytes += e.source_event_id.size() + e.kind.size() + e.summary.size() + e.channel.size() +
-             e.matter_id.size() + e.origin.size();
-    for (const sdk::Identifier& id : e.identifiers) bytes += id.type.size() + id.value.size();
-    for (const auto& [key, value] : e.attributes) bytes += key.size() + value.size();
-  }
-  for (const sdk::RejectedRecord& r : batch.rejected) {
-    bytes += r.origin.size() + r.reason.size() + r.raw.size();
-  }
-  return bytes;
-}
-
-}  // namespace
 
 EmitGate::EmitGate(std::string source, ingest::Normalizer normalizer,
                    const config::PluginLimits& limits, ingest::Pipeline& pipeline)
@@ -40,7 +25,7 @@ Status EmitGate::CheckLimits(const sdk::Batch& batch) {
                              " records is over the limit of " +
                              std::to_string(limits_.max_batch_events) + "; emit smaller batches");
   }
-  if (std::size_t bytes = BatchBytes(batch); bytes > limits_.max_batch_bytes) {
+  if (std::size_t bytes = wire::BatchBytes(batch); bytes > limits_.max_batch_bytes) {
     return ResourceExhausted("a batch of " + std::to_string(bytes) +
                              " bytes is over the limit of " +
                              std::to_string(limits_.max_batch_bytes) + "; emit smaller batches");

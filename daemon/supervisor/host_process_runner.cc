@@ -246,6 +246,9 @@ class HostProcessRunner final : public PluginRunner {
         stop_status_ =
             Status(static_cast<StatusCode>(message.stopped().code()), message.stopped().message());
         return;
+      case wire::HostToDaemon::kFault:
+        gate_.RecordFault(message.fault().what());
+        return;
       case wire::HostToDaemon::kHeartbeat:
       case wire::HostToDaemon::MESSAGE_NOT_SET:
         return;
@@ -308,6 +311,7 @@ Result<std::unique_ptr<PluginRunner>> StartHostProcess(const RunSpec& spec, Emit
   s.set_heartbeat_interval_ms(
       static_cast<std::uint32_t>(std::max<long>(10, plugin.limits.heartbeat_timeout.count() / 4)));
   s.set_max_batch_bytes(plugin.limits.max_batch_bytes);
+  s.set_max_batch_events(plugin.limits.max_batch_events);
   (void)channel->Send(start);  // a host that is already gone shows in AwaitStart
 
   auto runner =

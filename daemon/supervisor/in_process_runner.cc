@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "daemon/plugin_host/plugin_library.h"
+#include "daemon/plugin_wire/batch_split.h"
 #include "daemon/supervisor/plugin_runner.h"
 
 namespace propbridge::supervisor {
@@ -63,7 +64,10 @@ class InProcessRunner final : public PluginRunner, private sdk::Context, private
   sdk::Logger& Log() noexcept override { return *this; }
   Status Emit(sdk::Batch batch) noexcept override {
     try {
-      return gate_.SubmitAndWait(std::move(batch));
+      return wire::EmitInParts(
+          std::move(batch), {plugin_.limits.max_batch_events, plugin_.limits.max_batch_bytes},
+          [this](sdk::Batch part) { return gate_.SubmitAndWait(std::move(part)); },
+          [this](const std::string& what) { gate_.RecordFault(what); });
     } catch (const std::exception& e) {
       return Internal(std::string("the batch could not be queued: ") + e.what());
     }

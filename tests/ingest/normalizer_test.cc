@@ -89,11 +89,13 @@ TEST(Normalizer, QuarantinesInvalidEventsWithTheirReason) {
             "matter_state is set but matter_id is empty");
   EXPECT_NE(with([](auto& e) { e.kind = "acme.unknown"; }).find("no step for kind 'acme.unknown'"),
             std::string::npos);
+  // The limit as configured, not a fixed figure.
   EXPECT_EQ(with([](auto& e) {
               for (int i = 0; i < 20; ++i)
                 e.attributes.emplace_back("k" + std::to_string(i), std::string(4000, 'v'));
             }),
-            "event is larger than 64 KiB");
+            "event is 80120 bytes, over the limit of 65536 (raw text cut to the first 65536 of "
+            "80491 bytes)");
 }
 
 TEST(Normalizer, KeepsTheRawEventAndTheOriginInQuarantine) {
@@ -110,6 +112,28 @@ TEST(Normalizer, KeepsTheRawEventAndTheOriginInQuarantine) {
   EXPECT_NE(out.quarantined[1].raw.find("\"kind\":\"billing.payment.received\""),
             std::string::npos);
   EXPECT_NE(out.quarantined[1].raw.find("\"value\":\"A-1001\""), std::string::npos);
+}
+
+TEST(Normalizer, QuarantineKeepsAtMost64KiBOfRawTextAndSaysHowMuchThereWas) {
+  sdk::Batch batch;
+  batch.rejected.push_back({"big.csv line 2", "a note too long", std::string(3 << 20, 'x')});
+  batch.rejected.push_back({"big.csv line 3", "wrong number of columns", std::string(65536, 'y')});
+  store::Batch out = MakeNormalizer().Normalize(std::move(batch), kNow);
+  ASSERT_EQ(out.quarantined.size(), 2u);
+  EXPECT_EQ(out.quarantined[0].raw, std::string(65536, 'x'));
+  EXPECT_EQ(out.quarantined[0].reason,
+            "a note too long (raw text cut to the first 65536 of 3145728 bytes)");
+  EXPECT_EQ(out.quarantined[1].raw.size(), 65536u);  // at the cap: kept whole
+  EXPECT_EQ(out.quarantined[1].reason, "wrong number of columns");
+}
+
+TEST(Normalizer, ReasonsCutVendorTextAtCharacterBoundaries) {
+  const std::string reason = ReasonFor([] {
+    sdk::RawEvent e = ValidEvent();
+    e.kind = std::string(63, 'a') + "阳光";  // byte 64 falls inside 阳
+    return e;
+  }());
+  EXPECT_EQ(reason, "kind '" + std::string(63, 'a') + "' is not lower-case words joined by dots");
 }
 
 TEST(Normalizer, IdentifiersBecomeCanonicalWithoutPlaceholdersAndDuplicates) {

@@ -297,15 +297,52 @@ TEST_F(SupervisorTest, AFloodOverTheRateLimitIsRefusedAndCounted) {
   StopDaemon();
 }
 
-TEST_F(SupervisorTest, ABatchOverTheSizeLimitIsRefusedAndCounted) {
-  StartDaemon(
-      {.settings = "count = 1000\nbatch_size = 500\n", .limits = "max_batch_events = 100\n"});
+// Batches of 500 events of about 16 KB (8 MB) against limits of 100 events and 1 MiB: the host
+// sends each in parts, and everything is stored with no fault, in process and isolated alike.
+class SupervisorSplitTest : public SupervisorTest, public ::testing::WithParamInterface<bool> {};
+
+TEST_P(SupervisorSplitTest, ABatchOverTheLimitsIsDeliveredInParts) {
+  StartDaemon({.settings = "count = 1000\nbatch_size = 500\nevent_bytes = 16000\n",
+               .keys = GetParam() ? "in_process = true\n" : "",
+               .limits = "max_batch_events = 100\nmax_batch_bytes = 1048576\n"});
   v1::PluginInstance faulty =
-      WaitFor([](const auto& p) { return p.faults() >= 3; }, "faults were counted");
-  EXPECT_EQ(faulty.events_stored(), 0);
+      WaitFor([](const auto& p) { return p.last_checkpoint() == "1000"; }, "it emitted everything");
+  EXPECT_EQ(faulty.events_stored(), 1000);
+  EXPECT_EQ(faulty.records_quarantined(), 0);
+  EXPECT_EQ(faulty.faults(), 0);
   EXPECT_EQ(faulty.state(), v1::PLUGIN_STATE_RUNNING);
   StopDaemon();
 }
+
+// One event larger than any batch may be: quarantined with the reason and its text cut, counted
+// as a fault, and the plugin goes on past it instead of retrying it for ever.
+TEST_P(SupervisorSplitTest, AnEventLargerThanAnyBatchIsQuarantinedAsAFault) {
+  StartDaemon({.settings = "count = 300\nbatch_size = 100\nfault = \"giant\"\nfault_after = 150\n",
+               .keys = GetParam() ? "in_process = true\n" : "",
+               .limits = "max_batch_bytes = 1048576\n"});
+  v1::PluginInstance faulty =
+      WaitFor([](const auto& p) { return p.last_checkpoint() == "300"; }, "it emitted everything");
+  EXPECT_EQ(faulty.events_stored(), 299);
+  EXPECT_EQ(faulty.records_quarantined(), 1);
+  EXPECT_EQ(faulty.faults(), 1);
+  v1::ListQuarantineRequest request;
+  request.set_source("faulty");
+  grpc::ClientContext context;
+  v1::ListQuarantineResponse response;
+  ASSERT_TRUE(admin_->ListQuarantine(&context, request, &response).ok());
+  ASSERT_EQ(response.records_size(), 1);
+  const v1::QuarantinedRecord& record = response.records(0);
+  EXPECT_EQ(record.origin(), "event 150");
+  EXPECT_NE(record.reason().find("event f150 is "), std::string::npos) << record.reason();
+  EXPECT_NE(record.reason().find("over the limit of"), std::string::npos) << record.reason();
+  EXPECT_LE(record.raw().size(), 64u * 1024);
+  EXPECT_EQ(record.raw().rfind("f150 crm.profile.updated\n", 0), 0u);
+  EXPECT_NE(daemon_->Log().find("event f150 is "), std::string::npos);
+  StopDaemon();
+}
+
+INSTANTIATE_TEST_SUITE_P(InProcessAndIsolated, SupervisorSplitTest, ::testing::Bool(),
+                         [](const auto& info) { return info.param ? "InProcess" : "Isolated"; });
 
 TEST_F(SupervisorTest, ASpinningPluginDoesNotHoldUpTheOthers) {
   StartDaemon({.settings = Settings("spin", 1000, "")});

@@ -11,13 +11,16 @@
 //   spin             burn a core in a thread of its own, and go on emitting
 //   garbage          emit batches of events the daemon must quarantine
 //   flood            emit as fast as possible, ignoring refusals
+//   giant            give event number `fault_after` a summary of 2 MiB, larger than any batch
+//                    may be, and go on emitting
 //   throw_start      throw from Start (before emitting anything)
 //   spin_start       never return from Start
 //   hang_stop        never return from Stop
 //   throw_stop       throw from Stop
 //
 // With `once_file` set, the fault happens only while that file does not exist (it is created
-// just before), so the run after the fault behaves.
+// just before), so the run after the fault behaves. `event_bytes` pads every event with
+// attributes of 4,000 bytes up to about that size, for batches of many megabytes.
 #include <propbridge/sdk/sdk.h>
 #include <signal.h>
 
@@ -42,12 +45,14 @@ class FaultyPlugin final : public sdk::Plugin {
     auto count = config.GetInt("count", 1000);
     auto batch_size = config.GetInt("batch_size", 100);
     auto fault_after = config.GetInt("fault_after", 0);
-    for (const auto* setting : {&count, &batch_size, &fault_after}) {
+    auto event_bytes = config.GetInt("event_bytes", 0);
+    for (const auto* setting : {&count, &batch_size, &fault_after, &event_bytes}) {
       if (!setting->ok()) return setting->status();
     }
     count_ = *count;
     batch_size_ = *batch_size;
     fault_after_ = *fault_after;
+    event_bytes_ = *event_bytes;
     fault_ = config.GetString("fault", "none");
     once_file_ = config.GetString("once_file", "");
     if (context.LastCheckpoint()) next_ = std::stoll(*context.LastCheckpoint());
@@ -86,11 +91,15 @@ class FaultyPlugin final : public sdk::Plugin {
     const sdk::UtcTime base{sys_days{year{2026} / January / 1}};
     sdk::Batch batch;
     for (std::int64_t i = from; i < to; ++i) {
-      batch.events.push_back(sdk::EventBuilder("crm.profile.updated", "f" + std::to_string(i))
-                                 .At(base + seconds(i))
-                                 .Identify("account", "F" + std::to_string(i % 10))
-                                 .Summary("Faulty plugin event number " + std::to_string(i))
-                                 .Build());
+      sdk::EventBuilder event("crm.profile.updated", "f" + std::to_string(i));
+      event.At(base + seconds(i))
+          .Identify("account", "F" + std::to_string(i % 10))
+          .Summary("Faulty plugin event number " + std::to_string(i));
+      if (fault_ == "giant" && i == fault_after_) event.Summary(std::string(2 << 20, 'g'));
+      for (std::int64_t padded = 0; padded < event_bytes_; padded += 4000) {
+        event.Attribute("pad" + std::to_string(padded), std::string(3990, 'p'));
+      }
+      batch.events.push_back(event.Origin("event " + std::to_string(i)).Build());
     }
     batch.checkpoint = std::to_string(to);
     return batch;
@@ -169,7 +178,7 @@ class FaultyPlugin final : public sdk::Plugin {
     (void)context.Emit(std::move(batch));
   }
 
-  std::int64_t count_ = 0, batch_size_ = 0, fault_after_ = 0, next_ = 0;
+  std::int64_t count_ = 0, batch_size_ = 0, fault_after_ = 0, event_bytes_ = 0, next_ = 0;
   std::string fault_, once_file_;
   std::atomic<bool> stop_{false};
   std::thread thread_, spinner_;
