@@ -4,8 +4,9 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <istream>
+#include <map>
 #include <optional>
-#include <set>
 #include <string>
 #include <system_error>
 #include <utility>
@@ -13,6 +14,7 @@
 
 #include "billing_settings.h"
 #include "export_file.h"
+#include "file_descriptor.h"
 #include "inbox.h"
 #include "propbridge/sdk/sdk.h"
 
@@ -29,7 +31,14 @@ class BillingPlugin final : public sdk::PollingPlugin {
  private:
   // Handles one ready file; false when the rest of this poll must wait for the next one.
   bool Handle(sdk::Context& context, const std::string& name);
-  // Makes durable that an archived file is finished, in a batch of its own.
+  // Moves a file that will not go in to rejected/ with `reason` beside it, and logs `what`
+  // happened (once, if the file cannot be moved). `consumed` of its records are durable.
+  void Reject(sdk::Context& context, const std::string& name, const std::string& reason,
+              const std::string& what, std::int64_t consumed);
+  // Logs a file's problem unless it is the one last logged for it.
+  void ReportOnce(sdk::Context& context, sdk::LogLevel level, const std::string& name,
+                  const std::string& problem);
+  // Makes durable that a file moved out of the inbox is finished, in a batch of its own.
   void RecordFinished(sdk::Context& context, Checkpoint finished);
 
   BillingSettings settings_;
@@ -38,8 +47,9 @@ class BillingPlugin final : public sdk::PollingPlugin {
   std::optional<Checkpoint> durable_;
   // A finished file's checkpoint whose emit failed; retried until a later one is durable.
   std::optional<Checkpoint> unrecorded_finish_;
-  // Files whose failure to open was logged already, so it is not logged on every poll.
-  std::set<std::string> unreadable_;
+  // The problem last logged for each file still in the inbox (it is not a regular file, cannot
+  // be opened or cannot be moved), so that it is logged once, not at every poll.
+  std::map<std::string, std::string> reported_;
   bool scan_failing_ = false;
 };
 
@@ -93,7 +103,12 @@ void BillingPlugin::Poll(sdk::Context& context) {
     return std::binary_search(present.begin(), present.end(), name);
   };
   if (durable_ && !is_present(durable_->file_name)) durable_.reset();
-  std::erase_if(unreadable_, [&](const std::string& name) { return !is_present(name); });
+  std::erase_if(reported_, [&](const auto& entry) {
+    return !is_present(entry.first) && !listing->refused.contains(entry.first);
+  });
+  for (const auto& [name, why] : listing->refused) {
+    ReportOnce(context, sdk::LogLevel::kWarn, name, why);
+  }
 
   // A file emitted in part goes first, so that its checkpoint is not replaced by another's; if
   // it is changing, the others wait until it has settled.
@@ -110,11 +125,20 @@ void BillingPlugin::Poll(sdk::Context& context) {
 
 bool BillingPlugin::Handle(sdk::Context& context, const std::string& name) {
   const bool resuming = durable_ && durable_->file_name == name;
+  Result<UniqueFd> file = inbox_->Open(name);
+  if (!file.ok()) {
+    ReportOnce(context,
+               file.status().code() == StatusCode::kFailedPrecondition ? sdk::LogLevel::kWarn
+                                                                       : sdk::LogLevel::kError,
+               name, file.status().message());
+    return !resuming;
+  }
+  FdReadBuffer buffer(file->get());
+  std::istream in(&buffer);
   ReadOptions options{resuming ? durable_->consumed : 0, settings_.batch_size, settings_.encoding,
                       settings_.formats};
   auto emit = [&](sdk::Batch batch) { return context.Emit(std::move(batch)); };
-  FileResult result =
-      ReadExportFile(inbox_->folder() / name, options, emit, [this] { return StopRequested(); });
+  FileResult result = ReadExportFile(in, name, options, emit, [this] { return StopRequested(); });
   if (result.consumed > options.skip) {
     durable_ = Checkpoint{name, result.consumed};
     unrecorded_finish_.reset();
@@ -131,11 +155,12 @@ bool BillingPlugin::Handle(sdk::Context& context, const std::string& name) {
       }
       Result<fs::path> archived = inbox_->Archive(name);
       if (!archived.ok()) {
-        context.Log().Error(archived.status().message() + "; trying again at the next poll");
+        ReportOnce(context, sdk::LogLevel::kError, name,
+                   archived.status().message() + "; trying again at the next poll");
         return false;
       }
       durable_.reset();
-      unreadable_.erase(name);
+      reported_.erase(name);
       context.Log().Info("archived " + name + " (" + std::string(EncodingName(result.encoding)) +
                          ", " + result.format + " format) after " +
                          std::to_string(result.consumed) + " record(s); this pass emitted " +
@@ -144,13 +169,10 @@ bool BillingPlugin::Handle(sdk::Context& context, const std::string& name) {
       RecordFinished(context, Checkpoint{archived->string(), result.consumed});
       return true;
     }
-    case FileOutcome::kBadHeader: {
-      context.Log().Error(name + " is not a billing export: " + result.message +
-                          "; moving it to rejected/");
-      Status moved = inbox_->Reject(name, result.message);
-      if (!moved.ok()) context.Log().Error(moved.message());
+    case FileOutcome::kBadHeader:
+      Reject(context, name, result.message, name + " is not a billing export: " + result.message,
+             result.consumed);
       return true;
-    }
     case FileOutcome::kStopped:
       return false;
     case FileOutcome::kEmitFailed:
@@ -158,15 +180,35 @@ bool BillingPlugin::Handle(sdk::Context& context, const std::string& name) {
                          "); retrying after record " + std::to_string(result.consumed) +
                          " at the next poll");
       return false;
-    case FileOutcome::kOpenFailed:
-      if (unreadable_.insert(name).second) context.Log().Error(result.message);
-      return !resuming;
     case FileOutcome::kReadFailed:
       context.Log().Error(result.message + "; retrying after record " +
                           std::to_string(result.consumed) + " at the next poll");
       return false;
   }
   return false;
+}
+
+void BillingPlugin::Reject(sdk::Context& context, const std::string& name,
+                           const std::string& reason, const std::string& what,
+                           std::int64_t consumed) {
+  Result<fs::path> moved = inbox_->Reject(name, reason);
+  if (!moved.ok()) {
+    ReportOnce(context, sdk::LogLevel::kError, name,
+               what + "; it stays in the inbox: " + moved.status().message());
+    return;
+  }
+  context.Log().Error(what + "; moved it to " + moved->string());
+  reported_.erase(name);
+  if (durable_ && durable_->file_name == name) durable_.reset();
+  if (consumed > 0) RecordFinished(context, Checkpoint{moved->string(), consumed});
+}
+
+void BillingPlugin::ReportOnce(sdk::Context& context, sdk::LogLevel level, const std::string& name,
+                               const std::string& problem) {
+  auto [entry, added] = reported_.try_emplace(name, problem);
+  if (!added && entry->second == problem) return;
+  entry->second = problem;
+  context.Log().Log(level, problem);
 }
 
 void BillingPlugin::RecordFinished(sdk::Context& context, Checkpoint finished) {

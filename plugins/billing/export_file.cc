@@ -3,7 +3,7 @@
 #include <cerrno>
 #include <charconv>
 #include <cstring>
-#include <fstream>
+#include <string_view>
 #include <utility>
 #include <variant>
 
@@ -80,18 +80,11 @@ std::optional<Checkpoint> ParseCheckpoint(std::string_view text) {
   return checkpoint;
 }
 
-FileResult ReadExportFile(const std::filesystem::path& path, const ReadOptions& options,
-                          const EmitFunction& emit, const std::function<bool()>& stop_requested) {
-  const std::string file_name = path.filename().string();
+FileResult ReadExportFile(std::istream& in, const std::string& file_name,
+                          const ReadOptions& options, const EmitFunction& emit,
+                          const std::function<bool()>& stop_requested) {
   FileResult result;
   result.consumed = options.skip;
-
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    result.outcome = FileOutcome::kOpenFailed;
-    result.message = "cannot open " + file_name + ": " + std::strerror(errno);
-    return result;
-  }
   auto read_failed = [&] {
     result.outcome = FileOutcome::kReadFailed;
     result.message = "cannot read " + file_name + ": " + std::strerror(errno);

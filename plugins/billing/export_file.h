@@ -3,8 +3,8 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <filesystem>
 #include <functional>
+#include <istream>
 #include <optional>
 #include <span>
 #include <string>
@@ -39,7 +39,6 @@ enum class FileOutcome {
   kBadHeader,
   kStopped,
   kEmitFailed,
-  kOpenFailed,
   kReadFailed,
 };
 
@@ -72,12 +71,13 @@ struct ReadOptions {
 // Hands a batch to the daemon; OK once the batch is durable.
 using EmitFunction = std::function<Status(sdk::Batch)>;
 
-// Reads the export file at `path` and emits its records after the first `options.skip`, each
-// batch carrying the checkpoint after its last row. Records are decoded to UTF-8 one at a time;
-// a record that is not valid in the file's encoding is rejected, and the rest go on. Returns at the
-// first failed emit, or before a batch once `stop_requested` returns true. Never throws on bad
-// input or I/O errors.
-FileResult ReadExportFile(const std::filesystem::path& path, const ReadOptions& options,
-                          const EmitFunction& emit, const std::function<bool()>& stop_requested);
+// Reads the export file `in` (at its start, and seekable) and emits its records after the first
+// `options.skip`, each batch carrying the checkpoint "<file_name>\t<records>" after its last row.
+// Records are decoded to UTF-8 one at a time; a record that is not valid in the file's encoding
+// is rejected, and the rest go on. Returns at the first failed emit, or before a batch once
+// `stop_requested` returns true. Never throws on bad input or I/O errors.
+FileResult ReadExportFile(std::istream& in, const std::string& file_name,
+                          const ReadOptions& options, const EmitFunction& emit,
+                          const std::function<bool()>& stop_requested);
 
 }  // namespace propbridge::billing

@@ -4,6 +4,7 @@
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/stat.h>
 
 #include <filesystem>
 #include <fstream>
@@ -115,8 +116,32 @@ class BillingDaemonTest : public ::testing::Test {
     fs::rename(inbox() / (name + ".part"), inbox() / name);
   }
 
+  // The names in a folder of the inbox, sorted; empty if there is no such folder.
+  std::set<std::string> NamesIn(const std::string& folder) const {
+    std::set<std::string> names;
+    std::error_code ec;
+    for (fs::directory_iterator it(inbox() / folder, ec), end; !ec && it != end; it.increment(ec)) {
+      names.insert(it->path().filename().string());
+    }
+    return names;
+  }
+
   TempDir dir_;
 };
+
+std::string ReadBytes(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+// How often `text` occurs in `log`.
+std::size_t Occurrences(const std::string& log, const std::string& text) {
+  std::size_t count = 0;
+  for (std::size_t at = log.find(text); at != std::string::npos; at = log.find(text, at + 1)) {
+    ++count;
+  }
+  return count;
+}
 
 // The events by source_event_id, pointing into `events`.
 std::map<std::string, const v1::TimelineEvent*> ById(const std::vector<v1::TimelineEvent>& events) {
@@ -424,6 +449,104 @@ TEST_F(BillingDaemonTest, AnUnknownColumnSettingKeepsThePluginFromStarting) {
       },
       10s))
       << daemon->Log();
+}
+
+// The inbox is group-writable: whoever can drop an export can also plant a symbolic link where
+// the plugin will write a rejection's reason. Nothing may be written through it, neither to a
+// file of the daemon's own (its database) nor to any other.
+TEST_F(BillingDaemonTest, AReasonFileNamePlantedAsASymlinkIsNotWrittenThrough) {
+  const std::string victim_bytes = "bytes that must stay as they are\n";
+  WriteFile(dir_ / "victim.txt", victim_bytes);
+  fs::create_directories(inbox() / "rejected");
+  fs::create_directories(dir_ / "data");
+  fs::create_symlink(dir_ / "data" / "propbridge.db", inbox() / "rejected" / "x.csv.reason.txt");
+  fs::create_symlink(dir_ / "victim.txt", inbox() / "rejected" / "y.csv.reason.txt");
+  auto daemon = StartDaemon("settle_ms = 0\n");
+  ASSERT_TRUE(daemon);
+  DropFile("x.csv", "nope\n");
+  DropFile("y.csv", "nope\n");
+  DropFile("z.csv", std::string(kHeaderWithStatus) + kEveryType);
+  EXPECT_EQ(WaitForEvents(*daemon, "account:A-1001", 9).size(), 9u) << daemon->Log();
+  ASSERT_TRUE(WaitUntil(
+      [&] { return !fs::exists(inbox() / "x.csv") && !fs::exists(inbox() / "y.csv"); }, 10s))
+      << daemon->Log();
+
+  EXPECT_EQ(ReadBytes(dir_ / "victim.txt"), victim_bytes);
+  EXPECT_TRUE(fs::is_symlink(inbox() / "rejected" / "x.csv.reason.txt"));
+  EXPECT_TRUE(fs::is_symlink(inbox() / "rejected" / "y.csv.reason.txt"));
+  // Each file went to rejected/ under a name whose reason file was free.
+  for (const char* stem : {"x", "y"}) {
+    std::string name = std::string(stem) + ".1.csv";
+    EXPECT_EQ(ReadBytes(inbox() / "rejected" / name), "nope\n") << name;
+    EXPECT_NE(ReadBytes(inbox() / "rejected" / (name + ".reason.txt")).find("lacks the required"),
+              std::string::npos)
+        << name;
+  }
+  // The database is still a database: the store opens and reads it.
+  ASSERT_EQ(daemon->Stop(SIGTERM, 15s), 0) << daemon->Log();
+  EXPECT_TRUE(Quarantine().empty());
+}
+
+TEST_F(BillingDaemonTest, ACsvSymlinkToAFileOutsideTheInboxIsNeverRead) {
+  const std::string outside = std::string(kHeaderWithStatus) +
+                              "S-1,charge,A-9001,,,,2026-10-01 08:00,water,56.00,secret note,\n";
+  WriteFile(dir_ / "outside.csv", outside);
+  fs::create_symlink(dir_ / "outside.csv", inbox() / "a-link.csv");
+  WriteFile(inbox() / "b-real.csv", std::string(kHeaderWithStatus) + kEveryType);
+  auto daemon = StartDaemon("settle_ms = 0\n");
+  ASSERT_TRUE(daemon);
+  ASSERT_TRUE(WaitUntil([&] { return fs::exists(inbox() / "archive" / "b-real.csv"); }, 30s))
+      << daemon->Log();
+  // Several more polls: the link is still refused, and said so once.
+  std::this_thread::sleep_for(1s);
+  auto stub = daemon->TimelineStub();
+  EXPECT_TRUE(ReadWholeTimeline(*stub, "account:A-9001").empty());
+  EXPECT_EQ(ReadWholeTimeline(*stub, "account:A-1001").size(), 9u);
+  EXPECT_TRUE(fs::is_symlink(inbox() / "a-link.csv"));
+  EXPECT_EQ(ReadBytes(dir_ / "outside.csv"), outside);
+  EXPECT_FALSE(NamesIn("archive").contains("a-link.csv"));
+  EXPECT_EQ(Occurrences(daemon->Log(), "a-link.csv is a symbolic link"), 1u) << daemon->Log();
+  ASSERT_EQ(daemon->Stop(SIGTERM, 15s), 0);
+  EXPECT_TRUE(Quarantine().empty());
+}
+
+// A FIFO opened for reading blocks until a writer comes, and one opened for writing until a
+// reader does: one put where an export was, or where a reason file goes, must not stop the
+// plugin for good.
+TEST_F(BillingDaemonTest, AFifoWhereAnExportWasDoesNotHangThePlugin) {
+  WriteFile(inbox() / "a-bulk.csv", BillingRows("R", 40000, 4));
+  WriteFile(inbox() / "b-swapped.csv", std::string(kHeaderWithStatus) + kEveryType);
+  auto daemon = StartDaemon("settle_ms = 0\nbatch_size = 50\n");
+  ASSERT_TRUE(daemon);
+  // Both files were ready when the plugin began a-bulk.csv; b-swapped.csv becomes a FIFO while
+  // a-bulk.csv is read.
+  ASSERT_FALSE(WaitForEvents(*daemon, "account:A-0", 1).empty()) << daemon->Log();
+  fs::remove(inbox() / "b-swapped.csv");
+  ASSERT_EQ(mkfifo((inbox() / "b-swapped.csv").c_str(), 0660), 0);
+  ASSERT_FALSE(fs::exists(inbox() / "archive" / "a-bulk.csv"))
+      << "a-bulk.csv was finished before the swap, so the test proves nothing";
+  DropFile("c-later.csv", std::string(kHeaderWithStatus) + kEveryType);
+
+  ASSERT_TRUE(WaitUntil([&] { return fs::exists(inbox() / "archive" / "c-later.csv"); }, 120s))
+      << daemon->Log();
+  EXPECT_EQ(ReadWholeTimeline(*daemon->TimelineStub(), "account:A-1001").size(), 9u);
+  EXPECT_EQ(fs::status(inbox() / "b-swapped.csv").type(), fs::file_type::fifo);
+  std::this_thread::sleep_for(500ms);
+  EXPECT_EQ(Occurrences(daemon->Log(), "b-swapped.csv is a FIFO"), 1u) << daemon->Log();
+  EXPECT_EQ(daemon->Stop(SIGTERM, 15s), 0);
+}
+
+TEST_F(BillingDaemonTest, AFifoWhereAReasonFileGoesDoesNotHangThePlugin) {
+  fs::create_directories(inbox() / "rejected");
+  ASSERT_EQ(mkfifo((inbox() / "rejected" / "x.csv.reason.txt").c_str(), 0660), 0);
+  WriteFile(inbox() / "x.csv", "nope\n");
+  WriteFile(inbox() / "y.csv", std::string(kHeaderWithStatus) + kEveryType);
+  auto daemon = StartDaemon("settle_ms = 0\n");
+  ASSERT_TRUE(daemon);
+  EXPECT_EQ(WaitForEvents(*daemon, "account:A-1001", 9, 20s).size(), 9u) << daemon->Log();
+  EXPECT_EQ(fs::status(inbox() / "rejected" / "x.csv.reason.txt").type(), fs::file_type::fifo);
+  EXPECT_TRUE(fs::exists(inbox() / "rejected" / "x.1.csv.reason.txt")) << daemon->Log();
+  EXPECT_EQ(daemon->Stop(SIGTERM, 15s), 0);
 }
 
 }  // namespace
