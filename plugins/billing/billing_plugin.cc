@@ -169,7 +169,7 @@ bool BillingPlugin::Handle(sdk::Context& context, const std::string& name) {
       RecordFinished(context, Checkpoint{archived->string(), result.consumed});
       return true;
     }
-    case FileOutcome::kBadHeader:
+    case FileOutcome::kNotAnExport:
       Reject(context, name, result.message, name + " is not a billing export: " + result.message,
              result.consumed);
       return true;

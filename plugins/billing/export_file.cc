@@ -13,33 +13,31 @@
 namespace propbridge::billing {
 namespace {
 
-constexpr char kBom[] = "\xEF\xBB\xBF";
-
-bool Rewind(std::istream& in) {
+bool SeekTo(std::istream& in, std::streamoff offset) {
   if (in.bad()) return false;
   in.clear();
-  in.seekg(0);
+  in.seekg(offset);
   return static_cast<bool>(in);
 }
 
-// Whether the file `in` reads starts with a UTF-8 byte-order mark; rewinds it. nullopt when
+// The encoding mark the file `in` reads starts with; leaves `in` just after it. nullopt when
 // reading failed.
-std::optional<bool> StartsWithBom(std::istream& in) {
-  char head[3] = {};
+std::optional<EncodingMark> SkipEncodingMark(std::istream& in) {
+  char head[kEncodingMarkBytes] = {};
   in.read(head, sizeof head);
-  bool bom = in.gcount() == sizeof head && std::memcmp(head, kBom, sizeof head) == 0;
-  if (!Rewind(in)) return std::nullopt;
-  return bom;
+  EncodingMark mark = ReadEncodingMark(std::string_view(head, in.gcount()));
+  if (!SeekTo(in, static_cast<std::streamoff>(mark.length))) return std::nullopt;
+  return mark;
 }
 
-// What EncodingGuess makes of the records of the file `in` reads; rewinds it. nullopt when
-// reading failed.
-std::optional<Encoding> GuessEncoding(std::istream& in) {
+// What EncodingGuess makes of the records of the file `in` reads from `start`; returns to
+// `start`. nullopt when reading failed.
+std::optional<Encoding> GuessEncoding(std::istream& in, std::streamoff start) {
   EncodingGuess guess;
   CsvReader scan(in);
   CsvRecord record;
   while (scan.Next(record)) guess.Add(record.raw);
-  if (scan.failed() || !Rewind(in)) return std::nullopt;
+  if (scan.failed() || !SeekTo(in, start)) return std::nullopt;
   return guess.Result();
 }
 
@@ -90,16 +88,17 @@ FileResult ReadExportFile(std::istream& in, const std::string& file_name,
     result.message = "cannot read " + file_name + ": " + std::strerror(errno);
     return result;
   };
-  auto bad_header = [&](std::string message) {
-    result.outcome = FileOutcome::kBadHeader;
+  auto not_an_export = [&](std::string message) {
+    result.outcome = FileOutcome::kNotAnExport;
     result.message = std::move(message);
     return result;
   };
 
-  std::optional<bool> bom = StartsWithBom(in);
-  if (!bom) return read_failed();
-  std::optional<Encoding> encoding = *bom ? Encoding::kUtf8 : options.encoding;
-  if (!encoding) encoding = GuessEncoding(in);
+  std::optional<EncodingMark> mark = SkipEncodingMark(in);
+  if (!mark) return read_failed();
+  if (!mark->refusal.empty()) return not_an_export(mark->refusal);
+  std::optional<Encoding> encoding = mark->encoding ? mark->encoding : options.encoding;
+  if (!encoding) encoding = GuessEncoding(in, static_cast<std::streamoff>(mark->length));
   if (!encoding) return read_failed();
   result.encoding = *encoding;
   Result<TextDecoder> decoder = TextDecoder::Open(*encoding);
@@ -113,12 +112,17 @@ FileResult ReadExportFile(std::istream& in, const std::string& file_name,
   CsvRecord record;
   if (!reader.Next(record)) {
     if (reader.failed()) return read_failed();
-    return bad_header("the file is empty; a header row is required");
+    return not_an_export("the file is empty; a header row is required");
+  }
+  if (record.raw.find('\0') != std::string::npos) {
+    return not_an_export(
+        "the header row holds NUL bytes, as UTF-16 or UTF-32 text without a byte-order mark "
+        "does; export as UTF-8 or GBK");
   }
   DecodeRecord(*decoder, record);
-  if (!record.error.empty()) return bad_header("the header row is malformed: " + record.error);
+  if (!record.error.empty()) return not_an_export("the header row is malformed: " + record.error);
   Result<ExportLayout> layout = ExportLayout::FromHeader(record.fields, options.formats);
-  if (!layout.ok()) return bad_header(layout.status().message());
+  if (!layout.ok()) return not_an_export(layout.status().message());
   result.format = layout->format();
 
   sdk::Batch batch;

@@ -34,9 +34,9 @@ std::optional<Checkpoint> ParseCheckpoint(std::string_view text);
 enum class FileOutcome {
   // Every record is durable; the file can be archived.
   kDone,
-  // The file cannot be read as an export (empty, or its header row is malformed or fits none
-  // of the formats).
-  kBadHeader,
+  // The file cannot be read as an export: it is empty, its byte-order mark is of an encoding
+  // the plugin does not read, or its header row is malformed or fits none of the formats.
+  kNotAnExport,
   kStopped,
   kEmitFailed,
   kReadFailed,
@@ -61,8 +61,8 @@ struct ReadOptions {
   std::int64_t skip = 0;
   // Rows (events plus rejected records) per batch; at least 1.
   std::size_t batch_size = 1000;
-  // The file's encoding; nullopt to let EncodingGuess decide. A file that starts with a UTF-8
-  // byte-order mark is read as UTF-8 whatever this says.
+  // The file's encoding; nullopt to let EncodingGuess decide. A file that starts with the
+  // byte-order mark of UTF-8 or GB18030 is read in that encoding whatever this says.
   std::optional<Encoding> encoding;
   // The formats its header may follow, tried in order; they must outlive the call.
   std::span<const ExportFormat> formats = PresetFormats();

@@ -32,7 +32,54 @@ std::string DescribeBadBytes(std::string_view text, std::size_t offset) {
   return bytes + " at byte " + std::to_string(offset + 1);
 }
 
+// "FF FE 00 00".
+std::string SpacedHex(std::string_view bytes) {
+  std::string out;
+  for (char c : bytes) {
+    if (!out.empty()) out += ' ';
+    out += Hex(static_cast<unsigned char>(c)).substr(2);
+  }
+  return out;
+}
+
+using namespace std::string_view_literals;
+
+constexpr std::string_view kUtf8Mark = "\xEF\xBB\xBF"sv;
+
+struct KnownMark {
+  std::string_view bytes;
+  std::string_view name;
+  // nullopt for an encoding the plugin does not read.
+  std::optional<Encoding> encoding;
+};
+
+// UTF-32LE before UTF-16LE, whose mark begins it.
+constexpr KnownMark kMarks[] = {
+    {kUtf8Mark, "UTF-8", Encoding::kUtf8},
+    {"\x84\x31\x95\x33"sv, "GB18030", Encoding::kGb18030},
+    {"\xFF\xFE\x00\x00"sv, "UTF-32LE", std::nullopt},
+    {"\x00\x00\xFE\xFF"sv, "UTF-32BE", std::nullopt},
+    {"\xFF\xFE"sv, "UTF-16LE", std::nullopt},
+    {"\xFE\xFF"sv, "UTF-16BE", std::nullopt},
+};
+
 }  // namespace
+
+EncodingMark ReadEncodingMark(std::string_view head) {
+  for (const KnownMark& mark : kMarks) {
+    if (!head.starts_with(mark.bytes)) continue;
+    EncodingMark found{mark.bytes.size(), mark.encoding, ""};
+    if (!mark.encoding) {
+      found.refusal = "the file is " + std::string(mark.name) + " (byte-order mark " +
+                      SpacedHex(mark.bytes) + "); export as UTF-8 or GBK";
+    } else if (mark.bytes == kUtf8Mark && head.substr(kUtf8Mark.size()).starts_with(kUtf8Mark)) {
+      found.refusal = "the file starts with the UTF-8 byte-order mark twice (" +
+                      SpacedHex(head.substr(0, 2 * kUtf8Mark.size())) + "); save it with one";
+    }
+    return found;
+  }
+  return {};
+}
 
 std::string_view EncodingName(Encoding encoding) {
   switch (encoding) {

@@ -26,6 +26,24 @@ std::string_view EncodingName(Encoding encoding);
 // The `encoding` setting: "utf-8", "gbk" or "gb18030" (any case), or "auto", which is nullopt.
 Result<std::optional<Encoding>> ParseEncodingSetting(std::string_view text);
 
+// What a file's first bytes say about its encoding.
+struct EncodingMark {
+  // How many bytes the mark takes, to skip before the text; 0 when there is none.
+  std::size_t length = 0;
+  // The encoding a mark declares, when it is one the plugin reads (UTF-8, GB18030).
+  std::optional<Encoding> encoding;
+  // Why the file cannot be read, naming what its mark says, for a mark of an encoding the plugin
+  // does not read (UTF-16, UTF-32) and for the UTF-8 mark written twice; empty otherwise.
+  std::string refusal;
+};
+
+// How many of a file's first bytes ReadEncodingMark needs.
+inline constexpr std::size_t kEncodingMarkBytes = 6;
+
+// The byte-order mark `head`, a file's first kEncodingMarkBytes bytes (or all of a shorter
+// file), starts with: UTF-8 (EF BB BF), GB18030 (84 31 95 33), UTF-16 or UTF-32 (LE or BE).
+EncodingMark ReadEncodingMark(std::string_view head);
+
 // Whether `text` is well-formed UTF-8 (no overlong forms, surrogates or code points above
 // U+10FFFF). `bad_offset`, when given, receives the offset of the first byte that is not.
 bool IsValidUtf8(std::string_view text, std::size_t* bad_offset = nullptr);

@@ -549,5 +549,54 @@ TEST_F(BillingDaemonTest, AFifoWhereAReasonFileGoesDoesNotHangThePlugin) {
   EXPECT_EQ(daemon->Stop(SIGTERM, 15s), 0);
 }
 
+// A file's first bytes can say it is in an encoding the plugin does not read; the reason names
+// that encoding instead of blaming the text or the header.
+TEST_F(BillingDaemonTest, AnExportInAnotherEncodingIsRejectedNamingIt) {
+  const std::string csv = std::string(kHeaderWithStatus) + kEveryType;
+  auto wide = [&](std::string_view mark, int width, bool little_endian) {
+    std::string out(mark);
+    for (char c : std::string(kHeaderWithStatus)) {
+      std::string unit(width, '\0');
+      unit[little_endian ? 0 : width - 1] = c;
+      out += unit;
+    }
+    return out;
+  };
+  WriteFile(inbox() / "utf16le.csv", wide("\xFF\xFE", 2, true));
+  WriteFile(inbox() / "utf16be.csv", wide("\xFE\xFF", 2, false));
+  WriteFile(inbox() / "utf32le.csv", wide(std::string("\xFF\xFE\0\0", 4), 4, true));
+  WriteFile(inbox() / "utf32be.csv", wide(std::string("\0\0\xFE\xFF", 4), 4, false));
+  WriteFile(inbox() / "utf16-unmarked.csv", wide("", 2, true));
+  WriteFile(inbox() / "double-bom.csv", "\xEF\xBB\xBF\xEF\xBB\xBF" + csv);
+  // GB18030 marks its text with the four bytes 84 31 95 33; such a file is read as GB18030.
+  WriteFile(inbox() / "gb18030.csv", "\x84\x31\x95\x33" + ToGbk(kChineseExport));
+  auto daemon = StartDaemon("settle_ms = 0\n");
+  ASSERT_TRUE(daemon);
+  EXPECT_EQ(WaitForEvents(*daemon, "account:A-2001", 5).size(), 5u) << daemon->Log();
+  ASSERT_TRUE(WaitUntil([&] { return NamesIn("rejected").size() == 12; }, 20s)) << daemon->Log();
+
+  auto reason = [&](const std::string& name) {
+    return ReadBytes(inbox() / "rejected" / (name + ".reason.txt"));
+  };
+  EXPECT_EQ(reason("utf16le.csv"),
+            "the file is UTF-16LE (byte-order mark FF FE); export as UTF-8 or GBK\n");
+  EXPECT_EQ(reason("utf16be.csv"),
+            "the file is UTF-16BE (byte-order mark FE FF); export as UTF-8 or GBK\n");
+  EXPECT_EQ(reason("utf32le.csv"),
+            "the file is UTF-32LE (byte-order mark FF FE 00 00); export as UTF-8 or GBK\n");
+  EXPECT_EQ(reason("utf32be.csv"),
+            "the file is UTF-32BE (byte-order mark 00 00 FE FF); export as UTF-8 or GBK\n");
+  EXPECT_EQ(reason("utf16-unmarked.csv"),
+            "the header row holds NUL bytes, as UTF-16 or UTF-32 text without a byte-order mark "
+            "does; export as UTF-8 or GBK\n");
+  EXPECT_EQ(reason("double-bom.csv"),
+            "the file starts with the UTF-8 byte-order mark twice (EF BB BF EF BB BF); save it "
+            "with one\n");
+  ASSERT_TRUE(WaitUntil([&] { return fs::exists(inbox() / "archive" / "gb18030.csv"); }, 10s));
+  EXPECT_NE(daemon->Log().find("archived gb18030.csv (GB18030, chinese format) after 5 record(s)"),
+            std::string::npos)
+      << daemon->Log();
+}
+
 }  // namespace
 }  // namespace propbridge::testing

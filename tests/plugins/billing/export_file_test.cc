@@ -149,16 +149,16 @@ TEST(BillingExportFileTest, RefusesFileWithoutUsableHeader) {
   Recorder recorder;
   FileResult lacking = ReadFile(dir.Write("a.csv", "record_id,amount\nR-1,12\n"), Options(0, 10),
                                 recorder.Emit(), Never());
-  EXPECT_EQ(lacking.outcome, FileOutcome::kBadHeader);
+  EXPECT_EQ(lacking.outcome, FileOutcome::kNotAnExport);
   EXPECT_EQ(lacking.message,
             "the header fits no export format: for the bundled format it lacks the required "
             "column(s) record_type, account_no, occurred_at; for the chinese format it lacks the "
             "required column(s) 单据号, 单据类型, 户号, 发生时间, 金额");
   FileResult empty = ReadFile(dir.Write("b.csv", ""), Options(0, 10), recorder.Emit(), Never());
-  EXPECT_EQ(empty.outcome, FileOutcome::kBadHeader);
+  EXPECT_EQ(empty.outcome, FileOutcome::kNotAnExport);
   FileResult broken = ReadFile(dir.Write("c.csv", "\"record_id,amount\n"), Options(0, 10),
                                recorder.Emit(), Never());
-  EXPECT_EQ(broken.outcome, FileOutcome::kBadHeader);
+  EXPECT_EQ(broken.outcome, FileOutcome::kNotAnExport);
   EXPECT_EQ(recorder.calls, 0);
 }
 
@@ -316,9 +316,44 @@ TEST(BillingExportFileTest, RefusesAHeaderNotValidInTheEncoding) {
   Recorder recorder;
   FileResult result = ReadFile(dir.Write("a.csv", ToGbk(kChineseExport)),
                                Options(0, 10, Encoding::kUtf8), recorder.Emit(), Never());
-  EXPECT_EQ(result.outcome, FileOutcome::kBadHeader);
+  EXPECT_EQ(result.outcome, FileOutcome::kNotAnExport);
   EXPECT_EQ(result.message,
             "the header row is malformed: the text is not valid UTF-8 (0xB5 0xA5 at byte 1)");
+  EXPECT_EQ(recorder.calls, 0);
+}
+
+TEST(BillingExportFileTest, ReadsAFileMarkedAsGb18030AsGb18030) {
+  TempDir dir;
+  Recorder recorder;
+  FileResult result = ReadFile(dir.Write("a.csv", "\x84\x31\x95\x33" + ToGbk(kChineseExport)),
+                               Options(0, 10, Encoding::kUtf8), recorder.Emit(), Never());
+  EXPECT_EQ(result.outcome, FileOutcome::kDone) << result.message;
+  EXPECT_EQ(result.encoding, Encoding::kGb18030);
+  EXPECT_EQ(result.format, "chinese");
+  EXPECT_EQ(recorder.Ids(), (std::vector<std::string>{"SD-1", "SD-2", "SD-3/resolved"}));
+}
+
+TEST(BillingExportFileTest, RefusesAnEncodingItDoesNotReadNamingIt) {
+  TempDir dir;
+  Recorder recorder;
+  std::string utf16;
+  for (char c : std::string(kHeader)) utf16 += std::string{c, '\0'};
+  FileResult marked =
+      ReadFile(dir.Write("a.csv", "\xFF\xFE" + utf16), Options(0, 10), recorder.Emit(), Never());
+  EXPECT_EQ(marked.outcome, FileOutcome::kNotAnExport);
+  EXPECT_EQ(marked.message, "the file is UTF-16LE (byte-order mark FF FE); export as UTF-8 or GBK");
+  FileResult unmarked =
+      ReadFile(dir.Write("b.csv", utf16), Options(0, 10), recorder.Emit(), Never());
+  EXPECT_EQ(unmarked.outcome, FileOutcome::kNotAnExport);
+  EXPECT_EQ(unmarked.message,
+            "the header row holds NUL bytes, as UTF-16 or UTF-32 text without a byte-order mark "
+            "does; export as UTF-8 or GBK");
+  FileResult twice = ReadFile(dir.Write("c.csv", "\xEF\xBB\xBF\xEF\xBB\xBF" + std::string(kHeader)),
+                              Options(0, 10), recorder.Emit(), Never());
+  EXPECT_EQ(twice.outcome, FileOutcome::kNotAnExport);
+  EXPECT_EQ(twice.message,
+            "the file starts with the UTF-8 byte-order mark twice (EF BB BF EF BB BF); save it "
+            "with one");
   EXPECT_EQ(recorder.calls, 0);
 }
 

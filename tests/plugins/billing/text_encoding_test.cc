@@ -21,6 +21,39 @@ TEST(BillingEncodingTest, ReadsTheEncodingSetting) {
             "setting 'encoding' must be auto, utf-8, gbk or gb18030, not 'latin1'");
 }
 
+TEST(BillingEncodingTest, ReadsAByteOrderMark) {
+  using namespace std::string_literals;
+  struct Case {
+    std::string head;
+    std::size_t length;
+    std::optional<Encoding> encoding;
+    std::string refusal;
+  };
+  const Case cases[] = {
+      {"record", 0, std::nullopt, ""},
+      {"", 0, std::nullopt, ""},
+      {"\xEF\xBB\xBFrec", 3, Encoding::kUtf8, ""},
+      {"\x84\x31\x95\x33re", 4, Encoding::kGb18030, ""},
+      {"\xEF\xBB\xBF\xEF\xBB\xBF", 3, Encoding::kUtf8,
+       "the file starts with the UTF-8 byte-order mark twice (EF BB BF EF BB BF); save it with "
+       "one"},
+      {"\xFF\xFEr\0e\0"s, 2, std::nullopt,
+       "the file is UTF-16LE (byte-order mark FF FE); export as UTF-8 or GBK"},
+      {"\xFE\xFF\0r\0e"s, 2, std::nullopt,
+       "the file is UTF-16BE (byte-order mark FE FF); export as UTF-8 or GBK"},
+      {"\xFF\xFE\0\0r\0"s, 4, std::nullopt,
+       "the file is UTF-32LE (byte-order mark FF FE 00 00); export as UTF-8 or GBK"},
+      {"\0\0\xFE\xFF\0\0"s, 4, std::nullopt,
+       "the file is UTF-32BE (byte-order mark 00 00 FE FF); export as UTF-8 or GBK"},
+  };
+  for (const Case& c : cases) {
+    EncodingMark mark = ReadEncodingMark(c.head);
+    EXPECT_EQ(mark.length, c.length) << c.refusal;
+    EXPECT_EQ(mark.encoding, c.encoding) << c.refusal;
+    EXPECT_EQ(mark.refusal, c.refusal);
+  }
+}
+
 TEST(BillingEncodingTest, ValidatesUtf8Strictly) {
   EXPECT_TRUE(IsValidUtf8(""));
   EXPECT_TRUE(IsValidUtf8("plain ascii"));
