@@ -8,6 +8,7 @@
 #include "daemon/api/event_messages.h"
 #include "daemon/api/request_filter.h"
 #include "daemon/api/status.h"
+#include "daemon/identity/text.h"
 
 namespace propbridge::api {
 
@@ -76,7 +77,10 @@ void ToProto(const PluginStatus& status,
   plugin.set_name(status.name);
   plugin.set_library(status.library);
   plugin.set_state(status.state);
-  plugin.set_last_error(status.last_error);
+  // A plugin's errors and checkpoints hold what its vendor sent (file names, cursors) in
+  // whatever encoding; a proto string must be UTF-8 (identity::ValidUtf8), or clients cannot
+  // decode the whole response.
+  plugin.set_last_error(identity::ValidUtf8(status.last_error));
   plugin.set_events_stored(static_cast<std::int64_t>(status.events_stored));
   plugin.set_records_quarantined(static_cast<std::int64_t>(status.records_quarantined));
   plugin.set_restarts(static_cast<std::int64_t>(status.restarts));
@@ -85,7 +89,7 @@ void ToProto(const PluginStatus& status,
   plugin.set_isolated(status.isolated);
   plugin.set_pid(status.pid);
   if (auto it = checkpoints.find(status.name); it != checkpoints.end()) {
-    plugin.set_last_checkpoint(it->second.checkpoint);
+    plugin.set_last_checkpoint(identity::ValidUtf8(it->second.checkpoint));
     SetTimestamp(it->second.updated_at, *plugin.mutable_last_checkpoint_time());
   }
 }
@@ -147,8 +151,8 @@ Status AdminService::Quarantine(const v1::ListQuarantineRequest& request,
     v1::QuarantinedRecord& out = *response.add_records();
     out.set_id(r.id);
     out.set_source(r.source);
-    out.set_origin(r.origin);
-    out.set_reason(r.reason);
+    out.set_origin(identity::ValidUtf8(r.origin));  // raw keeps the bytes as they came
+    out.set_reason(identity::ValidUtf8(r.reason));
     out.set_raw(r.raw);
     SetTimestamp(r.quarantined_at, *out.mutable_quarantined_at());
   }

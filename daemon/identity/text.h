@@ -1,5 +1,6 @@
-// Text clean-up shared by the identifier, phone and unit parsers: what vendors' exports put
-// around and inside values (full-width ASCII, odd spaces and dashes). Pure functions.
+// Text clean-up shared by the identifier, phone and unit parsers (what vendors' exports put
+// around and inside values: full-width ASCII, odd spaces and dashes), and the UTF-8 checks for
+// vendor bytes on their way into a response. Pure functions.
 #pragma once
 
 #include <string>
@@ -21,6 +22,15 @@ std::string CollapseSpaces(std::string_view text);
 // Whether `text` is well-formed UTF-8: no stray continuation bytes, overlong forms,
 // surrogates or code points past U+10FFFF.
 bool IsUtf8(std::string_view text);
+
+// `text` made valid UTF-8 for a response: well-formed characters as they are, and each byte
+// that begins no well-formed character as "\xNN" (upper-case hex), so a file name in a
+// vendor's legacy encoding stays recognisable. Valid text comes back unchanged.
+std::string ValidUtf8(std::string_view text);
+
+// The longest prefix of `text` of at most `max_bytes` bytes that does not end inside a
+// character, for cutting text that must stay valid UTF-8.
+std::string_view CutUtf8(std::string_view text, std::size_t max_bytes);
 
 // Case-insensitive equality on ASCII letters; other bytes compare exactly.
 bool EqualsIgnoringAsciiCase(std::string_view a, std::string_view b);

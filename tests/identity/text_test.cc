@@ -52,6 +52,30 @@ TEST(IsUtf8, AcceptsWellFormedTextOnly) {
   }
 }
 
+TEST(ValidUtf8, EscapesOnlyTheBytesThatBeginNoCharacter) {
+  EXPECT_EQ(ValidUtf8("阳光花园 d05.csv"), "阳光花园 d05.csv");
+  // A file name in a legacy encoding, a cut sequence before valid text, a lone continuation.
+  EXPECT_EQ(ValidUtf8("d05-\xff\xfename.csv"), "d05-\\xFF\\xFEname.csv");
+  EXPECT_EQ(ValidUtf8("\xE9\x98阳"), "\\xE9\\x98阳");
+  EXPECT_EQ(ValidUtf8("a\x80"), "a\\x80");
+  for (std::string bad :
+       {std::string("\xD5\xC5"), std::string("\xED\xA0\x80"), std::string("x\0\xC0\xAFy", 5)}) {
+    EXPECT_TRUE(IsUtf8(ValidUtf8(bad))) << bad;
+  }
+}
+
+TEST(CutUtf8, NeverEndsInsideACharacter) {
+  EXPECT_EQ(CutUtf8("abc", 5), "abc");
+  EXPECT_EQ(CutUtf8("abc", 2), "ab");
+  const std::string text = "阳光😀";  // 3 + 3 + 4 bytes
+  EXPECT_EQ(CutUtf8(text, 3), "阳");
+  EXPECT_EQ(CutUtf8(text, 5), "阳");
+  EXPECT_EQ(CutUtf8(text, 6), "阳光");
+  EXPECT_EQ(CutUtf8(text, 9), "阳光");
+  EXPECT_EQ(CutUtf8(text, 10), text);
+  EXPECT_EQ(CutUtf8(text, 0), "");
+}
+
 TEST(Spaces, TrimAndCollapse) {
   EXPECT_EQ(TrimSpaces(" \t a b \r\n"), "a b");
   EXPECT_EQ(TrimSpaces(""), "");

@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "daemon/store/store.h"
+#include "propbridge/v1/admin.grpc.pb.h"
 #include "tests/integration/billing_fixture.h"
 #include "tests/support/daemon_process.h"
 #include "tests/support/health_check.h"
@@ -90,6 +91,40 @@ TEST_F(DaemonTest, ABillingExportReachesTheTimelineOnItsSteps) {
   EXPECT_EQ((*quarantined)[0].origin, "2026-10.csv line 5");
   EXPECT_NE((*quarantined)[0].raw.find("X-1"), std::string::npos);
   EXPECT_FALSE((*quarantined)[0].reason.empty());
+}
+
+// A file name in a legacy encoding reaches the checkpoint and the quarantine's origin: both are
+// sent as valid UTF-8, with the bytes that are not written as \xNN, so clients can decode them.
+TEST_F(DaemonTest, AFileNameThatIsNotUtf8ReachesClientsAsValidText) {
+  const std::string name = "d05-\xff\xfename.csv";
+  WriteFile(dir_ / "inbox" / name, kSample);
+  auto daemon = StartDaemon(Config());
+  ASSERT_TRUE(daemon);
+  ASSERT_EQ(WaitForEvents(*daemon, "account:A-1002", 1).size(), 1u);
+  auto admin = v1::AdminService::NewStub(
+      grpc::CreateChannel(daemon->address(), grpc::InsecureChannelCredentials()));
+
+  v1::ListPluginsResponse plugins;
+  for (int tries = 0; tries < 100 && plugins.plugins_size() == 0; ++tries) {
+    grpc::ClientContext context;
+    grpc::Status status = admin->ListPlugins(&context, {}, &plugins);
+    ASSERT_TRUE(status.ok()) << status.error_message();
+    if (plugins.plugins(0).last_checkpoint().empty()) plugins.Clear();
+    std::this_thread::sleep_for(50ms);
+  }
+  ASSERT_EQ(plugins.plugins_size(), 1);
+  EXPECT_NE(plugins.plugins(0).last_checkpoint().find("d05-\\xFF\\xFEname.csv"), std::string::npos)
+      << plugins.plugins(0).last_checkpoint();
+
+  v1::ListQuarantineRequest request;
+  request.set_source("billing");
+  v1::ListQuarantineResponse quarantine;
+  grpc::ClientContext context;
+  grpc::Status status = admin->ListQuarantine(&context, request, &quarantine);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  ASSERT_EQ(quarantine.records_size(), 1);
+  EXPECT_EQ(quarantine.records(0).origin(), "d05-\\xFF\\xFEname.csv line 5");
+  EXPECT_NE(quarantine.records(0).raw().find("X-1"), std::string::npos);
 }
 
 TEST_F(DaemonTest, PagesNeitherSkipNorRepeat) {
