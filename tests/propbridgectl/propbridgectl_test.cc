@@ -1,6 +1,7 @@
 // The propbridgectl binary against the real propbridged with the real billing plugin, as
 // people and scripts run it: tables, JSON, exit codes and messages.
 #include <gmock/gmock.h>
+#include <grpcpp/generic/async_generic_service.h>
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 #include <sys/wait.h>
@@ -339,17 +340,13 @@ TEST_F(PropbridgectlTest, PluginsStopAndRestartAnInstance) {
   EXPECT_EQ(stopped["state"], "STOPPED");
   EXPECT_EQ(stopped["pid"], 0);
 
-  CtlResult restart = Ctl(Address() + "plugins restart billing");
+  // It waits for the new run and shows it, not the state from before the restart.
+  CtlResult restart = Ctl(Address() + "plugins restart billing --json");
   ASSERT_EQ(restart.code, 0) << restart.err;
-  EXPECT_THAT(restart.out, HasSubstr("billing"));
-  // It starts in the background; wait until it runs again, for the tests that follow.
-  json plugin;
-  for (int tries = 0; tries < 200; ++tries) {
-    plugin = json::parse(Ctl(Address() + "plugins --json").out)["plugins"][0];
-    if (plugin["state"] == "RUNNING") break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
+  json plugin = json::parse(restart.out)["plugins"][0];
+  EXPECT_EQ(plugin["name"], "billing");
   EXPECT_EQ(plugin["state"], "RUNNING");
+  EXPECT_GT(plugin["pid"].get<int>(), 0);
   EXPECT_EQ(plugin["restarts"], 1);
   EXPECT_EQ(plugin["events_stored"], 4);  // resumed from its checkpoint: nothing twice
 
@@ -740,6 +737,45 @@ TEST_F(PropbridgectlTest, FindSaysSoWhenNobodyIsKnownAndFailsLikeTheOtherCommand
        {"IDENTIFIER", "most recent first", "K/U/H/E/D", "--json", "Exit codes"}) {
     EXPECT_THAT(help.out, HasSubstr(word));
   }
+}
+
+// A server that answers every call with a ListPluginsResponse whose plugin name is not UTF-8,
+// as the daemon once did for a file name in a legacy encoding.
+class UndecodableServer final : public grpc::CallbackGenericService {
+ public:
+  grpc::ServerGenericBidiReactor* CreateReactor(grpc::GenericCallbackServerContext*) override {
+    class Reactor final : public grpc::ServerGenericBidiReactor {
+     public:
+      Reactor() { StartRead(&request_); }
+      void OnReadDone(bool) override {
+        // plugins { name: "\xff\xfe" }
+        static const std::string kBytes("\x0a\x04\x0a\x02\xff\xfe", 6);
+        grpc::Slice slice(kBytes);
+        reply_ = grpc::ByteBuffer(&slice, 1);
+        StartWriteAndFinish(&reply_, grpc::WriteOptions(), grpc::Status::OK);
+      }
+      void OnDone() override { delete this; }
+
+     private:
+      grpc::ByteBuffer request_, reply_;
+    };
+    return new Reactor();
+  }
+};
+
+TEST_F(PropbridgectlTest, AnAnswerThatCannotBeDecodedIsReportedAsSuch) {
+  UndecodableServer service;
+  grpc::ServerBuilder builder;
+  int port = 0;
+  builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
+  builder.RegisterCallbackGenericService(&service);
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  ASSERT_TRUE(server);
+  CtlResult plugins = Ctl("--address 127.0.0.1:" + std::to_string(port) + " plugins");
+  EXPECT_EQ(plugins.code, 1);
+  EXPECT_THAT(plugins.err, HasSubstr("could not be decoded"));
+  EXPECT_THAT(plugins.err, Not(HasSubstr("older version")));
+  server->Shutdown();
 }
 
 }  // namespace

@@ -13,6 +13,10 @@ namespace propbridge::ctl {
 namespace {
 
 constexpr auto kCallTimeout = std::chrono::seconds(10);
+// gRPC's status for a unary call whose reply did not parse.
+constexpr std::string_view kUndecodableReply = "No message returned for unary request";
+// How long `plugins restart` waits for the new run to settle.
+constexpr auto kRestartTimeout = std::chrono::seconds(30);
 constexpr auto kReconnectFirst = std::chrono::seconds(1);
 constexpr auto kReconnectMax = std::chrono::seconds(30);
 constexpr int kAllPageSize = 1000;
@@ -90,6 +94,14 @@ int Daemon::Fail(const grpc::Status& status) const {
                 << kCallTimeout.count() << " s\n";
       return kExitUnreachable;
     case grpc::StatusCode::UNIMPLEMENTED:
+      // What gRPC reports when an answer arrived but could not be decoded: a reply that breaks
+      // the API's rules (a string that is not UTF-8), or one from an incompatible version.
+      if (status.error_message() == kUndecodableReply) {
+        std::cerr << "propbridgectl: the answer of propbridged at " << address_
+                  << " could not be decoded (it is not a valid message of this API: a text "
+                     "field that is not UTF-8, or an incompatible version of propbridged)\n";
+        return kExitDaemonError;
+      }
       std::cerr << "propbridgectl: propbridged at " << address_
                 << " does not offer this call (is it an older version?): " << status.error_message()
                 << "\n";
@@ -223,18 +235,64 @@ int RunPlugins(Daemon& daemon, bool json) {
   return kExitOk;
 }
 
-int RunPluginCommand(Daemon& daemon, PluginCommand command, const std::string& name, bool json) {
+namespace {
+
+// The instance as ListPlugins shows it now.
+grpc::Status ReadPlugin(Daemon& daemon, const std::string& name, v1::PluginInstance& out) {
   grpc::ClientContext context;
   SetDeadline(context);
+  v1::ListPluginsResponse response;
+  grpc::Status status = daemon.admin().ListPlugins(&context, {}, &response);
+  if (!status.ok()) return status;
+  for (const v1::PluginInstance& plugin : response.plugins()) {
+    if (plugin.name() == name) {
+      out = plugin;
+      return grpc::Status::OK;
+    }
+  }
+  return grpc::Status(grpc::StatusCode::NOT_FOUND, "no plugin instance is named '" + name + "'");
+}
+
+// A restart starts the instance in the background: waits until its new run is running, backing
+// off or failed, so that what is printed is the outcome and not the state before it.
+grpc::Status Restart(Daemon& daemon, const std::string& name, v1::PluginInstance& plugin) {
+  v1::PluginInstance before;
+  grpc::Status status = ReadPlugin(daemon, name, before);
+  if (!status.ok()) return status;
+  grpc::ClientContext context;
+  SetDeadline(context);
+  v1::RestartPluginRequest request;
+  request.set_name(name);
+  v1::RestartPluginResponse response;
+  status = daemon.admin().RestartPlugin(&context, request, &response);
+  if (!status.ok()) return status;
+  plugin = response.plugin();
+  const auto deadline = std::chrono::steady_clock::now() + kRestartTimeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    status = ReadPlugin(daemon, name, plugin);
+    if (!status.ok()) return status;
+    const bool new_run = plugin.restarts() > before.restarts();
+    const bool settled = plugin.state() == v1::PLUGIN_STATE_RUNNING ||
+                         plugin.state() == v1::PLUGIN_STATE_BACKING_OFF ||
+                         plugin.state() == v1::PLUGIN_STATE_FAILED;
+    if (new_run && settled) return grpc::Status::OK;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  std::cerr << "propbridgectl: " << name << " has not started again within "
+            << kRestartTimeout.count() << " s; its state now:\n";
+  return grpc::Status::OK;
+}
+
+}  // namespace
+
+int RunPluginCommand(Daemon& daemon, PluginCommand command, const std::string& name, bool json) {
   grpc::Status status;
   v1::PluginInstance plugin;
   if (command == PluginCommand::kRestart) {
-    v1::RestartPluginRequest request;
-    request.set_name(name);
-    v1::RestartPluginResponse response;
-    status = daemon.admin().RestartPlugin(&context, request, &response);
-    plugin = response.plugin();
+    status = Restart(daemon, name, plugin);
   } else {
+    grpc::ClientContext context;
+    SetDeadline(context);
     v1::StopPluginRequest request;
     request.set_name(name);
     v1::StopPluginResponse response;
