@@ -1,7 +1,11 @@
 #include "daemon/daemon.h"
 
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <fstream>
 
 namespace propbridge {
@@ -10,14 +14,39 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// The configured plugin host, else the one beside this executable (a build tree, or a
-// relocated install), else the one where the package installs it.
-fs::path FindPluginHost(const config::Config& config) {
-  if (!config.plugin_host.empty()) return config.plugin_host;
+struct PluginHost {
+  fs::path path;
+  const char* found;  // how, for the log
+};
+
+// The configured plugin host; else the one beside this executable (a build tree); else the
+// one installed with it: <prefix>/bin/propbridged runs <prefix>/libexec/propbridge/
+// propbridge-plugin-host, whatever prefix the build was configured with.
+PluginHost FindPluginHost(const config::Config& config) {
+  if (!config.plugin_host.empty()) return {config.plugin_host, "plugin_host in the configuration"};
   std::error_code ec;
-  fs::path beside = fs::read_symlink("/proc/self/exe", ec).parent_path() / "propbridge-plugin-host";
-  if (!ec && fs::exists(beside, ec)) return beside;
-  return PROPBRIDGE_PLUGIN_HOST_PATH;
+  fs::path bin_dir = fs::read_symlink("/proc/self/exe", ec).parent_path();
+  if (ec) return {PROPBRIDGE_PLUGIN_HOST_PATH, "where it installs; the daemon's path is unknown"};
+  fs::path beside = bin_dir / "propbridge-plugin-host";
+  if (fs::exists(beside, ec)) return {beside, "beside propbridged"};
+  return {(bin_dir / PROPBRIDGE_PLUGIN_HOST_FROM_BINDIR).lexically_normal(),
+          "installed with propbridged"};
+}
+
+// Names the plugin host in the log, and says at start-up if it cannot be run while a plugin
+// would run in it.
+void LogPluginHost(const PluginHost& host, const config::Config& config) {
+  if (::access(host.path.c_str(), X_OK) == 0) {
+    spdlog::info("plugin host {} ({})", host.path.string(), host.found);
+    return;
+  }
+  int error = errno;
+  if (std::ranges::any_of(config.plugins, [](const auto& plugin) { return !plugin.in_process; })) {
+    spdlog::error(
+        "cannot run the plugin host {} ({}): {}; plugins outside the daemon's process "
+        "will not start",
+        host.path.string(), host.found, std::strerror(error));
+  }
 }
 
 }  // namespace
@@ -46,10 +75,11 @@ Result<std::unique_ptr<Daemon>> Daemon::Start(const config::Config& config) {
   daemon->pipeline_ =
       std::make_unique<ingest::Pipeline>(*daemon->store_, pipeline_options, &daemon->feed_);
 
-  auto host = FindPluginHost(config);
+  PluginHost host = FindPluginHost(config);
+  LogPluginHost(host, config);
   for (const config::PluginConfig& plugin : config.plugins) {
     daemon->plugins_.push_back(std::make_unique<supervisor::PluginSupervisor>(
-        plugin, config, host, *daemon->pipeline_, *daemon->store_));
+        plugin, config, host.path, *daemon->pipeline_, *daemon->store_));
   }
 
   api::TimelineServiceOptions api_options;
