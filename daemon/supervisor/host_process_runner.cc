@@ -77,6 +77,11 @@ std::string DescribeExit(int status) {
 Result<pid_t> Spawn(const RunSpec& spec, int socket) {
   const config::PluginConfig& plugin = *spec.plugin;
   std::string executable = spec.host_executable.string();
+  // A failed execve shows only as the child's exit code 127: say why before forking.
+  if (::access(executable.c_str(), X_OK) != 0) {
+    const char* why = std::strerror(errno);
+    return FailedPrecondition("cannot run " + executable + ": " + why);
+  }
   std::vector<std::string> args = {executable, plugin.name};
   std::vector<std::string> env;
   for (char** e = environ; *e != nullptr; ++e) env.emplace_back(*e);
