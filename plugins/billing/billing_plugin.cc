@@ -22,6 +22,14 @@ namespace propbridge::billing {
 namespace {
 
 namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+// A batch the daemon refuses (anything but UNAVAILABLE, which it says while it is going away)
+// is tried again at later polls until it has been refused this many times over at least this
+// long: what one second's rate limit refuses goes in then, and what is over a size limit never
+// does, so its file is rejected instead of holding every later file back for good.
+constexpr int kRefusalTries = 3;
+constexpr Clock::duration kRefusalGrace = std::chrono::seconds(2);
 
 class BillingPlugin final : public sdk::PollingPlugin {
  protected:
@@ -29,8 +37,19 @@ class BillingPlugin final : public sdk::PollingPlugin {
   void Poll(sdk::Context& context) override;
 
  private:
+  // A batch of one file that the daemon refused, while it is tried again.
+  struct Refusal {
+    std::string file_name;
+    // Durable records of the file before the batch.
+    std::int64_t consumed = 0;
+    int times = 0;
+    Clock::time_point since;
+  };
+
   // Handles one ready file; false when the rest of this poll must wait for the next one.
   bool Handle(sdk::Context& context, const std::string& name);
+  // Whether a batch the daemon refused has been refused for long enough to give its file up.
+  bool GiveUp(const FileResult& result, const std::string& name);
   // Moves a file that will not go in to rejected/ with `reason` beside it, and logs `what`
   // happened (once, if the file cannot be moved). `consumed` of its records are durable.
   void Reject(sdk::Context& context, const std::string& name, const std::string& reason,
@@ -47,6 +66,7 @@ class BillingPlugin final : public sdk::PollingPlugin {
   std::optional<Checkpoint> durable_;
   // A finished file's checkpoint whose emit failed; retried until a later one is durable.
   std::optional<Checkpoint> unrecorded_finish_;
+  std::optional<Refusal> refusal_;
   // The problem last logged for each file still in the inbox (it is not a regular file, cannot
   // be opened or cannot be moved), so that it is logged once, not at every poll.
   std::map<std::string, std::string> reported_;
@@ -143,6 +163,7 @@ bool BillingPlugin::Handle(sdk::Context& context, const std::string& name) {
     durable_ = Checkpoint{name, result.consumed};
     unrecorded_finish_.reset();
   }
+  if (result.outcome != FileOutcome::kEmitFailed) refusal_.reset();
 
   switch (result.outcome) {
     case FileOutcome::kDone: {
@@ -175,17 +196,45 @@ bool BillingPlugin::Handle(sdk::Context& context, const std::string& name) {
       return true;
     case FileOutcome::kStopped:
       return false;
-    case FileOutcome::kEmitFailed:
-      context.Log().Warn("emitting " + name + " failed (" + result.message +
-                         "); retrying after record " + std::to_string(result.consumed) +
-                         " at the next poll");
-      return false;
+    case FileOutcome::kEmitFailed: {
+      const std::string records = "records " + std::to_string(result.consumed + 1) + " to " +
+                                  std::to_string(result.attempted);
+      if (result.emit_code == StatusCode::kUnavailable) {
+        context.Log().Warn("emitting " + name + " failed (" + result.message +
+                           "); retrying after record " + std::to_string(result.consumed) +
+                           " at the next poll");
+        return false;
+      }
+      if (!GiveUp(result, name)) {
+        context.Log().Warn("the daemon refused " + records + " of " + name + " (" + result.message +
+                           "); trying again at the next poll");
+        return false;
+      }
+      std::string reason =
+          "the daemon refused " + records + " (" + result.message + "); " +
+          (result.consumed > 0 ? "records 1 to " + std::to_string(result.consumed) +
+                                     " are stored, the rest of the file is not"
+                               : "nothing of the file is stored");
+      Reject(context, name, reason, name + ": " + reason, result.consumed);
+      return true;
+    }
     case FileOutcome::kReadFailed:
       context.Log().Error(result.message + "; retrying after record " +
                           std::to_string(result.consumed) + " at the next poll");
       return false;
   }
   return false;
+}
+
+bool BillingPlugin::GiveUp(const FileResult& result, const std::string& name) {
+  const Clock::time_point now = Clock::now();
+  if (!refusal_ || refusal_->file_name != name || refusal_->consumed != result.consumed) {
+    refusal_ = Refusal{name, result.consumed, 0, now};
+  }
+  ++refusal_->times;
+  if (refusal_->times < kRefusalTries || now - refusal_->since < kRefusalGrace) return false;
+  refusal_.reset();
+  return true;
 }
 
 void BillingPlugin::Reject(sdk::Context& context, const std::string& name,

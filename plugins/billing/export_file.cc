@@ -137,6 +137,8 @@ FileResult ReadExportFile(std::istream& in, const std::string& file_name,
     if (!status.ok()) {
       result.outcome = FileOutcome::kEmitFailed;
       result.message = status.message();
+      result.emit_code = status.code();
+      result.attempted = read;
       return false;
     }
     result.consumed = read;

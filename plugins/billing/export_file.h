@@ -46,8 +46,12 @@ struct FileResult {
   FileOutcome outcome = FileOutcome::kDone;
   // What went wrong, for the log; empty for kDone and kStopped.
   std::string message;
+  // For kEmitFailed, the emit's status code.
+  StatusCode emit_code = StatusCode::kOk;
   // Data records durable when the call returned, counting those skipped.
   std::int64_t consumed = 0;
+  // For kEmitFailed, the last record of the batch that was not taken (its first is consumed + 1).
+  std::int64_t attempted = 0;
   // How the file was read, once its header was: its encoding and the name of its format.
   Encoding encoding = Encoding::kUtf8;
   std::string format;

@@ -123,7 +123,9 @@ TEST(BillingExportFileTest, StopsAtFailedEmitAndRetriesFromDurablePoint) {
   FileResult failed = ReadFile(path, Options(0, 2), recorder.Emit(), Never());
   EXPECT_EQ(failed.outcome, FileOutcome::kEmitFailed);
   EXPECT_EQ(failed.message, "store is busy");
+  EXPECT_EQ(failed.emit_code, StatusCode::kUnavailable);
   EXPECT_EQ(failed.consumed, 2);
+  EXPECT_EQ(failed.attempted, 4);
   EXPECT_EQ(recorder.calls, 2);
 
   FileResult retried = ReadFile(path, Options(failed.consumed, 2), recorder.Emit(), Never());
@@ -355,6 +357,26 @@ TEST(BillingExportFileTest, RefusesAnEncodingItDoesNotReadNamingIt) {
             "the file starts with the UTF-8 byte-order mark twice (EF BB BF EF BB BF); save it "
             "with one");
   EXPECT_EQ(recorder.calls, 0);
+}
+
+// A row of 64 MiB on one line: the reader keeps at most its first MiB, and the row is rejected
+// saying so, so memory follows the limit, not the row.
+TEST(BillingExportFileTest, RejectsARowLongerThanTheLimitWithoutHoldingIt) {
+  TempDir dir;
+  std::string content = std::string(kHeader) + "R-1,charge,A-1001,,,,2026-11-01 09:00,fee,1,";
+  content.append(std::size_t{64} << 20, 'x');
+  content += "\nR-2,charge,A-1001,,,,2026-11-01 09:00,fee,1,\n";
+  auto path = dir.Write("huge.csv", content);
+  content = {};
+  Recorder recorder;
+  FileResult result = ReadFile(path, Options(0, 10), recorder.Emit(), Never());
+  EXPECT_EQ(result.outcome, FileOutcome::kDone) << result.message;
+  EXPECT_EQ(recorder.Ids(), (std::vector<std::string>{"R-2"}));
+  Emitted emitted = Collect(recorder);
+  ASSERT_EQ(emitted.rejected.size(), 1u);
+  EXPECT_EQ(emitted.rejected[0].origin, "huge.csv line 2");
+  EXPECT_EQ(emitted.rejected[0].reason, "the record is longer than 1048576 bytes");
+  EXPECT_LE(emitted.rejected[0].raw.size(), CsvReader::kDefaultMaxRecordBytes);
 }
 
 TEST(BillingExportFileTest, StreamsALargeGbkFile) {
