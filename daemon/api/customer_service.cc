@@ -2,8 +2,11 @@
 
 #include <algorithm>
 #include <charconv>
+#include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include "daemon/api/customer_ref.h"
 #include "daemon/api/event_messages.h"
@@ -46,6 +49,57 @@ Result<std::int64_t> ReadOutreachToken(const std::string& token) {
   }
   return customer;
 }
+
+// One scan's unary call. It waits in the scan queue without holding a gRPC thread and runs on
+// one of the queue's, or is refused at once when the queue is full. When the call ends early
+// (the client cancels, its deadline passes, the server shuts down), a scan still waiting is
+// withdrawn and one running is stopped. Deletes itself when the call is done.
+class ScanCall final : public grpc::ServerUnaryReactor {
+ public:
+  // `scan` fills the call's response; it runs on a thread of `queue`.
+  using Scan = std::function<Status(std::stop_token)>;
+
+  static grpc::ServerUnaryReactor* Start(ScanQueue& queue, std::string_view method, Scan scan) {
+    auto* call = new ScanCall(queue, std::move(scan));
+    // The call cannot be done (and deleted) before this returns it to gRPC.
+    call->ticket_ = queue.Submit([call] { return call->Run(); });
+    if (!call->ticket_) {
+      const ScanLimits& limits = queue.limits();
+      call->Finish(ToGrpc(ResourceExhausted(
+          std::string(method) + " refused: " + std::to_string(limits.threads) +
+          " scans (ListOutreach, GetCommunityFigures) are running and " +
+          std::to_string(limits.max_waiting) +
+          " waiting, the most the daemon allows ([api] scan_threads, scan_queue); retry in a "
+          "few seconds")));
+    }
+    return call;
+  }
+
+  void OnCancel() override {
+    if (ticket_ && queue_.Withdraw(*ticket_)) {
+      Finish(grpc::Status(grpc::StatusCode::CANCELLED, "the call ended while its scan waited"));
+      return;
+    }
+    stop_.request_stop();
+  }
+
+  void OnDone() override { delete this; }
+
+ private:
+  ScanCall(ScanQueue& queue, Scan scan) : queue_(queue), scan_(std::move(scan)) {}
+
+  // The scan, and then the answer; finishing is the last use of this call, which may be
+  // deleted from then on.
+  ScanQueue::Answer Run() {
+    const Status status = scan_(stop_.get_token());
+    return [this, status] { Finish(ToGrpc(status)); };
+  }
+
+  ScanQueue& queue_;
+  const Scan scan_;
+  std::stop_source stop_;
+  std::optional<ScanQueue::Ticket> ticket_;  // none: refused
+};
 
 void ToProto(const store::StepFigures& figures, v1::Step step, v1::StepSummary& out) {
   out.set_step(step);
@@ -134,13 +188,23 @@ grpc::ServerUnaryReactor* CustomerService::FindCustomers(grpc::CallbackServerCon
 grpc::ServerUnaryReactor* CustomerService::ListOutreach(grpc::CallbackServerContext* context,
                                                         const v1::ListOutreachRequest* request,
                                                         v1::ListOutreachResponse* response) {
-  return FinishUnary(context, Outreach(*request, *response));
+  auto query = OutreachQueryFor(*request);
+  if (!query.ok()) return FinishUnary(context, query.status());
+  return ScanCall::Start(scans_, "ListOutreach",
+                         [this, query = std::move(*query), response](std::stop_token stop) {
+                           return Outreach(query, std::move(stop), *response);
+                         });
 }
 
 grpc::ServerUnaryReactor* CustomerService::GetCommunityFigures(
     grpc::CallbackServerContext* context, const v1::GetCommunityFiguresRequest* request,
     v1::GetCommunityFiguresResponse* response) {
-  return FinishUnary(context, Figures(*request, *response));
+  auto community = CheckCommunity(request->community());
+  if (!community.ok()) return FinishUnary(context, community.status());
+  return ScanCall::Start(scans_, "GetCommunityFigures",
+                         [this, community = std::move(*community), response](std::stop_token stop) {
+                           return Figures(community, std::move(stop), *response);
+                         });
 }
 
 Status CustomerService::Get(const v1::GetCustomerRequest& request,
@@ -171,8 +235,8 @@ Status CustomerService::Find(const v1::FindCustomersRequest& request,
   return Status::Ok();
 }
 
-Status CustomerService::Outreach(const v1::ListOutreachRequest& request,
-                                 v1::ListOutreachResponse& response) {
+Result<store::OutreachQuery> CustomerService::OutreachQueryFor(
+    const v1::ListOutreachRequest& request) const {
   auto page_size =
       CheckPageSize(request.page_size(), kDefaultOutreachPageSize, kMaxOutreachPageSize);
   if (!page_size.ok()) return page_size.status();
@@ -197,8 +261,12 @@ Status CustomerService::Outreach(const v1::ListOutreachRequest& request,
     if (!after.ok()) return after.status();
     query.after_customer = *after;
   }
+  return query;
+}
 
-  auto page = store_.ReadOutreach(query);
+Status CustomerService::Outreach(const store::OutreachQuery& query, std::stop_token stop,
+                                 v1::ListOutreachResponse& response) {
+  auto page = store_.ReadOutreach(query, std::move(stop));
   if (!page.ok()) return page.status();
   for (const store::OutreachItem& item : page->items) {
     v1::OutreachItem& out = *response.add_items();
@@ -216,14 +284,12 @@ Status CustomerService::Outreach(const v1::ListOutreachRequest& request,
   return Status::Ok();
 }
 
-Status CustomerService::Figures(const v1::GetCommunityFiguresRequest& request,
+Status CustomerService::Figures(const std::string& community, std::stop_token stop,
                                 v1::GetCommunityFiguresResponse& response) {
-  auto community = CheckCommunity(request.community());
-  if (!community.ok()) return community.status();
-  auto figures = store_.ReadCommunityFigures(*community, store::MicrosNow());
+  auto figures = store_.ReadCommunityFigures(community, store::MicrosNow(), std::move(stop));
   if (!figures.ok()) return figures.status();
-  if (!community->empty() && figures->empty()) {
-    return NotFound("no unit of community '" + *community + "' is known");
+  if (!community.empty() && figures->empty()) {
+    return NotFound("no unit of community '" + community + "' is known");
   }
   for (const store::CommunityFigures& f : *figures) {
     v1::CommunityFigures& out = *response.add_communities();

@@ -1,13 +1,17 @@
 // propbridge.v1.CustomerService on gRPC's callback API: customers as the store resolves them,
-// the outreach list and the communities' figures, read on the store's reader connections.
-// Thread-safe; the store must outlive the service.
+// read on gRPC's threads; the outreach list and the communities' figures, which scan many
+// customers, run on a ScanQueue of the service's own. Thread-safe; the store must outlive the
+// service, and the server must be shut down before the service is destroyed.
 #pragma once
 
 #include <google/protobuf/duration.pb.h>
 
 #include <chrono>
 #include <memory>
+#include <stop_token>
+#include <string>
 
+#include "daemon/api/scan_queue.h"
 #include "daemon/identity/identifier.h"
 #include "daemon/store/customer.h"
 #include "daemon/store/store.h"
@@ -26,12 +30,14 @@ struct CustomerServiceOptions {
       std::make_shared<const identity::IdentityRules>(identity::IdentityRules::Defaults());
   // When a customer needs a contact ([outreach]).
   store::OutreachRules outreach;
+  // ListOutreach and GetCommunityFigures: how many run and wait at once.
+  ScanLimits scans;
 };
 
 class CustomerService final : public v1::CustomerService::CallbackService {
  public:
   CustomerService(store::Store& store, CustomerServiceOptions options)
-      : store_(store), options_(std::move(options)) {}
+      : store_(store), options_(std::move(options)), scans_(options_.scans) {}
 
   grpc::ServerUnaryReactor* GetCustomer(grpc::CallbackServerContext* context,
                                         const v1::GetCustomerRequest* request,
@@ -49,12 +55,18 @@ class CustomerService final : public v1::CustomerService::CallbackService {
  private:
   Status Get(const v1::GetCustomerRequest& request, v1::GetCustomerResponse& response);
   Status Find(const v1::FindCustomersRequest& request, v1::FindCustomersResponse& response);
-  Status Outreach(const v1::ListOutreachRequest& request, v1::ListOutreachResponse& response);
-  Status Figures(const v1::GetCommunityFiguresRequest& request,
+  // The store's query for a request, checked before the scan is queued.
+  Result<store::OutreachQuery> OutreachQueryFor(const v1::ListOutreachRequest& request) const;
+  // The scans, on a thread of scans_.
+  Status Outreach(const store::OutreachQuery& query, std::stop_token stop,
+                  v1::ListOutreachResponse& response);
+  Status Figures(const std::string& community, std::stop_token stop,
                  v1::GetCommunityFiguresResponse& response);
 
   store::Store& store_;
   const CustomerServiceOptions options_;
+  // Last: its threads run scans that use everything above.
+  ScanQueue scans_;
 };
 
 // Store customer data -> API messages; `now` dates the open matters' ages.

@@ -7,17 +7,15 @@
 
 namespace propbridge::api {
 
-Result<std::unique_ptr<GrpcServer>> GrpcServer::Start(const std::string& listen,
-                                                      store::Store& store, feed::ChangeFeed& feed,
-                                                      const PageTokens& tokens,
-                                                      PluginControl* plugins,
-                                                      TimelineServiceOptions options,
-                                                      store::OutreachRules outreach) {
+Result<std::unique_ptr<GrpcServer>> GrpcServer::Start(
+    const std::string& listen, store::Store& store, feed::ChangeFeed& feed,
+    const PageTokens& tokens, PluginControl* plugins, TimelineServiceOptions options,
+    store::OutreachRules outreach, ScanLimits scans) {
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
 
   std::unique_ptr<GrpcServer> server(
-      new GrpcServer(store, feed, tokens, plugins, options, outreach));
+      new GrpcServer(store, feed, tokens, plugins, options, outreach, scans));
   grpc::ServerBuilder builder;
   builder.AddListeningPort(listen, grpc::InsecureServerCredentials(), &server->port_);
   builder.RegisterService(&server->timeline_);

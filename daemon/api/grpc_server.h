@@ -11,6 +11,7 @@
 #include "daemon/api/admin_service.h"
 #include "daemon/api/customer_service.h"
 #include "daemon/api/page_token.h"
+#include "daemon/api/scan_queue.h"
 #include "daemon/api/timeline_service.h"
 #include "daemon/feed/change_feed.h"
 #include "daemon/store/store.h"
@@ -20,12 +21,13 @@ namespace propbridge::api {
 class GrpcServer {
  public:
   // `listen` is host:port; port 0 picks a free port (see port()). What it is given must
-  // outlive the server.
+  // outlive the server. `scans` bounds ListOutreach and GetCommunityFigures.
   static Result<std::unique_ptr<GrpcServer>> Start(const std::string& listen, store::Store& store,
                                                    feed::ChangeFeed& feed, const PageTokens& tokens,
                                                    PluginControl* plugins,
                                                    TimelineServiceOptions options = {},
-                                                   store::OutreachRules outreach = {});
+                                                   store::OutreachRules outreach = {},
+                                                   ScanLimits scans = {});
 
   ~GrpcServer();
 
@@ -37,9 +39,9 @@ class GrpcServer {
  private:
   GrpcServer(store::Store& store, feed::ChangeFeed& feed, const PageTokens& tokens,
              PluginControl* plugins, const TimelineServiceOptions& options,
-             const store::OutreachRules& outreach)
+             const store::OutreachRules& outreach, const ScanLimits& scans)
       : timeline_(store, feed, tokens, options),
-        customers_(store, {options.identity, outreach}),
+        customers_(store, {options.identity, outreach, scans}),
         admin_(store, tokens, plugins, options.identity) {}
 
   // Services outlive the server that dispatches to them.

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
@@ -11,6 +12,7 @@
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <span>
+#include <stop_token>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -298,8 +300,8 @@ Result<std::unique_ptr<Reader>> OpenReader(const std::string& path) {
   return reader;
 }
 
-// Hands out read-only connections, blocking while all of them are lent. Thread-safe. Owns
-// the connections; every lease must end before the pool is destroyed.
+// Hands out read-only connections, waiting a bounded time while all of them are lent.
+// Thread-safe. Owns the connections; every lease must end before the pool is destroyed.
 //
 // A lease is one read transaction: every query made with it sees the same committed state,
 // and the connection takes the WAL's read lock once rather than once per statement (which
@@ -309,9 +311,12 @@ class ReaderPool {
   class Lease {
    public:
     Lease(ReaderPool* pool, Reader* reader) : pool_(pool), reader_(reader) {}
-    Lease(const Lease&) = delete;
-    Lease& operator=(const Lease&) = delete;
-    ~Lease() { pool_->Return(reader_); }
+    Lease(Lease&& other) noexcept
+        : pool_(std::exchange(other.pool_, nullptr)), reader_(other.reader_) {}
+    Lease& operator=(Lease&&) = delete;
+    ~Lease() {
+      if (pool_ != nullptr) pool_->Return(reader_);
+    }
     Reader* operator->() const { return reader_; }
     Reader& operator*() const { return *reader_; }
 
@@ -320,13 +325,25 @@ class ReaderPool {
     Reader* reader_;
   };
 
-  explicit ReaderPool(std::vector<std::unique_ptr<Reader>> readers) : readers_(std::move(readers)) {
+  struct Options {
+    std::string kind;  // names the connections in errors: "reader", "scan"
+    std::vector<std::unique_ptr<Reader>> readers;
+    std::chrono::milliseconds wait;  // for a free connection, before UNAVAILABLE
+  };
+
+  explicit ReaderPool(Options options)
+      : kind_(std::move(options.kind)), wait_(options.wait), readers_(std::move(options.readers)) {
     for (const auto& reader : readers_) idle_.push_back(reader.get());
   }
 
-  Lease Acquire() {
+  // A connection, or UNAVAILABLE when none came free within the wait.
+  Result<Lease> Acquire() {
     std::unique_lock lock(mu_);
-    available_.wait(lock, [this] { return !idle_.empty(); });
+    if (!available_.wait_for(lock, wait_, [this] { return !idle_.empty(); })) {
+      return Unavailable("all " + std::to_string(readers_.size()) + " " + kind_ +
+                         " connections of the store stayed busy for " +
+                         std::to_string(wait_.count()) + " ms; retry shortly");
+    }
     Reader* reader = idle_.back();
     idle_.pop_back();
     lock.unlock();
@@ -354,10 +371,34 @@ class ReaderPool {
     available_.notify_one();
   }
 
+  const std::string kind_;
+  const std::chrono::milliseconds wait_;
   std::vector<std::unique_ptr<Reader>> readers_;
   std::mutex mu_;
   std::condition_variable available_;
   std::vector<Reader*> idle_;
+};
+
+// Interrupts the statements of a connection once `stop` is requested, while it lives: SQLite
+// asks every few thousand steps of its virtual machine, and the statement running then fails
+// with SQLITE_INTERRUPT. Declare it after the lease of the connection.
+class InterruptOnStop {
+ public:
+  InterruptOnStop(sqlite3* db, std::stop_token stop) : db_(db), stop_(std::move(stop)) {
+    if (stop_.stop_possible()) sqlite3_progress_handler(db_, kSteps, &Stopped, this);
+  }
+  InterruptOnStop(const InterruptOnStop&) = delete;
+  InterruptOnStop& operator=(const InterruptOnStop&) = delete;
+  ~InterruptOnStop() { sqlite3_progress_handler(db_, 0, nullptr, nullptr); }
+
+ private:
+  static constexpr int kSteps = 4000;
+  static int Stopped(void* self) {
+    return static_cast<InterruptOnStop*>(self)->stop_.stop_requested() ? 1 : 0;
+  }
+
+  sqlite3* db_;
+  std::stop_token stop_;
 };
 
 // The writer connection and its statements, prepared once and reused for every batch.
@@ -414,18 +455,20 @@ Result<Writer> OpenWriter(const std::string& path) {
 }
 
 // SQLite in WAL mode: Write commits on the single writer connection, reads run on pooled
-// read-only connections and see only committed groups. Write must not run concurrently with
-// itself; every other method is thread-safe and blocks while all readers are in use. Owns its
-// connections; the database file outlives it.
+// read-only connections and see only committed groups; scans have a pool of their own. Write
+// must not run concurrently with itself; every other method is thread-safe and waits a
+// bounded time while all connections of its pool are in use. Owns its connections; the
+// database file outlives it.
 class SqliteStore final : public Store {
  public:
-  SqliteStore(std::string path, Writer writer, std::vector<std::unique_ptr<Reader>> readers,
-              identity::IdentityRules rules)
+  SqliteStore(std::string path, Writer writer, ReaderPool::Options readers,
+              ReaderPool::Options scanners, identity::IdentityRules rules)
       : path_(std::move(path)),
         writer_(std::move(writer)),
         resolver_(writer_.db.get(), rules),
         rules_(std::move(rules)),
-        readers_(std::move(readers)) {}
+        readers_(std::move(readers)),
+        scanners_(std::move(scanners)) {}
 
   std::vector<BatchOutcome> Write(std::span<const Batch> batches) override;
   Result<std::optional<std::string>> LoadCheckpoint(const std::string& source) override;
@@ -445,9 +488,10 @@ class SqliteStore final : public Store {
                                     const std::string& reason) override;
   Result<MergeRecord> SplitMerge(std::int64_t merge_id, const std::string& actor,
                                  const std::string& reason) override;
-  Result<OutreachPage> ReadOutreach(const OutreachQuery& query) override;
+  Result<OutreachPage> ReadOutreach(const OutreachQuery& query, std::stop_token stop) override;
   Result<std::vector<CommunityFigures>> ReadCommunityFigures(const std::string& community,
-                                                             Micros now) override;
+                                                             Micros now,
+                                                             std::stop_token stop) override;
 
  private:
   // Publishes the resolver's count of merges and splits when a write ends, while the writer
@@ -481,6 +525,7 @@ class SqliteStore final : public Store {
   std::atomic<std::uint64_t> merge_generation_{0};
   identity::IdentityRules rules_;
   ReaderPool readers_;
+  ReaderPool scanners_;
 };
 
 Status SqliteStore::Run(sqlite3_stmt* stmt, std::string_view what) {
@@ -637,20 +682,23 @@ Status SqliteStore::InsertQuarantine(const QuarantineRecord& record) {
 }
 
 Result<std::optional<std::string>> SqliteStore::LoadCheckpoint(const std::string& source) {
-  auto reader = readers_.Acquire();
-  sqlite3_stmt* stmt = reader->checkpoint.get();
+  auto lease = readers_.Acquire();
+  if (!lease.ok()) return lease.status();
+  Reader& reader = **lease;
+  sqlite3_stmt* stmt = reader.checkpoint.get();
   ScopedReset reset(stmt);
   int rc = Binder(stmt).Text(source).rc();
   if (rc == SQLITE_OK) rc = sqlite3_step(stmt);
   if (rc == SQLITE_ROW) return std::optional<std::string>(ColumnText(stmt, 0));
   if (rc == SQLITE_DONE) return std::optional<std::string>();
-  return SqliteError(reader->db.get(), rc, "load checkpoint of source \"" + source + "\"");
+  return SqliteError(reader.db.get(), rc, "load checkpoint of source \"" + source + "\"");
 }
 
 template <typename Row>
 Status SqliteStore::Query(const Sql& sql, const std::string& what, Row row) {
-  auto reader = readers_.Acquire();
-  return QueryOn(*reader, sql, what, row);
+  auto lease = readers_.Acquire();
+  if (!lease.ok()) return lease.status();
+  return QueryOn(**lease, sql, what, row);
 }
 
 template <typename Row>
@@ -688,8 +736,10 @@ Result<std::vector<Event>> SqliteStore::ReadTimeline(const TimelineQuery& query)
 Result<std::optional<std::int64_t>> SqliteStore::VisitTimeline(const identity::Identifier& who,
                                                                TimelineQuery query,
                                                                const EventVisitor& visit) {
-  auto reader = readers_.Acquire();
-  auto customer = QueryCustomerFor(*reader->built, who, rules_, MicrosNow());
+  auto lease = readers_.Acquire();
+  if (!lease.ok()) return lease.status();
+  Reader& reader = **lease;
+  auto customer = QueryCustomerFor(*reader.built, who, rules_, MicrosNow());
   if (!customer.ok() || !*customer || query.limit == 0) return customer;
   query.customer = **customer;
   AttributeScratch attributes;
@@ -700,7 +750,7 @@ Result<std::optional<std::int64_t>> SqliteStore::VisitTimeline(const identity::I
     return Status::Ok();
   };
   Status read =
-      QueryOn(*reader, TimelineSql(query), "read timeline of " + CustomerKey(query.customer), row);
+      QueryOn(reader, TimelineSql(query), "read timeline of " + CustomerKey(query.customer), row);
   if (!read.ok()) return read;
   return customer;
 }
@@ -736,14 +786,16 @@ Result<std::vector<QuarantineRecord>> SqliteStore::ReadQuarantine(const Quaranti
 
 Result<std::vector<CheckpointRecord>> SqliteStore::ReadCheckpoints() {
   std::vector<CheckpointRecord> records;
-  auto reader = readers_.Acquire();
-  sqlite3_stmt* stmt = reader->checkpoints.get();
+  auto lease = readers_.Acquire();
+  if (!lease.ok()) return lease.status();
+  Reader& reader = **lease;
+  sqlite3_stmt* stmt = reader.checkpoints.get();
   ScopedReset reset(stmt);
   int rc;
   while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
     records.push_back({ColumnText(stmt, 0), ColumnText(stmt, 1), ColumnTime(stmt, 2)});
   }
-  if (rc != SQLITE_DONE) return SqliteError(reader->db.get(), rc, "read checkpoints");
+  if (rc != SQLITE_DONE) return SqliteError(reader.db.get(), rc, "read checkpoints");
   return records;
 }
 
@@ -751,29 +803,36 @@ Result<std::vector<CheckpointRecord>> SqliteStore::ReadCheckpoints() {
 
 Result<std::optional<std::int64_t>> SqliteStore::FindCustomer(const identity::Identifier& id,
                                                               std::optional<Micros> at) {
-  auto reader = readers_.Acquire();
-  return QueryCustomerFor(*reader->built, id, rules_, at.value_or(MicrosNow()));
+  auto lease = readers_.Acquire();
+  if (!lease.ok()) return lease.status();
+  return QueryCustomerFor(*(*lease)->built, id, rules_, at.value_or(MicrosNow()));
 }
 
 Result<std::vector<std::int64_t>> SqliteStore::FindCustomers(const identity::Identifier& id) {
-  auto reader = readers_.Acquire();
-  return QueryCustomersFor(*reader->built, id, rules_);
+  auto lease = readers_.Acquire();
+  if (!lease.ok()) return lease.status();
+  return QueryCustomersFor(*(*lease)->built, id, rules_);
 }
 
 Result<std::optional<Customer>> SqliteStore::ReadCustomer(std::int64_t id, Micros now) {
-  auto reader = readers_.Acquire();
-  return QueryCustomer(reader->db.get(), id, now);
+  auto lease = readers_.Acquire();
+  if (!lease.ok()) return lease.status();
+  return QueryCustomer((*lease)->db.get(), id, now);
 }
 
-Result<OutreachPage> SqliteStore::ReadOutreach(const OutreachQuery& query) {
-  auto reader = readers_.Acquire();
-  return QueryOutreach(reader->db.get(), query);
+Result<OutreachPage> SqliteStore::ReadOutreach(const OutreachQuery& query, std::stop_token stop) {
+  auto lease = scanners_.Acquire();
+  if (!lease.ok()) return lease.status();
+  InterruptOnStop interrupt((*lease)->db.get(), std::move(stop));
+  return QueryOutreach((*lease)->db.get(), query);
 }
 
 Result<std::vector<CommunityFigures>> SqliteStore::ReadCommunityFigures(
-    const std::string& community, Micros now) {
-  auto reader = readers_.Acquire();
-  return QueryCommunityFigures(reader->db.get(), community, now);
+    const std::string& community, Micros now, std::stop_token stop) {
+  auto lease = scanners_.Acquire();
+  if (!lease.ok()) return lease.status();
+  InterruptOnStop interrupt((*lease)->db.get(), std::move(stop));
+  return QueryCommunityFigures((*lease)->db.get(), community, now);
 }
 
 Result<MergeRecord> SqliteStore::WriteAlone(const std::function<Result<MergeRecord>()>& change) {
@@ -809,19 +868,32 @@ Result<std::unique_ptr<Store>> OpenSqliteStore(const StoreOptions& options) {
   if (options.reader_connections == 0) {
     return InvalidArgument("open " + path + ": reader_connections must be at least 1");
   }
+  if (options.scan_connections == 0) {
+    return InvalidArgument("open " + path + ": scan_connections must be at least 1");
+  }
   auto writer = OpenWriter(path);
   if (!writer.ok()) return writer.status();
-  std::vector<std::unique_ptr<Reader>> readers;
-  for (std::size_t i = 0; i < options.reader_connections; ++i) {
-    auto reader = OpenReader(path);
-    if (!reader.ok()) return reader.status();
-    readers.push_back(std::move(reader).value());
-  }
+  auto open_readers = [&](std::size_t count) -> Result<std::vector<std::unique_ptr<Reader>>> {
+    std::vector<std::unique_ptr<Reader>> readers;
+    for (std::size_t i = 0; i < count; ++i) {
+      auto reader = OpenReader(path);
+      if (!reader.ok()) return reader.status();
+      readers.push_back(std::move(reader).value());
+    }
+    return readers;
+  };
+  auto readers = open_readers(options.reader_connections);
+  if (!readers.ok()) return readers.status();
+  auto scanners = open_readers(options.scan_connections);
+  if (!scanners.ok()) return scanners.status();
   if (Status s = identity::ValidateRules(options.identity); !s.ok()) {
     return InvalidArgument("open " + path + ": identity rules: " + s.message());
   }
   return std::unique_ptr<Store>(std::make_unique<SqliteStore>(
-      path, std::move(writer).value(), std::move(readers), options.identity));
+      path, std::move(writer).value(),
+      ReaderPool::Options{"reader", std::move(readers).value(), options.connection_wait},
+      ReaderPool::Options{"scan", std::move(scanners).value(), options.connection_wait},
+      options.identity));
 }
 
 }  // namespace propbridge::store

@@ -25,6 +25,8 @@ StatusCode CodeFor(int rc) {
       return StatusCode::kFailedPrecondition;
     case SQLITE_CORRUPT:
       return StatusCode::kDataLoss;
+    case SQLITE_INTERRUPT:  // a read stopped because its caller gave up
+      return StatusCode::kCancelled;
     default:
       return StatusCode::kInternal;
   }

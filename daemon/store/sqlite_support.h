@@ -30,7 +30,8 @@ struct StmtFinalizer {
 };
 using Stmt = std::unique_ptr<sqlite3_stmt, StmtFinalizer>;
 
-// The Status code for an SQLite result code: BUSY is UNAVAILABLE, FULL is RESOURCE_EXHAUSTED...
+// The Status code for an SQLite result code: BUSY is UNAVAILABLE, FULL is RESOURCE_EXHAUSTED,
+// INTERRUPT is CANCELLED...
 StatusCode CodeFor(int rc);
 
 // Call right after the failing call: the connection keeps only its latest error message.

@@ -9,6 +9,7 @@
 #include <memory>
 #include <optional>
 #include <span>
+#include <stop_token>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -113,14 +114,23 @@ struct CheckpointRecord {
 
 struct StoreOptions {
   std::filesystem::path path;  // the database file; its folder must exist
+  // Read-only connections for short reads (timelines, customers, changes, checkpoints).
   std::size_t reader_connections = 4;
   // How events' identifiers resolve to customers. Must pass identity::ValidateRules.
   identity::IdentityRules identity = identity::IdentityRules::Defaults();
+  // Read-only connections of their own for scans of many customers (ReadOutreach,
+  // ReadCommunityFigures), so that scans never hold a connection a short read waits for.
+  std::size_t scan_connections = 2;
+  // How long a read waits for a free connection of its kind before it fails with
+  // UNAVAILABLE, rather than blocking its caller without limit.
+  std::chrono::milliseconds connection_wait{1000};
 };
 
 // Thread-safety: Write is called by one writer thread at a time (the ingest pipeline);
 // every other method is safe from any thread, concurrently with Write. Writes of admins
-// (LinkCustomers, SplitMerge) take turns with Write on the one writer connection.
+// (LinkCustomers, SplitMerge) take turns with Write on the one writer connection. A read
+// that finds every connection of its kind busy for StoreOptions::connection_wait fails with
+// UNAVAILABLE.
 class Store {
  public:
   virtual ~Store() = default;
@@ -188,12 +198,16 @@ class Store {
   // them. kNotFound for an unknown merge, kFailedPrecondition when already undone.
   virtual Result<MergeRecord> SplitMerge(std::int64_t merge_id, const std::string& actor,
                                          const std::string& reason) = 0;
+  // Scans: they read many customers, on connections of their own (scan_connections). Once
+  // `stop` is requested, a scan gives up within a few milliseconds with CANCELLED.
+
   // Customers who need a contact now, by customer id, each with every reason that applies, a
   // bounded amount of work at a time.
-  virtual Result<OutreachPage> ReadOutreach(const OutreachQuery& query) = 0;
+  virtual Result<OutreachPage> ReadOutreach(const OutreachQuery& query, std::stop_token stop) = 0;
   // The method's figures for each community (one when `community` is not empty).
   virtual Result<std::vector<CommunityFigures>> ReadCommunityFigures(const std::string& community,
-                                                                     Micros now) = 0;
+                                                                     Micros now,
+                                                                     std::stop_token stop) = 0;
 };
 
 // The embedded default: SQLite in WAL mode, one writer connection, a pool of readers.

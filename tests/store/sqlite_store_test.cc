@@ -5,9 +5,12 @@
 #include <algorithm>
 #include <atomic>
 #include <filesystem>
+#include <future>
 #include <numeric>
+#include <stop_token>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "daemon/store/sqlite_queries.h"
@@ -628,6 +631,79 @@ TEST_F(SqliteStoreTest, OpenErrorNamesTheFile) {
 TEST_F(SqliteStoreTest, RefusesZeroReaders) {
   auto store = OpenSqliteStore({.path = path_, .reader_connections = 0});
   EXPECT_EQ(store.status().code(), StatusCode::kInvalidArgument);
+}
+
+TEST_F(SqliteStoreTest, RefusesZeroScanConnections) {
+  auto store = OpenSqliteStore({.path = path_, .scan_connections = 0});
+  EXPECT_EQ(store.status().code(), StatusCode::kInvalidArgument);
+}
+
+// The store's only reader is held by a visitor that waits until the test lets it go (or for
+// at most 10 s), so a read that needed it would wait the whole time.
+TEST_F(SqliteStoreTest, AReadGivesUpOnABusyReaderAndScansHaveConnectionsOfTheirOwn) {
+  auto opened = OpenSqliteStore({.path = path_,
+                                 .reader_connections = 1,
+                                 .scan_connections = 1,
+                                 .connection_wait = std::chrono::milliseconds(100)});
+  ASSERT_TRUE(opened.ok()) << opened.status().message();
+  Store& store = **opened;
+  Batch batch = MakeBatch("billing", "c1", 0, 3);
+  ASSERT_TRUE(store.Write({&batch, 1})[0].status.ok());
+
+  std::promise<void> holding;
+  std::promise<void> release;
+  std::thread holder([&] {
+    bool first = true;
+    auto visited = store.VisitTimeline({"account", "c1"}, {.limit = 10}, [&](const EventView&) {
+      if (!std::exchange(first, false)) return;
+      holding.set_value();
+      release.get_future().wait_for(seconds(10));
+    });
+    EXPECT_TRUE(visited.ok()) << visited.status().message();
+  });
+  holding.get_future().wait();
+
+  auto found = store.FindCustomer({"account", "c1"});
+  EXPECT_EQ(found.status().code(), StatusCode::kUnavailable) << "the read waited for the reader";
+  EXPECT_NE(found.status().message().find("all 1 reader connections of the store stayed busy"),
+            std::string::npos)
+      << found.status().message();
+  EXPECT_NE(found.status().message().find("retry"), std::string::npos);
+
+  OutreachQuery query;
+  query.now = kBase + seconds(400 * 86400);
+  auto outreach = store.ReadOutreach(query, {});
+  EXPECT_TRUE(outreach.ok()) << "a scan waited for a short read's connection: "
+                             << outreach.status().message();
+  EXPECT_EQ(outreach.ok() ? outreach->items.size() : 0u, 1u);
+
+  release.set_value();
+  holder.join();
+  EXPECT_EQ(CustomerOf(store, "c1"), outreach.ok() ? outreach->items.front().customer : -1);
+}
+
+TEST_F(SqliteStoreTest, AScanStopsOnceAskedAndItsConnectionServesTheNextScan) {
+  auto store = Open();
+  ASSERT_NE(store, nullptr);
+  Batch batch;
+  batch.source = "billing";
+  for (int i = 0; i < 2000; ++i) {
+    batch.events.push_back(
+        MakeEvent("billing", "e" + std::to_string(i), "c" + std::to_string(i), kBase));
+  }
+  ASSERT_TRUE(store->Write({&batch, 1})[0].status.ok());
+  OutreachQuery query;
+  query.now = kBase + seconds(400 * 86400);
+  query.limit = 2000;
+
+  std::stop_source stop;
+  stop.request_stop();
+  auto stopped = store->ReadOutreach(query, stop.get_token());
+  EXPECT_EQ(stopped.status().code(), StatusCode::kCancelled) << stopped.status().message();
+
+  auto whole = store->ReadOutreach(query, {});
+  ASSERT_TRUE(whole.ok()) << whole.status().message();
+  EXPECT_EQ(whole->items.size(), 2000u);
 }
 
 TEST_F(SqliteStoreTest, TimelineQueriesSeekTheCustomerTimeIndex) {

@@ -1,0 +1,135 @@
+// Where the API's expensive reads run: scans of many customers, on threads of their own rather
+// than gRPC's, so that however many of them clients send, short calls keep their threads. At
+// most `threads` scans run at once and at most `max_waiting` more wait their turn; one more is
+// refused at once. A waiting scan holds no thread and can be withdrawn (its call was cancelled
+// or its deadline passed). Thread-safe. Every job must have run or been withdrawn before the
+// queue is destroyed.
+#pragma once
+
+#include <absl/base/thread_annotations.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <utility>
+#include <vector>
+
+namespace propbridge::api {
+
+// The nice value of the queue's threads, above the daemon's: scans are background work, and a
+// short call on one of gRPC's threads gets the CPU first when both want it.
+inline constexpr int kScanThreadNice = 10;
+
+struct ScanLimits {
+  // Scans running at once. Each runs on a store scan connection (StoreOptions::
+  // scan_connections); threads beyond those connections wait for one.
+  std::size_t threads = 2;
+  // Scans waiting for a thread; 0: a scan is refused whenever every thread is busy.
+  std::size_t max_waiting = 8;
+};
+
+class ScanQueue {
+ public:
+  // A job runs on a thread of the queue and returns its answer (or nothing), which the thread
+  // runs once the job's place is free again: a client that sends its next scan as soon as it
+  // has the answer to the last one finds room for it.
+  using Answer = std::function<void()>;
+  using Job = std::function<Answer()>;
+  using Ticket = std::uint64_t;
+
+  explicit ScanQueue(ScanLimits limits) : limits_(limits) {
+    for (std::size_t i = 0; i < limits_.threads; ++i) threads_.emplace_back([this] { Work(); });
+  }
+
+  // Runs every job already queued, then joins the threads.
+  ~ScanQueue() {
+    {
+      std::lock_guard lock(mu_);
+      stopping_ = true;
+    }
+    ready_.notify_all();
+    for (std::thread& thread : threads_) thread.join();
+  }
+
+  ScanQueue(const ScanQueue&) = delete;
+  ScanQueue& operator=(const ScanQueue&) = delete;
+
+  const ScanLimits& limits() const { return limits_; }
+
+  // Queues `job` to run on one of the queue's threads; nullopt when max_waiting jobs wait
+  // already (it will never run).
+  std::optional<Ticket> Submit(Job job) {
+    Ticket ticket;
+    {
+      std::lock_guard lock(mu_);
+      if (running_ + waiting_.size() >= limits_.threads + limits_.max_waiting) {
+        return std::nullopt;
+      }
+      ticket = ++last_ticket_;
+      waiting_.emplace_back(ticket, std::move(job));
+    }
+    ready_.notify_one();
+    return ticket;
+  }
+
+  // Takes back a job that has not started: true if it will never run, false if a thread
+  // has taken it already (it runs, or ran, to its end).
+  bool Withdraw(Ticket ticket) {
+    std::lock_guard lock(mu_);
+    for (auto it = waiting_.begin(); it != waiting_.end(); ++it) {
+      if (it->first == ticket) {
+        waiting_.erase(it);
+        return true;
+      }
+    }
+    return false;
+  }
+
+ private:
+  void Work() {
+    // On Linux a nice value belongs to the thread that sets it, not to the whole process.
+    setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()),
+                getpriority(PRIO_PROCESS, static_cast<id_t>(gettid())) + kScanThreadNice);
+    std::unique_lock lock(mu_);
+    while (true) {
+      ready_.wait(lock, [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+        return stopping_ || !waiting_.empty();
+      });
+      if (waiting_.empty()) return;  // stopping, and nothing is left to run
+      Job job = std::move(waiting_.front().second);
+      waiting_.pop_front();
+      ++running_;
+      lock.unlock();
+      Answer answer = job();
+      job = nullptr;  // whatever the job holds goes before the next one is taken
+      lock.lock();
+      --running_;
+      if (answer) {
+        lock.unlock();
+        answer();
+        answer = nullptr;
+        lock.lock();
+      }
+    }
+  }
+
+  // Constant after construction.
+  const ScanLimits limits_;
+
+  std::mutex mu_;
+  std::condition_variable ready_;
+  std::deque<std::pair<Ticket, Job>> waiting_ ABSL_GUARDED_BY(mu_);
+  std::size_t running_ ABSL_GUARDED_BY(mu_) = 0;
+  Ticket last_ticket_ ABSL_GUARDED_BY(mu_) = 0;
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  // Last: the threads start once everything they use exists.
+  std::vector<std::thread> threads_;
+};
+
+}  // namespace propbridge::api
