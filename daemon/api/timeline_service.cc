@@ -112,15 +112,17 @@ grpc::ServerWriteReactor<v1::WatchTimelineResponse>* TimelineService::WatchTimel
     refusal = InvalidArgument("after_id must be 0 or the id of an event received");
   }
   if (request->has_after_id()) selection.after_id = request->after_id();
-  if (refusal.ok() && ++active_watches_ > options_.max_watches) {
-    refusal = Status(StatusCode::kResourceExhausted, "too many watches are open (" +
-                                                         std::to_string(options_.max_watches) +
-                                                         "); close one or try again later");
-  } else if (!refusal.ok()) {
-    ++active_watches_;
+  WatchSlots::Slot slot;
+  if (refusal.ok()) {
+    auto taken = watches_.Take(ClientOf(*context));
+    if (taken.ok()) {
+      slot = std::move(*taken);
+    } else {
+      refusal = taken.status();
+    }
   }
   return new TimelineWatch(context, store_, feed_, std::move(selection), options_.watch,
-                           active_watches_, refusal);
+                           std::move(slot), refusal);
 }
 
 }  // namespace propbridge::api

@@ -3,7 +3,6 @@
 // the tokens must outlive the service.
 #pragma once
 
-#include <atomic>
 #include <memory>
 
 #include "daemon/api/event_messages.h"
@@ -17,6 +16,8 @@ namespace propbridge::api {
 
 struct TimelineServiceOptions {
   int max_watches = 256;
+  // Watches one client (ClientOf) may have open; 0: a quarter of max_watches, at least 1.
+  int max_watches_per_client = 0;
   WatchLimits watch;
   // How the customer of a request is read; shared with the store's resolution.
   std::shared_ptr<const identity::IdentityRules> identity =
@@ -30,7 +31,12 @@ class TimelineService final : public v1::TimelineService::WithRawCallbackMethod_
  public:
   TimelineService(store::Store& store, feed::ChangeFeed& feed, const PageTokens& tokens,
                   TimelineServiceOptions options)
-      : store_(store), feed_(feed), tokens_(tokens), options_(options) {}
+      : store_(store),
+        feed_(feed),
+        tokens_(tokens),
+        options_(options),
+        watches_(static_cast<std::size_t>(options.max_watches),
+                 static_cast<std::size_t>(options.max_watches_per_client)) {}
 
   grpc::ServerUnaryReactor* GetTimeline(grpc::CallbackServerContext* context,
                                         const grpc::ByteBuffer* request,
@@ -46,7 +52,7 @@ class TimelineService final : public v1::TimelineService::WithRawCallbackMethod_
   feed::ChangeFeed& feed_;
   const PageTokens& tokens_;
   const TimelineServiceOptions options_;
-  std::atomic<int> active_watches_{0};
+  WatchSlots watches_;
 };
 
 }  // namespace propbridge::api

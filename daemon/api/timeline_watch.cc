@@ -1,6 +1,7 @@
 #include "daemon/api/timeline_watch.h"
 
 #include <algorithm>
+#include <cctype>
 #include <string>
 
 #include "daemon/api/event_messages.h"
@@ -8,6 +9,70 @@
 #include "daemon/store/customer.h"
 
 namespace propbridge::api {
+
+std::string ClientOf(const grpc::CallbackServerContext& context) {
+  return PeerAddress(context.peer());
+}
+
+std::string PeerAddress(std::string_view peer) {
+  // "ipv4:10.0.0.7:50000", "ipv6:[::1]:50000" (the brackets may come URI-encoded, %5B %5D);
+  // anything else ("unix:/run/x.sock") names no port.
+  const bool ipv4 = peer.starts_with("ipv4:");
+  if (!ipv4 && !peer.starts_with("ipv6:")) return std::string(peer);
+  const std::size_t colon = peer.rfind(':');
+  const std::string_view address = peer.substr(0, colon);
+  const std::string_view port = peer.substr(colon + 1);
+  const bool ends_address =
+      ipv4 ? address.size() > 4 : address.ends_with("]") || address.ends_with("%5D");
+  const bool digits = !port.empty() && std::all_of(port.begin(), port.end(), [](unsigned char c) {
+    return std::isdigit(c) != 0;
+  });
+  return std::string(ends_address && digits ? address : peer);
+}
+
+WatchSlots::Slot& WatchSlots::Slot::operator=(Slot&& other) noexcept {
+  if (this != &other) {
+    Release();
+    slots_ = std::exchange(other.slots_, nullptr);
+    client_ = std::move(other.client_);
+  }
+  return *this;
+}
+
+void WatchSlots::Slot::Release() {
+  if (slots_ != nullptr) std::exchange(slots_, nullptr)->Give(client_);
+}
+
+WatchSlots::WatchSlots(std::size_t max_open, std::size_t max_per_client)
+    : max_open_(max_open),
+      max_per_client_(max_per_client != 0 ? max_per_client
+                                          : std::max<std::size_t>(1, max_open / 4)) {}
+
+Result<WatchSlots::Slot> WatchSlots::Take(const std::string& client) {
+  std::lock_guard lock(mu_);
+  auto it = per_client_.find(client);
+  const std::size_t own = it == per_client_.end() ? 0 : it->second;
+  if (own >= max_per_client_) {
+    return ResourceExhausted("this client (" + client + ") has " + std::to_string(own) +
+                             " watches open, the most one client may have ([api] "
+                             "max_watches_per_client); close one of them first");
+  }
+  if (open_ >= max_open_) {
+    return ResourceExhausted("too many watches are open (" + std::to_string(max_open_) +
+                             ", [api] max_watches); close one or try again later");
+  }
+  ++open_;
+  if (it == per_client_.end()) it = per_client_.emplace(client, 0).first;
+  ++it->second;
+  return Slot(this, client);
+}
+
+void WatchSlots::Give(const std::string& client) {
+  std::lock_guard lock(mu_);
+  --open_;
+  auto it = per_client_.find(client);
+  if (--it->second == 0) per_client_.erase(it);
+}
 
 bool SelectsCustomer(WatchSelection& selection, const store::Event& event) {
   if (selection.awaiting) {
@@ -30,13 +95,13 @@ void LearnCustomer(WatchSelection& selection, std::int64_t customer) {
 
 TimelineWatch::TimelineWatch(grpc::CallbackServerContext* context, store::Store& store,
                              feed::ChangeFeed& feed, WatchSelection selection, WatchLimits limits,
-                             std::atomic<int>& active, const Status& refusal)
+                             WatchSlots::Slot slot, const Status& refusal)
     : context_(context),
       store_(store),
       feed_(feed),
       selection_(std::move(selection)),
       limits_(limits),
-      active_(active) {
+      slot_(std::move(slot)) {
   if (!refusal.ok()) {
     std::lock_guard lock(mu_);
     FinishLocked(ToGrpc(refusal));
@@ -251,8 +316,7 @@ void TimelineWatch::OnDone() {
   feed_.Unsubscribe(this);
   // No reaction comes after OnDone; wait out a thread still leaving a locked section.
   { std::lock_guard lock(mu_); }
-  active_--;
-  delete this;
+  delete this;  // and with it, the watch's slot
 }
 
 }  // namespace propbridge::api

@@ -9,13 +9,19 @@
 // and the feed call in from any thread); deletes itself when the call is done.
 #pragma once
 
+#include <absl/base/thread_annotations.h>
 #include <grpcpp/grpcpp.h>
 
-#include <atomic>
 #include <chrono>
+#include <cstddef>
 #include <deque>
+#include <functional>
+#include <map>
 #include <mutex>
 #include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
 
 #include "daemon/feed/change_feed.h"
 #include "daemon/store/store.h"
@@ -45,6 +51,57 @@ struct WatchLimits {
   std::chrono::milliseconds stall_timeout{1000};
 };
 
+// Who a call counts against for the per-client limits: the peer's address without its port
+// ("ipv4:127.0.0.1", "ipv6:[::1]"), so that all connections from one host are one client. Once
+// clients authenticate, this becomes their identity.
+std::string ClientOf(const grpc::CallbackServerContext& context);
+
+// The address of a gRPC peer string: "ipv4:10.0.0.7:50000" -> "ipv4:10.0.0.7",
+// "ipv6:[::1]:50000" -> "ipv6:[::1]"; a peer without a port ("unix:/run/x.sock") as it is.
+std::string PeerAddress(std::string_view peer);
+
+// The open watches, against a limit for all of them and a smaller one for each client, so
+// that one client cannot take every place. Thread-safe; must outlive every Slot it gave.
+class WatchSlots {
+ public:
+  // One watch's place; given back when the Slot is destroyed. An empty Slot holds none.
+  class Slot {
+   public:
+    Slot() = default;
+    Slot(Slot&& other) noexcept
+        : slots_(std::exchange(other.slots_, nullptr)), client_(std::move(other.client_)) {}
+    Slot& operator=(Slot&& other) noexcept;
+    ~Slot() { Release(); }
+
+   private:
+    friend class WatchSlots;
+    Slot(WatchSlots* slots, std::string client) : slots_(slots), client_(std::move(client)) {}
+    void Release();
+
+    WatchSlots* slots_ = nullptr;
+    std::string client_;
+  };
+
+  // `max_per_client` 0: a quarter of `max_open`, at least 1.
+  WatchSlots(std::size_t max_open, std::size_t max_per_client);
+
+  // A place for one more watch of `client`, or RESOURCE_EXHAUSTED saying which limit it hit.
+  Result<Slot> Take(const std::string& client);
+
+  std::size_t max_per_client() const { return max_per_client_; }
+
+ private:
+  void Give(const std::string& client);
+
+  // Constant after construction.
+  const std::size_t max_open_;
+  const std::size_t max_per_client_;
+
+  std::mutex mu_;
+  std::size_t open_ ABSL_GUARDED_BY(mu_) = 0;
+  std::map<std::string, std::size_t, std::less<>> per_client_ ABSL_GUARDED_BY(mu_);
+};
+
 // Whether `event` belongs to the selected customer, learning the customer from the event when
 // the selection awaits one. The filter is applied apart.
 bool SelectsCustomer(WatchSelection& selection, const store::Event& event);
@@ -56,9 +113,9 @@ class TimelineWatch final : public grpc::ServerWriteReactor<v1::WatchTimelineRes
                             private feed::ChangeFeed::Subscriber {
  public:
   // Starts streaming `selection`, or finishes at once with `refusal` when it is not OK.
-  // `active` counts open streams; the watch holds one count until it is done.
+  // The watch holds `slot` (empty when refused) until it is done.
   TimelineWatch(grpc::CallbackServerContext* context, store::Store& store, feed::ChangeFeed& feed,
-                WatchSelection selection, WatchLimits limits, std::atomic<int>& active,
+                WatchSelection selection, WatchLimits limits, WatchSlots::Slot slot,
                 const Status& refusal);
 
   void OnWriteDone(bool ok) override;
@@ -91,7 +148,7 @@ class TimelineWatch final : public grpc::ServerWriteReactor<v1::WatchTimelineRes
   feed::ChangeFeed& feed_;
   WatchSelection selection_;  // its customer is learned under mu_ when awaited
   const WatchLimits limits_;
-  std::atomic<int>& active_;
+  const WatchSlots::Slot slot_;
 
   std::mutex mu_;
   bool registered_ = false;                // with the feed, for good once subscribed

@@ -1,7 +1,14 @@
 #include "tests/api/api_daemon.h"
 
+#include <arpa/inet.h>
+#include <grpcpp/create_channel_posix.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
 #include <thread>
 
 namespace propbridge::testing {
@@ -43,6 +50,31 @@ ApiDaemon::ApiDaemon(std::unique_ptr<DaemonProcess> process)
 
 std::unique_ptr<v1::TimelineService::Stub> ApiDaemon::OwnStub() const {
   return v1::TimelineService::NewStub(Channel(process_->address(), /*own=*/true));
+}
+
+std::shared_ptr<grpc::Channel> ApiDaemon::ChannelFrom(const std::string& source) const {
+  // The daemon's address is 127.0.0.1:<port>.
+  const std::string& address = process_->address();
+  const std::size_t colon = address.rfind(':');
+  sockaddr_in local{};
+  local.sin_family = AF_INET;
+  sockaddr_in remote{};
+  remote.sin_family = AF_INET;
+  remote.sin_port = htons(static_cast<std::uint16_t>(std::stoi(address.substr(colon + 1))));
+  if (inet_pton(AF_INET, source.c_str(), &local.sin_addr) != 1 ||
+      inet_pton(AF_INET, address.substr(0, colon).c_str(), &remote.sin_addr) != 1) {
+    ADD_FAILURE() << "not IPv4 addresses: " << source << ", " << address;
+    return nullptr;
+  }
+  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0 || bind(fd, reinterpret_cast<sockaddr*>(&local), sizeof local) != 0 ||
+      connect(fd, reinterpret_cast<sockaddr*>(&remote), sizeof remote) != 0) {
+    ADD_FAILURE() << "cannot connect from " << source << " to " << address << ": "
+                  << std::strerror(errno);
+    if (fd >= 0) close(fd);
+    return nullptr;
+  }
+  return grpc::CreateInsecureChannelFromFd(address, fd);  // the channel owns the socket
 }
 
 std::vector<v1::TimelineEvent> ApiDaemon::ReadPages(v1::GetTimelineRequest request) {

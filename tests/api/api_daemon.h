@@ -35,6 +35,11 @@ class ApiDaemon {
   // so a stream that is not read holds the daemon's writes back after a fixed 64 KiB.
   std::unique_ptr<v1::TimelineService::Stub> OwnStub() const;
 
+  // A channel on one connection made from the loopback address `source` ("127.0.0.2"), so
+  // that the daemon sees another client than the 127.0.0.1 of every other channel. Fails the
+  // test and returns nullptr when the connection cannot be made.
+  std::shared_ptr<grpc::Channel> ChannelFrom(const std::string& source) const;
+
   // Every page of `request` from its page_token on, in order; fails the test on an error.
   std::vector<v1::TimelineEvent> ReadPages(v1::GetTimelineRequest request);
 

@@ -1,10 +1,11 @@
 // WatchTimeline against the real daemon and the real synthetic plugin over real gRPC:
 // resuming after a dropped stream, a consumer that stops reading, cancellation, deadlines and
-// the limit on open watches.
+// the limits on open watches, in all and per client.
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <thread>
+#include <vector>
 
 #include "tests/api/api_daemon.h"
 
@@ -162,43 +163,54 @@ TEST(ApiWatch, ASlowConsumerIsEndedWithTheResumeIdAndResumingLosesNothing) {
   EXPECT_EQ(joined, stored);
 }
 
+// The limit on all watches together. Each watch comes from a loopback address of its own, so
+// that the share one client may hold (a quarter of max_watches, at least 1) is never the limit
+// met here.
 class ApiWatchLimit : public ::testing::Test {
  protected:
+  virtual int MaxWatches() const { return 2; }
+
   void SetUp() override {
     daemon_ = ApiDaemon::Start(
-        dir_, "[api]\nmax_watches = 2\n" +
+        dir_, "[api]\nmax_watches = " + std::to_string(MaxWatches()) + "\n" +
                   SyntheticInstance("seed", "count = 100\nbatch_size = 100\ncustomers = 1\n"));
     ASSERT_TRUE(daemon_);
     daemon_->WaitForCount(kCustomer, 100);
+    for (const char* source : {"127.0.0.2", "127.0.0.3"}) {
+      auto channel = daemon_->ChannelFrom(source);
+      ASSERT_TRUE(channel);
+      others_.push_back(v1::TimelineService::NewStub(channel));
+    }
   }
 
-  // Asserts that a watch beyond the limit is refused with a message that says why.
-  void ExpectRefused() {
+  // Asserts that a watch from `stub` is refused with a message that says which limit it hit.
+  void ExpectRefused(v1::TimelineService::Stub& stub, const std::string& limit) {
     v1::WatchTimelineRequest request;
     request.set_customer(kCustomer);
     request.set_after_id(0);
-    WatchCall refused(daemon_->stub(), request);
+    WatchCall refused(stub, request);
     grpc::Status status = refused.ReadToEnd();
     EXPECT_EQ(status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
-    EXPECT_NE(status.error_message().find("too many watches"), std::string::npos)
-        << status.error_message();
+    EXPECT_NE(status.error_message().find(limit), std::string::npos) << status.error_message();
     EXPECT_FALSE(refused.ResumeId()) << "a refusal is not a watch that fell behind";
   }
 
   static constexpr char kCustomer[] = "account:C0";
   TempDir dir_;
   std::unique_ptr<ApiDaemon> daemon_;
+  // Stubs whose connections come from 127.0.0.2 and 127.0.0.3.
+  std::vector<std::unique_ptr<v1::TimelineService::Stub>> others_;
 };
 
 TEST_F(ApiWatchLimit, ACancelledWatchFreesItsSlot) {
   auto first = WaitForAdmission(daemon_->stub(), kCustomer);
-  auto second = WaitForAdmission(daemon_->stub(), kCustomer);
+  auto second = WaitForAdmission(*others_[0], kCustomer);
   ASSERT_TRUE(first && second);
-  ExpectRefused();
+  ExpectRefused(*others_[1], "too many watches are open (2, [api] max_watches)");
 
   first->context.TryCancel();
   EXPECT_EQ(first->reader->Finish().error_code(), grpc::StatusCode::CANCELLED);
-  EXPECT_TRUE(WaitForAdmission(daemon_->stub(), kCustomer)) << "the cancelled slot stayed taken";
+  EXPECT_TRUE(WaitForAdmission(*others_[1], kCustomer)) << "the cancelled slot stayed taken";
   second->context.TryCancel();
   second->reader->Finish();
 }
@@ -209,19 +221,52 @@ TEST_F(ApiWatchLimit, ADeadlineEndsAWatchAndFreesItsSlot) {
   // Live only: nothing more arrives, so only the deadline can end it.
   v1::WatchTimelineRequest request;
   request.set_customer(kCustomer);
-  WatchCall quiet(daemon_->stub(), request, 1s);
+  WatchCall quiet(*others_[0], request, 1s);
   const auto started = std::chrono::steady_clock::now();
   EXPECT_EQ(quiet.ReadToEnd().error_code(), grpc::StatusCode::DEADLINE_EXCEEDED);
   EXPECT_GE(std::chrono::steady_clock::now() - started, 900ms);
   EXPECT_TRUE(quiet.received.empty());
 
-  auto next = WaitForAdmission(daemon_->stub(), kCustomer);
+  auto next = WaitForAdmission(*others_[0], kCustomer);
   EXPECT_TRUE(next) << "the slot of the expired watch stayed taken";
-  ExpectRefused();
+  ExpectRefused(*others_[1], "too many watches are open");
   open->context.TryCancel();
   open->reader->Finish();
   next->context.TryCancel();
   next->reader->Finish();
+}
+
+// The share of one client: max_watches 8 gives each client 2.
+class ApiWatchPerClient : public ApiWatchLimit {
+ protected:
+  int MaxWatches() const override { return 8; }
+};
+
+// One client, however many connections it opens, holds at most its share of the watches;
+// another client still gets one.
+TEST_F(ApiWatchPerClient, OneClientCannotTakeEveryWatch) {
+  // The client at 127.0.0.1: its share on one connection, then one more on another.
+  auto first = WaitForAdmission(daemon_->stub(), kCustomer);
+  auto second = WaitForAdmission(daemon_->stub(), kCustomer);
+  ASSERT_TRUE(first && second);
+  auto own = daemon_->OwnStub();
+  ExpectRefused(*own,
+                "has 2 watches open, the most one client may have ([api] "
+                "max_watches_per_client)");
+  ExpectRefused(daemon_->stub(), "ipv4:127.0.0.1");
+
+  auto others_watch = WaitForAdmission(*others_[0], kCustomer);
+  EXPECT_TRUE(others_watch) << "another client was refused while 6 watches were free";
+
+  first->context.TryCancel();
+  first->reader->Finish();
+  auto again = WaitForAdmission(*own, kCustomer);
+  EXPECT_TRUE(again) << "the client's cancelled watch still counted against its share";
+  for (auto* call : {second.get(), others_watch.get(), again.get()}) {
+    if (call == nullptr) continue;
+    call->context.TryCancel();
+    call->reader->Finish();
+  }
 }
 
 }  // namespace
