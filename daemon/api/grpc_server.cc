@@ -1,9 +1,12 @@
 #include "daemon/api/grpc_server.h"
 
+#include <google/protobuf/generated_message_reflection.h>
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/health_check_service_interface.h>
 #include <grpcpp/security/server_credentials.h>
 #include <grpcpp/server_builder.h>
+
+#include "grpc/health/v1/health.pb.h"
 
 namespace propbridge::api {
 
@@ -12,6 +15,9 @@ Result<std::unique_ptr<GrpcServer>> GrpcServer::Start(
     const PageTokens& tokens, PluginControl* plugins, TimelineServiceOptions options,
     store::OutreachRules outreach, ScanLimits scans) {
   grpc::EnableDefaultHealthCheckService(true);
+  // Reflection serves schemas from protobuf's generated pool; gRPC's health service brings
+  // none, so the daemon links in its own copy of the standard health.proto.
+  google::protobuf::LinkMessageReflection<grpc::health::v1::HealthCheckRequest>();
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
 
   std::unique_ptr<GrpcServer> server(

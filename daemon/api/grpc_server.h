@@ -1,5 +1,5 @@
 // The daemon's gRPC server: the public services, the standard health service and server
-// reflection. Start and Shutdown from one thread.
+// reflection, which serves the schemas of all of them. Start and Shutdown from one thread.
 #pragma once
 
 #include <grpcpp/server.h>
