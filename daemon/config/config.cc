@@ -525,12 +525,20 @@ Result<Config> ParseConfig(const std::string& toml_text, const fs::path& file) {
     PB_RETURN_IF_ERROR(r.PositiveInt(*ingest->as_table(), "ingest.", "queue_capacity", capacity));
     config.queue_capacity = static_cast<std::size_t>(capacity);
   }
-  auto api = r.Table(root, "", "api", {"max_watches", "watch_buffer_events"});
+  auto api = r.Table(root, "", "api",
+                     {"max_watches", "watch_buffer_events", "max_watches_per_client",
+                      "scan_threads", "scan_queue", "read_wait_ms"});
   if (!api.ok()) return api.status();
   if (*api != nullptr) {
     PB_RETURN_IF_ERROR(r.Whole(**api, "api.", "max_watches", 1, config.max_watches, 100000));
     PB_RETURN_IF_ERROR(
         r.Whole(**api, "api.", "watch_buffer_events", 1, config.watch_buffer_events, 1000000));
+    PB_RETURN_IF_ERROR(r.Whole(**api, "api.", "max_watches_per_client", 1,
+                               config.max_watches_per_client,
+                               static_cast<std::int64_t>(config.max_watches)));
+    PB_RETURN_IF_ERROR(r.Whole(**api, "api.", "scan_threads", 1, config.scan_threads, 64));
+    PB_RETURN_IF_ERROR(r.Whole(**api, "api.", "scan_queue", 0, config.scan_queue, 10000));
+    PB_RETURN_IF_ERROR(r.Whole(**api, "api.", "read_wait_ms", 1, config.read_wait, 60000));
   }
   if (const toml::node* shutdown = root.get("shutdown")) {
     if (!shutdown->is_table()) return r.Error("shutdown", "must be a table");

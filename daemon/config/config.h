@@ -74,7 +74,15 @@ struct Config {
   std::chrono::milliseconds plugin_stop_timeout{5000};
   std::size_t max_watches = 256;           // [api]: WatchTimeline streams open at once
   std::size_t watch_buffer_events = 1000;  // [api]: events queued for one slow watch
-  std::vector<MappingRule> mapping;        // [mapping]: for every source
+  // [api]: watches one client (peer address) may have open; 0: a quarter of max_watches.
+  std::size_t max_watches_per_client = 0;
+  // [api]: scans of many customers (ListOutreach, GetCommunityFigures) that run at once, each
+  // on a thread and a store connection of its own, and how many more may wait for a turn.
+  std::size_t scan_threads = 2;
+  std::size_t scan_queue = 8;
+  // [api]: how long a read waits for a free store connection before it fails (UNAVAILABLE).
+  std::chrono::milliseconds read_wait{1000};
+  std::vector<MappingRule> mapping;  // [mapping]: for every source
   // [identity]: which identifiers name a customer and how they link; checked with
   // identity::ValidateRules.
   identity::IdentityRules identity = identity::IdentityRules::Defaults();

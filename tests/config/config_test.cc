@@ -157,6 +157,41 @@ TEST(Config, ReadsTheApiLimits) {
             "/etc/propbridge/test.toml: api.watch_buffer: unknown key");
 }
 
+TEST(Config, TheLimitsOnScansAndOnEachClientHaveDefaults) {
+  auto config = ParseConfig("data_dir = 'd'\n", "/etc/propbridge/test.toml");
+  ASSERT_TRUE(config.ok()) << config.status().message();
+  EXPECT_EQ(config->max_watches_per_client, 0u) << "0: a quarter of max_watches";
+  EXPECT_EQ(config->scan_threads, 2u);
+  EXPECT_EQ(config->scan_queue, 8u);
+  EXPECT_EQ(config->read_wait, std::chrono::milliseconds(1000));
+}
+
+TEST(Config, ReadsTheLimitsOnScansAndOnEachClient) {
+  auto config = ParseConfig(
+      "data_dir = 'd'\n[api]\nmax_watches = 40\nmax_watches_per_client = 40\nscan_threads = 3\n"
+      "scan_queue = 0\nread_wait_ms = 250\n",
+      "/etc/propbridge/test.toml");
+  ASSERT_TRUE(config.ok()) << config.status().message();
+  EXPECT_EQ(config->max_watches_per_client, 40u);
+  EXPECT_EQ(config->scan_threads, 3u);
+  EXPECT_EQ(config->scan_queue, 0u) << "0: refused whenever every scan thread is busy";
+  EXPECT_EQ(config->read_wait, std::chrono::milliseconds(250));
+
+  const std::string api = "data_dir = 'd'\n[api]\n";
+  EXPECT_EQ(ErrorOf(api + "max_watches = 40\nmax_watches_per_client = 41"),
+            "/etc/propbridge/test.toml: api.max_watches_per_client: must be a whole number from 1 "
+            "to 40");
+  EXPECT_EQ(ErrorOf(api + "max_watches_per_client = 0"),
+            "/etc/propbridge/test.toml: api.max_watches_per_client: must be a whole number from 1 "
+            "to 256");
+  EXPECT_EQ(ErrorOf(api + "scan_threads = 0"),
+            "/etc/propbridge/test.toml: api.scan_threads: must be a whole number from 1 to 64");
+  EXPECT_EQ(ErrorOf(api + "scan_queue = -1"),
+            "/etc/propbridge/test.toml: api.scan_queue: must be a whole number from 0 to 10000");
+  EXPECT_EQ(ErrorOf(api + "read_wait_ms = '1s'"),
+            "/etc/propbridge/test.toml: api.read_wait_ms: must be a whole number from 1 to 60000");
+}
+
 TEST(Config, IdentityAndOutreachHaveDefaultsWhenAbsent) {
   auto config = ParseConfig(kValid, "/etc/propbridge/test.toml");
   ASSERT_TRUE(config.ok()) << config.status().message();
