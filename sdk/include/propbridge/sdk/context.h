@@ -41,8 +41,10 @@ class Context {
   // Hands a batch to the daemon and blocks until its events, its rejected records and its
   // checkpoint are durable together (OK), or until that failed (not OK: emit the batch again
   // later; events already stored are not stored twice). Blocks while the ingest queue is full.
-  // RESOURCE_EXHAUSTED: the batch is over one of the instance's configured limits (records or
-  // bytes in a batch, events a second) and nothing of it was stored: emit smaller or later.
+  // A batch over the instance's limits on records or bytes is delivered in parts, the
+  // checkpoint with the last; a record larger than a whole batch may be is quarantined with
+  // the reason and the start of its text. RESOURCE_EXHAUSTED: over the instance's limit of
+  // events a second, and nothing of the batch was stored: emit it again later.
   virtual Status Emit(Batch batch) noexcept = 0;
 
   // The checkpoint of the last durable batch, as it was when the plugin was started; resume

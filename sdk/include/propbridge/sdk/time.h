@@ -3,7 +3,6 @@
 // to the source and the daemon resolves it in the source's configured time zone.
 #pragma once
 
-#include <charconv>
 #include <chrono>
 #include <optional>
 #include <string_view>
@@ -14,10 +13,14 @@ namespace propbridge::sdk {
 
 namespace detail {
 
+// Exactly `digits` decimal digits: no sign, so "-1:30" is no time of day.
 inline bool ReadNumber(std::string_view& s, int digits, int& out) {
   if (s.size() < static_cast<size_t>(digits)) return false;
-  auto [end, ec] = std::from_chars(s.data(), s.data() + digits, out);
-  if (ec != std::errc() || end != s.data() + digits) return false;
+  out = 0;
+  for (int i = 0; i < digits; ++i) {
+    if (s[i] < '0' || s[i] > '9') return false;
+    out = out * 10 + (s[i] - '0');
+  }
   s.remove_prefix(digits);
   return true;
 }
