@@ -29,7 +29,7 @@ using Clock = std::chrono::steady_clock;
 // long: what one second's rate limit refuses goes in then, and what is over a size limit never
 // does, so its file is rejected instead of holding every later file back for good.
 constexpr int kRefusalTries = 3;
-constexpr Clock::duration kRefusalGrace = std::chrono::seconds(2);
+constexpr std::chrono::seconds kRefusalGrace{2};
 
 class BillingPlugin final : public sdk::PollingPlugin {
  protected:
@@ -206,8 +206,12 @@ bool BillingPlugin::Handle(sdk::Context& context, const std::string& name) {
         return false;
       }
       if (!GiveUp(result, name)) {
-        context.Log().Warn("the daemon refused " + records + " of " + name + " (" + result.message +
-                           "); trying again at the next poll");
+        // Said once: a rate limit can refuse at every poll for a second.
+        context.Log().Log(refusal_->times == 1 ? sdk::LogLevel::kWarn : sdk::LogLevel::kDebug,
+                          "the daemon refused " + records + " of " + name + " (" + result.message +
+                              "); trying again at the next polls, and giving the file up if it "
+                              "is still refused in " +
+                              std::to_string(kRefusalGrace.count()) + " s");
         return false;
       }
       std::string reason =
