@@ -20,6 +20,8 @@
 namespace propbridge::config {
 namespace {
 
+constexpr std::int64_t kMaxMilliseconds = 24 * 60 * 60 * 1000;  // a day
+
 namespace fs = std::filesystem;
 
 // Collects the first error, phrased "<file>: <key>: <what is wrong>".
@@ -71,10 +73,16 @@ class Reader {
     return Status::Ok();
   }
 
-  // A whole number from `min` to `max`, into an integer or a std::chrono::milliseconds.
+  // A whole number from `min` to `max`, into an integer or a std::chrono::milliseconds. A time
+  // is at most a day unless `max` says otherwise, so that no arithmetic on it (a backoff
+  // doubled thirty times, a deadline added to now, a 32-bit field of the plugin protocol) can
+  // overflow.
   template <typename Out>
   Status Whole(const toml::table& t, const std::string& prefix, const char* key, std::int64_t min,
                Out& out, std::int64_t max = std::numeric_limits<std::int64_t>::max()) const {
+    if constexpr (std::is_same_v<Out, std::chrono::milliseconds>) {
+      max = std::min(max, kMaxMilliseconds);
+    }
     const toml::node* node = t.get(key);
     if (node == nullptr) return Status::Ok();
     std::optional<std::int64_t> value =
@@ -543,10 +551,8 @@ Result<Config> ParseConfig(const std::string& toml_text, const fs::path& file) {
   if (const toml::node* shutdown = root.get("shutdown")) {
     if (!shutdown->is_table()) return r.Error("shutdown", "must be a table");
     PB_RETURN_IF_ERROR(r.CheckKeys(*shutdown->as_table(), "shutdown.", {"plugin_stop_timeout_ms"}));
-    std::int64_t ms = config.plugin_stop_timeout.count();
-    PB_RETURN_IF_ERROR(
-        r.PositiveInt(*shutdown->as_table(), "shutdown.", "plugin_stop_timeout_ms", ms));
-    config.plugin_stop_timeout = std::chrono::milliseconds(ms);
+    PB_RETURN_IF_ERROR(r.Whole(*shutdown->as_table(), "shutdown.", "plugin_stop_timeout_ms", 1,
+                               config.plugin_stop_timeout));
   }
   if (const toml::node* mapping = root.get("mapping")) {
     if (!mapping->is_table()) return r.Error("mapping", "must be a table");

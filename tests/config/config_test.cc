@@ -128,7 +128,19 @@ library = "c.so"
   const std::string plugin = "data_dir = 'd'\n[plugins.b]\nlibrary = 'b.so'\n";
   EXPECT_EQ(ErrorOf(plugin + "[plugins.b.restart]\nbackoff_base_ms = 0"),
             "/etc/propbridge/test.toml: plugins.b.restart.backoff_base_ms: must be a whole number "
-            "of at least 1");
+            "from 1 to 86400000");
+  // Times are at most a day: a backoff doubled thirty times, or a deadline added to now, could
+  // overflow otherwise.
+  for (const char* key :
+       {"[plugins.b.restart]\nbackoff_base_ms", "[plugins.b.restart]\nbackoff_cap_ms",
+        "[plugins.b.restart]\nstable_after_ms", "[plugins.b.limits]\nstart_timeout_ms",
+        "[plugins.b.limits]\nheartbeat_timeout_ms"}) {
+    EXPECT_NE(ErrorOf(plugin + key + " = 9223372036854775807").find("from "), std::string::npos)
+        << key;
+  }
+  EXPECT_EQ(ErrorOf("data_dir = 'd'\n[shutdown]\nplugin_stop_timeout_ms = 86400001"),
+            "/etc/propbridge/test.toml: shutdown.plugin_stop_timeout_ms: must be a whole number "
+            "from 1 to 86400000");
   EXPECT_EQ(ErrorOf(plugin + "[plugins.b.restart]\nbackoff_base_ms = 100\nbackoff_cap_ms = 10"),
             "/etc/propbridge/test.toml: plugins.b.restart.backoff_cap_ms: must not be below "
             "backoff_base_ms");
