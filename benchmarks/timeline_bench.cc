@@ -200,7 +200,7 @@ int Main(int argc, char** argv) {
               dir.path().parent_path().c_str());
 
   feed::ChangeFeed feed;
-  api::PageTokens tokens(std::string(32, 'k'));
+  api::PageTokens tokens = *api::PageTokens::FromKey(std::string(32, 'k'));
   std::unique_ptr<api::GrpcServer> server =
       Check(api::GrpcServer::Start("127.0.0.1:0", *store, feed, tokens, nullptr),
             "start the gRPC server");

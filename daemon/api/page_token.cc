@@ -12,7 +12,6 @@
 #include <fstream>
 #include <new>
 #include <sstream>
-#include <stdexcept>
 #include <string_view>
 
 namespace propbridge::api {
@@ -71,7 +70,7 @@ Result<PageTokens> PageTokens::Open(const std::filesystem::path& key_file) {
       return FailedPrecondition(key_file.string() + " is not a page token key (" +
                                 std::to_string(kKeyBytes) + " bytes); delete it to make a new one");
     }
-    return PageTokens(key.str());
+    return FromKey(key.str());
   }
   std::string key(kKeyBytes, '\0');
   if (RAND_bytes(reinterpret_cast<unsigned char*>(key.data()), kKeyBytes) != 1) {
@@ -84,7 +83,7 @@ Result<PageTokens> PageTokens::Open(const std::filesystem::path& key_file) {
     return FailedPrecondition("cannot write the page token key " + key_file.string());
   }
   ::close(fd);
-  return PageTokens(std::move(key));
+  return FromKey(key);
 }
 
 // Fetching the algorithm and keying it cost more than the MAC of a short token, so that is
@@ -98,7 +97,7 @@ struct PageTokens::KeyedMac {
   std::unique_ptr<EVP_MAC_CTX, Free> keyed;
 };
 
-PageTokens::PageTokens(const std::string& key) {
+Result<PageTokens> PageTokens::FromKey(const std::string& key) {
   auto mac = std::make_shared<KeyedMac>();
   mac->algorithm.reset(EVP_MAC_fetch(nullptr, OSSL_MAC_NAME_HMAC, nullptr));
   if (mac->algorithm) mac->keyed.reset(EVP_MAC_CTX_new(mac->algorithm.get()));
@@ -109,9 +108,9 @@ PageTokens::PageTokens(const std::string& key) {
       EVP_MAC_init(mac->keyed.get(), reinterpret_cast<const unsigned char*>(key.data()), key.size(),
                    params) != 1) {
     // Only a broken OpenSSL installation gets here; no token could be signed.
-    throw std::runtime_error("OpenSSL has no HMAC-SHA256 for page tokens");
+    return Internal("OpenSSL has no HMAC-SHA256 for page tokens");
   }
-  mac_ = std::move(mac);
+  return PageTokens(std::move(mac));
 }
 
 std::string PageTokens::Mac(const std::string& listing, const std::string& payload) const {

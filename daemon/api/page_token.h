@@ -22,7 +22,8 @@ class PageTokens {
   // The key is read from `key_file`, which is created with a fresh random key if missing, so
   // tokens survive a restart.
   static Result<PageTokens> Open(const std::filesystem::path& key_file);
-  explicit PageTokens(const std::string& key);
+  // Tokens signed with `key`; INTERNAL when this OpenSSL has no HMAC-SHA256.
+  static Result<PageTokens> FromKey(const std::string& key);
 
   // `listing` names the query: equal queries, equal text.
   std::string Encode(const std::string& listing, const PagePosition& position) const;
@@ -32,6 +33,7 @@ class PageTokens {
  private:
   struct KeyedMac;  // HMAC-SHA256 keyed once; each token's MAC starts from a copy of it
 
+  explicit PageTokens(std::shared_ptr<const KeyedMac> mac) : mac_(std::move(mac)) {}
   std::string Mac(const std::string& listing, const std::string& payload) const;
   std::shared_ptr<const KeyedMac> mac_;
 };

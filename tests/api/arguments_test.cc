@@ -122,7 +122,7 @@ TEST_F(ApiArguments, GetTimelineRefusesEveryBadRequest) {
       {"token that is not one", [](auto& r) { r.set_page_token("not-a-token"); }, "page_token"},
   };
   for (const auto& [message, spoil] : BadFilters()) {
-    bad.push_back({message, [spoil](auto& r) { spoil(*r.mutable_filter()); }, message});
+    bad.push_back({message, [spoil = spoil](auto& r) { spoil(*r.mutable_filter()); }, message});
   }
   for (const BadRequest& b : bad) {
     v1::GetTimelineRequest request;
@@ -136,7 +136,10 @@ TEST_F(ApiArguments, GetTimelineRefusesEveryBadRequest) {
 }
 
 TEST_F(ApiArguments, APageTokenWorksOnlyUnchangedAndForItsOwnQuery) {
-  auto [request, token] = FirstPage();
+  auto [first_request, first_token] = FirstPage();
+  v1::GetTimelineRequest request = first_request;
+  const std::string token =
+      first_token;  // a lambda cannot capture a structured binding in clang 14
   request.set_page_token(token);
   EXPECT_TRUE(Get(request).ok()) << "the token as issued";
 

@@ -251,6 +251,21 @@ TEST_F(DaemonTest, AConfigurationErrorStopsTheDaemonAtStart) {
       << exit.log;
 }
 
+// An OpenSSL without HMAC-SHA256 (only the null provider loaded): the page tokens cannot be
+// signed, which stops the start with one line instead of an uncaught exception.
+TEST_F(DaemonTest, NoMacForPageTokensStopsTheStartWithALine) {
+  WriteFile(dir_ / "data" / "page-token.key", std::string(32, 'k'));
+  WriteFile(dir_ / "openssl.cnf",
+            "openssl_conf = init\n[init]\nproviders = providers\n"
+            "[providers]\nnull = null\n[null]\nactivate = 1\n");
+  ::setenv("OPENSSL_CONF", (dir_ / "openssl.cnf").c_str(), 1);
+  auto exit = DaemonProcess::RunToExit(dir_.path(), Config(), 15s);
+  ::unsetenv("OPENSSL_CONF");
+  EXPECT_EQ(exit.code, 1) << exit.log;
+  EXPECT_NE(exit.log.find("OpenSSL has no HMAC-SHA256 for page tokens"), std::string::npos)
+      << exit.log;
+}
+
 TEST_F(DaemonTest, HealthAndReflectionServeGenericTools) {
   auto daemon = StartDaemon(Config());
   ASSERT_TRUE(daemon);
