@@ -270,7 +270,8 @@ int Main(int argc, char** argv) {
   Setup(*store, events);
 
   feed::ChangeFeed feed;
-  api::PageTokens tokens(std::string(32, 'k'));
+  const api::PageTokens tokens =
+      Check(api::PageTokens::Open(dir.path() / "page-token.key"), "page tokens");
   const api::ScanLimits limits;  // the defaults, as the server below has them
   std::unique_ptr<api::GrpcServer> server = Check(
       api::GrpcServer::Start("127.0.0.1:0", *store, feed, tokens, nullptr), "start the server");
