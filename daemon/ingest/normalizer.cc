@@ -98,7 +98,7 @@ std::string Normalizer::Canonical(const sdk::RawEvent& e, std::vector<identity::
       blocked = true;
     } else {
       if (!problems.empty()) problems += "; ";
-      problems += raw.type + ": " + id.status().message();
+      problems += id.status().message();  // it names the type: "unit: not a unit address"
     }
   }
   if (!out.empty()) return "";

@@ -5,8 +5,6 @@
 #include <algorithm>
 #include <future>
 
-#include "daemon/plugin_wire/batch_split.h"
-
 namespace propbridge::supervisor {
 
 EmitGate::EmitGate(std::string source, ingest::Normalizer normalizer,
@@ -89,6 +87,15 @@ void EmitGate::RecordFault(const std::string& what) {
   }
   faults_unlogged_ = 0;
   last_fault_log_ = now;
+}
+
+wire::BatchLimits EmitGate::PartLimits() const {
+  wire::BatchLimits limits{limits_.max_batch_events, limits_.max_batch_bytes};
+  if (limits_.max_events_per_second > 0) {
+    limits.max_records =
+        std::min(limits.max_records, static_cast<std::size_t>(limits_.max_events_per_second));
+  }
+  return limits;
 }
 
 void EmitGate::WaitIdle() {

@@ -16,6 +16,7 @@
 #include "daemon/config/config.h"
 #include "daemon/ingest/normalizer.h"
 #include "daemon/ingest/pipeline.h"
+#include "daemon/plugin_wire/batch_split.h"
 
 namespace propbridge::supervisor {
 
@@ -38,6 +39,10 @@ class EmitGate {
 
   // Blocks until no batch submitted through this gate is still waiting for its outcome.
   void WaitIdle();
+
+  // The parts a plugin's batch is sent in (batch_split.h): within the limits on records and
+  // bytes, and never more events than a second's rate allows, which could never pass.
+  wire::BatchLimits PartLimits() const;
 
   std::uint64_t events_emitted() const { return events_emitted_; }
   std::uint64_t faults() const { return faults_; }

@@ -315,8 +315,9 @@ Result<std::unique_ptr<PluginRunner>> StartHostProcess(const RunSpec& spec, Emit
   if (spec.checkpoint) s.set_checkpoint(*spec.checkpoint);
   s.set_heartbeat_interval_ms(
       static_cast<std::uint32_t>(std::max<long>(10, plugin.limits.heartbeat_timeout.count() / 4)));
-  s.set_max_batch_bytes(plugin.limits.max_batch_bytes);
-  s.set_max_batch_events(plugin.limits.max_batch_events);
+  const wire::BatchLimits parts = gate.PartLimits();
+  s.set_max_batch_bytes(parts.max_bytes);
+  s.set_max_batch_events(parts.max_records);
   (void)channel->Send(start);  // a host that is already gone shows in AwaitStart
 
   auto runner =

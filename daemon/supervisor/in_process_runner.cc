@@ -65,7 +65,7 @@ class InProcessRunner final : public PluginRunner, private sdk::Context, private
   Status Emit(sdk::Batch batch) noexcept override {
     try {
       return wire::EmitInParts(
-          std::move(batch), {plugin_.limits.max_batch_events, plugin_.limits.max_batch_bytes},
+          std::move(batch), gate_.PartLimits(),
           [this](sdk::Batch part) { return gate_.SubmitAndWait(std::move(part)); },
           [this](const std::string& what) { gate_.RecordFault(what); });
     } catch (const std::exception& e) {

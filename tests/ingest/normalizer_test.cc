@@ -164,12 +164,17 @@ TEST(Normalizer, AnUnreadableIdentifierBesideAGoodOneIsKeptAsAProblem) {
   ASSERT_FALSE(out.events[0].attributes.empty());
   EXPECT_EQ(out.events[0].attributes.back().first, "identifier_problems");
   EXPECT_EQ(out.events[0].attributes.back().second.rfind("phone: ", 0), 0u);
+  EXPECT_EQ(out.events[0].attributes.back().second.find("phone: phone"), std::string::npos);
 }
 
 TEST(Normalizer, OnlyUnreadableIdentifiersQuarantineTheEvent) {
   sdk::RawEvent e = ValidEvent();
-  e.identifiers = {{"unit", "3楼"}};
-  EXPECT_EQ(ReasonFor(std::move(e)).rfind("no identifier can name the customer: unit: ", 0), 0u);
+  e.identifiers = {{"unit", "3楼"}, {"account", "A\x01"}};
+  const std::string reason = ReasonFor(std::move(e));
+  EXPECT_EQ(reason.rfind("no identifier can name the customer: unit: ", 0), 0u) << reason;
+  // Each problem names its type once.
+  EXPECT_EQ(reason.find("unit: unit"), std::string::npos) << reason;
+  EXPECT_NE(reason.find("; account: has a control character"), std::string::npos) << reason;
 }
 
 }  // namespace

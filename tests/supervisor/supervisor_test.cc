@@ -305,9 +305,10 @@ TEST_P(SupervisorSplitTest, ABatchOverTheLimitsIsDeliveredInParts) {
   StartDaemon({.settings = "count = 1000\nbatch_size = 500\nevent_bytes = 16000\n",
                .keys = GetParam() ? "in_process = true\n" : "",
                .limits = "max_batch_events = 100\nmax_batch_bytes = 1048576\n"});
-  v1::PluginInstance faulty =
-      WaitFor([](const auto& p) { return p.last_checkpoint() == "1000"; }, "it emitted everything");
-  EXPECT_EQ(faulty.events_stored(), 1000);
+  // The counts follow the commit that moves the checkpoint: wait for both.
+  v1::PluginInstance faulty = WaitFor(
+      [](const auto& p) { return p.last_checkpoint() == "1000" && p.events_stored() == 1000; },
+      "it emitted everything");
   EXPECT_EQ(faulty.records_quarantined(), 0);
   EXPECT_EQ(faulty.faults(), 0);
   EXPECT_EQ(faulty.state(), v1::PLUGIN_STATE_RUNNING);
@@ -320,10 +321,12 @@ TEST_P(SupervisorSplitTest, AnEventLargerThanAnyBatchIsQuarantinedAsAFault) {
   StartDaemon({.settings = "count = 300\nbatch_size = 100\nfault = \"giant\"\nfault_after = 150\n",
                .keys = GetParam() ? "in_process = true\n" : "",
                .limits = "max_batch_bytes = 1048576\n"});
-  v1::PluginInstance faulty =
-      WaitFor([](const auto& p) { return p.last_checkpoint() == "300"; }, "it emitted everything");
-  EXPECT_EQ(faulty.events_stored(), 299);
-  EXPECT_EQ(faulty.records_quarantined(), 1);
+  v1::PluginInstance faulty = WaitFor(
+      [](const auto& p) {
+        return p.last_checkpoint() == "300" && p.events_stored() == 299 &&
+               p.records_quarantined() == 1;
+      },
+      "it emitted everything");
   EXPECT_EQ(faulty.faults(), 1);
   v1::ListQuarantineRequest request;
   request.set_source("faulty");
