@@ -683,8 +683,9 @@ TEST_F(SqliteStoreTest, AReadGivesUpOnABusyReaderAndScansHaveConnectionsOfTheirO
 }
 
 TEST_F(SqliteStoreTest, AScanStopsOnceAskedAndItsConnectionServesTheNextScan) {
-  auto store = Open();
-  ASSERT_NE(store, nullptr);
+  auto opened = OpenSqliteStore({.path = path_, .scan_connections = 1});
+  ASSERT_TRUE(opened.ok()) << opened.status().message();
+  auto store = std::move(opened).value();
   Batch batch;
   batch.source = "billing";
   for (int i = 0; i < 2000; ++i) {
