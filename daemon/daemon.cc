@@ -62,6 +62,8 @@ Result<std::unique_ptr<Daemon>> Daemon::Start(const config::Config& config) {
   store::StoreOptions store_options;
   store_options.path = config.data_dir / "propbridge.db";
   store_options.identity = config.identity;
+  store_options.scan_connections = config.scan_threads;
+  store_options.connection_wait = config.read_wait;
   auto store = store::OpenSqliteStore(store_options);
   if (!store.ok()) return store.status();
   daemon->store_ = std::move(*store);
@@ -84,11 +86,12 @@ Result<std::unique_ptr<Daemon>> Daemon::Start(const config::Config& config) {
 
   api::TimelineServiceOptions api_options;
   api_options.max_watches = static_cast<int>(config.max_watches);
+  api_options.max_watches_per_client = static_cast<int>(config.max_watches_per_client);
   api_options.watch.buffer_limit = config.watch_buffer_events;
   api_options.identity = std::make_shared<const identity::IdentityRules>(config.identity);
-  auto server =
-      api::GrpcServer::Start(config.listen, *daemon->store_, daemon->feed_, *daemon->tokens_,
-                             daemon.get(), api_options, config.outreach);
+  auto server = api::GrpcServer::Start(
+      config.listen, *daemon->store_, daemon->feed_, *daemon->tokens_, daemon.get(), api_options,
+      config.outreach, {.threads = config.scan_threads, .max_waiting = config.scan_queue});
   if (!server.ok()) return server.status();
   daemon->server_ = std::move(*server);
   Status written = daemon->WriteListenAddress();

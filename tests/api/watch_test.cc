@@ -169,10 +169,12 @@ TEST(ApiWatch, ASlowConsumerIsEndedWithTheResumeIdAndResumingLosesNothing) {
 class ApiWatchLimit : public ::testing::Test {
  protected:
   virtual int MaxWatches() const { return 2; }
+  // More [api] keys.
+  virtual std::string MoreApiKeys() const { return ""; }
 
   void SetUp() override {
     daemon_ = ApiDaemon::Start(
-        dir_, "[api]\nmax_watches = " + std::to_string(MaxWatches()) + "\n" +
+        dir_, "[api]\nmax_watches = " + std::to_string(MaxWatches()) + "\n" + MoreApiKeys() +
                   SyntheticInstance("seed", "count = 100\nbatch_size = 100\ncustomers = 1\n"));
     ASSERT_TRUE(daemon_);
     daemon_->WaitForCount(kCustomer, 100);
@@ -267,6 +269,21 @@ TEST_F(ApiWatchPerClient, OneClientCannotTakeEveryWatch) {
     call->context.TryCancel();
     call->reader->Finish();
   }
+}
+
+// The share as configured, rather than a quarter of max_watches.
+class ApiWatchConfiguredShare : public ApiWatchLimit {
+ protected:
+  int MaxWatches() const override { return 8; }
+  std::string MoreApiKeys() const override { return "max_watches_per_client = 1\n"; }
+};
+
+TEST_F(ApiWatchConfiguredShare, TheConfiguredShareIsTheLimit) {
+  auto first = WaitForAdmission(daemon_->stub(), kCustomer);
+  ASSERT_TRUE(first);
+  ExpectRefused(*daemon_->OwnStub(), "has 1 watches open");
+  first->context.TryCancel();
+  first->reader->Finish();
 }
 
 }  // namespace
