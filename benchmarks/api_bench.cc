@@ -274,7 +274,7 @@ int Main(int argc, char** argv) {
   }
 
   feed::ChangeFeed feed;
-  api::PageTokens tokens(std::string(32, 'k'));
+  api::PageTokens tokens = *api::PageTokens::FromKey(std::string(32, 'k'));
   std::unique_ptr<api::GrpcServer> server = Check(
       api::GrpcServer::Start("127.0.0.1:0", *store, feed, tokens, nullptr), "start the server");
 

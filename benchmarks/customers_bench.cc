@@ -178,7 +178,7 @@ int Main(int argc, char** argv) {
               resolved_us - raw_us, resolved_us / raw_us);
 
   feed::ChangeFeed feed;
-  api::PageTokens tokens(std::string(32, 'k'));
+  api::PageTokens tokens = *api::PageTokens::FromKey(std::string(32, 'k'));
   std::unique_ptr<api::GrpcServer> server =
       Check(api::GrpcServer::Start("127.0.0.1:0", *store, feed, tokens, nullptr),
             "start the gRPC server");
