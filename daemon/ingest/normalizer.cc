@@ -29,12 +29,21 @@ std::size_t ApproximateSize(const sdk::RawEvent& e) {
   return size;
 }
 
+// Any time a plugin can send, however far out: the date only for years 0000 to 9999, and
+// nothing converted to a finer unit, which near the ends of the clock's range would overflow.
 std::string TimeText(const sdk::EventTime& t) {
   using namespace std::chrono;
-  auto format = [](auto tp) {
-    auto day = floor<days>(tp);
+  auto format = [](microseconds since_epoch) {
+    constexpr sys_days kFirst = year{0} / January / 1;
+    constexpr sys_days kLast = year{9999} / December / 31;
+    sys_days day{floor<days>(since_epoch)};
+    if (day < kFirst || day > kLast) {
+      return std::to_string(since_epoch.count()) + " microseconds from 1970-01-01";
+    }
     year_month_day ymd{day};
-    hh_mm_ss hms{floor<seconds>(tp - day)};
+    microseconds time_of_day = since_epoch % days{1};
+    if (time_of_day < microseconds::zero()) time_of_day += days{1};
+    hh_mm_ss hms{floor<seconds>(time_of_day)};
     char buf[40];
     std::snprintf(buf, sizeof buf, "%04d-%02u-%02u %02ld:%02ld:%02ld", static_cast<int>(ymd.year()),
                   static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()),
@@ -42,11 +51,9 @@ std::string TimeText(const sdk::EventTime& t) {
                   static_cast<long>(hms.seconds().count()));
     return std::string(buf);
   };
-  if (auto* utc = std::get_if<sdk::UtcTime>(&t)) {
-    return format(sys_days{} + (utc->time_since_epoch())) + "Z";
-  }
+  if (auto* utc = std::get_if<sdk::UtcTime>(&t)) return format(utc->time_since_epoch()) + "Z";
   if (auto* local = std::get_if<sdk::LocalTime>(&t)) {
-    return format(sys_days{} + local->time_since_epoch()) + " local";
+    return format(local->time_since_epoch()) + " local";
   }
   return "";
 }
@@ -175,10 +182,20 @@ store::Batch Normalizer::Normalize(sdk::Batch batch, store::Micros now) const {
       if (!placement) reason = "no step for kind '" + e.kind + "': add it to the mapping";
     }
     if (reason.empty()) {
-      occurred_at = std::holds_alternative<sdk::UtcTime>(e.occurred_at)
-                        ? std::get<sdk::UtcTime>(e.occurred_at)
-                        : time_zone_.ToUtc(std::get<sdk::LocalTime>(e.occurred_at));
-      if (occurred_at < limits_.earliest || occurred_at > now + limits_.max_future) {
+      const store::Micros latest = now + limits_.max_future;
+      if (const auto* utc = std::get_if<sdk::UtcTime>(&e.occurred_at)) {
+        occurred_at = *utc;
+      } else {
+        // No time zone is a day or more from UTC, so a wall-clock time a day outside the bounds
+        // is impossible anywhere; it is not converted, which near the clock's ends overflows.
+        const sdk::LocalTime local = std::get<sdk::LocalTime>(e.occurred_at);
+        const store::Micros wall{local.time_since_epoch()};
+        occurred_at =
+            wall < limits_.earliest - std::chrono::days{1} || wall > latest + std::chrono::days{1}
+                ? wall
+                : time_zone_.ToUtc(local);
+      }
+      if (occurred_at < limits_.earliest || occurred_at > latest) {
         reason = "occurred_at " + TimeText(e.occurred_at) + " is impossible";
       }
     }

@@ -98,6 +98,24 @@ TEST(Normalizer, QuarantinesInvalidEventsWithTheirReason) {
             "80491 bytes)");
 }
 
+// A plugin host can send any 64-bit count of microseconds (found by fuzz/plugin_wire_fuzz.cc):
+// converting one near the ends of the range to UTC or to a date overflowed.
+TEST(Normalizer, TimesAtTheEndsOfTheClockAreImpossible) {
+  constexpr auto kMin = microseconds::min();
+  constexpr auto kMax = microseconds::max();
+  for (sdk::EventTime time : std::initializer_list<sdk::EventTime>{
+           sdk::UtcTime{kMin}, sdk::UtcTime{kMax}, sdk::LocalTime{kMin}, sdk::LocalTime{kMax}}) {
+    sdk::RawEvent e = ValidEvent();
+    e.occurred_at = time;
+    std::string reason = ReasonFor(std::move(e));
+    EXPECT_NE(reason.find(" microseconds from 1970-01-01"), std::string::npos) << reason;
+    EXPECT_NE(reason.find("is impossible"), std::string::npos) << reason;
+  }
+  sdk::RawEvent e = ValidEvent();
+  e.occurred_at = sdk::LocalTime{local_days{year{1900} / January / 1} - microseconds{1}};
+  EXPECT_EQ(ReasonFor(std::move(e)), "occurred_at 1899-12-31 23:59:59 local is impossible");
+}
+
 TEST(Normalizer, KeepsTheRawEventAndTheOriginInQuarantine) {
   sdk::RawEvent e = ValidEvent();
   e.source_event_id.clear();
