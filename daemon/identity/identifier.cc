@@ -220,7 +220,8 @@ Result<Identifier> NormalizeIdentifier(std::string_view type, std::string_view r
     }
   }
   if (!value.ok()) return WithType(value.status(), *type_name);
-  if (IsBlockedValue(*value, rule)) {
+  // Reading can make a placeholder: "000\t000" becomes "000 000".
+  if (IsBlockedValue(*value, rule) || (rule.block_all_zero && IsAllZero(*value))) {
     return FailedPrecondition(*type_name + ": " + Quoted(*value, rule) + " is blocked");
   }
   return Identifier{std::move(type_name).value(), std::move(value).value()};
