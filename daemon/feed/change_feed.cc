@@ -5,18 +5,18 @@
 namespace propbridge::feed {
 
 void ChangeFeed::Subscribe(Subscriber* subscriber) {
-  std::lock_guard lock(mu_);
+  sync::MutexLock lock(mu_);
   subscribers_.push_back(subscriber);
 }
 
 void ChangeFeed::Unsubscribe(Subscriber* subscriber) {
-  std::lock_guard lock(mu_);
+  sync::MutexLock lock(mu_);
   std::erase(subscribers_, subscriber);
 }
 
 void ChangeFeed::Publish(std::vector<store::Event> events) {
   if (events.empty()) return;
-  std::lock_guard lock(mu_);
+  sync::MutexLock lock(mu_);
   last_id_ = std::max(last_id_, events.back().id);
   if (subscribers_.empty()) return;
   std::vector<SharedEvent> shared;
@@ -28,7 +28,7 @@ void ChangeFeed::Publish(std::vector<store::Event> events) {
 }
 
 std::int64_t ChangeFeed::last_id() const {
-  std::lock_guard lock(mu_);
+  sync::MutexLock lock(mu_);
   return last_id_;
 }
 

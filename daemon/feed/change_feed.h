@@ -4,11 +4,11 @@
 
 #include <cstdint>
 #include <memory>
-#include <mutex>
 #include <span>
 #include <vector>
 
 #include "daemon/store/event.h"
+#include "daemon/sync/mutex.h"
 
 namespace propbridge::feed {
 
@@ -26,19 +26,19 @@ class ChangeFeed {
 
   // The subscriber gets every batch published after Subscribe returns, until Unsubscribe
   // returns; it must outlive that.
-  void Subscribe(Subscriber* subscriber);
-  void Unsubscribe(Subscriber* subscriber);
+  void Subscribe(Subscriber* subscriber) ABSL_LOCKS_EXCLUDED(mu_);
+  void Unsubscribe(Subscriber* subscriber) ABSL_LOCKS_EXCLUDED(mu_);
 
   // `events` are durable and in increasing id order.
-  void Publish(std::vector<store::Event> events);
+  void Publish(std::vector<store::Event> events) ABSL_LOCKS_EXCLUDED(mu_);
 
   // The largest id published so far.
-  std::int64_t last_id() const;
+  std::int64_t last_id() const ABSL_LOCKS_EXCLUDED(mu_);
 
  private:
-  mutable std::mutex mu_;
-  std::vector<Subscriber*> subscribers_;
-  std::int64_t last_id_ = 0;
+  mutable sync::Mutex mu_;
+  std::vector<Subscriber*> subscribers_ ABSL_GUARDED_BY(mu_);
+  std::int64_t last_id_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace propbridge::feed
