@@ -17,7 +17,7 @@ Pipeline::Pipeline(store::Store& store, PipelineOptions options, feed::ChangeFee
     : store_(store), options_(options), feed_(feed), writer_([this] { WriterLoop(); }) {}
 
 SourceCounts Pipeline::CountsOf(const std::string& source) const {
-  std::lock_guard lock(counts_mu_);
+  sync::MutexLock lock(counts_mu_);
   auto it = counts_.find(source);
   return it == counts_.end() ? SourceCounts{} : it->second;
 }
@@ -34,9 +34,9 @@ Status Pipeline::Submit(const Normalizer& normalizer, sdk::Batch batch) {
 void Pipeline::Submit(const Normalizer& normalizer, sdk::Batch batch,
                       std::function<void(Status)> done) {
   {
-    std::unique_lock lock(mu_);
+    sync::MutexLock lock(mu_);
     std::size_t weight = Weight(batch);
-    has_room_.wait(lock, [&] {
+    lock.Wait(has_room_, [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
       return closed_ || queued_events_ == 0 || queued_events_ + weight <= options_.queue_capacity;
     });
     if (!closed_) {
@@ -54,7 +54,7 @@ void Pipeline::Submit(const Normalizer& normalizer, sdk::Batch batch,
 
 void Pipeline::Close() {
   {
-    std::lock_guard lock(mu_);
+    sync::MutexLock lock(mu_);
     closed_ = true;
   }
   has_room_.notify_all();
@@ -66,8 +66,9 @@ void Pipeline::WriterLoop() {
   std::vector<Pending> group;
   while (true) {
     {
-      std::unique_lock lock(mu_);
-      has_work_.wait(lock, [&] { return closed_ || !queue_.empty(); });
+      sync::MutexLock lock(mu_);
+      lock.Wait(has_work_,
+                [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return closed_ || !queue_.empty(); });
       if (queue_.empty()) return;  // closed and drained
       std::size_t taken = 0;
       while (!queue_.empty() &&
@@ -102,7 +103,7 @@ void Pipeline::CommitGroup(std::vector<Pending>& group) {
       stats_.duplicates += outcome.duplicates;
       stats_.quarantined += batch.quarantined.size();
       {
-        std::lock_guard lock(counts_mu_);
+        sync::MutexLock lock(counts_mu_);
         SourceCounts& counts = counts_[batch.source];
         counts.events_stored += outcome.inserted;
         counts.quarantined += batch.quarantined.size();

@@ -11,12 +11,12 @@
 #include <functional>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <thread>
 
 #include "daemon/feed/change_feed.h"
 #include "daemon/ingest/normalizer.h"
 #include "daemon/store/store.h"
+#include "daemon/sync/mutex.h"
 #include "propbridge/sdk/event.h"
 #include "propbridge/sdk/status.h"
 
@@ -57,18 +57,19 @@ class Pipeline {
 
   // Blocks while the queue is full, then until the batch is durable or failed. `normalizer`
   // must outlive the call. UNAVAILABLE once the pipeline is closed.
-  Status Submit(const Normalizer& normalizer, sdk::Batch batch);
+  Status Submit(const Normalizer& normalizer, sdk::Batch batch) ABSL_LOCKS_EXCLUDED(mu_);
 
   // The same, but returns once the batch is queued: `done` gets the outcome later, on the
   // writer thread, so it must be quick and must not block. `normalizer` must outlive that.
-  void Submit(const Normalizer& normalizer, sdk::Batch batch, std::function<void(Status)> done);
+  void Submit(const Normalizer& normalizer, sdk::Batch batch, std::function<void(Status)> done)
+      ABSL_LOCKS_EXCLUDED(mu_);
 
   // Stops taking batches, commits everything already queued, and joins the writer. Batches
   // submitted after this get UNAVAILABLE. Idempotent; call from one thread.
-  void Close();
+  void Close() ABSL_LOCKS_EXCLUDED(mu_);
 
   const PipelineStats& stats() const { return stats_; }
-  SourceCounts CountsOf(const std::string& source) const;
+  SourceCounts CountsOf(const std::string& source) const ABSL_LOCKS_EXCLUDED(counts_mu_);
 
  private:
   struct Pending {
@@ -77,22 +78,24 @@ class Pipeline {
     std::function<void(Status)> done;
   };
 
-  void WriterLoop();
-  void CommitGroup(std::vector<Pending>& group);
+  void WriterLoop() ABSL_LOCKS_EXCLUDED(mu_);
+  void CommitGroup(std::vector<Pending>& group) ABSL_LOCKS_EXCLUDED(mu_, counts_mu_);
 
+  // Constant after construction.
   store::Store& store_;
   const PipelineOptions options_;
   feed::ChangeFeed* const feed_;
-  PipelineStats stats_;
-  mutable std::mutex counts_mu_;
-  std::map<std::string, SourceCounts> counts_;
 
-  std::mutex mu_;
+  PipelineStats stats_;
+  mutable sync::Mutex counts_mu_;
+  std::map<std::string, SourceCounts> counts_ ABSL_GUARDED_BY(counts_mu_);
+
+  sync::Mutex mu_;
   std::condition_variable has_room_;
   std::condition_variable has_work_;
-  std::deque<Pending> queue_;
-  std::size_t queued_events_ = 0;
-  bool closed_ = false;
+  std::deque<Pending> queue_ ABSL_GUARDED_BY(mu_);
+  std::size_t queued_events_ ABSL_GUARDED_BY(mu_) = 0;
+  bool closed_ ABSL_GUARDED_BY(mu_) = false;
 
   std::thread writer_;  // last: started once everything above exists
 };
