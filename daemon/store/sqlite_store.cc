@@ -9,7 +9,6 @@
 #include <limits>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <nlohmann/json.hpp>
 #include <span>
 #include <stop_token>
@@ -25,6 +24,7 @@
 #include "daemon/store/sqlite_schema.h"
 #include "daemon/store/sqlite_support.h"
 #include "daemon/store/store.h"
+#include "daemon/sync/mutex.h"
 
 namespace propbridge::store {
 namespace {
@@ -337,16 +337,17 @@ class ReaderPool {
   }
 
   // A connection, or UNAVAILABLE when none came free within the wait.
-  Result<Lease> Acquire() {
-    std::unique_lock lock(mu_);
-    if (!available_.wait_for(lock, wait_, [this] { return !idle_.empty(); })) {
+  Result<Lease> Acquire() ABSL_LOCKS_EXCLUDED(mu_) {
+    sync::MutexLock lock(mu_);
+    if (!lock.WaitFor(available_, wait_,
+                      [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return !idle_.empty(); })) {
       return Unavailable("all " + std::to_string(readers_.size()) + " " + kind_ +
                          " connections of the store stayed busy for " +
                          std::to_string(wait_.count()) + " ms; retry shortly");
     }
     Reader* reader = idle_.back();
     idle_.pop_back();
-    lock.unlock();
+    lock.Unlock();
     // BEGIN defers the snapshot to the first query; it fails only inside a transaction,
     // which End never leaves behind.
     Step(reader->begin.get());
@@ -359,24 +360,26 @@ class ReaderPool {
     sqlite3_step(stmt);
   }
 
-  void Return(Reader* reader) {
+  void Return(Reader* reader) ABSL_LOCKS_EXCLUDED(mu_) {
     Step(reader->end.get());
     if (sqlite3_get_autocommit(reader->db.get()) == 0) {
       Exec(reader->db.get(), "ROLLBACK", "end a read");
     }
     {
-      std::lock_guard lock(mu_);
+      sync::MutexLock lock(mu_);
       idle_.push_back(reader);
     }
     available_.notify_one();
   }
 
+  // Constant after construction.
   const std::string kind_;
   const std::chrono::milliseconds wait_;
-  std::vector<std::unique_ptr<Reader>> readers_;
-  std::mutex mu_;
+  const std::vector<std::unique_ptr<Reader>> readers_;
+
+  sync::Mutex mu_;
   std::condition_variable available_;
-  std::vector<Reader*> idle_;
+  std::vector<Reader*> idle_ ABSL_GUARDED_BY(mu_);
 };
 
 // Interrupts the statements of a connection once `stop` is requested, while it lives: SQLite
@@ -497,33 +500,39 @@ class SqliteStore final : public Store {
   // Publishes the resolver's count of merges and splits when a write ends, while the writer
   // lock is still held (declare it after the lock): the next write sees it counted.
   struct CountMerges {
-    SqliteStore& store;
-    ~CountMerges() { store.merge_generation_.store(store.resolver_.merges_made()); }
+    const CustomerResolver& resolver;
+    std::atomic<std::uint64_t>& generation;
+    ~CountMerges() { generation.store(resolver.merges_made()); }
   };
 
   // Runs `change` (an admin's write) in a transaction of its own on the writer connection.
-  Result<MergeRecord> WriteAlone(const std::function<Result<MergeRecord>()>& change);
-  // Runs a statement that returns no rows.
-  Status Run(sqlite3_stmt* stmt, std::string_view what);
+  Result<MergeRecord> WriteAlone(
+      const std::function<Result<MergeRecord>(CustomerResolver& resolver)>& change)
+      ABSL_LOCKS_EXCLUDED(writer_mu_);
+  // Runs a statement of the writer's that returns no rows.
+  Status Run(sqlite3_stmt* stmt, std::string_view what) ABSL_EXCLUSIVE_LOCKS_REQUIRED(writer_mu_);
   // Writes one batch inside its own savepoint, rolled back to if any part fails.
-  BatchOutcome WriteBatch(const Batch& batch);
-  Status WriteBatchContents(const Batch& batch, BatchOutcome& outcome);
+  BatchOutcome WriteBatch(const Batch& batch) ABSL_EXCLUSIVE_LOCKS_REQUIRED(writer_mu_);
+  Status WriteBatchContents(const Batch& batch, BatchOutcome& outcome)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(writer_mu_);
   // The new event's id and its customer; 0 for a duplicate of a stored one.
-  Result<std::int64_t> InsertEvent(const Event& event, std::int64_t& customer);
+  Result<std::int64_t> InsertEvent(const Event& event, std::int64_t& customer)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(writer_mu_);
   // Runs a built query on a reader, handing each row to `row`.
   template <typename Row>
   Status Query(const Sql& sql, const std::string& what, Row row);
   template <typename Row>
   Status QueryOn(Reader& reader, const Sql& sql, const std::string& what, Row row);
-  Status InsertQuarantine(const QuarantineRecord& record);
+  Status InsertQuarantine(const QuarantineRecord& record) ABSL_EXCLUSIVE_LOCKS_REQUIRED(writer_mu_);
 
-  std::string path_;
+  const std::string path_;  // constant after construction
   // Write (the pipeline's writer thread) and admins' links and splits take turns on it.
-  std::mutex writer_mu_;
-  Writer writer_;
-  CustomerResolver resolver_;
+  sync::Mutex writer_mu_;
+  Writer writer_ ABSL_GUARDED_BY(writer_mu_);
+  CustomerResolver resolver_ ABSL_GUARDED_BY(writer_mu_);
   std::atomic<std::uint64_t> merge_generation_{0};
-  identity::IdentityRules rules_;
+  const identity::IdentityRules rules_;  // constant after construction
+  // Thread-safe themselves.
   ReaderPool readers_;
   ReaderPool scanners_;
 };
@@ -541,8 +550,8 @@ std::vector<BatchOutcome> SqliteStore::Write(std::span<const Batch> batches) {
     for (BatchOutcome& outcome : outcomes) outcome = {status, 0, 0, {}, {}};
   };
   if (batches.empty()) return outcomes;
-  std::lock_guard lock(writer_mu_);
-  CountMerges count{*this};
+  sync::MutexLock lock(writer_mu_);
+  CountMerges count{resolver_, merge_generation_};
   if (Status s = Run(writer_.begin.get(), "begin transaction on " + path_); !s.ok()) {
     fail_all(s);
     return outcomes;
@@ -835,11 +844,12 @@ Result<std::vector<CommunityFigures>> SqliteStore::ReadCommunityFigures(
   return QueryCommunityFigures((*lease)->db.get(), community, now);
 }
 
-Result<MergeRecord> SqliteStore::WriteAlone(const std::function<Result<MergeRecord>()>& change) {
-  std::lock_guard lock(writer_mu_);
-  CountMerges count{*this};
+Result<MergeRecord> SqliteStore::WriteAlone(
+    const std::function<Result<MergeRecord>(CustomerResolver& resolver)>& change) {
+  sync::MutexLock lock(writer_mu_);
+  CountMerges count{resolver_, merge_generation_};
   if (Status s = Run(writer_.begin.get(), "begin transaction on " + path_); !s.ok()) return s;
-  auto result = change();
+  auto result = change(resolver_);
   if (!result.ok()) {
     if (sqlite3_get_autocommit(writer_.db.get()) == 0) Run(writer_.rollback.get(), "rollback");
     return result;
@@ -854,12 +864,15 @@ Result<MergeRecord> SqliteStore::WriteAlone(const std::function<Result<MergeReco
 Result<MergeRecord> SqliteStore::LinkCustomers(std::int64_t a, std::int64_t b,
                                                const std::string& actor,
                                                const std::string& reason) {
-  return WriteAlone([&] { return resolver_.Link(a, b, actor, reason, MicrosNow()); });
+  return WriteAlone(
+      [&](CustomerResolver& resolver) { return resolver.Link(a, b, actor, reason, MicrosNow()); });
 }
 
 Result<MergeRecord> SqliteStore::SplitMerge(std::int64_t merge_id, const std::string& actor,
                                             const std::string& reason) {
-  return WriteAlone([&] { return resolver_.Split(merge_id, actor, reason, MicrosNow()); });
+  return WriteAlone([&](CustomerResolver& resolver) {
+    return resolver.Split(merge_id, actor, reason, MicrosNow());
+  });
 }
 
 Result<std::unique_ptr<Store>> OpenSqliteStore(const StoreOptions& options) {
