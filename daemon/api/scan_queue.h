@@ -6,7 +6,6 @@
 // queue is destroyed.
 #pragma once
 
-#include <absl/base/thread_annotations.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -14,11 +13,12 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
-#include <mutex>
 #include <optional>
 #include <thread>
 #include <utility>
 #include <vector>
+
+#include "daemon/sync/mutex.h"
 
 namespace propbridge::api {
 
@@ -50,7 +50,7 @@ class ScanQueue {
   // Runs every job already queued, then joins the threads.
   ~ScanQueue() {
     {
-      std::lock_guard lock(mu_);
+      sync::MutexLock lock(mu_);
       stopping_ = true;
     }
     ready_.notify_all();
@@ -64,10 +64,10 @@ class ScanQueue {
 
   // Queues `job` to run on one of the queue's threads; nullopt when max_waiting jobs wait
   // already (it will never run).
-  std::optional<Ticket> Submit(Job job) {
+  std::optional<Ticket> Submit(Job job) ABSL_LOCKS_EXCLUDED(mu_) {
     Ticket ticket;
     {
-      std::lock_guard lock(mu_);
+      sync::MutexLock lock(mu_);
       if (running_ + waiting_.size() >= limits_.threads + limits_.max_waiting) {
         return std::nullopt;
       }
@@ -80,8 +80,8 @@ class ScanQueue {
 
   // Takes back a job that has not started: true if it will never run, false if a thread
   // has taken it already (it runs, or ran, to its end).
-  bool Withdraw(Ticket ticket) {
-    std::lock_guard lock(mu_);
+  bool Withdraw(Ticket ticket) ABSL_LOCKS_EXCLUDED(mu_) {
+    sync::MutexLock lock(mu_);
     for (auto it = waiting_.begin(); it != waiting_.end(); ++it) {
       if (it->first == ticket) {
         waiting_.erase(it);
@@ -92,29 +92,29 @@ class ScanQueue {
   }
 
  private:
-  void Work() {
+  void Work() ABSL_LOCKS_EXCLUDED(mu_) {
     // On Linux a nice value belongs to the thread that sets it, not to the whole process.
     setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()),
                 getpriority(PRIO_PROCESS, static_cast<id_t>(gettid())) + kScanThreadNice);
-    std::unique_lock lock(mu_);
+    sync::MutexLock lock(mu_);
     while (true) {
-      ready_.wait(lock, [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+      lock.Wait(ready_, [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
         return stopping_ || !waiting_.empty();
       });
       if (waiting_.empty()) return;  // stopping, and nothing is left to run
       Job job = std::move(waiting_.front().second);
       waiting_.pop_front();
       ++running_;
-      lock.unlock();
+      lock.Unlock();
       Answer answer = job();
       job = nullptr;  // whatever the job holds goes before the next one is taken
-      lock.lock();
+      lock.Lock();
       --running_;
       if (answer) {
-        lock.unlock();
+        lock.Unlock();
         answer();
         answer = nullptr;
-        lock.lock();
+        lock.Lock();
       }
     }
   }
@@ -122,7 +122,7 @@ class ScanQueue {
   // Constant after construction.
   const ScanLimits limits_;
 
-  std::mutex mu_;
+  sync::Mutex mu_;
   std::condition_variable ready_;
   std::deque<std::pair<Ticket, Job>> waiting_ ABSL_GUARDED_BY(mu_);
   std::size_t running_ ABSL_GUARDED_BY(mu_) = 0;

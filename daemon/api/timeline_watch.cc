@@ -49,7 +49,7 @@ WatchSlots::WatchSlots(std::size_t max_open, std::size_t max_per_client)
                                           : std::max<std::size_t>(1, max_open / 4)) {}
 
 Result<WatchSlots::Slot> WatchSlots::Take(const std::string& client) {
-  std::lock_guard lock(mu_);
+  sync::MutexLock lock(mu_);
   auto it = per_client_.find(client);
   const std::size_t own = it == per_client_.end() ? 0 : it->second;
   if (own >= max_per_client_) {
@@ -68,7 +68,7 @@ Result<WatchSlots::Slot> WatchSlots::Take(const std::string& client) {
 }
 
 void WatchSlots::Give(const std::string& client) {
-  std::lock_guard lock(mu_);
+  sync::MutexLock lock(mu_);
   --open_;
   auto it = per_client_.find(client);
   if (--it->second == 0) per_client_.erase(it);
@@ -99,11 +99,11 @@ TimelineWatch::TimelineWatch(grpc::CallbackServerContext* context, store::Store&
     : context_(context),
       store_(store),
       feed_(feed),
-      selection_(std::move(selection)),
       limits_(limits),
-      slot_(std::move(slot)) {
+      slot_(std::move(slot)),
+      selection_(std::move(selection)) {
   if (!refusal.ok()) {
-    std::lock_guard lock(mu_);
+    sync::MutexLock lock(mu_);
     FinishLocked(ToGrpc(refusal));
     return;
   }
@@ -111,7 +111,7 @@ TimelineWatch::TimelineWatch(grpc::CallbackServerContext* context, store::Store&
     // From now on: every event published after subscribing, nothing from the store.
     std::int64_t now = feed_.last_id();
     {
-      std::lock_guard lock(mu_);
+      sync::MutexLock lock(mu_);
       live_ = subscribed_ = registered_ = true;
       last_queued_id_ = last_sent_id_ = now;
     }
@@ -126,39 +126,35 @@ TimelineWatch::TimelineWatch(grpc::CallbackServerContext* context, store::Store&
 // called with mu_ released.
 void TimelineWatch::Continue() {
   while (true) {
-    std::int64_t after;
+    store::ChangesQuery query;
+    query.limit = limits_.catch_up_page;
     std::optional<identity::Identifier> awaiting;
-    std::int64_t customer;
     {
-      std::lock_guard lock(mu_);
+      sync::MutexLock lock(mu_);
       if (finished_ || WriteNextLocked() || live_) return;
       FollowMergesLocked();
-      after = last_queued_id_;
+      query.after_id = last_queued_id_;
+      query.customer = selection_.customer;
+      query.filter = selection_.filter;
       awaiting = selection_.awaiting;
-      customer = selection_.customer;
     }
     if (awaiting) {
       // Known by now? Then its stored events are read like any customer's; if not, none is
       // stored yet and the feed will name it.
       auto found = store_.FindCustomer(*awaiting);
       if (found.ok() && *found) {
-        std::lock_guard lock(mu_);
+        sync::MutexLock lock(mu_);
         if (selection_.awaiting) LearnCustomer(selection_, **found);
-        customer = selection_.customer;
+        query.customer = selection_.customer;
         awaiting.reset();
       }
     }
-    store::ChangesQuery query;
-    query.after_id = after;
-    query.customer = customer;
-    query.filter = selection_.filter;
-    query.limit = limits_.catch_up_page;
     // Awaiting a customer that has no events yet: nothing to read.
     auto page = awaiting ? Result<std::vector<store::Event>>(std::vector<store::Event>())
                          : store_.ReadChanges(query);
     bool subscribe = false;
     {
-      std::lock_guard lock(mu_);
+      sync::MutexLock lock(mu_);
       if (finished_) return;
       if (!page.ok()) {
         FinishLocked(ToGrpc(page.status()));
@@ -204,7 +200,7 @@ bool TimelineWatch::WriteNextLocked() {
 
 void TimelineWatch::OnWriteDone(bool ok) {
   {
-    std::lock_guard lock(mu_);
+    sync::MutexLock lock(mu_);
     writing_ = false;
     if (ok) last_sent_id_ = response_.event().id();
     if (finished_) {
@@ -220,7 +216,7 @@ void TimelineWatch::OnWriteDone(bool ok) {
 }
 
 void TimelineWatch::OnEvents(std::span<const feed::SharedEvent> events) {
-  std::lock_guard lock(mu_);
+  sync::MutexLock lock(mu_);
   if (finished_) return;
   if (!subscribed_) {
     // Reading the store after a burst: these events will be read there. A client that
@@ -308,14 +304,14 @@ void TimelineWatch::SendStatusLocked() {
 }
 
 void TimelineWatch::OnCancel() {
-  std::lock_guard lock(mu_);
+  sync::MutexLock lock(mu_);
   FinishLocked(grpc::Status(grpc::StatusCode::CANCELLED, "the client cancelled the watch"));
 }
 
 void TimelineWatch::OnDone() {
   feed_.Unsubscribe(this);
   // No reaction comes after OnDone; wait out a thread still leaving a locked section.
-  { std::lock_guard lock(mu_); }
+  { sync::MutexLock lock(mu_); }
   delete this;  // and with it, the watch's slot
 }
 

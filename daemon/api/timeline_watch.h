@@ -9,7 +9,6 @@
 // and the feed call in from any thread); deletes itself when the call is done.
 #pragma once
 
-#include <absl/base/thread_annotations.h>
 #include <grpcpp/grpcpp.h>
 
 #include <chrono>
@@ -17,7 +16,6 @@
 #include <deque>
 #include <functional>
 #include <map>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -25,6 +23,7 @@
 
 #include "daemon/feed/change_feed.h"
 #include "daemon/store/store.h"
+#include "daemon/sync/mutex.h"
 #include "propbridge/v1/timeline.grpc.pb.h"
 
 namespace propbridge::api {
@@ -86,18 +85,18 @@ class WatchSlots {
   WatchSlots(std::size_t max_open, std::size_t max_per_client);
 
   // A place for one more watch of `client`, or RESOURCE_EXHAUSTED saying which limit it hit.
-  Result<Slot> Take(const std::string& client);
+  Result<Slot> Take(const std::string& client) ABSL_LOCKS_EXCLUDED(mu_);
 
   std::size_t max_per_client() const { return max_per_client_; }
 
  private:
-  void Give(const std::string& client);
+  void Give(const std::string& client) ABSL_LOCKS_EXCLUDED(mu_);
 
   // Constant after construction.
   const std::size_t max_open_;
   const std::size_t max_per_client_;
 
-  std::mutex mu_;
+  sync::Mutex mu_;
   std::size_t open_ ABSL_GUARDED_BY(mu_) = 0;
   std::map<std::string, std::size_t, std::less<>> per_client_ ABSL_GUARDED_BY(mu_);
 };
@@ -118,52 +117,55 @@ class TimelineWatch final : public grpc::ServerWriteReactor<v1::WatchTimelineRes
                 WatchSelection selection, WatchLimits limits, WatchSlots::Slot slot,
                 const Status& refusal);
 
-  void OnWriteDone(bool ok) override;
-  void OnCancel() override;
-  void OnDone() override;
+  void OnWriteDone(bool ok) override ABSL_LOCKS_EXCLUDED(mu_);
+  void OnCancel() override ABSL_LOCKS_EXCLUDED(mu_);
+  void OnDone() override ABSL_LOCKS_EXCLUDED(mu_);
 
  private:
-  void OnEvents(std::span<const feed::SharedEvent> events) override;
+  void OnEvents(std::span<const feed::SharedEvent> events) override ABSL_LOCKS_EXCLUDED(mu_);
 
   // Sends the next event, reading the next page from the store while catching up.
-  void Continue();
-  // With mu_ held: starts the next write if one can go.
-  bool WriteNextLocked();
+  void Continue() ABSL_LOCKS_EXCLUDED(mu_);
+  // Starts the next write if one can go.
+  bool WriteNextLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Ends the call with `status` once no write is in flight.
-  void FinishLocked(const grpc::Status& status);
-  void FallBehindLocked();
-  // With mu_ held, after more than buffer_limit events arrived: back to reading the store
-  // (keeping what is queued), or FallBehindLocked when the client stopped reading.
-  void OverflowLocked();
-  bool StalledLocked() const;
-  // With mu_ held: after a merge or a split anywhere, finds the selected customer again, so
-  // that the watch goes on with the customer kept by a merge, or split off again.
-  void FollowMergesLocked();
+  void FinishLocked(const grpc::Status& status) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void FallBehindLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // After more than buffer_limit events arrived: back to reading the store (keeping what is
+  // queued), or FallBehindLocked when the client stopped reading.
+  void OverflowLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  bool StalledLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // After a merge or a split anywhere, finds the selected customer again, so that the watch
+  // goes on with the customer kept by a merge, or split off again.
+  void FollowMergesLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // With no write in flight: sends the final status, naming the resume id if the client fell
   // behind.
-  void SendStatusLocked();
+  void SendStatusLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
+  // Constant after construction.
   grpc::CallbackServerContext* const context_;
   store::Store& store_;
   feed::ChangeFeed& feed_;
-  WatchSelection selection_;  // its customer is learned under mu_ when awaited
   const WatchLimits limits_;
   const WatchSlots::Slot slot_;
 
-  std::mutex mu_;
-  bool registered_ = false;                // with the feed, for good once subscribed
-  bool subscribed_ = false;                // taking the feed's events (else reading the store)
-  bool live_ = false;                      // caught up: pending_ is fed by the feed alone
-  std::deque<feed::SharedEvent> pending_;  // to send, in id order
-  std::deque<feed::SharedEvent> arrived_;  // from the feed while still catching up
-  std::int64_t last_queued_id_ = 0;
-  std::int64_t last_sent_id_ = 0;  // the last event whose write went out
-  bool writing_ = false;
-  std::chrono::steady_clock::time_point write_started_;
-  bool finished_ = false;  // no more writes start; the status goes once writing_ is false
-  bool fell_behind_ = false;
-  grpc::Status final_status_;
-  v1::WatchTimelineResponse response_;
+  sync::Mutex mu_;
+  // Its customer is learned when awaited, and found again after merges.
+  WatchSelection selection_ ABSL_GUARDED_BY(mu_);
+  bool registered_ ABSL_GUARDED_BY(mu_) = false;  // with the feed, for good once subscribed
+  bool subscribed_ ABSL_GUARDED_BY(mu_) = false;  // taking the feed's events (else the store's)
+  bool live_ ABSL_GUARDED_BY(mu_) = false;        // caught up: pending_ is fed by the feed alone
+  std::deque<feed::SharedEvent> pending_ ABSL_GUARDED_BY(mu_);  // to send, in id order
+  std::deque<feed::SharedEvent> arrived_ ABSL_GUARDED_BY(mu_);  // from the feed, catching up
+  std::int64_t last_queued_id_ ABSL_GUARDED_BY(mu_) = 0;
+  std::int64_t last_sent_id_ ABSL_GUARDED_BY(mu_) = 0;  // the last event whose write went out
+  bool writing_ ABSL_GUARDED_BY(mu_) = false;
+  std::chrono::steady_clock::time_point write_started_ ABSL_GUARDED_BY(mu_);
+  // No more writes start; the status goes once writing_ is false.
+  bool finished_ ABSL_GUARDED_BY(mu_) = false;
+  bool fell_behind_ ABSL_GUARDED_BY(mu_) = false;
+  grpc::Status final_status_ ABSL_GUARDED_BY(mu_);
+  v1::WatchTimelineResponse response_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace propbridge::api
