@@ -46,7 +46,7 @@ Status ChannelContext::EmitPart(sdk::Batch part) {
   std::future<Status> done;
   std::uint64_t sequence;
   {
-    std::lock_guard lock(mu_);
+    sync::MutexLock lock(mu_);
     if (closed_) return *closed_;
     sequence = next_sequence_++;
     done = waiting_[sequence].get_future();
@@ -54,7 +54,7 @@ Status ChannelContext::EmitPart(sdk::Batch part) {
   wire_batch.set_sequence(sequence);
   Status sent = channel_.Send(message);
   if (!sent.ok()) {
-    std::lock_guard lock(mu_);
+    sync::MutexLock lock(mu_);
     waiting_.erase(sequence);
     return Unavailable("the daemon cannot be reached: " + sent.message());
   }
@@ -62,7 +62,7 @@ Status ChannelContext::EmitPart(sdk::Batch part) {
 }
 
 void ChannelContext::Deliver(const wire::EmitResult& result) {
-  std::lock_guard lock(mu_);
+  sync::MutexLock lock(mu_);
   auto it = waiting_.find(result.sequence());
   if (it == waiting_.end()) return;
   it->second.set_value(Status(static_cast<StatusCode>(result.code()), result.message()));
@@ -70,7 +70,7 @@ void ChannelContext::Deliver(const wire::EmitResult& result) {
 }
 
 void ChannelContext::Close(const Status& why) {
-  std::lock_guard lock(mu_);
+  sync::MutexLock lock(mu_);
   closed_ = why;
   for (auto& [sequence, promise] : waiting_) promise.set_value(why);
   waiting_.clear();

@@ -14,12 +14,12 @@
 #include <condition_variable>
 #include <cstdio>
 #include <memory>
-#include <mutex>
 #include <thread>
 
 #include "daemon/plugin_host/channel_context.h"
 #include "daemon/plugin_host/plugin_library.h"
 #include "daemon/plugin_wire/frame_channel.h"
+#include "daemon/sync/mutex.h"
 
 namespace {
 
@@ -56,14 +56,15 @@ class DaemonListener {
     thread_.detach();
   }
 
-  sdk::Deadline WaitForStop() {
-    std::unique_lock lock(mu_);
-    stop_requested_.wait(lock, [&] { return deadline_.has_value(); });
+  sdk::Deadline WaitForStop() ABSL_LOCKS_EXCLUDED(mu_) {
+    sync::MutexLock lock(mu_);
+    lock.Wait(stop_requested_,
+              [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return deadline_.has_value(); });
     return *deadline_;
   }
 
  private:
-  void Run() {
+  void Run() ABSL_LOCKS_EXCLUDED(mu_) {
     while (true) {
       wire::DaemonToHost message;
       Status received = channel_.Receive(message);
@@ -75,7 +76,7 @@ class DaemonListener {
       if (message.has_emit_result()) {
         context_.Deliver(message.emit_result());
       } else if (message.has_stop()) {
-        std::lock_guard lock(mu_);
+        sync::MutexLock lock(mu_);
         deadline_ = std::chrono::steady_clock::now() +
                     std::chrono::milliseconds(message.stop().deadline_ms());
         stop_requested_.notify_all();
@@ -83,12 +84,15 @@ class DaemonListener {
     }
   }
 
+  // Constant after construction; thread-safe themselves.
   wire::FrameChannel& channel_;
   plugin_host::ChannelContext& context_;
-  std::mutex mu_;
+
+  sync::Mutex mu_;
   std::condition_variable stop_requested_;
-  std::optional<sdk::Deadline> deadline_;
-  std::thread thread_;
+  std::optional<sdk::Deadline> deadline_ ABSL_GUARDED_BY(mu_);
+
+  std::thread thread_;  // last: it uses everything above
 };
 
 void SendHeartbeats(wire::FrameChannel& channel, std::chrono::milliseconds interval) {

@@ -45,7 +45,7 @@ Status FrameChannel::Send(const google::protobuf::MessageLite& message) {
                              std::to_string(max_frame_bytes_));
   }
   EncodeLength(static_cast<std::uint32_t>(length), frame.data());
-  std::lock_guard lock(send_mu_);
+  sync::MutexLock lock(send_mu_);
   std::size_t sent = 0;
   while (sent < frame.size()) {
     ssize_t n = ::send(fd_, frame.data() + sent, frame.size() - sent, MSG_NOSIGNAL);

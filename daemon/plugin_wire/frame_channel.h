@@ -8,9 +8,9 @@
 
 #include <chrono>
 #include <cstddef>
-#include <mutex>
 #include <optional>
 
+#include "daemon/sync/mutex.h"
 #include "propbridge/sdk/status.h"
 
 namespace propbridge::wire {
@@ -25,7 +25,7 @@ class FrameChannel {
   FrameChannel& operator=(const FrameChannel&) = delete;
 
   // UNAVAILABLE once the peer has gone.
-  Status Send(const google::protobuf::MessageLite& message);
+  Status Send(const google::protobuf::MessageLite& message) ABSL_LOCKS_EXCLUDED(send_mu_);
 
   // The next message. With a timeout, DEADLINE_EXCEEDED when the peer sent nothing complete
   // in that time. UNAVAILABLE when the peer closed; DATA_LOSS for a frame that is too long or
@@ -41,9 +41,13 @@ class FrameChannel {
   Status ReadExact(char* data, std::size_t size,
                    std::optional<std::chrono::steady_clock::time_point> deadline);
 
+  // Constant after construction.
   const int fd_;
   const std::size_t max_frame_bytes_;
-  std::mutex send_mu_;
+
+  // Held while a frame is written to fd_, so that frames from different threads never
+  // interleave; it guards the socket, not a member.
+  sync::Mutex send_mu_;
 };
 
 }  // namespace propbridge::wire
