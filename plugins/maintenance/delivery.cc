@@ -284,6 +284,8 @@ std::variant<sdk::RawEvent, DeliveryError> ParseDelivery(std::string_view body) 
     root = Json::parse(body);
   } catch (const Json::parse_error& e) {
     return DeliveryError{"", "the body is not valid JSON (at byte " + std::to_string(e.byte) + ")"};
+  } catch (const Json::out_of_range&) {
+    return DeliveryError{"", "the body holds a number too large to read"};
   }
   if (!root.is_object()) return DeliveryError{"", "the body is not a JSON object"};
 

@@ -294,6 +294,10 @@ TEST(MaintenanceDeliveryTest, BodiesThatAreNotAJsonObjectAreRejected) {
   EXPECT_EQ(Rejected(std::string(100000, '[')).reason.rfind("the body is not valid JSON", 0), 0u);
   std::string deep = "{\"a\":" + std::string(100000, '[') + std::string(100000, ']') + "}";
   EXPECT_NE(Rejected(deep).reason.find("event_id is missing"), std::string::npos);
+  // Valid JSON, but beyond a double: the parser threw out_of_range, which escaped ParseDelivery
+  // (found by fuzz/maintenance_delivery_fuzz.cc).
+  EXPECT_EQ(Rejected("{\"event_id\": \"E-7\", \"event_type\": 536e2852}").reason,
+            "the body holds a number too large to read");
 }
 
 TEST(MaintenanceDeliveryTest, LongTextIsClippedToOneLineOnACharacterBoundary) {
