@@ -10,6 +10,7 @@ packages=(
   libhowardhinnant-date-dev tzdata libssl-dev libcurl4-openssl-dev libcpp-httplib-dev
   libcli11-dev
   libgtest-dev libgmock-dev
+  clang libfuzzer-14-dev libclang-rt-14-dev
   dpkg-dev file binutils systemd
   curl openssl python3 python3-grpcio python3-protobuf
 )
