@@ -224,7 +224,7 @@ TEST_F(ApiArguments, WatchTimelineRefusesEveryBadRequest) {
       {"after_id", [](auto& r) { r.set_after_id(-1); }},
   };
   for (const auto& [message, spoil] : BadFilters()) {
-    bad.push_back({message, [spoil](auto& r) { spoil(*r.mutable_filter()); }});
+    bad.push_back({message, [spoil = spoil](auto& r) { spoil(*r.mutable_filter()); }});
   }
   for (const auto& [message, spoil] : bad) {
     v1::WatchTimelineRequest request;
