@@ -7,6 +7,9 @@ namespace {
 
 // Longer cursors are not positions any platform reaches; refusing them bounds the checkpoint.
 constexpr std::size_t kMaxCursorDigits = 40;
+// Far deeper than a page goes (an order's fields are three levels down), and shallow enough that
+// code walking a value recursively, as nlohmann's dump() does, never exhausts a thread's stack.
+constexpr int kMaxDepth = 64;
 
 std::string_view WithoutLeadingZeros(std::string_view cursor) {
   while (cursor.size() > 1 && cursor.front() == '0') cursor.remove_prefix(1);
@@ -16,7 +19,18 @@ std::string_view WithoutLeadingZeros(std::string_view cursor) {
 }  // namespace
 
 Result<OrdersPage> ParseOrdersPage(std::string_view body) {
-  nlohmann::json page = nlohmann::json::parse(body, nullptr, false);
+  bool too_deep = false;
+  nlohmann::json page = nlohmann::json::parse(
+      body,
+      [&](int depth, nlohmann::json::parse_event_t, nlohmann::json&) {
+        if (depth > kMaxDepth) too_deep = true;
+        return !too_deep;
+      },
+      false);
+  if (too_deep) {
+    return InvalidArgument("the answer nests values more than " + std::to_string(kMaxDepth) +
+                           " levels deep");
+  }
   if (page.is_discarded()) return InvalidArgument("the answer is not JSON");
   if (!page.is_object()) return InvalidArgument("the answer is not a JSON object");
 

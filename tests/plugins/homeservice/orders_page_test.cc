@@ -35,6 +35,20 @@ TEST(HomeServicePageTest, SaysWhatIsWrongWithSomethingThatIsNotAPage) {
             "the answer's \"has_more\" is not true or false");
 }
 
+// Writing an order nested 100,000 levels deep into its rejection (nlohmann's dump() recurses)
+// overflowed the plugin's stack: the host process crashed on every poll of that page.
+TEST(HomeServicePageTest, RefusesAnAnswerNestedDeeperThanAnyPage) {
+  auto nested = [](int depth) {
+    return R"({"orders": [)" + std::string(depth, '[') + std::string(depth, ']') +
+           R"(], "next_cursor": "1"})";
+  };
+  Result<OrdersPage> page = ParseOrdersPage(nested(60));
+  ASSERT_TRUE(page.ok()) << page.status().message();
+  EXPECT_EQ(page->orders.size(), 1u);
+  EXPECT_EQ(ParseOrdersPage(nested(100000)).status().message(),
+            "the answer nests values more than 64 levels deep");
+}
+
 TEST(HomeServicePageTest, CursorsArePositionsInDecimal) {
   EXPECT_TRUE(IsValidCursor(""));
   EXPECT_TRUE(IsValidCursor("0"));
