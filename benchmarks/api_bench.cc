@@ -86,17 +86,6 @@ std::vector<store::Event> Commit(store::Store& store, std::int64_t first, std::i
   return std::move(batch.events);
 }
 
-std::shared_ptr<grpc::Channel> OwnChannel(int port) {
-  grpc::ChannelArguments args;
-  args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);  // a connection of its own
-  auto channel = grpc::CreateCustomChannel("127.0.0.1:" + std::to_string(port),
-                                           grpc::InsecureChannelCredentials(), args);
-  if (!channel->WaitForConnected(system_clock::now() + seconds(10))) {
-    Fail("cannot connect to the server on port " + std::to_string(port));
-  }
-  return channel;
-}
-
 // One load client: a channel of its own and blocking unary calls through one generic stub,
 // so that both methods go through exactly the same client code. Used by one thread.
 class LoadClient {

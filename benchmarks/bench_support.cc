@@ -1,5 +1,6 @@
 #include "benchmarks/bench_support.h"
 
+#include <grpcpp/grpcpp.h>
 #include <stdlib.h>
 
 #include <algorithm>
@@ -86,6 +87,17 @@ LatencySummary Summarize(std::vector<Clock::duration>& samples) {
   summary.p99_ms = percentile(99);
   summary.max_ms = percentile(100);
   return summary;
+}
+
+std::shared_ptr<grpc::Channel> OwnChannel(int port) {
+  grpc::ChannelArguments args;
+  args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);  // a connection of its own
+  auto channel = grpc::CreateCustomChannel("127.0.0.1:" + std::to_string(port),
+                                           grpc::InsecureChannelCredentials(), args);
+  if (!channel->WaitForConnected(std::chrono::system_clock::now() + std::chrono::seconds(10))) {
+    Fail("cannot connect to the server on port " + std::to_string(port));
+  }
+  return channel;
 }
 
 }  // namespace propbridge::bench

@@ -5,11 +5,16 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "propbridge/sdk/status.h"
+
+namespace grpc {
+class Channel;
+}
 
 namespace propbridge::bench {
 
@@ -27,6 +32,10 @@ T Check(Result<T> result, std::string_view what) {
   if (!result.ok()) Fail(std::string(what) + ": " + result.status().message());
   return std::move(result).value();
 }
+
+// A channel to the server on 127.0.0.1:`port` over a connection no other channel shares,
+// connected; Fail()s when it cannot connect within 10 s.
+std::shared_ptr<grpc::Channel> OwnChannel(int port);
 
 // A fresh folder under the system's temporary directory (TMPDIR, else /tmp), removed with
 // everything in it on destruction. Not copyable.

@@ -148,17 +148,6 @@ void Setup(store::Store& store, std::int64_t events) {
               static_cast<long long>(kEventsPerCustomer), SecondsSince(start));
 }
 
-std::shared_ptr<grpc::Channel> OwnChannel(int port) {
-  grpc::ChannelArguments args;
-  args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);  // a connection of its own
-  auto channel = grpc::CreateCustomChannel("127.0.0.1:" + std::to_string(port),
-                                           grpc::InsecureChannelCredentials(), args);
-  if (!channel->WaitForConnected(system_clock::now() + seconds(10))) {
-    Fail("cannot connect to the server on port " + std::to_string(port));
-  }
-  return channel;
-}
-
 // Calls GetTimeline for random customers, one call at a time, until told to stop.
 class TimelineClient {
  public:
