@@ -1,7 +1,86 @@
 #include "daemon/plugin_wire/batch_codec.h"
 
+#include <google/protobuf/io/coded_stream.h>
+
+#include <cstdint>
+#include <string>
+
 namespace propbridge::wire {
 namespace {
+
+using google::protobuf::io::CodedInputStream;
+
+// The messages WeighHostFrame looks into, and the fields it counts (host_protocol.proto).
+enum class Level { kHostToDaemon, kBatch, kRawEvent };
+constexpr int kEmitField = 2;         // HostToDaemon.emit
+constexpr int kEventsField = 2;       // Batch.events
+constexpr int kRejectedField = 3;     // Batch.rejected
+constexpr int kIdentifiersField = 5;  // RawEvent.identifiers
+constexpr int kAttributesField = 13;  // RawEvent.attributes
+
+// What BatchBytes counts for each record and part, without its text.
+struct Weights {
+  Weights() {
+    sdk::RawEvent with_identifier;
+    with_identifier.identifiers.emplace_back();
+    identifier = RecordBytes(with_identifier) - event;
+    sdk::RawEvent with_attribute;
+    with_attribute.attributes.emplace_back();
+    attribute = RecordBytes(with_attribute) - event;
+  }
+  std::size_t batch = BatchBytes(sdk::Batch{});
+  std::size_t event = RecordBytes(sdk::RawEvent{});
+  std::size_t identifier = 0;
+  std::size_t attribute = 0;
+  std::size_t rejected = RecordBytes(sdk::RejectedRecord{});
+};
+
+// Adds the weight of the message `bytes` holds, at `level`, to `weight`. False when the bytes
+// are not a message (proto3 has no groups).
+bool Weigh(std::string_view bytes, Level level, const Weights& weights, FrameWeight& weight) {
+  CodedInputStream in(reinterpret_cast<const std::uint8_t*>(bytes.data()),
+                      static_cast<int>(bytes.size()));
+  while (std::uint32_t tag = in.ReadTag()) {
+    const int field = static_cast<int>(tag >> 3);
+    std::uint64_t number;
+    std::uint32_t length;
+    switch (tag & 7) {
+      case 0:
+        if (!in.ReadVarint64(&number)) return false;
+        continue;
+      case 1:
+        if (!in.Skip(8)) return false;
+        continue;
+      case 5:
+        if (!in.Skip(4)) return false;
+        continue;
+      case 2:
+        break;
+      default:
+        return false;
+    }
+    if (!in.ReadVarint32(&length)) return false;
+    const int start = in.CurrentPosition();
+    if (!in.Skip(static_cast<int>(length))) return false;
+    const std::string_view field_bytes = bytes.substr(start, length);
+    if (level == Level::kHostToDaemon && field == kEmitField) {
+      if (weight.min_bytes == 0) weight.min_bytes = weights.batch;
+      if (!Weigh(field_bytes, Level::kBatch, weights, weight)) return false;
+    } else if (level == Level::kBatch && field == kEventsField) {
+      ++weight.records;
+      weight.min_bytes += weights.event;
+      if (!Weigh(field_bytes, Level::kRawEvent, weights, weight)) return false;
+    } else if (level == Level::kBatch && field == kRejectedField) {
+      ++weight.records;
+      weight.min_bytes += weights.rejected;
+    } else if (level == Level::kRawEvent && field == kIdentifiersField) {
+      weight.min_bytes += weights.identifier;
+    } else if (level == Level::kRawEvent && field == kAttributesField) {
+      weight.min_bytes += weights.attribute;
+    }
+  }
+  return in.CurrentPosition() == static_cast<int>(bytes.size());
+}
 
 template <typename Enum>
 Enum DecodeEnum(int value, Enum highest) {
@@ -90,6 +169,27 @@ sdk::Batch DecodeBatch(Batch& wire) {
   }
   batch.checkpoint = std::move(*wire.mutable_checkpoint());
   return batch;
+}
+
+std::optional<FrameWeight> WeighHostFrame(std::string_view frame) {
+  static const Weights weights;
+  FrameWeight weight;
+  if (!Weigh(frame, Level::kHostToDaemon, weights, weight)) return std::nullopt;
+  return weight;
+}
+
+Status CheckHostFrame(std::string_view frame, const BatchLimits& limits) {
+  std::optional<FrameWeight> weight = WeighHostFrame(frame);
+  if (!weight) return DataLoss("the peer sent a message that does not parse");
+  if (weight->records > limits.max_records) {
+    return DataLoss("the peer sent a batch of " + std::to_string(weight->records) +
+                    " records, over the limit of " + std::to_string(limits.max_records));
+  }
+  if (weight->min_bytes > limits.max_bytes) {
+    return DataLoss("the peer sent a batch of at least " + std::to_string(weight->min_bytes) +
+                    " bytes, over the limit of " + std::to_string(limits.max_bytes));
+  }
+  return Status::Ok();
 }
 
 }  // namespace propbridge::wire

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <cstring>
 #include <string>
+#include <utility>
 
 namespace propbridge::wire {
 namespace {
@@ -28,8 +29,8 @@ std::uint32_t DecodeLength(const char* in) {
 
 }  // namespace
 
-FrameChannel::FrameChannel(int fd, std::size_t max_frame_bytes)
-    : fd_(fd), max_frame_bytes_(max_frame_bytes) {}
+FrameChannel::FrameChannel(int fd, std::size_t max_frame_bytes, FrameCheck check)
+    : fd_(fd), max_frame_bytes_(max_frame_bytes), check_(std::move(check)) {}
 
 FrameChannel::~FrameChannel() { ::close(fd_); }
 
@@ -71,6 +72,9 @@ Status FrameChannel::Receive(google::protobuf::MessageLite& message,
   std::string body(length, '\0');
   status = ReadExact(body.data(), length, deadline);
   if (!status.ok()) return status;
+  if (check_) {
+    if (Status checked = check_(body); !checked.ok()) return DataLoss(checked.message());
+  }
   if (!message.ParseFromString(body))
     return DataLoss("the peer sent a message that does not parse");
   return Status::Ok();

@@ -8,7 +8,9 @@
 
 #include <chrono>
 #include <cstddef>
+#include <functional>
 #include <optional>
+#include <string_view>
 
 #include "daemon/sync/mutex.h"
 #include "propbridge/sdk/status.h"
@@ -17,8 +19,12 @@ namespace propbridge::wire {
 
 class FrameChannel {
  public:
-  // Takes ownership of `fd`. A frame announced longer than `max_frame_bytes` is refused.
-  FrameChannel(int fd, std::size_t max_frame_bytes);
+  // Looks at a frame's bytes before they are parsed; what it refuses is not parsed.
+  using FrameCheck = std::function<Status(std::string_view frame)>;
+
+  // Takes ownership of `fd`. A frame announced longer than `max_frame_bytes` is refused, and so
+  // is one that `check` (when given) refuses.
+  FrameChannel(int fd, std::size_t max_frame_bytes, FrameCheck check = nullptr);
   ~FrameChannel();
 
   FrameChannel(const FrameChannel&) = delete;
@@ -28,8 +34,8 @@ class FrameChannel {
   Status Send(const google::protobuf::MessageLite& message) ABSL_LOCKS_EXCLUDED(send_mu_);
 
   // The next message. With a timeout, DEADLINE_EXCEEDED when the peer sent nothing complete
-  // in that time. UNAVAILABLE when the peer closed; DATA_LOSS for a frame that is too long or
-  // does not parse (the stream cannot be trusted after that).
+  // in that time. UNAVAILABLE when the peer closed; DATA_LOSS for a frame that is too long, that
+  // the check refuses or that does not parse (the stream cannot be trusted after that).
   Status Receive(google::protobuf::MessageLite& message,
                  std::optional<std::chrono::milliseconds> timeout = std::nullopt);
 
@@ -44,6 +50,7 @@ class FrameChannel {
   // Constant after construction.
   const int fd_;
   const std::size_t max_frame_bytes_;
+  const FrameCheck check_;
 
   // Held while a frame is written to fd_, so that frames from different threads never
   // interleave; it guards the socket, not a member.
