@@ -30,7 +30,7 @@ Status EmitGate::CheckLimits(const sdk::Batch& batch) {
   }
   if (limits_.max_events_per_second > 0) {
     // A token bucket holding at most one second's worth of events.
-    std::lock_guard lock(mu_);
+    sync::MutexLock lock(mu_);
     auto now = std::chrono::steady_clock::now();
     double rate = static_cast<double>(limits_.max_events_per_second);
     tokens_ =
@@ -54,12 +54,12 @@ void EmitGate::Submit(sdk::Batch batch, std::function<void(Status)> done) {
   }
   events_emitted_ += batch.events.size();
   {
-    std::lock_guard lock(mu_);
+    sync::MutexLock lock(mu_);
     ++in_flight_;
   }
   pipeline_.Submit(normalizer_, std::move(batch), [this, done = std::move(done)](Status status) {
     done(std::move(status));
-    std::lock_guard lock(mu_);
+    sync::MutexLock lock(mu_);
     if (--in_flight_ == 0) idle_.notify_all();
   });
 }
@@ -73,7 +73,7 @@ Status EmitGate::SubmitAndWait(sdk::Batch batch) {
 
 void EmitGate::RecordFault(const std::string& what) {
   ++faults_;
-  std::lock_guard lock(mu_);
+  sync::MutexLock lock(mu_);
   auto now = std::chrono::steady_clock::now();
   if (now - last_fault_log_ < std::chrono::seconds(1)) {
     ++faults_unlogged_;
@@ -99,8 +99,8 @@ wire::BatchLimits EmitGate::PartLimits() const {
 }
 
 void EmitGate::WaitIdle() {
-  std::unique_lock lock(mu_);
-  idle_.wait(lock, [&] { return in_flight_ == 0; });
+  sync::MutexLock lock(mu_);
+  lock.Wait(idle_, [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return in_flight_ == 0; });
 }
 
 }  // namespace propbridge::supervisor

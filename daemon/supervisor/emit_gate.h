@@ -10,13 +10,13 @@
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
-#include <mutex>
 #include <string>
 
 #include "daemon/config/config.h"
 #include "daemon/ingest/normalizer.h"
 #include "daemon/ingest/pipeline.h"
 #include "daemon/plugin_wire/batch_split.h"
+#include "daemon/sync/mutex.h"
 
 namespace propbridge::supervisor {
 
@@ -28,17 +28,17 @@ class EmitGate {
 
   // Returns once the batch is queued (or refused); `done` gets the outcome exactly once, from
   // any thread, and must not block.
-  void Submit(sdk::Batch batch, std::function<void(Status)> done);
+  void Submit(sdk::Batch batch, std::function<void(Status)> done) ABSL_LOCKS_EXCLUDED(mu_);
 
   // Returns once the batch is durable, or why not.
-  Status SubmitAndWait(sdk::Batch batch);
+  Status SubmitAndWait(sdk::Batch batch) ABSL_LOCKS_EXCLUDED(mu_);
 
   // A fault of the plugin's that is not a crash (an over-limit batch, a broken message):
   // counted, and logged at most once a second.
-  void RecordFault(const std::string& what);
+  void RecordFault(const std::string& what) ABSL_LOCKS_EXCLUDED(mu_);
 
   // Blocks until no batch submitted through this gate is still waiting for its outcome.
-  void WaitIdle();
+  void WaitIdle() ABSL_LOCKS_EXCLUDED(mu_);
 
   // The parts a plugin's batch is sent in (batch_split.h): within the limits on records and
   // bytes, and never more events than a second's rate allows, which could never pass.
@@ -48,22 +48,24 @@ class EmitGate {
   std::uint64_t faults() const { return faults_; }
 
  private:
-  Status CheckLimits(const sdk::Batch& batch);
+  Status CheckLimits(const sdk::Batch& batch) ABSL_LOCKS_EXCLUDED(mu_);
 
+  // Constant after construction.
   const std::string source_;
   const ingest::Normalizer normalizer_;
   const config::PluginLimits limits_;
   ingest::Pipeline& pipeline_;
+
   std::atomic<std::uint64_t> events_emitted_{0};
   std::atomic<std::uint64_t> faults_{0};
 
-  std::mutex mu_;
+  sync::Mutex mu_;
   std::condition_variable idle_;
-  std::uint64_t in_flight_ = 0;
-  double tokens_;  // events the rate limit lets through now
-  std::chrono::steady_clock::time_point refilled_;
-  std::chrono::steady_clock::time_point last_fault_log_;
-  std::uint64_t faults_unlogged_ = 0;
+  std::uint64_t in_flight_ ABSL_GUARDED_BY(mu_) = 0;
+  double tokens_ ABSL_GUARDED_BY(mu_);  // events the rate limit lets through now
+  std::chrono::steady_clock::time_point refilled_ ABSL_GUARDED_BY(mu_);
+  std::chrono::steady_clock::time_point last_fault_log_ ABSL_GUARDED_BY(mu_);
+  std::uint64_t faults_unlogged_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace propbridge::supervisor

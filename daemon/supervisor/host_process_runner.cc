@@ -18,12 +18,12 @@
 #include <condition_variable>
 #include <cstring>
 #include <deque>
-#include <mutex>
 #include <thread>
 
 #include "daemon/plugin_wire/batch_codec.h"
 #include "daemon/plugin_wire/frame_channel.h"
 #include "daemon/supervisor/plugin_runner.h"
+#include "daemon/sync/mutex.h"
 
 extern char** environ;
 
@@ -35,32 +35,33 @@ constexpr int kHostSocket = 3;  // where host_main.cc expects its end
 // Messages for the host, written in order by one thread.
 class Outbox {
  public:
-  void Push(wire::DaemonToHost message) {
-    std::lock_guard lock(mu_);
+  void Push(wire::DaemonToHost message) ABSL_LOCKS_EXCLUDED(mu_) {
+    sync::MutexLock lock(mu_);
     if (closed_) return;
     queue_.push_back(std::move(message));
     ready_.notify_one();
   }
   // False once closed and drained.
-  bool Pop(wire::DaemonToHost& out) {
-    std::unique_lock lock(mu_);
-    ready_.wait(lock, [&] { return closed_ || !queue_.empty(); });
+  bool Pop(wire::DaemonToHost& out) ABSL_LOCKS_EXCLUDED(mu_) {
+    sync::MutexLock lock(mu_);
+    lock.Wait(ready_,
+              [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return closed_ || !queue_.empty(); });
     if (queue_.empty()) return false;
     out = std::move(queue_.front());
     queue_.pop_front();
     return true;
   }
-  void Close() {
-    std::lock_guard lock(mu_);
+  void Close() ABSL_LOCKS_EXCLUDED(mu_) {
+    sync::MutexLock lock(mu_);
     closed_ = true;
     ready_.notify_all();
   }
 
  private:
-  std::mutex mu_;
+  sync::Mutex mu_;
   std::condition_variable ready_;
-  std::deque<wire::DaemonToHost> queue_;
-  bool closed_ = false;
+  std::deque<wire::DaemonToHost> queue_ ABSL_GUARDED_BY(mu_);
+  bool closed_ ABSL_GUARDED_BY(mu_) = false;
 };
 
 std::string DescribeExit(int status) {
@@ -149,18 +150,19 @@ class HostProcessRunner final : public PluginRunner {
   ~HostProcessRunner() override { Stop(std::chrono::steady_clock::now()); }
 
   // Waits for the host's Started; kills the host on a failure or time-out.
-  Status AwaitStart() {
-    std::unique_lock lock(mu_);
+  Status AwaitStart() ABSL_LOCKS_EXCLUDED(mu_) {
+    sync::MutexLock lock(mu_);
     bool answered =
-        changed_.wait_for(lock, limits_.start_timeout, [&] { return started_.has_value(); });
+        lock.WaitFor(changed_, limits_.start_timeout,
+                     [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return started_.has_value(); });
     if (answered) return *started_;
-    lock.unlock();
+    lock.Unlock();
     Kill();
     return DeadlineExceeded("the plugin did not start within " +
                             std::to_string(limits_.start_timeout.count()) + " ms");
   }
 
-  bool Stop(sdk::Deadline deadline) override {
+  bool Stop(sdk::Deadline deadline) override ABSL_LOCKS_EXCLUDED(mu_) {
     if (!reader_.joinable()) return true;
     stopping_ = true;
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -170,10 +172,11 @@ class HostProcessRunner final : public PluginRunner {
         static_cast<std::uint32_t>(std::max<long>(0, left.count())));
     outbox_->Push(std::move(stop));
     {
-      std::unique_lock lock(mu_);
-      if (!changed_.wait_until(lock, deadline, [&] { return exited_; })) {
+      sync::MutexLock lock(mu_);
+      if (!lock.WaitUntil(changed_, deadline,
+                          [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return exited_; })) {
         spdlog::error("[{}] did not stop within its deadline; killing its host process", name_);
-        lock.unlock();
+        lock.Unlock();
         Kill();
       }
     }
@@ -191,7 +194,7 @@ class HostProcessRunner final : public PluginRunner {
     channel_->Shutdown();
   }
 
-  void ReadLoop() {
+  void ReadLoop() ABSL_LOCKS_EXCLUDED(mu_) {
     Status why;
     while (true) {
       wire::HostToDaemon message;
@@ -214,27 +217,29 @@ class HostProcessRunner final : public PluginRunner {
     while (::waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
     }
     if (why.ok()) why = Unavailable("the plugin host process " + DescribeExit(status));
+    bool started_ok;
     {
-      std::lock_guard lock(mu_);
+      sync::MutexLock lock(mu_);
       exited_ = true;
       if (!started_) started_ = why;
+      started_ok = started_ok_;
       changed_.notify_all();
     }
     outbox_->Close();
     if (stopping_) {
       if (!stop_status_.ok())
         spdlog::error("[{}] failed while stopping: {}", name_, stop_status_.message());
-    } else if (started_ok_) {
+    } else if (started_ok) {
       ended_(why);
     }
   }
 
-  void Handle(wire::HostToDaemon& message) {
+  void Handle(wire::HostToDaemon& message) ABSL_LOCKS_EXCLUDED(mu_) {
     switch (message.message_case()) {
       case wire::HostToDaemon::kStarted: {
         Status started(static_cast<StatusCode>(message.started().code()),
                        message.started().message());
-        std::lock_guard lock(mu_);
+        sync::MutexLock lock(mu_);
         if (started_) return;
         started_ok_ = started.ok();
         started_ = started;
@@ -277,21 +282,23 @@ class HostProcessRunner final : public PluginRunner {
     }
   }
 
+  // Constant after construction; the gate, the channel and the outbox are thread-safe.
   const std::string name_;
   const config::PluginLimits limits_;
   EmitGate& gate_;
   const RunEnded ended_;
   const pid_t pid_;
-  std::unique_ptr<wire::FrameChannel> channel_;
-  std::shared_ptr<Outbox> outbox_;  // shared with EmitResults still in the pipeline
+  const std::unique_ptr<wire::FrameChannel> channel_;
+  const std::shared_ptr<Outbox> outbox_;  // shared with EmitResults still in the pipeline
+
   std::atomic<bool> stopping_{false};
   Status stop_status_;  // reader thread only
 
-  std::mutex mu_;
+  sync::Mutex mu_;
   std::condition_variable changed_;
-  std::optional<Status> started_;
-  bool started_ok_ = false;
-  bool exited_ = false;
+  std::optional<Status> started_ ABSL_GUARDED_BY(mu_);
+  bool started_ok_ ABSL_GUARDED_BY(mu_) = false;
+  bool exited_ ABSL_GUARDED_BY(mu_) = false;
 
   std::thread reader_;  // last: they use everything above
   std::thread sender_;

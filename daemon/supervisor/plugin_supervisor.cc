@@ -49,19 +49,21 @@ void PluginSupervisor::Start() {
     spdlog::info("[{}] disabled in the configuration", plugin_.name);
     return;
   }
-  std::lock_guard lock(mu_);
+  sync::MutexLock lock(mu_);
   want_running_ = true;
   next_start_ = Clock::now();
   thread_ = std::thread([this] { Loop(); });
 }
 
 void PluginSupervisor::WaitUntilStarted() {
-  std::unique_lock lock(mu_);
-  changed_.wait(lock, [&] { return settled_ || !thread_.joinable(); });
+  sync::MutexLock lock(mu_);
+  lock.Wait(changed_, [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return settled_ || !thread_.joinable();
+  });
 }
 
 Status PluginSupervisor::Restart() {
-  std::lock_guard lock(mu_);
+  sync::MutexLock lock(mu_);
   if (state_ == PluginState::kDisabled) {
     return FailedPrecondition(
         "plugin " + plugin_.name +
@@ -74,7 +76,7 @@ Status PluginSupervisor::Restart() {
 }
 
 Status PluginSupervisor::Stop() {
-  std::unique_lock lock(mu_);
+  sync::MutexLock lock(mu_);
   if (state_ == PluginState::kDisabled) {
     return FailedPrecondition("plugin " + plugin_.name + " is disabled in the configuration");
   }
@@ -82,13 +84,14 @@ Status PluginSupervisor::Stop() {
   want_running_ = false;
   restart_requested_ = false;
   changed_.notify_all();
-  changed_.wait(lock, [&] { return !running_or_starting_; });
+  lock.Wait(changed_,
+            [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return !running_or_starting_; });
   state_ = PluginState::kStopped;
   return Status::Ok();
 }
 
 void PluginSupervisor::RequestShutdown(sdk::Deadline deadline) {
-  std::lock_guard lock(mu_);
+  sync::MutexLock lock(mu_);
   if (shutdown_) return;
   shutdown_ = true;
   shutdown_deadline_ = deadline;
@@ -98,7 +101,7 @@ void PluginSupervisor::RequestShutdown(sdk::Deadline deadline) {
 bool PluginSupervisor::Shutdown(sdk::Deadline deadline) {
   RequestShutdown(deadline);
   if (thread_.joinable()) thread_.join();
-  std::lock_guard lock(mu_);
+  sync::MutexLock lock(mu_);
   return !abandoned_;
 }
 
@@ -109,7 +112,7 @@ PluginReport PluginSupervisor::Report() const {
   report.isolated = !plugin_.in_process;
   report.events_emitted = gate_.events_emitted();
   report.faults = gate_.faults();
-  std::lock_guard lock(mu_);
+  sync::MutexLock lock(mu_);
   report.state = state_;
   report.last_error = last_error_;
   report.restarts = starts_ > 0 ? starts_ - 1 : 0;
@@ -120,17 +123,17 @@ PluginReport PluginSupervisor::Report() const {
 void PluginSupervisor::Loop() {
   std::unique_ptr<PluginRunner> runner;
   Clock::time_point run_began;
-  std::unique_lock lock(mu_);
+  sync::MutexLock lock(mu_);
   while (!shutdown_) {
     if (runner != nullptr) {
       if (!run_ended_ && want_running_ && !restart_requested_) {
-        changed_.wait(lock);
+        lock.Wait(changed_);
         continue;
       }
       std::optional<Status> ended = std::exchange(run_ended_, std::nullopt);
-      lock.unlock();
+      lock.Unlock();
       StopRun(std::move(runner), Clock::now() + stop_timeout_);
-      lock.lock();
+      lock.Lock();
       pid_ = 0;
       running_or_starting_ = false;
       if (ended && want_running_ && !restart_requested_)
@@ -145,20 +148,20 @@ void PluginSupervisor::Loop() {
       next_start_ = Clock::now();
     }
     if (!want_running_) {
-      changed_.wait(lock);
+      lock.Wait(changed_);
       continue;
     }
     if (Clock::now() < next_start_) {
-      changed_.wait_until(lock, next_start_);
+      lock.WaitUntil(changed_, next_start_);
       continue;
     }
     state_ = PluginState::kStarting;
     running_or_starting_ = true;
     std::uint64_t run = ++run_;
     ++starts_;
-    lock.unlock();
+    lock.Unlock();
     auto started = StartRun(run);
-    lock.lock();
+    lock.Lock();
     settled_ = true;
     if (started.ok()) {
       runner = std::move(*started);
@@ -176,9 +179,9 @@ void PluginSupervisor::Loop() {
   }
   sdk::Deadline deadline = shutdown_deadline_.value_or(Clock::now());
   if (runner != nullptr) {
-    lock.unlock();
+    lock.Unlock();
     StopRun(std::move(runner), deadline);
-    lock.lock();
+    lock.Lock();
   }
   running_or_starting_ = false;
   settled_ = true;
@@ -193,7 +196,7 @@ Result<std::unique_ptr<PluginRunner>> PluginSupervisor::StartRun(std::uint64_t r
   RunSpec spec{&plugin_, std::move(*checkpoint), host_executable_};
   if (plugin_.in_process) return StartInProcess(spec, gate_);
   return StartHostProcess(spec, gate_, [this, run](Status why) {
-    std::lock_guard lock(mu_);
+    sync::MutexLock lock(mu_);
     if (run != run_) return;
     run_ended_ = std::move(why);
     changed_.notify_all();
@@ -203,7 +206,7 @@ Result<std::unique_ptr<PluginRunner>> PluginSupervisor::StartRun(std::uint64_t r
 void PluginSupervisor::StopRun(std::unique_ptr<PluginRunner> runner, sdk::Deadline deadline) {
   if (!runner->Stop(deadline)) {
     (void)runner.release();  // its code may still run: never destroy it
-    std::lock_guard lock(mu_);
+    sync::MutexLock lock(mu_);
     abandoned_ = true;
     return;
   }

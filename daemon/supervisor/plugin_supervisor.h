@@ -9,7 +9,6 @@
 #include <cstdint>
 #include <filesystem>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <thread>
@@ -19,6 +18,7 @@
 #include "daemon/store/store.h"
 #include "daemon/supervisor/emit_gate.h"
 #include "daemon/supervisor/plugin_runner.h"
+#include "daemon/sync/mutex.h"
 
 namespace propbridge::supervisor {
 
@@ -46,63 +46,71 @@ class PluginSupervisor {
   ~PluginSupervisor();  // Shutdown()s with no time to spare
 
   // Begins running the instance (unless it is disabled) and returns at once.
-  void Start();
+  void Start() ABSL_LOCKS_EXCLUDED(mu_);
 
   // Returns once the first start after Start() has succeeded or failed (at once for a disabled
   // instance), so that several instances can start side by side.
-  void WaitUntilStarted();
+  void WaitUntilStarted() ABSL_LOCKS_EXCLUDED(mu_);
 
   // An admin's restart: from any state but disabled, starts it afresh with its failures cleared.
   // FAILED_PRECONDITION for a disabled instance.
-  Status Restart();
+  Status Restart() ABSL_LOCKS_EXCLUDED(mu_);
 
   // An admin's stop: stops it (by the configured stop timeout) and leaves it stopped.
-  Status Stop();
+  Status Stop() ABSL_LOCKS_EXCLUDED(mu_);
 
   // Asks it to stop for good by the deadline and returns at once, so that several instances
   // can stop side by side.
-  void RequestShutdown(sdk::Deadline deadline);
+  void RequestShutdown(sdk::Deadline deadline) ABSL_LOCKS_EXCLUDED(mu_);
 
   // RequestShutdown, then waits until it has stopped. False when an in-process plugin could not
   // be stopped: its code may still run, so the process must exit without destroying what it
   // uses.
-  bool Shutdown(sdk::Deadline deadline);
+  bool Shutdown(sdk::Deadline deadline) ABSL_LOCKS_EXCLUDED(mu_);
 
-  PluginReport Report() const;
+  PluginReport Report() const ABSL_LOCKS_EXCLUDED(mu_);
   const std::string& name() const { return plugin_.name; }
 
  private:
-  void Loop();
-  // Called with mu_ held. Decides between backing off and failing.
-  void RecordFailure(const Status& why, std::chrono::steady_clock::duration ran);
-  Result<std::unique_ptr<PluginRunner>> StartRun(std::uint64_t run);
-  void StopRun(std::unique_ptr<PluginRunner> runner, sdk::Deadline deadline);
+  void Loop() ABSL_LOCKS_EXCLUDED(mu_);
+  // Decides between backing off and failing.
+  void RecordFailure(const Status& why, std::chrono::steady_clock::duration ran)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  Result<std::unique_ptr<PluginRunner>> StartRun(std::uint64_t run) ABSL_LOCKS_EXCLUDED(mu_);
+  void StopRun(std::unique_ptr<PluginRunner> runner, sdk::Deadline deadline)
+      ABSL_LOCKS_EXCLUDED(mu_);
 
+  // Constant after construction.
   const config::PluginConfig plugin_;
   const std::filesystem::path host_executable_;
   const std::chrono::milliseconds stop_timeout_;
   store::Store& store_;
-  EmitGate gate_;
 
-  mutable std::mutex mu_;
+  EmitGate gate_;  // thread-safe itself
+
+  mutable sync::Mutex mu_;
   std::condition_variable changed_;
-  PluginState state_;
-  bool want_running_ = false;
-  bool restart_requested_ = false;
-  bool shutdown_ = false;
-  bool abandoned_ = false;
-  std::optional<sdk::Deadline> shutdown_deadline_;
-  std::optional<Status> run_ended_;  // the current run ended by itself
-  std::uint64_t run_ = 0;            // which run is current; older runs' reports are stale
-  int failures_in_a_row_ = 0;
-  std::uint64_t starts_ = 0;
-  std::string last_error_;
-  std::chrono::steady_clock::time_point next_start_;
-  int pid_ = 0;
-  bool running_or_starting_ = false;  // a run exists, or is being started
-  bool settled_ = false;              // the first start has succeeded or failed
+  PluginState state_ ABSL_GUARDED_BY(mu_);
+  bool want_running_ ABSL_GUARDED_BY(mu_) = false;
+  bool restart_requested_ ABSL_GUARDED_BY(mu_) = false;
+  bool shutdown_ ABSL_GUARDED_BY(mu_) = false;
+  bool abandoned_ ABSL_GUARDED_BY(mu_) = false;
+  std::optional<sdk::Deadline> shutdown_deadline_ ABSL_GUARDED_BY(mu_);
+  std::optional<Status> run_ended_ ABSL_GUARDED_BY(mu_);  // the current run ended by itself
+  // Which run is current; older runs' reports are stale.
+  std::uint64_t run_ ABSL_GUARDED_BY(mu_) = 0;
+  int failures_in_a_row_ ABSL_GUARDED_BY(mu_) = 0;
+  std::uint64_t starts_ ABSL_GUARDED_BY(mu_) = 0;
+  std::string last_error_ ABSL_GUARDED_BY(mu_);
+  std::chrono::steady_clock::time_point next_start_ ABSL_GUARDED_BY(mu_);
+  int pid_ ABSL_GUARDED_BY(mu_) = 0;
+  // A run exists, or is being started.
+  bool running_or_starting_ ABSL_GUARDED_BY(mu_) = false;
+  bool settled_ ABSL_GUARDED_BY(mu_) = false;  // the first start has succeeded or failed
 
-  std::thread thread_;  // last: it uses everything above
+  // Last: it uses everything above. Needs no lock: only the thread that owns the supervisor
+  // starts it (Start) and joins it (Shutdown).
+  std::thread thread_;
 };
 
 }  // namespace propbridge::supervisor
