@@ -7,24 +7,66 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cctype>
+#include <cerrno>
+
 #include "signature.h"
 
 namespace propbridge::maintenance::testing {
 namespace {
+
+using Clock = std::chrono::steady_clock;
 
 std::pair<std::string, int> Split(const std::string& address) {
   std::size_t colon = address.rfind(':');
   return {address.substr(0, colon), std::stoi(address.substr(colon + 1))};
 }
 
-bool SendAll(int fd, const std::string& data) {
-  std::size_t sent = 0;
-  while (sent < data.size()) {
-    ssize_t n = send(fd, data.data() + sent, data.size() - sent, MSG_NOSIGNAL);
+// A connected socket to `address` from `source` (when not empty), or -1.
+int Connect(const std::string& address, const std::string& source) {
+  auto [host, port] = Split(address);
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return -1;
+  if (!source.empty()) {
+    sockaddr_in from{};
+    from.sin_family = AF_INET;
+    if (inet_pton(AF_INET, source.c_str(), &from.sin_addr) != 1 ||
+        bind(fd, reinterpret_cast<sockaddr*>(&from), sizeof from) != 0) {
+      close(fd);
+      return -1;
+    }
+  }
+  sockaddr_in to{};
+  to.sin_family = AF_INET;
+  to.sin_port = htons(static_cast<std::uint16_t>(port));
+  if (inet_pton(AF_INET, host.c_str(), &to.sin_addr) != 1 ||
+      connect(fd, reinterpret_cast<sockaddr*>(&to), sizeof to) != 0) {
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+bool SendAll(int fd, std::string_view data) {
+  while (!data.empty()) {
+    ssize_t n = send(fd, data.data(), data.size(), MSG_NOSIGNAL);
     if (n <= 0) return false;
-    sent += static_cast<std::size_t>(n);
+    data.remove_prefix(static_cast<std::size_t>(n));
   }
   return true;
+}
+
+int RemainingMillis(Clock::time_point deadline) {
+  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+  return static_cast<int>(std::max<std::chrono::milliseconds::rep>(left.count(), 0));
+}
+
+std::string RequestHead(const std::string& address, std::size_t content_length,
+                        const std::string& signature) {
+  return std::string("POST ") + kPath + " HTTP/1.1\r\nHost: " + address +
+         "\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(content_length) +
+         "\r\nX-Signature: " + signature + "\r\n\r\n";
 }
 
 }  // namespace
@@ -67,62 +109,171 @@ Reply PostSigned(const std::string& address, const nlohmann::json& delivery) {
   return Post(address, body, SignatureHeader(body));
 }
 
-PartialUpload::PartialUpload(const std::string& address, const nlohmann::json& delivery) {
-  auto [host, port] = Split(address);
+std::string SignedRequest(const std::string& address, const nlohmann::json& delivery) {
   std::string body = delivery.dump();
-  std::string head = std::string("POST ") + kPath +
-                     " HTTP/1.1\r\n"
-                     "Host: " +
-                     address +
-                     "\r\n"
-                     "Content-Type: application/json\r\n"
-                     "Content-Length: " +
-                     std::to_string(body.size()) +
-                     "\r\n"
-                     "X-Signature: " +
-                     SignatureHeader(body) + "\r\n\r\n";
-  rest_ = body.substr(body.size() / 2);
-  fd_ = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in to{};
-  to.sin_family = AF_INET;
-  to.sin_port = htons(static_cast<std::uint16_t>(port));
-  inet_pton(AF_INET, host.c_str(), &to.sin_addr);
-  if (connect(fd_, reinterpret_cast<sockaddr*>(&to), sizeof to) != 0 ||
-      !SendAll(fd_, head + body.substr(0, body.size() / 2))) {
-    close(fd_);
-    fd_ = -1;
-  }
+  return RequestHead(address, body.size(), SignatureHeader(body)) + body;
 }
 
-PartialUpload::~PartialUpload() {
+RawConnection::RawConnection(const std::string& address, const std::string& source)
+    : fd_(Connect(address, source)) {}
+
+RawConnection::~RawConnection() {
   if (fd_ >= 0) close(fd_);
 }
 
-int PartialUpload::Finish() {
-  if (fd_ < 0 || !SendAll(fd_, rest_)) return 0;
-  return AwaitAnswer();
-}
+bool RawConnection::Send(std::string_view data) { return fd_ >= 0 && SendAll(fd_, data); }
 
-bool PartialUpload::Answered() const {
-  if (fd_ < 0) return true;
+bool RawConnection::Answered() const {
+  if (fd_ < 0 || !received_.empty()) return true;
   pollfd waiting{fd_, POLLIN, 0};
   return poll(&waiting, 1, 0) > 0;
 }
 
-int PartialUpload::AwaitAnswer() {
-  if (fd_ < 0) return 0;
-  timeval timeout{15, 0};
-  setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
-  std::string answer;
-  char buffer[1024];
-  while (answer.find("\r\n") == std::string::npos) {
-    ssize_t n = recv(fd_, buffer, sizeof buffer, 0);
-    if (n <= 0) return 0;
-    answer.append(buffer, static_cast<std::size_t>(n));
+bool RawConnection::Receive(Clock::time_point deadline) {
+  pollfd waiting{fd_, POLLIN, 0};
+  if (poll(&waiting, 1, RemainingMillis(deadline)) <= 0) return false;
+  char buffer[4096];
+  ssize_t n = recv(fd_, buffer, sizeof buffer, 0);
+  if (n <= 0) return false;
+  received_.append(buffer, static_cast<std::size_t>(n));
+  return true;
+}
+
+Reply RawConnection::AwaitReply(std::chrono::milliseconds timeout) {
+  if (fd_ < 0) return {};
+  auto deadline = Clock::now() + timeout;
+  std::size_t head_end;
+  while ((head_end = received_.find("\r\n\r\n")) == std::string::npos) {
+    if (!Receive(deadline)) return {};
   }
-  // "HTTP/1.1 200 OK"
-  std::size_t space = answer.find(' ');
-  return space == std::string::npos ? 0 : std::atoi(answer.c_str() + space + 1);
+  // "HTTP/1.1 200 OK", then the headers; the body is as long as Content-Length says.
+  std::string head = received_.substr(0, head_end + 2);
+  std::size_t space = head.find(' ');
+  Reply reply;
+  reply.status = space == std::string::npos ? 0 : std::atoi(head.c_str() + space + 1);
+  std::transform(head.begin(), head.end(), head.begin(),
+                 [](unsigned char c) { return std::tolower(c); });
+  std::size_t field = head.find("\r\ncontent-length:");
+  std::size_t length = field == std::string::npos ? 0 : std::stoul(head.substr(field + 17));
+  received_.erase(0, head_end + 4);
+  while (received_.size() < length) {
+    if (!Receive(deadline)) break;
+  }
+  reply.body = received_.substr(0, length);
+  received_.erase(0, std::min(length, received_.size()));
+  return reply;
+}
+
+bool RawConnection::AwaitClose(std::chrono::milliseconds timeout) {
+  if (fd_ < 0) return true;
+  auto deadline = Clock::now() + timeout;
+  char buffer[1024];
+  for (;;) {
+    pollfd waiting{fd_, POLLIN, 0};
+    if (poll(&waiting, 1, RemainingMillis(deadline)) <= 0) return false;
+    if (recv(fd_, buffer, sizeof buffer, 0) <= 0) return true;
+  }
+}
+
+int PostSignedFrom(const std::string& source, const std::string& address,
+                   const nlohmann::json& delivery) {
+  RawConnection connection(address, source);
+  if (!connection.Send(SignedRequest(address, delivery))) return 0;
+  return connection.AwaitStatus();
+}
+
+PartialUpload::PartialUpload(const std::string& address, const nlohmann::json& delivery)
+    : connection_(address) {
+  std::string request = SignedRequest(address, delivery);
+  std::size_t body_size = delivery.dump().size();
+  std::size_t cut = request.size() - body_size + body_size / 2;
+  rest_ = request.substr(cut);
+  connection_.Send(std::string_view(request).substr(0, cut));
+}
+
+int PartialUpload::Finish() {
+  if (!connection_.Send(rest_)) return 0;
+  return connection_.AwaitStatus();
+}
+
+SlowSenders::SlowSenders(Options options) : options_(std::move(options)) {
+  const std::string header_script =
+      std::string("POST ") + kPath + " HTTP/1.1\r\nHost: " + options_.address + "\r\nX-Slow: ";
+  const std::size_t body_size = 4096;
+  const std::string body_head =
+      RequestHead(options_.address, body_size, "sha256=" + std::string(64, '0'));
+  const std::size_t total = options_.header_senders + options_.body_senders;
+  for (std::size_t i = 0; i < total; ++i) {
+    const std::string& source = options_.sources[i % options_.sources.size()];
+    int fd = Connect(options_.address, source);
+    bool body_sender = i >= options_.header_senders;
+    if (fd >= 0 && body_sender && !SendAll(fd, body_head)) {
+      close(fd);
+      fd = -1;
+    }
+    if (fd < 0) continue;
+    fds_.push_back(fd);
+    scripts_.push_back(body_sender ? std::string(body_size, 'x') : header_script);
+  }
+  connected_ = fds_.size();
+  dribbler_ = std::thread([this] { Dribble(); });
+}
+
+SlowSenders::~SlowSenders() {
+  stop_ = true;
+  if (dribbler_.joinable()) dribbler_.join();
+  for (int fd : fds_) {
+    if (fd >= 0) close(fd);
+  }
+}
+
+std::size_t SlowSenders::AwaitEnd() {
+  if (dribbler_.joinable()) dribbler_.join();
+  return closed_;
+}
+
+void SlowSenders::Dribble() {
+  const auto end = Clock::now() + options_.limit;
+  std::vector<std::size_t> position(fds_.size(), 0);
+  std::size_t open = fds_.size();
+  auto close_one = [&](std::size_t i) {
+    close(fds_[i]);
+    fds_[i] = -1;
+    --open;
+    ++closed_;
+  };
+  while (open > 0 && !stop_ && Clock::now() < end) {
+    // One byte on every open connection; header senders pad their last header for ever.
+    for (std::size_t i = 0; i < fds_.size(); ++i) {
+      if (fds_[i] < 0) continue;
+      const std::string& script = scripts_[i];
+      char byte = position[i] < script.size() ? script[position[i]] : 'a';
+      ssize_t n = send(fds_[i], &byte, 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+      if (n == 1) {
+        ++position[i];
+      } else if (errno != EAGAIN && errno != EWOULDBLOCK) {
+        close_one(i);
+      }
+    }
+    // Then wait an interval, noticing the connections the server closes.
+    const auto next = std::min(Clock::now() + options_.interval, end);
+    while (open > 0 && !stop_ && Clock::now() < next) {
+      std::vector<pollfd> watched;
+      std::vector<std::size_t> index;
+      for (std::size_t i = 0; i < fds_.size(); ++i) {
+        if (fds_[i] < 0) continue;
+        watched.push_back({fds_[i], POLLIN, 0});
+        index.push_back(i);
+      }
+      if (poll(watched.data(), watched.size(), std::min(RemainingMillis(next), 100)) <= 0) continue;
+      for (std::size_t k = 0; k < watched.size(); ++k) {
+        if (watched[k].revents == 0) continue;
+        char buffer[512];
+        ssize_t n = recv(watched[k].fd, buffer, sizeof buffer, MSG_DONTWAIT);
+        if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) close_one(index[k]);
+      }
+    }
+  }
 }
 
 }  // namespace propbridge::maintenance::testing
