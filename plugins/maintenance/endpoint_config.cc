@@ -11,9 +11,19 @@ namespace propbridge::maintenance {
 namespace {
 
 constexpr std::size_t kMinSecretBytes = 16;
-constexpr std::array<std::string_view, 8> kKnownKeys = {
-    "bind_address", "port",           "path",          "secret",
-    "secret_file",  "max_body_bytes", "max_in_flight", "port_file"};
+constexpr std::array<std::string_view, 11> kKnownKeys = {"bind_address",
+                                                         "port",
+                                                         "path",
+                                                         "secret",
+                                                         "secret_file",
+                                                         "max_body_bytes",
+                                                         "max_in_flight",
+                                                         "max_connections",
+                                                         "max_connections_per_address",
+                                                         "request_timeout_ms",
+                                                         "port_file"};
+constexpr std::int64_t kMaxConnections = 65536;
+constexpr std::size_t kDefaultConnectionsPerAddress = 32;
 
 Result<std::int64_t> GetIntInRange(const sdk::Settings& settings, const std::string& key,
                                    std::int64_t fallback, std::int64_t min, std::int64_t max) {
@@ -69,7 +79,8 @@ Result<EndpointConfig> ReadEndpointConfig(const sdk::Settings& settings) {
     if (std::find(kKnownKeys.begin(), kKnownKeys.end(), key) == kKnownKeys.end()) {
       return InvalidArgument("unknown setting '" + key +
                              "'; the maintenance plugin knows bind_address, port, path, secret, "
-                             "secret_file, max_body_bytes, max_in_flight and port_file");
+                             "secret_file, max_body_bytes, max_in_flight, max_connections, "
+                             "max_connections_per_address, request_timeout_ms and port_file");
     }
   }
   EndpointConfig config;
@@ -94,6 +105,23 @@ Result<EndpointConfig> ReadEndpointConfig(const sdk::Settings& settings) {
       settings, "max_in_flight", static_cast<std::int64_t>(config.max_in_flight), 1, 1024);
   if (!max_in_flight.ok()) return max_in_flight.status();
   config.max_in_flight = static_cast<std::size_t>(*max_in_flight);
+  Result<std::int64_t> max_connections =
+      GetIntInRange(settings, "max_connections", static_cast<std::int64_t>(config.max_connections),
+                    1, kMaxConnections);
+  if (!max_connections.ok()) return max_connections.status();
+  config.max_connections = static_cast<std::size_t>(*max_connections);
+  // The default share is cut to max_connections when that is smaller; a share given larger is
+  // a mistake.
+  Result<std::int64_t> per_address = GetIntInRange(
+      settings, "max_connections_per_address",
+      static_cast<std::int64_t>(std::min(kDefaultConnectionsPerAddress, config.max_connections)), 1,
+      *max_connections);
+  if (!per_address.ok()) return per_address.status();
+  config.max_connections_per_address = static_cast<std::size_t>(*per_address);
+  Result<std::int64_t> request_timeout =
+      GetIntInRange(settings, "request_timeout_ms", config.request_timeout.count(), 100, 600000);
+  if (!request_timeout.ok()) return request_timeout.status();
+  config.request_timeout = std::chrono::milliseconds(*request_timeout);
   config.port_file = settings.GetString("port_file", "");
   Result<std::string> secret = ReadSecret(settings);
   if (!secret.ok()) return secret.status();

@@ -2,6 +2,7 @@
 // read and checked once at start. A plain value.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <string>
 
@@ -19,6 +20,15 @@ struct EndpointConfig {
   std::string secret;
   std::size_t max_body_bytes = 1024 * 1024;
   std::size_t max_in_flight = 16;
+  // Connections open at once, in all and from one client (an IPv4 address, or an IPv6 /64).
+  std::size_t max_connections = 256;
+  std::size_t max_connections_per_address = 32;
+  // The time a request has to arrive in full, headers and body: from the connection, or on a
+  // kept-alive connection from the request's first byte.
+  std::chrono::milliseconds request_timeout{10000};
+  // The memory the bodies being received and stored may hold in all; past it a delivery is
+  // answered 503. Not a setting: fixed, but for tests.
+  std::size_t max_body_memory_bytes = 256 * 1024 * 1024;
   // Where to write "HOST:PORT" once listening; empty for nowhere.
   std::string port_file;
 };

@@ -36,9 +36,12 @@ class MaintenancePlugin final : public sdk::Plugin {
     Result<EndpointConfig> config = ReadEndpointConfig(context.Config());
     if (!config.ok()) return config.status();
     port_file_ = config->port_file;
-    const std::string path = config->path;
-    const std::size_t max_in_flight = config->max_in_flight;
-    const std::size_t max_body_bytes = config->max_body_bytes;
+    const std::string serving =
+        config->path + " (at most " + std::to_string(config->max_in_flight) +
+        " deliveries in flight, bodies up to " + std::to_string(config->max_body_bytes) +
+        " bytes, " + std::to_string(config->max_connections) + " connections, " +
+        std::to_string(config->max_connections_per_address) + " per client, each request within " +
+        std::to_string(config->request_timeout.count()) + " ms)";
 
     Result<std::unique_ptr<WebhookEndpoint>> endpoint =
         WebhookEndpoint::Start(std::move(*config), context);
@@ -52,9 +55,7 @@ class MaintenancePlugin final : public sdk::Plugin {
         return written;
       }
     }
-    context.Log().Info("listening on " + endpoint_->address() + ", path " + path + " (at most " +
-                       std::to_string(max_in_flight) + " deliveries in flight, bodies up to " +
-                       std::to_string(max_body_bytes) + " bytes)");
+    context.Log().Info("listening on " + endpoint_->address() + ", path " + serving);
     return Status::Ok();
   }
 

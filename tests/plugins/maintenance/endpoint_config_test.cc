@@ -30,6 +30,9 @@ TEST(MaintenanceConfigTest, OnlyTheSecretIsRequired) {
   EXPECT_EQ(config->secret, kSecret);
   EXPECT_EQ(config->max_body_bytes, 1024u * 1024u);
   EXPECT_EQ(config->max_in_flight, 16u);
+  EXPECT_EQ(config->max_connections, 256u);
+  EXPECT_EQ(config->max_connections_per_address, 32u);
+  EXPECT_EQ(config->request_timeout, std::chrono::seconds(10));
   EXPECT_EQ(config->port_file, "");
 
   EXPECT_NE(Error({}).find("setting 'secret' (or 'secret_file') is required"), std::string::npos);
@@ -43,6 +46,9 @@ TEST(MaintenanceConfigTest, ReadsEverySetting) {
                                         {"path", "/hooks/mx.v2"},
                                         {"max_body_bytes", "4096"},
                                         {"max_in_flight", "2"},
+                                        {"max_connections", "1000"},
+                                        {"max_connections_per_address", "100"},
+                                        {"request_timeout_ms", "2500"},
                                         {"port_file", "/run/x/port"}});
   ASSERT_TRUE(config.ok()) << config.status().message();
   EXPECT_EQ(config->bind_address, "0.0.0.0");
@@ -50,7 +56,19 @@ TEST(MaintenanceConfigTest, ReadsEverySetting) {
   EXPECT_EQ(config->path, "/hooks/mx.v2");
   EXPECT_EQ(config->max_body_bytes, 4096u);
   EXPECT_EQ(config->max_in_flight, 2u);
+  EXPECT_EQ(config->max_connections, 1000u);
+  EXPECT_EQ(config->max_connections_per_address, 100u);
+  EXPECT_EQ(config->request_timeout, std::chrono::milliseconds(2500));
   EXPECT_EQ(config->port_file, "/run/x/port");
+}
+
+TEST(MaintenanceConfigTest, TheShareOfOneClientIsAtMostEveryConnection) {
+  Result<EndpointConfig> config = Read({{"secret", kSecret}, {"max_connections", "8"}});
+  ASSERT_TRUE(config.ok()) << config.status().message();
+  EXPECT_EQ(config->max_connections_per_address, 8u);
+  EXPECT_EQ(
+      Error({{"secret", kSecret}, {"max_connections", "8"}, {"max_connections_per_address", "9"}}),
+      "setting 'max_connections_per_address' must be between 1 and 8, not 9");
 }
 
 TEST(MaintenanceConfigTest, TheSecretCanComeFromAFile) {
@@ -81,6 +99,14 @@ TEST(MaintenanceConfigTest, MistakesNameTheSetting) {
             std::string::npos);
   EXPECT_NE(Error({{"secret", kSecret}, {"path", "/a(b)"}}).find("setting 'path'"),
             std::string::npos);
+  EXPECT_EQ(Error({{"secret", kSecret}, {"max_connections", "0"}}),
+            "setting 'max_connections' must be between 1 and 65536, not 0");
+  EXPECT_EQ(Error({{"secret", kSecret}, {"max_connections_per_address", "0"}}),
+            "setting 'max_connections_per_address' must be between 1 and 256, not 0");
+  EXPECT_EQ(Error({{"secret", kSecret}, {"request_timeout_ms", "50"}}),
+            "setting 'request_timeout_ms' must be between 100 and 600000, not 50");
+  EXPECT_EQ(Error({{"secret", kSecret}, {"request_timeout_ms", "10s"}}),
+            "setting 'request_timeout_ms' must be a whole number, not '10s'");
   EXPECT_EQ(Error({{"secret", kSecret}, {"bind_address", ""}}), "setting 'bind_address' is empty");
   EXPECT_NE(Error({{"secret", kSecret}, {"max_body", "1"}}).find("unknown setting 'max_body'"),
             std::string::npos);

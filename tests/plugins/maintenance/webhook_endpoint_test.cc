@@ -2,10 +2,14 @@
 // hold an emit in flight or make it fail.
 #include "webhook_endpoint.h"
 
+#include <dirent.h>
 #include <gtest/gtest.h>
 #include <httplib.h>
+#include <sys/resource.h>
 
+#include <algorithm>
 #include <condition_variable>
+#include <functional>
 #include <future>
 #include <mutex>
 #include <thread>
@@ -22,7 +26,10 @@ using testing::kSecret;
 using testing::PartialUpload;
 using testing::Post;
 using testing::PostSigned;
+using testing::PostSignedFrom;
+using testing::RawConnection;
 using testing::Reply;
+using testing::SignedRequest;
 using testing::WorkOrderOpened;
 
 class FakeContext final : public sdk::Context, private sdk::Logger {
@@ -91,13 +98,15 @@ class FakeContext final : public sdk::Context, private sdk::Logger {
 
 class MaintenanceEndpointTest : public ::testing::Test {
  protected:
-  std::unique_ptr<WebhookEndpoint> Start(std::size_t max_in_flight = 4,
-                                         std::size_t max_body_bytes = 4096) {
+  // An endpoint on a free port, with small limits that `change` may change further.
+  std::unique_ptr<WebhookEndpoint> Start(const std::function<void(EndpointConfig&)>& change =
+                                             [](EndpointConfig&) {}) {
     EndpointConfig config;
     config.port = 0;
     config.secret = kSecret;
-    config.max_in_flight = max_in_flight;
-    config.max_body_bytes = max_body_bytes;
+    config.max_in_flight = 4;
+    config.max_body_bytes = 4096;
+    change(config);
     auto endpoint = WebhookEndpoint::Start(config, context_);
     EXPECT_TRUE(endpoint.ok()) << endpoint.status().message();
     return endpoint.ok() ? std::move(*endpoint) : nullptr;
@@ -237,6 +246,311 @@ TEST_F(MaintenanceEndpointTest, StopFinishesDeliveriesBeingStoredAndRefusesTheRe
   auto batches = context_.Batches();
   ASSERT_EQ(batches.size(), 1u);
   EXPECT_EQ(batches[0].events[0].source_event_id, "E-5");
+}
+
+// Only deliveries being stored count against max_in_flight; the one more is answered 429.
+TEST_F(MaintenanceEndpointTest, MoreDeliveriesThanMaxInFlightBeingStoredGet429) {
+  auto endpoint = Start([](EndpointConfig& config) { config.max_in_flight = 1; });
+  ASSERT_TRUE(endpoint);
+  context_.Hold();
+  auto storing = std::async(
+      std::launch::async, [&] { return PostSigned(endpoint->address(), WorkOrderOpened("E-1")); });
+  ASSERT_TRUE(context_.AwaitEmitting(1));
+  Reply busy = PostSigned(endpoint->address(), WorkOrderOpened("E-2"));
+  EXPECT_EQ(busy.status, 429);
+  EXPECT_EQ(json::parse(busy.body)["status"], "busy");
+  context_.Release();
+  EXPECT_EQ(storing.get().status, 200);
+  EXPECT_EQ(context_.Batches().size(), 1u);
+  EXPECT_NE(context_.Lines().find("answered 429 to 1 delivery(ies)"), std::string::npos);
+}
+
+// A body still arriving holds no slot: slow senders cannot keep signed deliveries out.
+TEST_F(MaintenanceEndpointTest, ADeliveryStillArrivingHoldsNoSlot) {
+  auto endpoint = Start([](EndpointConfig& config) { config.max_in_flight = 1; });
+  ASSERT_TRUE(endpoint);
+  std::vector<std::unique_ptr<PartialUpload>> arriving;
+  for (int i = 0; i < 3; ++i) {
+    arriving.push_back(std::make_unique<PartialUpload>(endpoint->address(),
+                                                       WorkOrderOpened("P-" + std::to_string(i))));
+    ASSERT_TRUE(arriving.back()->connected());
+  }
+  EXPECT_EQ(PostSigned(endpoint->address(), WorkOrderOpened("E-1")).status, 200);
+  for (auto& upload : arriving) EXPECT_EQ(upload->Finish(), 200);
+  EXPECT_EQ(context_.Batches().size(), 4u);
+}
+
+// The deadline is for the whole request, headers and body, not for each read: a sender that
+// never stops sending, but never finishes, is closed all the same.
+TEST_F(MaintenanceEndpointTest, ARequestMustArriveInFullWithinTheDeadline) {
+  auto endpoint = Start(
+      [](EndpointConfig& config) { config.request_timeout = std::chrono::milliseconds(300); });
+  ASSERT_TRUE(endpoint);
+  RawConnection silent(endpoint->address());
+  PartialUpload half_sent(endpoint->address(), WorkOrderOpened("P-1"));
+  RawConnection dribbling(endpoint->address());
+  ASSERT_TRUE(silent.connected() && half_sent.connected() && dribbling.connected());
+  std::string head = std::string("POST ") + testing::kPath + " HTTP/1.1\r\nX-Slow: ";
+  bool open = true;
+  for (auto deadline = std::chrono::steady_clock::now() + 10s;
+       open && std::chrono::steady_clock::now() < deadline;) {
+    open = dribbling.Send(head.empty() ? "a" : head.substr(0, 1));
+    if (!head.empty()) head.erase(0, 1);
+    if (open && dribbling.Answered()) open = !dribbling.AwaitClose(0ms);
+    std::this_thread::sleep_for(20ms);
+  }
+  EXPECT_FALSE(open) << "a sender of one byte every 20 ms outlived a deadline of 300 ms";
+  EXPECT_TRUE(silent.AwaitClose(5s));
+  EXPECT_EQ(half_sent.AwaitAnswer(), 0);
+  EXPECT_TRUE(context_.Batches().empty());
+  EXPECT_EQ(PostSigned(endpoint->address(), WorkOrderOpened("E-1")).status, 200);
+  // One warning at once, the count of the others held back and logged later (here, on stop).
+  endpoint->Stop();
+  EXPECT_NE(context_.Lines().find("closed 1 connection(s) whose request had not arrived in full "
+                                  "within 300 ms (setting request_timeout_ms)"),
+            std::string::npos)
+      << context_.Lines();
+  EXPECT_NE(context_.Lines().find("closed 2 connection(s) whose request"), std::string::npos)
+      << context_.Lines();
+}
+
+TEST_F(MaintenanceEndpointTest, AKeptAliveConnectionServesRequestsInTurnAndClosesWhenIdle) {
+  auto endpoint = Start(
+      [](EndpointConfig& config) { config.request_timeout = std::chrono::milliseconds(500); });
+  ASSERT_TRUE(endpoint);
+  RawConnection connection(endpoint->address());
+  for (int i = 0; i < 3; ++i) {
+    std::string id = "K-" + std::to_string(i);
+    ASSERT_TRUE(connection.Send(SignedRequest(endpoint->address(), WorkOrderOpened(id))));
+    Reply reply = connection.AwaitReply();
+    EXPECT_EQ(reply.status, 200);
+    EXPECT_EQ(json::parse(reply.body)["event_id"], id);
+  }
+  // Two requests in one write are answered in order.
+  ASSERT_TRUE(connection.Send(SignedRequest(endpoint->address(), WorkOrderOpened("K-3")) +
+                              SignedRequest(endpoint->address(), WorkOrderOpened("K-4"))));
+  EXPECT_EQ(json::parse(connection.AwaitReply().body)["event_id"], "K-3");
+  EXPECT_EQ(json::parse(connection.AwaitReply().body)["event_id"], "K-4");
+  // Idle for longer than the deadline: closed.
+  EXPECT_TRUE(connection.AwaitClose(5s));
+  EXPECT_EQ(context_.Batches().size(), 5u);
+}
+
+TEST_F(MaintenanceEndpointTest, OneClientGetsNoMoreThanItsShareOfConnections) {
+  auto endpoint = Start([](EndpointConfig& config) {
+    config.max_connections = 8;
+    config.max_connections_per_address = 2;
+  });
+  ASSERT_TRUE(endpoint);
+  std::vector<std::unique_ptr<RawConnection>> held;
+  for (int i = 0; i < 2; ++i) {
+    held.push_back(std::make_unique<RawConnection>(endpoint->address(), "127.0.0.3"));
+    ASSERT_TRUE(held.back()->connected());
+  }
+  RawConnection third(endpoint->address(), "127.0.0.3");
+  Reply refused = third.AwaitReply(5s);
+  EXPECT_EQ(refused.status, 429);
+  EXPECT_NE(refused.body.find("more than 2 connections from 127.0.0.3"), std::string::npos);
+  EXPECT_TRUE(third.AwaitClose(5s));
+  EXPECT_EQ(PostSignedFrom("127.0.0.2", endpoint->address(), WorkOrderOpened("E-1")), 200);
+
+  held.pop_back();
+  int status = 0;
+  for (auto deadline = std::chrono::steady_clock::now() + 5s;
+       status != 200 && std::chrono::steady_clock::now() < deadline;) {
+    status = PostSignedFrom("127.0.0.3", endpoint->address(), WorkOrderOpened("E-2"));
+  }
+  EXPECT_EQ(status, 200);
+  EXPECT_NE(context_.Lines().find("(setting max_connections_per_address), the last from 127.0.0.3"),
+            std::string::npos)
+      << context_.Lines();
+}
+
+// With every connection taken, a new one is let in by closing the oldest that still waits for
+// its request: connections that never send one cannot keep deliveries out, however many.
+TEST_F(MaintenanceEndpointTest, WhenEveryConnectionIsTakenTheOldestWaitingOneMakesRoom) {
+  auto endpoint = Start([](EndpointConfig& config) {
+    config.max_connections = 2;
+    config.max_connections_per_address = 2;
+  });
+  ASSERT_TRUE(endpoint);
+  RawConnection oldest(endpoint->address(), "127.0.0.3");
+  RawConnection newer(endpoint->address(), "127.0.0.4");
+  ASSERT_TRUE(oldest.connected() && newer.connected());
+  int status = 0;
+  for (auto deadline = std::chrono::steady_clock::now() + 5s;
+       status != 200 && std::chrono::steady_clock::now() < deadline;) {
+    status = PostSignedFrom("127.0.0.5", endpoint->address(), WorkOrderOpened("E-1"));
+  }
+  EXPECT_EQ(status, 200);
+  EXPECT_TRUE(oldest.AwaitClose(5s));
+  EXPECT_NE(context_.Lines().find("still waiting for their request, to make room for new ones"),
+            std::string::npos)
+      << context_.Lines();
+}
+
+TEST_F(MaintenanceEndpointTest, WhenEveryConnectionIsBeingAnsweredANewOneGets503) {
+  auto endpoint = Start([](EndpointConfig& config) {
+    config.max_connections = 1;
+    config.max_connections_per_address = 1;
+  });
+  ASSERT_TRUE(endpoint);
+  context_.Hold();
+  auto storing = std::async(
+      std::launch::async, [&] { return PostSigned(endpoint->address(), WorkOrderOpened("E-1")); });
+  ASSERT_TRUE(context_.AwaitEmitting(1));
+  RawConnection refused(endpoint->address(), "127.0.0.5");
+  Reply reply = refused.AwaitReply(5s);
+  EXPECT_EQ(reply.status, 503);
+  EXPECT_NE(reply.body.find("1 connections open already"), std::string::npos) << reply.body;
+  context_.Release();
+  EXPECT_EQ(storing.get().status, 200);
+}
+
+// Many large bodies arriving slowly at once cannot take all the memory: past the bound for
+// bodies, one more is answered 503, and once they are gone deliveries are taken again.
+TEST_F(MaintenanceEndpointTest, BodiesArrivingAtOnceHoldBoundedMemory) {
+  auto endpoint = Start([](EndpointConfig& config) {
+    config.max_body_bytes = 64 * 1024;
+    config.max_body_memory_bytes = 50 * 1024;
+  });
+  ASSERT_TRUE(endpoint);
+  auto large = [](const std::string& id) {
+    json delivery = WorkOrderOpened(id);
+    delivery["work_order"]["comment"] = std::string(40 * 1024, 'x');
+    return delivery;
+  };
+  // Three halves of about 20 KiB arrive; two fit in the 50 KiB, whichever comes last does not.
+  std::vector<std::unique_ptr<PartialUpload>> arriving;
+  for (int i = 0; i < 3; ++i) {
+    arriving.push_back(
+        std::make_unique<PartialUpload>(endpoint->address(), large("P-" + std::to_string(i))));
+    ASSERT_TRUE(arriving.back()->connected());
+  }
+  auto answered = [&] {
+    return std::count_if(arriving.begin(), arriving.end(),
+                         [](const auto& upload) { return upload->Answered(); });
+  };
+  for (auto deadline = std::chrono::steady_clock::now() + 5s;
+       answered() == 0 && std::chrono::steady_clock::now() < deadline;) {
+    std::this_thread::sleep_for(10ms);
+  }
+  std::this_thread::sleep_for(100ms);
+  ASSERT_EQ(answered(), 1);
+  for (auto& upload : arriving) {
+    if (upload->Answered()) {
+      EXPECT_EQ(upload->AwaitAnswer(), 503);
+    }
+  }
+  EXPECT_NE(context_.Lines().find("the bodies arriving and being stored hold 51200 bytes"),
+            std::string::npos)
+      << context_.Lines();
+
+  // Their memory is given back when they go.
+  arriving.clear();
+  int status = 0;
+  for (auto deadline = std::chrono::steady_clock::now() + 5s;
+       status != 200 && std::chrono::steady_clock::now() < deadline;) {
+    status = PostSigned(endpoint->address(), large("E-1")).status;
+  }
+  EXPECT_EQ(status, 200);
+}
+
+TEST_F(MaintenanceEndpointTest, ASenderThatAwaitsContinueGetsItOrItsRefusal) {
+  auto endpoint = Start();
+  ASSERT_TRUE(endpoint);
+  std::string body = WorkOrderOpened("E-1").dump();
+  auto head = [&](std::size_t length) {
+    return std::string("POST ") + testing::kPath +
+           " HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: " + std::to_string(length) +
+           "\r\nX-Signature: " + testing::SignatureHeader(body) + "\r\n\r\n";
+  };
+  RawConnection connection(endpoint->address());
+  ASSERT_TRUE(connection.Send(head(body.size())));
+  EXPECT_EQ(connection.AwaitStatus(), 100);
+  ASSERT_TRUE(connection.Send(body));
+  EXPECT_EQ(connection.AwaitStatus(), 200);
+
+  RawConnection too_large(endpoint->address());
+  ASSERT_TRUE(too_large.Send(head(5000)));
+  EXPECT_EQ(too_large.AwaitStatus(), 413);
+  EXPECT_EQ(context_.Batches().size(), 1u);
+}
+
+TEST_F(MaintenanceEndpointTest, WhatIsNotHttpGets400) {
+  auto endpoint = Start();
+  ASSERT_TRUE(endpoint);
+  RawConnection garbage(endpoint->address());
+  ASSERT_TRUE(garbage.Send("HELLO THERE\r\n\r\n"));
+  Reply reply = garbage.AwaitReply();
+  EXPECT_EQ(reply.status, 400);
+  EXPECT_EQ(json::parse(reply.body)["status"], "bad_request");
+  RawConnection huge(endpoint->address());
+  ASSERT_TRUE(huge.Send(std::string("POST ") + testing::kPath +
+                        " HTTP/1.1\r\nX-Long: " + std::string(10000, 'a') + "\r\n\r\n"));
+  EXPECT_EQ(huge.AwaitStatus(), 400);
+}
+
+TEST_F(MaintenanceEndpointTest, StopClosesIdleAndSlowConnectionsAtOnce) {
+  auto endpoint = Start([](EndpointConfig& config) { config.request_timeout = 60s; });
+  ASSERT_TRUE(endpoint);
+  RawConnection kept_alive(endpoint->address());
+  ASSERT_TRUE(kept_alive.Send(SignedRequest(endpoint->address(), WorkOrderOpened("E-1"))));
+  EXPECT_EQ(kept_alive.AwaitStatus(), 200);
+  RawConnection silent(endpoint->address());
+  RawConnection slow(endpoint->address());
+  ASSERT_TRUE(slow.Send(std::string("POST ") + testing::kPath + " HTTP/1.1\r\nX-Sl"));
+  std::this_thread::sleep_for(100ms);
+
+  auto started = std::chrono::steady_clock::now();
+  endpoint->Stop();
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 4s);
+  EXPECT_TRUE(kept_alive.AwaitClose(1s));
+  EXPECT_TRUE(silent.AwaitClose(1s));
+  int refused = slow.AwaitStatus(1s);
+  EXPECT_TRUE(refused == 503 || refused == 0) << refused;
+  EXPECT_TRUE(slow.AwaitClose(1s));
+}
+
+std::size_t OpenFiles() {
+  std::size_t count = 0;
+  if (DIR* dir = opendir("/proc/self/fd")) {
+    while (readdir(dir) != nullptr) ++count;
+    closedir(dir);
+  }
+  return count;
+}
+
+TEST_F(MaintenanceEndpointTest, AStartThatFailsLeavesNoSocketOpen) {
+  auto first = Start();
+  ASSERT_TRUE(first);
+  const std::size_t before = OpenFiles();
+  EndpointConfig taken;
+  taken.secret = kSecret;
+  taken.port = std::stoi(first->address().substr(first->address().rfind(':') + 1));
+  for (int i = 0; i < 20; ++i) EXPECT_FALSE(WebhookEndpoint::Start(taken, context_).ok());
+  EXPECT_EQ(OpenFiles(), before);
+}
+
+TEST_F(MaintenanceEndpointTest, MoreConnectionsThanTheProcessMayOpenAreRefusedAtStart) {
+  rlimit saved{};
+  ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &saved), 0);
+  rlimit lowered = saved;
+  lowered.rlim_cur = 512;
+  ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &lowered), 0);
+  EndpointConfig config;
+  config.port = 0;
+  config.secret = kSecret;
+  config.max_connections = 1000;
+  auto endpoint = WebhookEndpoint::Start(config, context_);
+  setrlimit(RLIMIT_NOFILE, &saved);
+  ASSERT_FALSE(endpoint.ok());
+  EXPECT_EQ(endpoint.status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_NE(endpoint.status().message().find(
+                "setting 'max_connections' (1000) needs more open files than the process may "
+                "have (512)"),
+            std::string::npos)
+      << endpoint.status().message();
 }
 
 }  // namespace
