@@ -319,8 +319,13 @@ Result<std::unique_ptr<PluginRunner>> StartHostProcess(const RunSpec& spec, Emit
     return pid.status();
   }
   const config::PluginConfig& plugin = *spec.plugin;
+  // A frame whose batch is over the limits is refused before it is parsed: the host sends its
+  // batches in parts within them, and parsing one far over could take gigabytes.
+  const wire::BatchLimits batch_limits{plugin.limits.max_batch_events,
+                                       plugin.limits.max_batch_bytes};
   auto channel = std::make_unique<wire::FrameChannel>(
-      sockets[0], plugin.limits.max_batch_bytes + (std::size_t{1} << 20));
+      sockets[0], plugin.limits.max_batch_bytes + (std::size_t{1} << 20),
+      [batch_limits](std::string_view frame) { return wire::CheckHostFrame(frame, batch_limits); });
 
   wire::DaemonToHost start;
   wire::StartPlugin& s = *start.mutable_start();
