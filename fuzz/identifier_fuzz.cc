@@ -32,7 +32,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   propbridge::Result<std::string> type_again = NormalizeType(id->type, *rules);
   Require(type_again.ok() && *type_again == id->type, "a canonical type is canonical");
   const TypeRule& rule = rules->RuleFor(id->type);
-  if (rule.form == ValueForm::kUnit) {
+  // The normaliser reads only UTF-8 (it quarantines other text first); dropping an invisible
+  // character between stray bytes of other text can join them into a new character.
+  const bool utf8 = IsUtf8(text);
+  if (rule.form == ValueForm::kUnit && utf8) {
     propbridge::Result<UnitAddress> unit = ParseCanonicalUnit(id->value);
     Require(unit.ok() && unit->Text() == id->value, "a unit's value is its canonical text");
   }
@@ -40,9 +43,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     Require(LogText(*id, *rules).find(id->value) == std::string::npos,
             "a log line never shows a whole phone number");
   }
-  // The normaliser reads only UTF-8 (it quarantines other text first); dropping an invisible
-  // character between stray bytes of other text can join them into a new character.
-  if (rule.form == ValueForm::kText && IsUtf8(text)) {
+  if (rule.form == ValueForm::kText && utf8) {
     propbridge::Result<Identifier> again = NormalizeIdentifier(id->type, id->value, *rules);
     Require(again.ok() && *again == *id, "a canonical value is canonical");
   }

