@@ -13,6 +13,7 @@
 
 #include "daemon/api/scan_queue.h"
 #include "daemon/identity/identifier.h"
+#include "daemon/outreach/rules.h"
 #include "daemon/store/customer.h"
 #include "daemon/store/store.h"
 #include "propbridge/v1/customer.grpc.pb.h"
@@ -29,7 +30,7 @@ struct CustomerServiceOptions {
   std::shared_ptr<const identity::IdentityRules> identity =
       std::make_shared<const identity::IdentityRules>(identity::IdentityRules::Defaults());
   // When a customer needs a contact ([outreach]).
-  store::OutreachRules outreach;
+  outreach::Rules outreach;
   // ListOutreach and GetCommunityFigures: how many run and wait at once.
   ScanLimits scans;
 };

@@ -10,10 +10,12 @@
 
 namespace propbridge::api {
 
-Result<std::unique_ptr<GrpcServer>> GrpcServer::Start(
-    const std::string& listen, store::Store& store, feed::ChangeFeed& feed,
-    const PageTokens& tokens, PluginControl* plugins, TimelineServiceOptions options,
-    store::OutreachRules outreach, ScanLimits scans) {
+Result<std::unique_ptr<GrpcServer>> GrpcServer::Start(const std::string& listen,
+                                                      store::Store& store, feed::ChangeFeed& feed,
+                                                      const PageTokens& tokens,
+                                                      PluginControl* plugins,
+                                                      TimelineServiceOptions options,
+                                                      outreach::Rules outreach, ScanLimits scans) {
   grpc::EnableDefaultHealthCheckService(true);
   // Reflection serves schemas from protobuf's generated pool; gRPC's health service brings
   // none, so the daemon links in its own copy of the standard health.proto.

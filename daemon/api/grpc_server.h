@@ -14,6 +14,7 @@
 #include "daemon/api/scan_queue.h"
 #include "daemon/api/timeline_service.h"
 #include "daemon/feed/change_feed.h"
+#include "daemon/outreach/rules.h"
 #include "daemon/store/store.h"
 
 namespace propbridge::api {
@@ -26,7 +27,7 @@ class GrpcServer {
                                                    feed::ChangeFeed& feed, const PageTokens& tokens,
                                                    PluginControl* plugins,
                                                    TimelineServiceOptions options = {},
-                                                   store::OutreachRules outreach = {},
+                                                   outreach::Rules outreach = {},
                                                    ScanLimits scans = {});
 
   ~GrpcServer();
@@ -39,7 +40,7 @@ class GrpcServer {
  private:
   GrpcServer(store::Store& store, feed::ChangeFeed& feed, const PageTokens& tokens,
              PluginControl* plugins, const TimelineServiceOptions& options,
-             const store::OutreachRules& outreach, const ScanLimits& scans)
+             const outreach::Rules& outreach, const ScanLimits& scans)
       : timeline_(store, feed, tokens, options),
         customers_(store, {options.identity, outreach, scans}),
         admin_(store, tokens, plugins, options.identity) {}

@@ -414,7 +414,7 @@ Status ReadIdentity(const Reader& r, const toml::table& root, identity::Identity
 }
 
 // [outreach]: when a customer needs a contact.
-Status ReadOutreach(const Reader& r, const toml::table& root, store::OutreachRules& rules) {
+Status ReadOutreach(const Reader& r, const toml::table& root, outreach::Rules& rules) {
   auto table =
       r.Table(root, "", "outreach", {"complaint_sla_hours", "new_occupant_days", "quiet_days"});
   if (!table.ok()) return table.status();

@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "daemon/identity/identifier.h"
-#include "daemon/store/customer.h"
+#include "daemon/outreach/rules.h"
 #include "propbridge/sdk/event.h"
 #include "propbridge/sdk/settings.h"
 #include "propbridge/sdk/status.h"
@@ -86,7 +86,7 @@ struct Config {
   // [identity]: which identifiers name a customer and how they link; checked with
   // identity::ValidateRules.
   identity::IdentityRules identity = identity::IdentityRules::Defaults();
-  store::OutreachRules outreach;  // [outreach]: when a customer needs a contact
+  outreach::Rules outreach;  // [outreach]: when a customer needs a contact
   std::vector<PluginConfig> plugins;
 };
 

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "daemon/identity/identifier.h"
+#include "daemon/outreach/rules.h"
 #include "daemon/store/event.h"
 #include "propbridge/sdk/event.h"
 
@@ -96,14 +97,8 @@ enum class OutreachReason {
   kMatterReopened = 4,          // a matter closed once and open again
 };
 
-struct OutreachRules {
-  std::chrono::hours complaint_sla{24};
-  std::chrono::days new_occupant_window{30};
-  std::chrono::days quiet_period{90};
-};
-
 struct OutreachQuery {
-  OutreachRules rules;
+  outreach::Rules rules;
   Micros now;
   std::string community;                // empty: every community
   std::vector<OutreachReason> reasons;  // empty: every reason

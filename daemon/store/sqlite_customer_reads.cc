@@ -331,7 +331,7 @@ std::vector<OutreachItem> OutreachItems(const OutreachQuery& query, std::int64_t
                                         const std::string& community,
                                         const std::vector<Period>& periods,
                                         const EventFigures& events) {
-  const OutreachRules& rules = query.rules;
+  const outreach::Rules& rules = query.rules;
   const Micros now = query.now;
   std::vector<OutreachItem> items;
   auto wants = [&](OutreachReason reason) {
