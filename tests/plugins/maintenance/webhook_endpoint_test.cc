@@ -1,6 +1,6 @@
 // The endpoint over real HTTP, with a context standing in for the daemon, so that a test can
 // hold an emit in flight or make it fail.
-#include "webhook_endpoint.h"
+#include "plugins/maintenance/webhook_endpoint.h"
 
 #include <dirent.h>
 #include <gtest/gtest.h>
@@ -85,7 +85,7 @@ class FakeContext final : public sdk::Context, private sdk::Logger {
 
   const std::string name_ = "maintenance";
   const std::string time_zone_ = "Asia/Shanghai";
-  const sdk::Settings settings_;
+  const sdk::Settings settings_{};
   const std::optional<std::string> checkpoint_;
   std::mutex mu_;
   std::condition_variable changed_;
