@@ -4,6 +4,7 @@
 # its seed corpus (fuzz/corpus/<name>/) in the build folder: what the fuzzers add never lands in
 # the tree. Fails on any crash, leak, time-out, memory blow-up or sanitizer report, and prints
 # the input that shows it; add that input to the corpus once the bug is fixed.
+# The build folder may be scripts/check.sh's checked tree, whose other settings it keeps.
 # Usage: scripts/fuzz.sh [build-folder] [seconds-per-target]   (defaults: build-fuzz, 30)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,7 +14,7 @@ seconds=${2:-30}
 
 scripts/install-deps.sh
 CC=clang CXX=clang++ cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-  -DPROPBRIDGE_SANITIZE=address,undefined -DPROPBRIDGE_FUZZ=ON -DBUILD_TESTING=OFF >/dev/null
+  -DPROPBRIDGE_SANITIZE=address,undefined -DPROPBRIDGE_FUZZ=ON >/dev/null
 cmake --build "$build" --target propbridge_fuzzers --parallel "$(nproc)"
 
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
