@@ -13,6 +13,9 @@
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
+extern "C" {  // glibc 2.36 declares these without C linkage
+#include <sys/pidfd.h>
+}
 
 #include <cerrno>
 #include <condition_variable>
@@ -64,14 +67,48 @@ class Outbox {
   bool closed_ ABSL_GUARDED_BY(mu_) = false;
 };
 
-std::string DescribeExit(int status) {
-  if (WIFSIGNALED(status)) {
-    int signal = WTERMSIG(status);
-    return "killed by signal " + std::to_string(signal) + " (" + strsignal(signal) + ")";
+std::string DescribeExit(const siginfo_t& info) {
+  switch (info.si_code) {
+    case CLD_KILLED:
+    case CLD_DUMPED:
+      return "killed by signal " + std::to_string(info.si_status) + " (" +
+             strsignal(info.si_status) + ")";
+    case CLD_EXITED:
+      return "exited with code " + std::to_string(info.si_status);
+    default:
+      return "ended with status " + std::to_string(info.si_status);
   }
-  if (WIFEXITED(status)) return "exited with code " + std::to_string(WEXITSTATUS(status));
-  return "ended with status " + std::to_string(status);
 }
+
+// A host process held by a pidfd rather than by its id: a signal through it reaches that
+// process or, once the process is reaped, none, never a later one that was given the same id.
+// Thread-safe; the descriptor is closed on destruction, once.
+class HostProcess {
+ public:
+  HostProcess(pid_t pid, int pidfd) : pid_(pid), pidfd_(pidfd) {}
+  ~HostProcess() { ::close(pidfd_); }
+  HostProcess(const HostProcess&) = delete;
+  HostProcess& operator=(const HostProcess&) = delete;
+
+  pid_t pid() const { return pid_; }
+
+  void Kill() const { ::pidfd_send_signal(pidfd_, SIGKILL, nullptr, 0); }
+
+  // Blocks until the process ends, reaps it and says how it ended. Call once.
+  std::string Reap() const {
+    siginfo_t info{};
+    while (::waitid(P_PIDFD, static_cast<id_t>(pidfd_), &info, WEXITED) < 0) {
+      if (errno != EINTR) {
+        return std::string("ended, but cannot be waited for: ") + std::strerror(errno);
+      }
+    }
+    return DescribeExit(info);
+  }
+
+ private:
+  const pid_t pid_;  // for people to read: never signalled, never waited for
+  const int pidfd_;
+};
 
 // A sanitizer reserves terabytes of address space for its shadow memory: no address-space
 // limit leaves room for it, so a sanitizer build (for tests only) runs hosts without one.
@@ -85,7 +122,7 @@ constexpr bool kSanitized = false;
 
 // Starts the host with `socket` as its descriptor 3. Everything the child does between fork
 // and exec is async-signal-safe: the daemon has other threads.
-Result<pid_t> Spawn(const RunSpec& spec, int socket) {
+Result<std::unique_ptr<HostProcess>> Spawn(const RunSpec& spec, int socket) {
   const config::PluginConfig& plugin = *spec.plugin;
   std::string executable = spec.host_executable.string();
   // A failed execve shows only as the child's exit code 127: say why before forking.
@@ -129,18 +166,28 @@ Result<pid_t> Spawn(const RunSpec& spec, int socket) {
     execve(argv[0], argv.data(), envp.data());
     _exit(127);
   }
-  return pid;
+  // Nothing reaps the child before its runner does, so until then its id is still its own.
+  int pidfd = ::pidfd_open(pid, 0);
+  if (pidfd < 0) {
+    const char* why = std::strerror(errno);
+    ::kill(pid, SIGKILL);
+    while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
+    }
+    return Internal(std::string("cannot hold a plugin host by a pidfd: ") + why);
+  }
+  return std::make_unique<HostProcess>(pid, pidfd);
 }
 
 class HostProcessRunner final : public PluginRunner {
  public:
-  HostProcessRunner(const RunSpec& spec, EmitGate& gate, RunEnded ended, pid_t pid,
+  HostProcessRunner(const RunSpec& spec, EmitGate& gate, RunEnded ended,
+                    std::unique_ptr<HostProcess> process,
                     std::unique_ptr<wire::FrameChannel> channel)
       : name_(spec.plugin->name),
         limits_(spec.plugin->limits),
         gate_(gate),
         ended_(std::move(ended)),
-        pid_(pid),
+        process_(std::move(process)),
         channel_(std::move(channel)),
         outbox_(std::make_shared<Outbox>()) {
     reader_ = std::thread([this] { ReadLoop(); });
@@ -186,11 +233,11 @@ class HostProcessRunner final : public PluginRunner {
     return true;
   }
 
-  int pid() const override { return pid_; }
+  int pid() const override { return process_->pid(); }
 
  private:
   void Kill() {
-    ::kill(pid_, SIGKILL);
+    process_->Kill();
     channel_->Shutdown();
   }
 
@@ -213,10 +260,8 @@ class HostProcessRunner final : public PluginRunner {
       Handle(message);
     }
     Kill();
-    int status = 0;
-    while (::waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
-    }
-    if (why.ok()) why = Unavailable("the plugin host process " + DescribeExit(status));
+    std::string ending = process_->Reap();
+    if (why.ok()) why = Unavailable("the plugin host process " + ending);
     bool started_ok;
     {
       sync::MutexLock lock(mu_);
@@ -282,12 +327,13 @@ class HostProcessRunner final : public PluginRunner {
     }
   }
 
-  // Constant after construction; the gate, the channel and the outbox are thread-safe.
+  // Constant after construction; the gate, the process, the channel and the outbox are
+  // thread-safe.
   const std::string name_;
   const config::PluginLimits limits_;
   EmitGate& gate_;
   const RunEnded ended_;
-  const pid_t pid_;
+  const std::unique_ptr<HostProcess> process_;
   const std::unique_ptr<wire::FrameChannel> channel_;
   const std::shared_ptr<Outbox> outbox_;  // shared with EmitResults still in the pipeline
 
@@ -312,11 +358,11 @@ Result<std::unique_ptr<PluginRunner>> StartHostProcess(const RunSpec& spec, Emit
   if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sockets) != 0) {
     return Internal(std::string("cannot make a socket for a plugin host: ") + std::strerror(errno));
   }
-  auto pid = Spawn(spec, sockets[1]);
+  auto process = Spawn(spec, sockets[1]);
   ::close(sockets[1]);
-  if (!pid.ok()) {
+  if (!process.ok()) {
     ::close(sockets[0]);
-    return pid.status();
+    return process.status();
   }
   const config::PluginConfig& plugin = *spec.plugin;
   // A frame whose batch is over the limits is refused before it is parsed: the host sends its
@@ -342,8 +388,8 @@ Result<std::unique_ptr<PluginRunner>> StartHostProcess(const RunSpec& spec, Emit
   s.set_max_batch_events(parts.max_records);
   (void)channel->Send(start);  // a host that is already gone shows in AwaitStart
 
-  auto runner =
-      std::make_unique<HostProcessRunner>(spec, gate, std::move(ended), *pid, std::move(channel));
+  auto runner = std::make_unique<HostProcessRunner>(spec, gate, std::move(ended),
+                                                    std::move(*process), std::move(channel));
   Status started = runner->AwaitStart();
   if (!started.ok()) return started;
   return std::unique_ptr<PluginRunner>(std::move(runner));
