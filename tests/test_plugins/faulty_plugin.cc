@@ -125,6 +125,8 @@ class FaultyPlugin final : public sdk::Plugin {
   // Commits the fault; true when the run should end here.
   bool Fault(sdk::Context& context) {
     if (fault_ == "segfault") {
+      // Death by the signal itself, also where a sanitizer's handler would report and exit 1.
+      signal(SIGSEGV, SIG_DFL);
       volatile int* nowhere = nullptr;
       *nowhere = 1;
     } else if (fault_ == "abort") {
