@@ -161,6 +161,18 @@ class PropbridgectlTest : public ::testing::Test {
     return lines;
   }
 
+  // `value` without the ages of open matters, which grow by a second each second between two
+  // reads of the same customer.
+  static json WithoutAges(json value) {
+    if (value.is_object()) {
+      value.erase("age");
+      for (auto& [key, item] : value.items()) item = WithoutAges(item);
+    } else if (value.is_array()) {
+      for (auto& item : value) item = WithoutAges(item);
+    }
+    return value;
+  }
+
   static inline TempDir* dir_ = nullptr;
   static inline DaemonProcess* daemon_ = nullptr;
 };
@@ -653,14 +665,14 @@ TEST_F(PropbridgectlTest, FindPrintsOneLinePerCustomerByAccountOrPhoneInAnyForm)
   ASSERT_EQ(json_run.code, 0) << json_run.err;
   std::vector<json> found = JsonLines(json_run.out);
   ASSERT_EQ(found.size(), 1u) << json_run.out;
-  EXPECT_EQ(found[0],
-            json::parse(Ctl(Address() + "customer account:A-3001 --json").out)["customer"]);
+  json customer = json::parse(Ctl(Address() + "customer account:A-3001 --json").out);
+  EXPECT_EQ(WithoutAges(found[0]), WithoutAges(customer["customer"]));
   EXPECT_EQ(found[0]["id"], id);
   EXPECT_EQ(found[0]["identifiers"][1]["value"], "13900000000");
   EXPECT_EQ(found[0]["steps"][1]["events"], 2);
   CtlResult after = Ctl(Address() + "find account:A-3001 --json");
   ASSERT_EQ(after.code, 0) << after.err;
-  EXPECT_EQ(after.out, json_run.out);
+  EXPECT_EQ(WithoutAges(JsonLines(after.out)), WithoutAges(found));
 }
 
 TEST_F(PropbridgectlTest, FindByUnitListsItsOccupantsMostRecentFirst) {
