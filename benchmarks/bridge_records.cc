@@ -2,7 +2,7 @@
 
 #include <cstdio>
 
-#include "signature.h"
+#include "plugins/maintenance/signature.h"
 
 namespace propbridge::bench {
 namespace {

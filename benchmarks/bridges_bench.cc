@@ -31,7 +31,7 @@
 #include "daemon/ingest/pipeline.h"
 #include "daemon/store/store.h"
 #include "daemon/supervisor/plugin_supervisor.h"
-#include "vendor_api_server.h"
+#include "plugins/homeservice/sample/vendor_api_server.h"
 
 namespace propbridge::bench {
 namespace {

@@ -16,13 +16,13 @@
 #include <thread>
 #include <vector>
 
+#include "plugins/homeservice/sample/vendor_api_server.h"
 #include "propbridge/v1/admin.grpc.pb.h"
 #include "propbridge/v1/customer.grpc.pb.h"
 #include "tests/integration/billing_fixture.h"
 #include "tests/plugins/maintenance/webhook_client.h"
 #include "tests/support/daemon_process.h"
 #include "tests/support/temp_dir.h"
-#include "vendor_api_server.h"
 
 namespace propbridge::testing {
 namespace {

@@ -13,11 +13,11 @@
 #include <string>
 #include <thread>
 
+#include "plugins/homeservice/sample/vendor_api_server.h"
 #include "tests/api/api_daemon.h"
 #include "tests/integration/billing_fixture.h"
 #include "tests/support/daemon_process.h"
 #include "tests/support/temp_dir.h"
-#include "vendor_api_server.h"
 
 namespace propbridge::testing {
 namespace {

@@ -21,11 +21,11 @@
 #include <vector>
 
 #include "benchmarks/bridge_records.h"
+#include "plugins/homeservice/sample/vendor_api_server.h"
 #include "propbridge/v1/admin.grpc.pb.h"
 #include "tests/integration/billing_fixture.h"
 #include "tests/support/daemon_process.h"
 #include "tests/support/temp_dir.h"
-#include "vendor_api_server.h"
 
 namespace propbridge::testing {
 namespace {

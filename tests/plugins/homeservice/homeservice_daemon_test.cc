@@ -10,9 +10,9 @@
 #include <thread>
 
 #include "daemon/store/store.h"
+#include "plugins/homeservice/sample/vendor_api_server.h"
 #include "tests/support/daemon_process.h"
 #include "tests/support/temp_dir.h"
-#include "vendor_api_server.h"
 
 namespace propbridge::testing {
 namespace {

@@ -1,4 +1,4 @@
-#include "delivery.h"
+#include "plugins/maintenance/delivery.h"
 
 #include <gtest/gtest.h>
 

@@ -1,4 +1,4 @@
-#include "endpoint_config.h"
+#include "plugins/maintenance/endpoint_config.h"
 
 #include <gtest/gtest.h>
 #include <unistd.h>

@@ -1,4 +1,4 @@
-#include "signature.h"
+#include "plugins/maintenance/signature.h"
 
 #include <gtest/gtest.h>
 

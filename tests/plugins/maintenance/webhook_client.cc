@@ -11,7 +11,7 @@
 #include <cctype>
 #include <cerrno>
 
-#include "signature.h"
+#include "plugins/maintenance/signature.h"
 
 namespace propbridge::maintenance::testing {
 namespace {
