@@ -17,6 +17,7 @@
 #include "tests/plugins/maintenance/webhook_client.h"
 #include "tests/support/daemon_process.h"
 #include "tests/support/temp_dir.h"
+#include "tests/support/wait_until.h"
 
 namespace propbridge::maintenance::testing {
 namespace {
@@ -28,6 +29,7 @@ using nlohmann::json;
 using propbridge::testing::DaemonProcess;
 using propbridge::testing::ReadWholeTimeline;
 using propbridge::testing::TempDir;
+using propbridge::testing::WaitUntil;
 using propbridge::testing::WriteFile;
 
 class MaintenanceDaemonTest : public ::testing::Test {
@@ -59,10 +61,7 @@ class MaintenanceDaemonTest : public ::testing::Test {
     auto daemon = DaemonProcess::Start(dir_.path(), config, dir_ / "data", error);
     EXPECT_TRUE(daemon) << error;
     if (!daemon) return nullptr;
-    auto deadline = std::chrono::steady_clock::now() + 20s;
-    while (!fs::exists(PortFile()) && std::chrono::steady_clock::now() < deadline) {
-      std::this_thread::sleep_for(20ms);
-    }
+    WaitUntil([&] { return fs::exists(PortFile()); }, 20s);
     std::ifstream in(PortFile());
     std::getline(in, address_);
     EXPECT_FALSE(address_.empty()) << daemon->Log();
@@ -94,12 +93,8 @@ TEST_F(MaintenanceDaemonTest, DeliveriesReachTheTimelineOnTheirSteps) {
   // The log line comes from the plugin's process, through the daemon's, so it may follow the
   // port file by a moment.
   const std::string listening = "[maintenance] listening on " + address_;
-  for (auto deadline = std::chrono::steady_clock::now() + 5s;
-       daemon->Log().find(listening) == std::string::npos &&
-       std::chrono::steady_clock::now() < deadline;) {
-    std::this_thread::sleep_for(20ms);
-  }
-  EXPECT_NE(daemon->Log().find(listening), std::string::npos) << daemon->Log();
+  EXPECT_TRUE(WaitUntil([&] { return daemon->Log().find(listening) != std::string::npos; }, 5s))
+      << daemon->Log();
 
   EXPECT_EQ(PostSigned(address_, WorkOrderOpened("E-1")).status, 200);
   json escalated = {
@@ -267,7 +262,7 @@ TEST_F(MaintenanceDaemonTest, ABurstIsAnsweredInFullAndTheDaemonServesOn) {
   // A delivery still being read when the daemon stops does not hold the stop up.
   PartialUpload lingering(address_, WorkOrderOpened("P-3"));
   ASSERT_TRUE(lingering.connected());
-  std::this_thread::sleep_for(100ms);
+  ASSERT_TRUE(WaitUntil([&] { return ReadServerSockets(address_).CaughtUp(); }, 5s));
   auto stopping = std::chrono::steady_clock::now();
   ASSERT_EQ(daemon->Stop(SIGTERM, 15s), 0) << daemon->Log();
   EXPECT_LT(std::chrono::steady_clock::now() - stopping, 5s);
@@ -291,7 +286,7 @@ TEST_F(MaintenanceDaemonTest, SlowConnectionsKeepNoSignedDeliveryWaiting) {
   attack.limit = 40s;
   SlowSenders slow(attack);
   ASSERT_EQ(slow.connected(), 200u);
-  std::this_thread::sleep_for(500ms);
+  ASSERT_TRUE(WaitUntil([&] { return ReadServerSockets(address_).CaughtUp(); }, 10s));
 
   std::vector<std::future<Reply>> replies;
   for (int i = 0; i < 10; ++i) {
@@ -321,7 +316,7 @@ TEST_F(MaintenanceDaemonTest, SlowConnectionsBeyondTheCapMakeRoomForSignedDelive
   attack.limit = 30s;
   SlowSenders slow(attack);
   ASSERT_EQ(slow.connected(), 200u);
-  std::this_thread::sleep_for(500ms);
+  ASSERT_TRUE(WaitUntil([&] { return ReadServerSockets(address_).CaughtUp(); }, 10s));
   for (int i = 0; i < 10; ++i) {
     EXPECT_EQ(PostSigned(address_, WorkOrderOpened("L-" + std::to_string(i))).status, 200);
   }
@@ -345,13 +340,9 @@ TEST_F(MaintenanceDaemonTest, OneAddressGetsNoMoreThanItsShareOfConnections) {
   EXPECT_EQ(PostSignedFrom("127.0.0.2", address_, WorkOrderOpened("X-other")), 200);
 
   held.clear();
-  int status = 0;
-  for (auto deadline = std::chrono::steady_clock::now() + 10s;
-       status != 200 && std::chrono::steady_clock::now() < deadline;) {
-    status = PostSignedFrom("127.0.0.3", address_, WorkOrderOpened("X-again"));
-    if (status != 200) std::this_thread::sleep_for(50ms);
-  }
-  EXPECT_EQ(status, 200);
+  EXPECT_TRUE(WaitUntil(
+      [&] { return PostSignedFrom("127.0.0.3", address_, WorkOrderOpened("X-again")) == 200; }, 10s,
+      50ms));
   std::set<std::string> ids;
   for (const auto& e : Timeline(*daemon, "account:A-1001")) ids.insert(e.source_event_id());
   EXPECT_EQ(ids, (std::set<std::string>{"X-other", "X-again"}));
@@ -386,13 +377,14 @@ TEST_F(MaintenanceDaemonTest, TheSampleDeliveriesLineUpWithTheBillingSamples) {
 
   std::vector<v1::TimelineEvent> events;
   std::set<std::string> sources;
-  for (auto deadline = std::chrono::steady_clock::now() + 20s;
-       sources.size() < 2 && std::chrono::steady_clock::now() < deadline;) {
-    events = Timeline(*daemon, "account:A-1001");
-    sources.clear();
-    for (const auto& e : events) sources.insert(e.source());
-    std::this_thread::sleep_for(50ms);
-  }
+  WaitUntil(
+      [&] {
+        events = Timeline(*daemon, "account:A-1001");
+        sources.clear();
+        for (const auto& e : events) sources.insert(e.source());
+        return sources.size() >= 2;
+      },
+      20s, 50ms);
   EXPECT_EQ(sources, (std::set<std::string>{"billing", "maintenance"}));
   std::size_t repairs = 0;
   for (const auto& e : events) repairs += e.matter_id() == "wo:WO-20261012-0031";

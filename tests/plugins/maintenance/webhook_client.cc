@@ -10,6 +10,8 @@
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
+#include <cstdio>
+#include <fstream>
 
 #include "plugins/maintenance/signature.h"
 
@@ -180,6 +182,35 @@ int PostSignedFrom(const std::string& source, const std::string& address,
   RawConnection connection(address, source);
   if (!connection.Send(SignedRequest(address, delivery))) return 0;
   return connection.AwaitStatus();
+}
+
+ServerSockets ReadServerSockets(const std::string& address) {
+  auto [host, port] = Split(address);
+  in_addr ip{};
+  ServerSockets server;
+  if (inet_pton(AF_INET, host.c_str(), &ip) != 1) return server;
+  std::ifstream table("/proc/net/tcp");
+  std::string line;
+  std::getline(table, line);  // the column names
+  while (std::getline(table, line)) {
+    // "sl: local_ip:local_port remote_ip:remote_port state tx_queue:rx_queue ...", in hex; the
+    // address as the 32-bit number it is in memory.
+    unsigned local_ip = 0, local_port = 0, state = 0;
+    unsigned long tx_queue = 0, rx_queue = 0;
+    if (std::sscanf(line.c_str(), " %*d: %X:%X %*X:%*X %X %lX:%lX", &local_ip, &local_port, &state,
+                    &tx_queue, &rx_queue) != 5 ||
+        local_ip != ip.s_addr || static_cast<int>(local_port) != port) {
+      continue;
+    }
+    constexpr unsigned kListen = 0x0A;
+    if (state == kListen) {
+      server.listening = true;
+      server.unaccepted += rx_queue;  // for a listening socket, its queue of connections
+    } else {
+      server.unread_bytes += rx_queue;
+    }
+  }
+  return server;
 }
 
 PartialUpload::PartialUpload(const std::string& address, const nlohmann::json& delivery)

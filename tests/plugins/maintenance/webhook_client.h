@@ -76,6 +76,19 @@ class RawConnection {
 int PostSignedFrom(const std::string& source, const std::string& address,
                    const nlohmann::json& delivery);
 
+// What the kernel's table of TCP sockets (/proc/net/tcp) shows of the server on "HOST:PORT"
+// (IPv4), so that a test can wait until the server has taken in what it was sent.
+struct ServerSockets {
+  bool listening = false;
+  // Connections that wait to be accepted, and bytes sent to the server that it has not read.
+  std::size_t unaccepted = 0;
+  std::size_t unread_bytes = 0;
+
+  // Whether the server listens, and has taken in everything sent to it.
+  bool CaughtUp() const { return listening && unaccepted == 0 && unread_bytes == 0; }
+};
+ServerSockets ReadServerSockets(const std::string& address);
+
 // A signed delivery whose body is sent in two halves: the headers and the first half at
 // construction, the rest on Finish. Until then the server is reading it.
 class PartialUpload {

@@ -16,18 +16,21 @@
 #include <vector>
 
 #include "tests/plugins/maintenance/webhook_client.h"
+#include "tests/support/wait_until.h"
 
 namespace propbridge::maintenance {
 namespace {
 
 using namespace std::chrono_literals;
 using nlohmann::json;
+using propbridge::testing::WaitUntil;
 using testing::kSecret;
 using testing::PartialUpload;
 using testing::Post;
 using testing::PostSigned;
 using testing::PostSignedFrom;
 using testing::RawConnection;
+using testing::ReadServerSockets;
 using testing::Reply;
 using testing::SignedRequest;
 using testing::WorkOrderOpened;
@@ -230,11 +233,11 @@ TEST_F(MaintenanceEndpointTest, StopFinishesDeliveriesBeingStoredAndRefusesTheRe
   ASSERT_TRUE(context_.AwaitEmitting(1));
   PartialUpload reading(address, WorkOrderOpened("E-6"));
   ASSERT_TRUE(reading.connected());
-  std::this_thread::sleep_for(100ms);
+  ASSERT_TRUE(WaitUntil([&] { return ReadServerSockets(address).CaughtUp(); }, 5s));
 
   auto started = std::chrono::steady_clock::now();
   auto stopped = std::async(std::launch::async, [&] { endpoint->Stop(); });
-  std::this_thread::sleep_for(100ms);
+  ASSERT_TRUE(WaitUntil([&] { return !ReadServerSockets(address).listening; }, 5s));
   EXPECT_NE(PostSigned(address, WorkOrderOpened("E-7")).status, 200);
   context_.Release();
   EXPECT_EQ(storing.get().status, 200);
@@ -431,11 +434,9 @@ TEST_F(MaintenanceEndpointTest, BodiesArrivingAtOnceHoldBoundedMemory) {
     return std::count_if(arriving.begin(), arriving.end(),
                          [](const auto& upload) { return upload->Answered(); });
   };
-  for (auto deadline = std::chrono::steady_clock::now() + 5s;
-       answered() == 0 && std::chrono::steady_clock::now() < deadline;) {
-    std::this_thread::sleep_for(10ms);
-  }
-  std::this_thread::sleep_for(100ms);
+  // Once the server has read all three halves, it has refused all it will refuse.
+  ASSERT_TRUE(WaitUntil(
+      [&] { return answered() > 0 && ReadServerSockets(endpoint->address()).CaughtUp(); }, 5s));
   ASSERT_EQ(answered(), 1);
   for (auto& upload : arriving) {
     if (upload->Answered()) {
@@ -500,7 +501,7 @@ TEST_F(MaintenanceEndpointTest, StopClosesIdleAndSlowConnectionsAtOnce) {
   RawConnection silent(endpoint->address());
   RawConnection slow(endpoint->address());
   ASSERT_TRUE(slow.Send(std::string("POST ") + testing::kPath + " HTTP/1.1\r\nX-Sl"));
-  std::this_thread::sleep_for(100ms);
+  ASSERT_TRUE(WaitUntil([&] { return ReadServerSockets(endpoint->address()).CaughtUp(); }, 5s));
 
   auto started = std::chrono::steady_clock::now();
   endpoint->Stop();
