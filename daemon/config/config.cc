@@ -1,5 +1,6 @@
 #include "daemon/config/config.h"
 
+#include <arpa/inet.h>
 #include <date/tz.h>
 #include <toml++/toml.h>
 
@@ -13,8 +14,12 @@
 #include <optional>
 #include <set>
 #include <sstream>
+#include <tuple>
 #include <utility>
 
+#include "daemon/auth/authenticator.h"
+#include "daemon/auth/tls_files.h"
+#include "daemon/auth/token.h"
 #include "daemon/identity/unit_address.h"
 
 namespace propbridge::config {
@@ -426,6 +431,144 @@ Status ReadOutreach(const Reader& r, const toml::table& root, outreach::Rules& r
   return Status::Ok();
 }
 
+bool IsValidSourceName(const std::string& name) {
+  if (name.empty() || name.size() > 64) return false;
+  for (char c : name) {
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_') return false;
+  }
+  return true;
+}
+
+// [api.tls]: the files are read and checked here, so that a key that cannot be read or is
+// not the certificate's stops the start with the file named.
+Status ReadTls(const Reader& r, const toml::table& api, std::optional<auth::TlsMaterial>& out) {
+  auto table = r.Table(api, "api.", "tls", {"cert_file", "key_file", "client_ca_file"});
+  if (!table.ok()) return table.status();
+  if (*table == nullptr) return Status::Ok();
+  const std::string p = "api.tls.";
+  std::string cert_file, key_file, client_ca_file;
+  PB_RETURN_IF_ERROR(r.String(**table, p, "cert_file", cert_file));
+  PB_RETURN_IF_ERROR(r.String(**table, p, "key_file", key_file));
+  PB_RETURN_IF_ERROR(r.String(**table, p, "client_ca_file", client_ca_file));
+  if (cert_file.empty()) {
+    return r.Error(p + "cert_file", "is required: the server's PEM certificate, then its chain");
+  }
+  if (key_file.empty()) return r.Error(p + "key_file", "is required: the certificate's PEM key");
+  auth::TlsFiles files{r.Resolve(cert_file), r.Resolve(key_file),
+                       client_ca_file.empty() ? fs::path() : r.Resolve(client_ca_file)};
+  auto material = auth::ReadTls(files);
+  if (!material.ok()) return r.Error("api.tls", material.status().message());
+  out = std::move(*material);
+  return Status::Ok();
+}
+
+// The keys every [api.auth.<kind>.<name>] table has: role and personal_data.
+template <typename Rule>
+Status ReadCaller(const Reader& r, const toml::table& table, const std::string& prefix,
+                  Rule& rule) {
+  if (!table.contains("role")) {
+    return r.Error(prefix + "role", "is required: reader, operator or admin");
+  }
+  PB_RETURN_IF_ERROR(r.Choice(table, prefix, "role",
+                              {{auth::RoleName(auth::Role::kReader), auth::Role::kReader},
+                               {auth::RoleName(auth::Role::kOperator), auth::Role::kOperator},
+                               {auth::RoleName(auth::Role::kAdmin), auth::Role::kAdmin}},
+                              rule.role));
+  return r.Bool(table, prefix, "personal_data", rule.personal_data);
+}
+
+// Calls `read` with the name and table of each [api.auth.<kind>.<name>].
+template <typename Read>
+Status ForEachCaller(const Reader& r, const toml::table& auth, const char* kind, Read read) {
+  const std::string where = std::string("api.auth.") + kind;
+  auto table = r.Table(auth, "api.auth.", kind);
+  if (!table.ok()) return table.status();
+  if (*table == nullptr) return Status::Ok();
+  for (const auto& [key, node] : **table) {
+    std::string name(key.str());
+    if (!IsValidSourceName(name)) {
+      return r.Error(where + "." + name, "a name is 1-64 letters, digits, '-' or '_'");
+    }
+    if (!node.is_table()) return r.Error(where + "." + name, "must be a table");
+    PB_RETURN_IF_ERROR(read(name, *node.as_table(), where + "." + name + "."));
+  }
+  return Status::Ok();
+}
+
+// [api.auth]: tokens by their SHA-256, client certificates by subject, each with a role.
+Status ReadAuth(const Reader& r, const toml::table& api, auth::AuthRules& rules) {
+  auto table = r.Table(api, "api.", "auth", {"tokens", "certificates"});
+  if (!table.ok()) return table.status();
+  if (*table == nullptr) return Status::Ok();
+  PB_RETURN_IF_ERROR(ForEachCaller(
+      r, **table, "tokens",
+      [&](const std::string& name, const toml::table& t, const std::string& p) -> Status {
+        PB_RETURN_IF_ERROR(r.CheckKeys(t, p, {"sha256", "role", "personal_data"}));
+        auth::TokenRule& rule = rules.tokens.emplace_back();
+        rule.name = name;
+        std::string hex;
+        PB_RETURN_IF_ERROR(r.String(t, p, "sha256", hex));
+        auto hash = auth::ParseSha256Hex(hex);
+        if (!hash) {
+          return r.Error(p + "sha256",
+                         "must be the token's SHA-256 in 64 hex digits (propbridgectl auth "
+                         "hash-token makes a token and prints it), never the token itself");
+        }
+        for (const auth::TokenRule& other : rules.tokens) {
+          if (&other != &rule && auth::SameHash(other.sha256, *hash)) {
+            return r.Error(p + "sha256", "is the hash of api.auth.tokens." + other.name +
+                                             " too: give each caller a token of its own");
+          }
+        }
+        rule.sha256 = *hash;
+        return ReadCaller(r, t, p, rule);
+      }));
+  PB_RETURN_IF_ERROR(ForEachCaller(
+      r, **table, "certificates",
+      [&](const std::string& name, const toml::table& t, const std::string& p) -> Status {
+        PB_RETURN_IF_ERROR(r.CheckKeys(t, p, {"subject", "role", "personal_data"}));
+        auth::CertificateRule& rule = rules.certificates.emplace_back();
+        rule.name = name;
+        std::string text;
+        PB_RETURN_IF_ERROR(r.String(t, p, "subject", text));
+        auto subject = auth::ParseSubject(text);
+        if (!subject.ok()) return r.Error(p + "subject", subject.status().message());
+        for (const auth::CertificateRule& other : rules.certificates) {
+          if (&other != &rule && other.field == subject->first && other.value == subject->second) {
+            return r.Error(p + "subject",
+                           "names the same certificates as api.auth.certificates." + other.name);
+          }
+        }
+        std::tie(rule.field, rule.value) = std::move(*subject);
+        return ReadCaller(r, t, p, rule);
+      }));
+  return Status::Ok();
+}
+
+// Timelines hold personal data: a port that other hosts reach needs TLS, and tokens need TLS
+// wherever they cross a network.
+Status CheckExposure(const Reader& r, const Config& config) {
+  if (!config.auth.certificates.empty() &&
+      (!config.tls || config.tls->files.client_ca_file.empty())) {
+    return r.Error("api.auth.certificates",
+                   "needs api.tls.client_ca_file, the CA that signs client certificates: without "
+                   "it no client presents one");
+  }
+  if (config.tls || ServesLoopbackOnly(config.listen)) return Status::Ok();
+  if (!config.auth.empty()) {
+    return r.Error("listen", "'" + config.listen +
+                                 "' reaches other hosts, and [api.auth] without [api.tls] "
+                                 "would send its tokens over the network in clear text: set "
+                                 "[api.tls], or listen on 127.0.0.1");
+  }
+  if (config.allow_insecure_remote) return Status::Ok();
+  return r.Error("listen", "'" + config.listen +
+                               "' reaches other hosts, but the API has neither TLS nor auth and "
+                               "timelines hold personal data: set [api.tls] and [api.auth] (see "
+                               "\"Serving other hosts\" in the README), listen on 127.0.0.1, or "
+                               "set [api] allow_insecure_remote = true to serve it unprotected");
+}
+
 Result<PluginConfig> ReadPlugin(const Reader& r, const Config& config, std::string name,
                                 const toml::table& table) {
   std::string prefix = "plugins." + name + ".";
@@ -469,15 +612,24 @@ Result<PluginConfig> ReadPlugin(const Reader& r, const Config& config, std::stri
   return plugin;
 }
 
-bool IsValidSourceName(const std::string& name) {
-  if (name.empty() || name.size() > 64) return false;
-  for (char c : name) {
-    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_') return false;
-  }
-  return true;
-}
-
 }  // namespace
+
+bool ServesLoopbackOnly(std::string_view listen) {
+  if (listen.starts_with("unix:") || listen.starts_with("unix-abstract:")) return true;
+  std::string host(listen.substr(0, listen.rfind(':')));
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  if (host == "localhost") return true;
+  in_addr v4{};
+  if (inet_pton(AF_INET, host.c_str(), &v4) == 1) return (ntohl(v4.s_addr) >> 24) == 127;
+  in6_addr v6{};
+  if (inet_pton(AF_INET6, host.c_str(), &v6) == 1) {
+    if (IN6_IS_ADDR_LOOPBACK(&v6)) return true;
+    return IN6_IS_ADDR_V4MAPPED(&v6) && v6.s6_addr[12] == 127;
+  }
+  return false;
+}
 
 std::optional<sdk::Step> ParseStep(std::string_view name) {
   std::string n = Upper(name);
@@ -533,9 +685,10 @@ Result<Config> ParseConfig(const std::string& toml_text, const fs::path& file) {
     PB_RETURN_IF_ERROR(r.PositiveInt(*ingest->as_table(), "ingest.", "queue_capacity", capacity));
     config.queue_capacity = static_cast<std::size_t>(capacity);
   }
-  auto api = r.Table(root, "", "api",
-                     {"max_watches", "watch_buffer_events", "max_watches_per_client",
-                      "scan_threads", "scan_queue", "read_wait_ms"});
+  auto api =
+      r.Table(root, "", "api",
+              {"max_watches", "watch_buffer_events", "max_watches_per_client", "scan_threads",
+               "scan_queue", "read_wait_ms", "allow_insecure_remote", "tls", "auth"});
   if (!api.ok()) return api.status();
   if (*api != nullptr) {
     PB_RETURN_IF_ERROR(r.Whole(**api, "api.", "max_watches", 1, config.max_watches, 100000));
@@ -547,7 +700,12 @@ Result<Config> ParseConfig(const std::string& toml_text, const fs::path& file) {
     PB_RETURN_IF_ERROR(r.Whole(**api, "api.", "scan_threads", 1, config.scan_threads, 64));
     PB_RETURN_IF_ERROR(r.Whole(**api, "api.", "scan_queue", 0, config.scan_queue, 10000));
     PB_RETURN_IF_ERROR(r.Whole(**api, "api.", "read_wait_ms", 1, config.read_wait, 60000));
+    PB_RETURN_IF_ERROR(
+        r.Bool(**api, "api.", "allow_insecure_remote", config.allow_insecure_remote));
+    PB_RETURN_IF_ERROR(ReadTls(r, **api, config.tls));
+    PB_RETURN_IF_ERROR(ReadAuth(r, **api, config.auth));
   }
+  PB_RETURN_IF_ERROR(CheckExposure(r, config));
   if (const toml::node* shutdown = root.get("shutdown")) {
     if (!shutdown->is_table()) return r.Error("shutdown", "must be a table");
     PB_RETURN_IF_ERROR(r.CheckKeys(*shutdown->as_table(), "shutdown.", {"plugin_stop_timeout_ms"}));

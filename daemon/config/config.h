@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "daemon/auth/rules.h"
 #include "daemon/identity/identifier.h"
 #include "daemon/outreach/rules.h"
 #include "propbridge/sdk/event.h"
@@ -82,6 +83,14 @@ struct Config {
   std::size_t scan_queue = 8;
   // [api]: how long a read waits for a free store connection before it fails (UNAVAILABLE).
   std::chrono::milliseconds read_wait{1000};
+  // [api.tls]: the gRPC port's certificate and key (and the CA of client certificates), read
+  // and checked when the configuration is loaded; nullopt: the port is plaintext.
+  std::optional<auth::TlsMaterial> tls;
+  // [api.auth]: the callers that tokens and client certificates name; empty: everyone is admin.
+  auth::AuthRules auth;
+  // [api]: serve a listen address other hosts reach without TLS and auth. Without it, such a
+  // configuration is refused; see ServesLoopbackOnly.
+  bool allow_insecure_remote = false;
   std::vector<MappingRule> mapping;  // [mapping]: for every source
   // [identity]: which identifiers name a customer and how they link; checked with
   // identity::ValidateRules.
@@ -97,6 +106,10 @@ Result<Config> LoadConfig(const std::filesystem::path& file);
 // The same, from TOML text; `file` only names the source in messages and resolves relative
 // paths.
 Result<Config> ParseConfig(const std::string& toml_text, const std::filesystem::path& file);
+
+// Whether a listen address is reachable from this machine only: 127.0.0.0/8, ::1, localhost
+// or a Unix socket.
+bool ServesLoopbackOnly(std::string_view listen);
 
 // "KNOW" / "know" -> kKnow; nullopt for anything else.
 std::optional<sdk::Step> ParseStep(std::string_view name);
