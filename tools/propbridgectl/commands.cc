@@ -7,6 +7,7 @@
 #include <thread>
 #include <vector>
 
+#include "daemon/auth/token.h"
 #include "tools/propbridgectl/format.h"
 
 namespace propbridge::ctl {
@@ -70,9 +71,9 @@ std::optional<int64_t> ResumeId(const grpc::ClientContext& context) {
 
 }  // namespace
 
-Daemon::Daemon(std::string address)
+Daemon::Daemon(std::string address, std::shared_ptr<grpc::Channel> channel)
     : address_(std::move(address)),
-      channel_(grpc::CreateChannel(address_, grpc::InsecureChannelCredentials())),
+      channel_(std::move(channel)),
       timeline_(v1::TimelineService::NewStub(channel_)),
       admin_(v1::AdminService::NewStub(channel_)),
       customers_(v1::CustomerService::NewStub(channel_)) {}
@@ -87,8 +88,15 @@ int Daemon::Fail(const grpc::Status& status) const {
       std::cerr << "propbridgectl: cannot reach propbridged at " << address_ << ": "
                 << status.error_message()
                 << "\nIs it running? Give its address with --address HOST:PORT or "
-                   "PROPBRIDGE_ADDRESS.\n";
+                   "PROPBRIDGE_ADDRESS. If it serves TLS, give its CA with --tls-ca, and a client "
+                   "certificate with --tls-cert and --tls-key if it asks for one.\n";
       return kExitUnreachable;
+    case grpc::StatusCode::UNAUTHENTICATED:
+      std::cerr << "propbridgectl: propbridged at " << address_
+                << " does not know who is calling: " << status.error_message()
+                << "\nGive a token with --token-file or PROPBRIDGE_TOKEN_FILE, or a client "
+                   "certificate with --tls-cert and --tls-key.\n";
+      return kExitDaemonError;
     case grpc::StatusCode::DEADLINE_EXCEEDED:
       std::cerr << "propbridgectl: propbridged at " << address_ << " did not answer within "
                 << kCallTimeout.count() << " s\n";
@@ -440,6 +448,22 @@ int RunSplitCustomer(Daemon& daemon, int64_t merge_id, const MergeNote& note, bo
   v1::SplitCustomerResponse response;
   grpc::Status status = daemon.admin().SplitCustomer(&context, request, &response);
   return PrintMerge(daemon, status, response.merge(), json);
+}
+
+int RunHashToken() {
+  auto token = auth::NewToken();
+  if (!token.ok()) {
+    std::cerr << "propbridgectl: " << token.status().message() << "\n";
+    return kExitDaemonError;
+  }
+  std::cout << "token:  " << *token << "\n"
+            << "sha256: " << auth::ToHex(auth::HashToken(*token)) << "\n";
+  std::cerr << "\nThe token is for the client: keep it in a file only the client can read, and "
+               "give\nthat file with --token-file (or PROPBRIDGE_TOKEN_FILE). It is not kept "
+               "anywhere else.\nThe sha256 is for the daemon's configuration:\n"
+               "  [api.auth.tokens.<name>]\n  role = \"reader\"  # or operator, admin\n"
+               "  sha256 = \"<the sha256 above>\"\n";
+  return kExitOk;
 }
 
 }  // namespace propbridge::ctl

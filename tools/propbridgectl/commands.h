@@ -25,10 +25,10 @@ enum ExitCode : int {
   kExitWatchFellBehind = 4,
 };
 
-// One channel to propbridged at `address`, and the stubs on it.
+// One channel to propbridged at `address` (see OpenChannel), and the stubs on it.
 class Daemon {
  public:
-  explicit Daemon(std::string address);
+  Daemon(std::string address, std::shared_ptr<grpc::Channel> channel);
 
   const std::string& address() const { return address_; }
   v1::TimelineService::Stub& timeline() { return *timeline_; }
@@ -109,5 +109,7 @@ int RunOutreach(Daemon& daemon, const OutreachOptions& options);
 int RunLinkCustomers(Daemon& daemon, const std::string& customer, const std::string& other_customer,
                      const MergeNote& note, bool json);
 int RunSplitCustomer(Daemon& daemon, int64_t merge_id, const MergeNote& note, bool json);
+// Prints a new random token and its SHA-256, for [api.auth.tokens.<name>]; needs no daemon.
+int RunHashToken();
 
 }  // namespace propbridge::ctl

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "tools/propbridgectl/commands.h"
+#include "tools/propbridgectl/connection.h"
 #include "tools/propbridgectl/filter.h"
 
 namespace {
@@ -135,10 +136,24 @@ CLI::Validator TimeValidator() {
 }
 
 // On the program and on each command, so that they may come before or after the command.
-void AddCommonOptions(CLI::App& command, std::string& address, bool& json) {
-  command.add_option("--address", address, "The daemon, HOST:PORT")
+void AddCommonOptions(CLI::App& command, ctl::Connection& connection, bool& json) {
+  command.add_option("--address", connection.address, "The daemon, HOST:PORT")
       ->envname("PROPBRIDGE_ADDRESS")
       ->capture_default_str();
+  command
+      .add_option("--tls-ca", connection.tls_ca,
+                  "Speak TLS, verifying the daemon with this CA's PEM certificate")
+      ->envname("PROPBRIDGE_TLS_CA");
+  command
+      .add_option("--tls-cert", connection.tls_cert,
+                  "Speak TLS, presenting this PEM client certificate (with --tls-key)")
+      ->envname("PROPBRIDGE_TLS_CERT");
+  command.add_option("--tls-key", connection.tls_key, "The client certificate's PEM key")
+      ->envname("PROPBRIDGE_TLS_KEY");
+  command
+      .add_option("--token-file", connection.token_file,
+                  "Send the bearer token this file holds with every call")
+      ->envname("PROPBRIDGE_TOKEN_FILE");
   command.add_flag("--json", json, "Print JSON for scripts instead of a table");
 }
 
@@ -193,13 +208,14 @@ bool HasFilter(const ctl::FilterFlags& flags) {
 
 int main(int argc, char** argv) {
   tzset();
-  std::string address = "127.0.0.1:50051";
+  ctl::Connection connection;
+  connection.address = "127.0.0.1:50051";
   bool json = false;
 
   CLI::App app("Reads and follows customer timelines, and inspects propbridged, over gRPC.",
                "propbridgectl");
   app.require_subcommand(1);
-  AddCommonOptions(app, address, json);
+  AddCommonOptions(app, connection, json);
   app.footer(Footer({kExitCodes, "\nRun 'propbridgectl COMMAND --help' for a command's options."}));
 
   ctl::TimelineOptions timeline;
@@ -209,7 +225,7 @@ int main(int argc, char** argv) {
   timeline_command
       ->add_option("CUSTOMER", timeline.customer, "The customer's key, e.g. account:A-1001")
       ->required();
-  AddCommonOptions(*timeline_command, address, json);
+  AddCommonOptions(*timeline_command, connection, json);
   AddFilterOptions(*timeline_command, timeline_filter);
   timeline_command->add_flag("--oldest-first", timeline.oldest_first,
                              "The customer's history from the beginning");
@@ -223,7 +239,7 @@ int main(int argc, char** argv) {
       app.add_subcommand("watch", "Events as they are stored: one customer's, or everyone's");
   watch_command->add_option("CUSTOMER", watch.customer,
                             "The customer's key; leave it out to follow every customer");
-  AddCommonOptions(*watch_command, address, json);
+  AddCommonOptions(*watch_command, connection, json);
   AddFilterOptions(*watch_command, watch_filter);
   auto* after_id_option =
       watch_command
@@ -239,7 +255,7 @@ int main(int argc, char** argv) {
 
   auto* plugins_command =
       app.add_subcommand("plugins", "Every configured plugin instance and its state");
-  AddCommonOptions(*plugins_command, address, json);
+  AddCommonOptions(*plugins_command, connection, json);
   plugins_command->footer(Footer({kPluginsJson, kExitCodes}));
   std::string plugin_name;
   auto* restart_command = plugins_command->add_subcommand(
@@ -249,14 +265,14 @@ int main(int argc, char** argv) {
   for (CLI::App* command : {restart_command, stop_command}) {
     command->add_option("NAME", plugin_name, "The instance's name in the configuration")
         ->required();
-    AddCommonOptions(*command, address, json);
+    AddCommonOptions(*command, connection, json);
     command->footer(Footer({kPluginsJson, kExitCodes}));
   }
 
   ctl::QuarantineOptions quarantine;
   auto* quarantine_command = app.add_subcommand(
       "quarantine", "Records that did not make it onto the timeline, newest first, and why");
-  AddCommonOptions(*quarantine_command, address, json);
+  AddCommonOptions(*quarantine_command, connection, json);
   quarantine_command->add_option("--source", quarantine.source,
                                  "Only this source's records (a plugin instance name)");
   AddPagingOptions(*quarantine_command, quarantine.page_size, quarantine.page_token,
@@ -269,7 +285,7 @@ int main(int argc, char** argv) {
   customer_command
       ->add_option("CUSTOMER", customer, "customer:<id> or an identifier, e.g. account:A-1001")
       ->required();
-  AddCommonOptions(*customer_command, address, json);
+  AddCommonOptions(*customer_command, connection, json);
   customer_command->footer(Footer({kCustomerRefs, kCustomerJson, kExitCodes}));
 
   std::string identifier;
@@ -279,14 +295,14 @@ int main(int argc, char** argv) {
       ->add_option("IDENTIFIER", identifier,
                    "<type>:<value>, e.g. phone:13800138001 or unit:3-2-1202")
       ->required();
-  AddCommonOptions(*find_command, address, json);
+  AddCommonOptions(*find_command, connection, json);
   find_command->footer(Footer({kFindRefs, kFindJson, kExitCodes}));
 
   ctl::OutreachOptions outreach;
   std::vector<std::string> outreach_reasons;
   auto* outreach_command =
       app.add_subcommand("outreach", "Customers who need a contact now, and why, by customer");
-  AddCommonOptions(*outreach_command, address, json);
+  AddCommonOptions(*outreach_command, connection, json);
   outreach_command->add_option("--community", outreach.community,
                                "Only customers whose unit is in this community");
   outreach_command
@@ -301,7 +317,7 @@ int main(int argc, char** argv) {
   auto* customers_command =
       app.add_subcommand("customers", "Join two customers that are one person, or undo a merge");
   customers_command->require_subcommand(1);
-  AddCommonOptions(*customers_command, address, json);
+  AddCommonOptions(*customers_command, connection, json);
   ctl::MergeNote note;
   std::string other_customer;
   int64_t merge_id = 0;
@@ -320,10 +336,17 @@ int main(int argc, char** argv) {
     command->add_option("--actor", note.actor, "Who asks, e.g. ops:li.wei (kept with the merge)")
         ->required();
     command->add_option("--reason", note.reason, "Why (kept with the merge)")->required();
-    AddCommonOptions(*command, address, json);
+    AddCommonOptions(*command, connection, json);
   }
   link_command->footer(Footer({kCustomerRefs, kMergeJson, kExitCodes}));
   split_command->footer(Footer({kMergeJson, kExitCodes}));
+
+  auto* auth_command = app.add_subcommand("auth", "Credentials for the daemon's [api.auth]");
+  auth_command->require_subcommand(1);
+  auto* hash_token_command = auth_command->add_subcommand(
+      "hash-token",
+      "Print a new random token (line 'token:', for the client) and its SHA-256 (line "
+      "'sha256:', for [api.auth.tokens.<name>] in the daemon's configuration)");
 
   if (argc <= 1) {
     std::cerr << app.help();
@@ -341,7 +364,14 @@ int main(int argc, char** argv) {
     return app.exit(error) == 0 ? ctl::kExitOk : ctl::kExitUsage;
   }
 
-  ctl::Daemon daemon(address);
+  if (hash_token_command->parsed()) return ctl::RunHashToken();
+  std::string error;
+  std::shared_ptr<grpc::Channel> channel = ctl::OpenChannel(connection, error);
+  if (!channel) {
+    std::cerr << "propbridgectl: " << error << "\n";
+    return ctl::kExitUsage;
+  }
+  ctl::Daemon daemon(connection.address, std::move(channel));
   if (timeline_command->parsed()) {
     timeline.filter = timeline_filter.ToFilter();
     timeline.filtered = HasFilter(timeline_filter);
