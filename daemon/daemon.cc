@@ -49,6 +49,36 @@ void LogPluginHost(const PluginHost& host, const config::Config& config) {
   }
 }
 
+// How the API is protected, and a warning at every start when other hosts reach it
+// unprotected.
+void LogExposure(const config::Config& config) {
+  std::string tls = "plaintext";
+  if (config.tls) {
+    tls = "TLS with " + config.tls->files.cert_file.string();
+    if (!config.tls->files.client_ca_file.empty()) {
+      tls += ", client certificates signed by " + config.tls->files.client_ca_file.string();
+    }
+  }
+  std::string auth = config.auth.empty()
+                         ? "no auth: every caller is admin"
+                         : "callers known by token " + std::to_string(config.auth.tokens.size()) +
+                               ", by client certificate " +
+                               std::to_string(config.auth.certificates.size());
+  spdlog::info("API on {}: {}; {}", config.listen, tls, auth);
+  if (config::ServesLoopbackOnly(config.listen) || !config.auth.empty()) return;
+  if (!config.tls) {
+    spdlog::warn(
+        "allow_insecure_remote: {} serves other hosts in clear text to anyone, as admin, "
+        "personal data included; set [api.tls] and [api.auth] to protect it",
+        config.listen);
+  } else if (config.tls->files.client_ca_file.empty()) {
+    spdlog::warn(
+        "{} serves other hosts with TLS but no auth: anyone who connects is admin; "
+        "set [api.auth] or api.tls.client_ca_file",
+        config.listen);
+  }
+}
+
 }  // namespace
 
 Result<std::unique_ptr<Daemon>> Daemon::Start(const config::Config& config) {
@@ -91,12 +121,14 @@ Result<std::unique_ptr<Daemon>> Daemon::Start(const config::Config& config) {
   api_options.identity = std::make_shared<const identity::IdentityRules>(config.identity);
   auto server = api::GrpcServer::Start(
       config.listen, *daemon->store_, daemon->feed_, *daemon->tokens_, daemon.get(), api_options,
-      config.outreach, {.threads = config.scan_threads, .max_waiting = config.scan_queue});
+      config.outreach, {.threads = config.scan_threads, .max_waiting = config.scan_queue},
+      {.tls = config.tls, .auth = config.auth});
   if (!server.ok()) return server.status();
   daemon->server_ = std::move(*server);
   Status written = daemon->WriteListenAddress();
   if (!written.ok()) return written;
   spdlog::info("serving gRPC on port {} (store {})", daemon->port(), store_options.path.string());
+  LogExposure(config);
 
   daemon->StartPlugins();
   return daemon;

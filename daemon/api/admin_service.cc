@@ -1,5 +1,7 @@
 #include "daemon/api/admin_service.h"
 
+#include <spdlog/spdlog.h>
+
 #include <map>
 #include <string_view>
 
@@ -27,27 +29,40 @@ grpc::ServerUnaryReactor* AdminService::ListQuarantine(grpc::CallbackServerConte
 grpc::ServerUnaryReactor* AdminService::RestartPlugin(grpc::CallbackServerContext* context,
                                                       const v1::RestartPluginRequest* request,
                                                       v1::RestartPluginResponse* response) {
-  return FinishUnary(
-      context, Control(request->name(), &PluginControl::Restart, *response->mutable_plugin()));
+  return FinishChange(
+      context, "restart plugin " + request->name(),
+      Control(request->name(), &PluginControl::Restart, *response->mutable_plugin()));
 }
 
 grpc::ServerUnaryReactor* AdminService::StopPlugin(grpc::CallbackServerContext* context,
                                                    const v1::StopPluginRequest* request,
                                                    v1::StopPluginResponse* response) {
-  return FinishUnary(context,
-                     Control(request->name(), &PluginControl::Stop, *response->mutable_plugin()));
+  return FinishChange(context, "stop plugin " + request->name(),
+                      Control(request->name(), &PluginControl::Stop, *response->mutable_plugin()));
 }
 
 grpc::ServerUnaryReactor* AdminService::LinkCustomers(grpc::CallbackServerContext* context,
                                                       const v1::LinkCustomersRequest* request,
                                                       v1::LinkCustomersResponse* response) {
-  return FinishUnary(context, Link(*request, *response));
+  // Not the customers' names: a phone number may name one, and the log keeps no phone number.
+  return FinishChange(context, "link customers", Link(*request, *response));
 }
 
 grpc::ServerUnaryReactor* AdminService::SplitCustomer(grpc::CallbackServerContext* context,
                                                       const v1::SplitCustomerRequest* request,
                                                       v1::SplitCustomerResponse* response) {
-  return FinishUnary(context, Split(*request, *response));
+  return FinishChange(context, "split merge " + std::to_string(request->merge_id()),
+                      Split(*request, *response));
+}
+
+grpc::ServerUnaryReactor* AdminService::FinishChange(grpc::CallbackServerContext* context,
+                                                     const std::string& change,
+                                                     const Status& result) {
+  const auth::CallerIdentity* caller = access_.CallerOf(*context);
+  spdlog::info("{} asked by {}: {}", identity::ValidUtf8(change),
+               caller != nullptr ? caller->Describe() : "nobody",
+               result.ok() ? "done" : result.message());
+  return FinishUnary(context, result);
 }
 
 namespace {

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "daemon/api/access.h"
 #include "daemon/api/page_token.h"
 #include "daemon/identity/identifier.h"
 #include "daemon/store/store.h"
@@ -42,10 +43,14 @@ class PluginControl {
 class AdminService final : public v1::AdminService::CallbackService {
  public:
   // Without `plugins` (a server that runs none), every plugin call is NOT_FOUND. `identity`
-  // reads the customers that LinkCustomers names.
+  // reads the customers that LinkCustomers names; `access` says who asks for a change.
   AdminService(store::Store& store, const PageTokens& tokens, PluginControl* plugins,
-               std::shared_ptr<const identity::IdentityRules> identity)
-      : store_(store), tokens_(tokens), plugins_(plugins), identity_(std::move(identity)) {}
+               std::shared_ptr<const identity::IdentityRules> identity, const AccessControl& access)
+      : store_(store),
+        tokens_(tokens),
+        plugins_(plugins),
+        identity_(std::move(identity)),
+        access_(access) {}
 
   grpc::ServerUnaryReactor* ListPlugins(grpc::CallbackServerContext* context,
                                         const v1::ListPluginsRequest* request,
@@ -74,11 +79,15 @@ class AdminService final : public v1::AdminService::CallbackService {
   Status Quarantine(const v1::ListQuarantineRequest& request, v1::ListQuarantineResponse& response);
   Status Link(const v1::LinkCustomersRequest& request, v1::LinkCustomersResponse& response);
   Status Split(const v1::SplitCustomerRequest& request, v1::SplitCustomerResponse& response);
+  // Logs a change, who asked for it and how it ended, then answers the call with `result`.
+  grpc::ServerUnaryReactor* FinishChange(grpc::CallbackServerContext* context,
+                                         const std::string& change, const Status& result);
 
   store::Store& store_;
   const PageTokens& tokens_;
   PluginControl* const plugins_;
   const std::shared_ptr<const identity::IdentityRules> identity_;
+  const AccessControl& access_;
 };
 
 }  // namespace propbridge::api

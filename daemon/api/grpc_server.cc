@@ -9,13 +9,41 @@
 #include "grpc/health/v1/health.pb.h"
 
 namespace propbridge::api {
+namespace {
 
-Result<std::unique_ptr<GrpcServer>> GrpcServer::Start(const std::string& listen,
-                                                      store::Store& store, feed::ChangeFeed& feed,
-                                                      const PageTokens& tokens,
-                                                      PluginControl* plugins,
-                                                      TimelineServiceOptions options,
-                                                      outreach::Rules outreach, ScanLimits scans) {
+std::shared_ptr<grpc::ServerCredentials> CredentialsFor(const std::string& listen,
+                                                        const ServerSecurity& security,
+                                                        const AccessControl& access) {
+  std::shared_ptr<grpc::ServerCredentials> credentials;
+  if (security.tls) {
+    // gRPC 1.51 negotiates TLS 1.2 or 1.3 and nothing older.
+    grpc::SslServerCredentialsOptions options(
+        security.tls->client_ca.empty()
+            ? GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE
+            : GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
+    options.pem_root_certs = security.tls->client_ca;
+    options.pem_key_cert_pairs.push_back({security.tls->private_key, security.tls->cert_chain});
+    credentials = grpc::SslServerCredentials(options);
+  } else if (access.enabled()) {
+    // Plaintext on loopback, the only place the configuration allows auth without TLS. gRPC
+    // runs no processor on insecure credentials; local ones, which plaintext clients reach
+    // alike, run it, and refuse connections from other hosts besides.
+    credentials = grpc::experimental::LocalServerCredentials(
+        listen.starts_with("unix") ? grpc_local_connect_type::UDS
+                                   : grpc_local_connect_type::LOCAL_TCP);
+  } else {
+    return grpc::InsecureServerCredentials();
+  }
+  if (access.enabled()) credentials->SetAuthMetadataProcessor(access.Processor());
+  return credentials;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<GrpcServer>> GrpcServer::Start(
+    const std::string& listen, store::Store& store, feed::ChangeFeed& feed,
+    const PageTokens& tokens, PluginControl* plugins, TimelineServiceOptions options,
+    outreach::Rules outreach, ScanLimits scans, const ServerSecurity& security) {
   grpc::EnableDefaultHealthCheckService(true);
   // Reflection serves schemas from protobuf's generated pool; gRPC's health service brings
   // none, so the daemon links in its own copy of the standard health.proto.
@@ -23,9 +51,10 @@ Result<std::unique_ptr<GrpcServer>> GrpcServer::Start(const std::string& listen,
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
 
   std::unique_ptr<GrpcServer> server(
-      new GrpcServer(store, feed, tokens, plugins, options, outreach, scans));
+      new GrpcServer(store, feed, tokens, plugins, options, outreach, scans, security.auth));
   grpc::ServerBuilder builder;
-  builder.AddListeningPort(listen, grpc::InsecureServerCredentials(), &server->port_);
+  builder.AddListeningPort(listen, CredentialsFor(listen, security, server->access_),
+                           &server->port_);
   builder.RegisterService(&server->timeline_);
   builder.RegisterService(&server->customers_);
   builder.RegisterService(&server->admin_);

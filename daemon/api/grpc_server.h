@@ -6,33 +6,46 @@
 
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
 
+#include "daemon/api/access.h"
 #include "daemon/api/admin_service.h"
 #include "daemon/api/customer_service.h"
 #include "daemon/api/page_token.h"
 #include "daemon/api/scan_queue.h"
 #include "daemon/api/timeline_service.h"
+#include "daemon/auth/rules.h"
 #include "daemon/feed/change_feed.h"
 #include "daemon/outreach/rules.h"
 #include "daemon/store/store.h"
 
 namespace propbridge::api {
 
+// How the port is protected and who may call what.
+struct ServerSecurity {
+  // nullopt: plaintext. With a client CA, every client must present a certificate it signed.
+  std::optional<auth::TlsMaterial> tls;
+  // Empty: every caller is an admin. Else every call but the open ones needs a credential, and
+  // without TLS `listen` must be a loopback address.
+  auth::AuthRules auth;
+};
+
 class GrpcServer {
  public:
   // `listen` is host:port; port 0 picks a free port (see port()). What it is given must
   // outlive the server. `scans` bounds ListOutreach and GetCommunityFigures.
-  static Result<std::unique_ptr<GrpcServer>> Start(const std::string& listen, store::Store& store,
-                                                   feed::ChangeFeed& feed, const PageTokens& tokens,
-                                                   PluginControl* plugins,
-                                                   TimelineServiceOptions options = {},
-                                                   outreach::Rules outreach = {},
-                                                   ScanLimits scans = {});
+  static Result<std::unique_ptr<GrpcServer>> Start(
+      const std::string& listen, store::Store& store, feed::ChangeFeed& feed,
+      const PageTokens& tokens, PluginControl* plugins, TimelineServiceOptions options = {},
+      outreach::Rules outreach = {}, ScanLimits scans = {}, const ServerSecurity& security = {});
 
   ~GrpcServer();
 
   int port() const { return port_; }
+
+  // Who calls: for handlers, and for what is recorded of a call.
+  const AccessControl& access() const { return access_; }
 
   // Stops taking calls, waits for running ones until the deadline, then cancels the rest.
   void Shutdown(std::chrono::system_clock::time_point deadline);
@@ -40,12 +53,14 @@ class GrpcServer {
  private:
   GrpcServer(store::Store& store, feed::ChangeFeed& feed, const PageTokens& tokens,
              PluginControl* plugins, const TimelineServiceOptions& options,
-             const outreach::Rules& outreach, const ScanLimits& scans)
-      : timeline_(store, feed, tokens, options),
+             const outreach::Rules& outreach, const ScanLimits& scans, const auth::AuthRules& auth)
+      : access_(auth),
+        timeline_(store, feed, tokens, options),
         customers_(store, {options.identity, outreach, scans}),
-        admin_(store, tokens, plugins, options.identity) {}
+        admin_(store, tokens, plugins, options.identity, access_) {}
 
-  // Services outlive the server that dispatches to them.
+  // Services outlive the server that dispatches to them, and the access control the services.
+  AccessControl access_;
   TimelineService timeline_;
   CustomerService customers_;
   AdminService admin_;

@@ -1,0 +1,165 @@
+#include "daemon/api/access.h"
+
+#include <grpc/grpc_security_constants.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <array>
+#include <cctype>
+
+namespace propbridge::api {
+namespace {
+
+using auth::Role;
+using Metadata = std::multimap<grpc::string_ref, grpc::string_ref>;
+
+// The table. README.md shows the same in "Serving other hosts"; tests/auth checks every
+// method the daemon serves against it.
+constexpr std::array<MethodAccess, 15> kMethods = {{
+    {"/propbridge.v1.TimelineService/GetTimeline", Role::kReader},
+    {"/propbridge.v1.TimelineService/WatchTimeline", Role::kReader},
+    {"/propbridge.v1.CustomerService/GetCustomer", Role::kReader},
+    {"/propbridge.v1.CustomerService/FindCustomers", Role::kReader},
+    {"/propbridge.v1.CustomerService/ListOutreach", Role::kReader},
+    {"/propbridge.v1.CustomerService/GetCommunityFigures", Role::kReader},
+    {"/propbridge.v1.AdminService/ListPlugins", Role::kOperator},
+    {"/propbridge.v1.AdminService/ListQuarantine", Role::kOperator},
+    {"/propbridge.v1.AdminService/RestartPlugin", Role::kOperator},
+    {"/propbridge.v1.AdminService/StopPlugin", Role::kOperator},
+    {"/propbridge.v1.AdminService/LinkCustomers", Role::kAdmin},
+    {"/propbridge.v1.AdminService/SplitCustomer", Role::kAdmin},
+    {"/grpc.health.v1.Health/Check", std::nullopt},
+    {"/grpc.health.v1.Health/Watch", std::nullopt},
+    // Any caller at all: every role is a reader at least.
+    {"/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo", Role::kReader},
+}};
+
+std::string_view View(grpc::string_ref ref) { return {ref.data(), ref.size()}; }
+
+Status Unauthenticated(std::string message) {
+  return Status(StatusCode::kUnauthenticated, std::move(message));
+}
+
+bool StartsWithNoCase(std::string_view text, std::string_view prefix) {
+  return text.size() >= prefix.size() &&
+         std::equal(prefix.begin(), prefix.end(), text.begin(), [](char a, char b) {
+           return std::tolower(static_cast<unsigned char>(a)) ==
+                  std::tolower(static_cast<unsigned char>(b));
+         });
+}
+
+// What a verified client certificate says, from the connection's auth context; nullopt when
+// the client presented none.
+std::optional<auth::PeerCertificate> PeerCertificateOf(const grpc::AuthContext& peer) {
+  auth::PeerCertificate certificate;
+  for (const grpc::string_ref& value : peer.FindPropertyValues(GRPC_X509_CN_PROPERTY_NAME)) {
+    certificate.common_name = std::string(View(value));
+  }
+  static constexpr std::array<std::pair<auth::SubjectField, const char*>, 4> kNames = {{
+      {auth::SubjectField::kDns, GRPC_PEER_DNS_PROPERTY_NAME},
+      {auth::SubjectField::kUri, GRPC_PEER_URI_PROPERTY_NAME},
+      {auth::SubjectField::kEmail, GRPC_PEER_EMAIL_PROPERTY_NAME},
+      {auth::SubjectField::kIp, GRPC_PEER_IP_PROPERTY_NAME},
+  }};
+  for (const auto& [field, property] : kNames) {
+    for (const grpc::string_ref& value : peer.FindPropertyValues(property)) {
+      certificate.alternative_names.emplace_back(field, std::string(View(value)));
+    }
+  }
+  if (certificate.common_name.empty() && certificate.alternative_names.empty()) {
+    return std::nullopt;
+  }
+  return certificate;
+}
+
+// The caller that a call's credential names: its bearer token when it sends one (a token
+// that is not known is refused, whatever certificate comes with it), else its client
+// certificate.
+Result<const auth::CallerIdentity*> Identify(const auth::Authenticator& authenticator,
+                                             const Metadata& metadata,
+                                             const grpc::AuthContext& peer) {
+  auto [first, last] = metadata.equal_range("authorization");
+  if (first != last) {
+    if (std::next(first) != last)
+      return Unauthenticated("send one authorization header, not several");
+    std::string_view value = View(first->second);
+    constexpr std::string_view kScheme = "Bearer ";
+    if (!StartsWithNoCase(value, kScheme)) {
+      return Unauthenticated("the authorization header must be 'Bearer <token>'");
+    }
+    const auth::CallerIdentity* caller = authenticator.ByToken(value.substr(kScheme.size()));
+    if (caller == nullptr) return Unauthenticated("the bearer token is not one this daemon knows");
+    return caller;
+  }
+  if (auto certificate = PeerCertificateOf(peer)) return authenticator.ByCertificate(*certificate);
+  return Unauthenticated(
+      "this daemon needs a credential: send the header 'authorization: Bearer <token>' or "
+      "present a client certificate");
+}
+
+class Processor final : public grpc::AuthMetadataProcessor {
+ public:
+  explicit Processor(std::shared_ptr<const auth::Authenticator> authenticator)
+      : authenticator_(std::move(authenticator)) {}
+
+  // A hash and a few comparisons: no reason to hop to another thread.
+  bool IsBlocking() const override { return false; }
+
+  grpc::Status Process(const InputMetadata& metadata, grpc::AuthContext* peer, OutputMetadata*,
+                       OutputMetadata*) override {
+    auto path = metadata.find(":path");
+    std::string_view method = path == metadata.end() ? "" : View(path->second);
+    const MethodAccess* access = FindMethod(method);
+    if (access != nullptr && !access->role) return grpc::Status::OK;
+
+    auto caller = Identify(*authenticator_, metadata, *peer);
+    if (!caller.ok()) {
+      spdlog::warn("refused {}: {}", method, caller.status().message());
+      return grpc::Status(grpc::StatusCode::UNAUTHENTICATED, caller.status().message());
+    }
+    const auth::CallerIdentity& who = **caller;
+    if (access == nullptr) {
+      spdlog::warn("refused {} to {}: no role may call a method the daemon does not list", method,
+                   who.Describe());
+      return grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
+                          std::string(method) + " is not a method of this daemon");
+    }
+    if (!who.Allows(*access->role)) {
+      std::string why = std::string(method) + " needs the " +
+                        std::string(auth::RoleName(*access->role)) + " role; " + who.Describe() +
+                        " is " + std::string(auth::RoleName(who.role));
+      spdlog::warn("denied: {}", why);
+      return grpc::Status(grpc::StatusCode::PERMISSION_DENIED, why);
+    }
+    return grpc::Status::OK;
+  }
+
+ private:
+  const std::shared_ptr<const auth::Authenticator> authenticator_;
+};
+
+}  // namespace
+
+std::span<const MethodAccess> MethodTable() { return kMethods; }
+
+const MethodAccess* FindMethod(std::string_view method) {
+  for (const MethodAccess& access : kMethods) {
+    if (access.method == method) return &access;
+  }
+  return nullptr;
+}
+
+AccessControl::AccessControl(const auth::AuthRules& rules)
+    : authenticator_(std::make_shared<const auth::Authenticator>(rules)) {}
+
+std::shared_ptr<grpc::AuthMetadataProcessor> AccessControl::Processor() const {
+  return std::make_shared<api::Processor>(authenticator_);
+}
+
+const auth::CallerIdentity* AccessControl::CallerOf(const grpc::ServerContextBase& context) const {
+  if (!enabled()) return &auth::Authenticator::Anyone();
+  auto caller = Identify(*authenticator_, context.client_metadata(), *context.auth_context());
+  return caller.ok() ? *caller : nullptr;
+}
+
+}  // namespace propbridge::api
