@@ -3,7 +3,9 @@
 
 Generates the gRPC stubs from the propbridge.v1 .proto files into a temporary folder at
 start, reads every page of the customer's timeline, and then watches the customer for new
-events, resuming where it left off when the daemon ends a watch that fell behind.
+events, resuming where it left off when the daemon ends a watch that fell behind. Speaks
+TLS when given the daemon's CA (and a client certificate when the daemon asks for one), and
+sends a bearer token when given a file that holds it.
 """
 
 import argparse
@@ -54,23 +56,50 @@ def describe(pb, event):
     return f"#{event.id:<6} {local_time(event.occurred_at)}  {step:<10}  {who:<9}  {event.summary}"
 
 
-def read_timeline(pb, stub, customer, page_size):
+def read_file(path):
+    with open(path, "rb") as file:
+        return file.read()
+
+
+def open_channel(args):
+    """A TLS channel when given a CA or a client certificate, else a plaintext one."""
+    if not (args.tls_ca or args.tls_cert):
+        return grpc.insecure_channel(args.address)
+    credentials = grpc.ssl_channel_credentials(
+        root_certificates=read_file(args.tls_ca) if args.tls_ca else None,
+        private_key=read_file(args.tls_key) if args.tls_key else None,
+        certificate_chain=read_file(args.tls_cert) if args.tls_cert else None,
+    )
+    return grpc.secure_channel(args.address, credentials)
+
+
+def call_metadata(token_file):
+    """The bearer token as call metadata: it works on plaintext loopback too, where gRPC's
+    call credentials are never sent."""
+    if not token_file:
+        return ()
+    token = read_file(token_file).decode("ascii").strip()
+    return (("authorization", "Bearer " + token),)
+
+
+def read_timeline(pb, stub, customer, page_size, metadata):
     """Every event of the customer, newest first, one page after the other."""
     events = []
     request = pb.GetTimelineRequest(customer=customer, page_size=page_size)
     while True:
-        response = stub.GetTimeline(request, timeout=10)
+        response = stub.GetTimeline(request, timeout=10, metadata=metadata)
         events.extend(response.events)
         if not response.next_page_token:
             return events
         request.page_token = response.next_page_token
 
 
-def watch(pb, stub, customer, after_id, count):
+def watch(pb, stub, customer, after_id, count, metadata):
     """Prints the customer's next `count` events stored after event `after_id`."""
     received = 0
     while received < count:
-        call = stub.WatchTimeline(pb.WatchTimelineRequest(customer=customer, after_id=after_id))
+        call = stub.WatchTimeline(pb.WatchTimelineRequest(customer=customer, after_id=after_id),
+                                  metadata=metadata)
         try:
             for response in call:
                 print(describe(pb, response.event), flush=True)
@@ -102,7 +131,17 @@ def main():
                         help="then follow the customer until N new events have arrived")
     parser.add_argument("--page-size", type=int, default=100, help="events per page")
     parser.add_argument("--proto-dir", help="the folder holding propbridge/v1/*.proto")
+    parser.add_argument("--tls-ca", help="speak TLS, verifying the daemon with this CA (PEM)")
+    parser.add_argument("--tls-cert", help="speak TLS with this client certificate (PEM)")
+    parser.add_argument("--tls-key", help="the client certificate's key (PEM)")
+    parser.add_argument(
+        "--token-file",
+        default=os.environ.get("PROPBRIDGE_TOKEN_FILE"),
+        help="send the bearer token this file holds (default: $PROPBRIDGE_TOKEN_FILE)",
+    )
     args = parser.parse_args()
+    if bool(args.tls_cert) != bool(args.tls_key):
+        parser.error("--tls-cert and --tls-key go together")
 
     proto_dir = args.proto_dir or next(
         (d for d in DEFAULT_PROTO_DIRS if os.path.exists(os.path.join(d, PROTO_FILES[0]))), None)
@@ -111,10 +150,11 @@ def main():
 
     with tempfile.TemporaryDirectory() as stubs_dir:
         pb, pb_grpc = generate_stubs(proto_dir, stubs_dir)
-        with grpc.insecure_channel(args.address) as channel:
+        metadata = call_metadata(args.token_file)
+        with open_channel(args) as channel:
             stub = pb_grpc.TimelineServiceStub(channel)
             try:
-                events = read_timeline(pb, stub, args.customer, args.page_size)
+                events = read_timeline(pb, stub, args.customer, args.page_size, metadata)
                 print(f"Timeline of {args.customer}: {len(events)} events", flush=True)
                 for event in events:
                     print(describe(pb, event))
@@ -122,7 +162,7 @@ def main():
                     last_id = max((event.id for event in events), default=0)
                     print(f"Watching {args.customer} after event {last_id} "
                           f"for {args.watch} events", flush=True)
-                    watch(pb, stub, args.customer, last_id, args.watch)
+                    watch(pb, stub, args.customer, last_id, args.watch, metadata)
             except grpc.RpcError as error:
                 print(f"propbridged at {args.address} answered {error.code().name}: "
                       f"{error.details()}", file=sys.stderr)

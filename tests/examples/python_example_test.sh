@@ -117,3 +117,45 @@ grep -qF "2026-11-02 09:30  UNDERSTAND  reactive   Payment received ¥1,280.00 (
 watched=$(sed -n '/^Watching/,$p' "$work/watch.out" | tail -n +2 | wc -l)
 [ "$watched" -eq 2 ] || fail "the watch printed $watched lines, not the 2 new events"
 echo "ok: the watch printed the two new events of A-2001 and nothing else"
+
+# The same daemon and store again, now over TLS with a token: the example reads the timeline
+# with --tls-ca and --token-file, and nothing without the token.
+kill "$daemon_pid"
+wait "$daemon_pid" || true
+daemon_pid=
+(
+  cd "$work"
+  openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out ca.key
+  openssl req -x509 -new -key ca.key -out ca.crt -days 2 -subj "/CN=example test CA"
+  openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out server.key
+  openssl req -new -key server.key -out server.csr -subj "/CN=localhost"
+  printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\n' >server.ext
+  openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 2 \
+    -extfile server.ext -out server.crt
+) >"$work/openssl.out" 2>&1 || fail "openssl could not make the certificates"
+token=$(head -c 32 /dev/urandom | base64 | tr -d '=+/\n')
+printf '%s\n' "$token" >"$work/token"
+token_sha256=$(printf '%s' "$token" | sha256sum | cut -d' ' -f1)
+cat >>"$work/propbridged.toml" <<TOML
+[api.tls]
+cert_file = "$work/server.crt"
+key_file = "$work/server.key"
+[api.auth.tokens.example]
+role = "reader"
+sha256 = "$token_sha256"
+TOML
+rm -f "$work/data/listen-address"
+"$daemon" --config "$work/propbridged.toml" >>"$work/propbridged.log" 2>&1 &
+daemon_pid=$!
+wait_for 20 test -s "$work/data/listen-address" || fail "propbridged did not start over TLS"
+address=$(cat "$work/data/listen-address")
+
+run_example account:A-2001 --tls-ca "$work/ca.crt" --token-file "$work/token" \
+  >"$work/tls.out" 2>&1 || fail "the example could not read over TLS with the token"
+grep -q "Timeline of account:A-2001: 5 events" "$work/tls.out" ||
+  fail "the example did not read the five events of A-2001 over TLS"
+status=0
+run_example account:A-2001 --tls-ca "$work/ca.crt" >"$work/no-token.out" 2>&1 || status=$?
+[ "$status" -eq 1 ] || fail "without the token the example exited with $status, not 1"
+grep -q "UNAUTHENTICATED" "$work/no-token.out" || fail "without the token: not UNAUTHENTICATED"
+echo "ok: the timeline over TLS with a token, and UNAUTHENTICATED without it"
