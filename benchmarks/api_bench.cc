@@ -5,7 +5,9 @@
 //    own, call GetTimeline in a loop, walking one customer's timeline page by page at the
 //    default page size and starting again at the end; then the same threads on the same
 //    channels call the standard health service's Check, the most trivial method the server
-//    has. Both run for `seconds`, in turns, three times each; the best of each is compared.
+//    has; then as many threads walk the same pages over TLS with a bearer token, from a second
+//    server on the same store that requires one. Each runs for `seconds`, in turns, three
+//    times each; the best of each is compared.
 // 2. Fan-out: `watchers` clients, each on its own connection, watch every customer from now
 //    on. `events` events are then committed to the store one at a time and published to the
 //    change feed, as the ingest writer does; each is timed from its publication until the
@@ -16,6 +18,10 @@
 #include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/security/credentials.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
 
 #include <algorithm>
 #include <atomic>
@@ -32,6 +38,7 @@
 
 #include "benchmarks/bench_support.h"
 #include "daemon/api/grpc_server.h"
+#include "daemon/auth/token.h"
 #include "daemon/store/store.h"
 #include "propbridge/v1/timeline.grpc.pb.h"
 
@@ -47,6 +54,7 @@ constexpr int kRounds = 3;
 constexpr char kCustomer[] = "account:A-1001";
 constexpr char kTimelineMethod[] = "/propbridge.v1.TimelineService/GetTimeline";
 constexpr char kHealthMethod[] = "/grpc.health.v1.Health/Check";
+constexpr char kToken[] = "bench-token-of-a-reader";
 
 // `customer`: "type:value" of an identifier that the store resolves to the customer.
 store::Event MakeEvent(std::int64_t i, const std::string& customer, store::Micros now) {
@@ -86,11 +94,68 @@ std::vector<store::Event> Commit(store::Store& store, std::int64_t first, std::i
   return std::move(batch.events);
 }
 
+// A self-signed certificate for 127.0.0.1 and its key, made in memory: the TLS server's, and
+// the client's only trusted CA.
+auth::TlsMaterial SelfSignedTls() {
+  EVP_PKEY* key = EVP_EC_gen("P-256");
+  X509* certificate = X509_new();
+  if (key == nullptr || certificate == nullptr) Fail("cannot make a key");
+  X509_set_version(certificate, 2);
+  ASN1_INTEGER_set(X509_get_serialNumber(certificate), 1);
+  X509_gmtime_adj(X509_getm_notBefore(certificate), -60);
+  X509_gmtime_adj(X509_getm_notAfter(certificate), 24 * 60 * 60);
+  X509_set_pubkey(certificate, key);
+  X509_NAME* name = X509_get_subject_name(certificate);
+  X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
+                             reinterpret_cast<const unsigned char*>("127.0.0.1"), -1, -1, 0);
+  X509_set_issuer_name(certificate, name);
+  X509V3_CTX context;
+  X509V3_set_ctx_nodb(&context);
+  X509V3_set_ctx(&context, certificate, certificate, nullptr, nullptr, 0);
+  X509_EXTENSION* names =
+      X509V3_EXT_conf_nid(nullptr, &context, NID_subject_alt_name, "IP:127.0.0.1");
+  X509_add_ext(certificate, names, -1);
+  X509_EXTENSION_free(names);
+  if (X509_sign(certificate, key, EVP_sha256()) == 0) Fail("cannot sign the certificate");
+  auto pem = [](auto write) {
+    BIO* bio = BIO_new(BIO_s_mem());
+    write(bio);
+    char* data = nullptr;
+    long size = BIO_get_mem_data(bio, &data);
+    std::string text(data, static_cast<std::size_t>(size));
+    BIO_free(bio);
+    return text;
+  };
+  auth::TlsMaterial tls;
+  tls.cert_chain = pem([&](BIO* bio) { PEM_write_bio_X509(bio, certificate); });
+  tls.private_key = pem(
+      [&](BIO* bio) { PEM_write_bio_PrivateKey(bio, key, nullptr, nullptr, 0, nullptr, nullptr); });
+  X509_free(certificate);
+  EVP_PKEY_free(key);
+  return tls;
+}
+
+// A channel over TLS to 127.0.0.1:`port`, trusting `ca` only, on a connection of its own.
+std::shared_ptr<grpc::Channel> OwnTlsChannel(int port, const std::string& ca) {
+  grpc::ChannelArguments args;
+  args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+  grpc::SslCredentialsOptions options;
+  options.pem_root_certs = ca;
+  auto channel = grpc::CreateCustomChannel("127.0.0.1:" + std::to_string(port),
+                                           grpc::SslCredentials(options), args);
+  if (!channel->WaitForConnected(system_clock::now() + seconds(10))) {
+    Fail("cannot connect over TLS to the server on port " + std::to_string(port));
+  }
+  return channel;
+}
+
 // One load client: a channel of its own and blocking unary calls through one generic stub,
-// so that both methods go through exactly the same client code. Used by one thread.
+// so that both methods go through exactly the same client code; with `token`, every call
+// carries it. Used by one thread.
 class LoadClient {
  public:
-  explicit LoadClient(int port) : stub_(OwnChannel(port)) {}
+  explicit LoadClient(std::shared_ptr<grpc::Channel> channel, std::string token = "")
+      : stub_(std::move(channel)), token_(std::move(token)) {}
 
   // The next page of the customer's timeline, from the first again after the last. The page
   // is decoded onto the client's arena, as a client that reads many pages would do.
@@ -134,6 +199,7 @@ class LoadClient {
     }
     grpc::ClientContext context;
     context.set_deadline(system_clock::now() + seconds(10));
+    if (!token_.empty()) context.AddMetadata("authorization", "Bearer " + token_);
     auto call = stub_.PrepareUnaryCall(&context, method, request_bytes, &queue_);
     call->StartCall();
     grpc::Status status;
@@ -155,6 +221,7 @@ class LoadClient {
   }
 
   grpc::GenericStub stub_;
+  const std::string token_;
   grpc::CompletionQueue queue_;
   std::string page_token_;
   std::vector<char> arena_block_ = std::vector<char>(128 << 10);
@@ -266,32 +333,48 @@ int Main(int argc, char** argv) {
   api::PageTokens tokens = *api::PageTokens::FromKey(std::string(32, 'k'));
   std::unique_ptr<api::GrpcServer> server = Check(
       api::GrpcServer::Start("127.0.0.1:0", *store, feed, tokens, nullptr), "start the server");
+  api::ServerSecurity security;
+  security.tls = SelfSignedTls();
+  security.auth.tokens.push_back({"bench", auth::HashToken(kToken), auth::Role::kReader, true});
+  std::unique_ptr<api::GrpcServer> tls_server = Check(
+      api::GrpcServer::Start("127.0.0.1:0", *store, feed, tokens, nullptr, {}, {}, {}, security),
+      "start the TLS server");
 
   std::printf(
       "store: %s events for %s; server on loopback, %d client threads, each on its own "
       "connection\n",
       WithThousands(customer_events).c_str(), kCustomer, kClients);
-  std::vector<std::unique_ptr<LoadClient>> clients;
-  for (int c = 0; c < kClients; ++c)
-    clients.push_back(std::make_unique<LoadClient>(server->port()));
+  std::vector<std::unique_ptr<LoadClient>> clients, tls_clients;
+  for (int c = 0; c < kClients; ++c) {
+    clients.push_back(std::make_unique<LoadClient>(OwnChannel(server->port())));
+    tls_clients.push_back(std::make_unique<LoadClient>(
+        OwnTlsChannel(tls_server->port(), security.tls->cert_chain), kToken));
+  }
   Load(clients, seconds(1), [](LoadClient& c) { c.NextPage(); });  // warm-up
-  double best_pages = 0, best_checks = 0;
-  double least_page_cpu = 0, least_check_cpu = 0;
+  Load(tls_clients, seconds(1), [](LoadClient& c) { c.NextPage(); });
+  double best_pages = 0, best_checks = 0, best_tls_pages = 0;
+  double least_page_cpu = 0, least_check_cpu = 0, least_tls_page_cpu = 0;
   for (int round = 1; round <= kRounds; ++round) {
     const LoadFigures pages = Load(clients, phase, [](LoadClient& c) { c.NextPage(); });
     const LoadFigures checks = Load(clients, phase, [](LoadClient& c) { c.HealthCheck(); });
+    const LoadFigures tls_pages = Load(tls_clients, phase, [](LoadClient& c) { c.NextPage(); });
     std::printf(
         "round %d: GetTimeline %s pages/s (%.0f us CPU each), Health.Check %s calls/s (%.0f us "
-        "CPU each)\n",
+        "CPU each), GetTimeline over TLS with a token %s pages/s (%.0f us CPU each)\n",
         round, WithThousands(pages.per_second).c_str(), pages.cpu_us_per_call,
-        WithThousands(checks.per_second).c_str(), checks.cpu_us_per_call);
+        WithThousands(checks.per_second).c_str(), checks.cpu_us_per_call,
+        WithThousands(tls_pages.per_second).c_str(), tls_pages.cpu_us_per_call);
     best_pages = std::max(best_pages, pages.per_second);
     best_checks = std::max(best_checks, checks.per_second);
+    best_tls_pages = std::max(best_tls_pages, tls_pages.per_second);
     if (round == 1 || pages.cpu_us_per_call < least_page_cpu) {
       least_page_cpu = pages.cpu_us_per_call;
     }
     if (round == 1 || checks.cpu_us_per_call < least_check_cpu) {
       least_check_cpu = checks.cpu_us_per_call;
+    }
+    if (round == 1 || tls_pages.cpu_us_per_call < least_tls_page_cpu) {
+      least_tls_page_cpu = tls_pages.cpu_us_per_call;
     }
   }
   std::printf("GetTimeline (50-event pages) : %s pages/s (best of %d)\n",
@@ -303,7 +386,16 @@ int Main(int argc, char** argv) {
   // work on the machine than the rates.
   std::printf("CPU per call, clients and server: page %.0f us, check %.0f us; ratio %.2f\n",
               least_page_cpu, least_check_cpu, least_check_cpu / least_page_cpu);
+  std::printf("GetTimeline over TLS + token : %s pages/s (best of %d)\n",
+              WithThousands(best_tls_pages).c_str(), kRounds);
+  std::printf(
+      "TLS + token / plaintext: %.2f (target >= 0.80); CPU per page %.0f us against "
+      "%.0f us, ratio %.2f\n",
+      best_tls_pages / best_pages, least_tls_page_cpu, least_page_cpu,
+      least_page_cpu / least_tls_page_cpu);
   clients.clear();
+  tls_clients.clear();
+  tls_server->Shutdown(system_clock::now() + seconds(5));
 
   {
     Watchers watching(server->port(), watchers);
