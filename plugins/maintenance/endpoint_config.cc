@@ -11,11 +11,15 @@ namespace propbridge::maintenance {
 namespace {
 
 constexpr std::size_t kMinSecretBytes = 16;
-constexpr std::array<std::string_view, 11> kKnownKeys = {"bind_address",
+constexpr std::array<std::string_view, 15> kKnownKeys = {"bind_address",
                                                          "port",
                                                          "path",
                                                          "secret",
                                                          "secret_file",
+                                                         "replay_window_s",
+                                                         "require_timestamp",
+                                                         "tls_cert_file",
+                                                         "tls_key_file",
                                                          "max_body_bytes",
                                                          "max_in_flight",
                                                          "max_connections",
@@ -123,6 +127,21 @@ Result<EndpointConfig> ReadEndpointConfig(const sdk::Settings& settings) {
   if (!request_timeout.ok()) return request_timeout.status();
   config.request_timeout = std::chrono::milliseconds(*request_timeout);
   config.port_file = settings.GetString("port_file", "");
+  Result<std::int64_t> replay_window =
+      GetIntInRange(settings, "replay_window_s", config.signature.replay_window.count(), 1, 86400);
+  if (!replay_window.ok()) return replay_window.status();
+  config.signature.replay_window = std::chrono::seconds(*replay_window);
+  Result<bool> require_timestamp =
+      settings.GetBool("require_timestamp", config.signature.require_timestamp);
+  if (!require_timestamp.ok()) return require_timestamp.status();
+  config.signature.require_timestamp = *require_timestamp;
+  config.tls_cert_file = settings.GetString("tls_cert_file", "");
+  config.tls_key_file = settings.GetString("tls_key_file", "");
+  if (config.tls_cert_file.empty() != config.tls_key_file.empty()) {
+    return InvalidArgument(
+        "settings 'tls_cert_file' and 'tls_key_file' go together: give both to serve HTTPS, or "
+        "neither");
+  }
   Result<std::string> secret = ReadSecret(settings);
   if (!secret.ok()) return secret.status();
   config.secret = std::move(*secret);

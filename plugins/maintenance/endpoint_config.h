@@ -8,6 +8,7 @@
 
 #include "propbridge/sdk/settings.h"
 #include "propbridge/sdk/status.h"
+#include "signature.h"
 
 namespace propbridge::maintenance {
 
@@ -18,6 +19,12 @@ struct EndpointConfig {
   std::string path = "/webhooks/maintenance";
   // The shared secret the deliveries are signed with, from `secret` or read from `secret_file`.
   std::string secret;
+  // The replay window for timestamped signatures, and whether a timestamp is required.
+  SignaturePolicy signature;
+  // PEM files of the certificate chain and its private key, when the endpoint serves HTTPS;
+  // both empty for plain HTTP. Read by WebhookEndpoint::Start.
+  std::string tls_cert_file;
+  std::string tls_key_file;
   std::size_t max_body_bytes = 1024 * 1024;
   std::size_t max_in_flight = 16;
   // Connections open at once, in all and from one client (an IPv4 address, or an IPv6 /64).

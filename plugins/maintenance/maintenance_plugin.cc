@@ -37,7 +37,11 @@ class MaintenancePlugin final : public sdk::Plugin {
     if (!config.ok()) return config.status();
     port_file_ = config->port_file;
     const std::string serving =
-        config->path + " (at most " + std::to_string(config->max_in_flight) +
+        config->path + (config->tls_cert_file.empty() ? " over HTTP" : " over HTTPS") + " (" +
+        (config->signature.require_timestamp ? "signed timestamps required"
+                                             : "signed timestamps optional") +
+        ", replay window " + std::to_string(config->signature.replay_window.count()) +
+        " s; at most " + std::to_string(config->max_in_flight) +
         " deliveries in flight, bodies up to " + std::to_string(config->max_body_bytes) +
         " bytes, " + std::to_string(config->max_connections) + " connections, " +
         std::to_string(config->max_connections_per_address) + " per client, each request within " +

@@ -6,9 +6,13 @@
 #include <array>
 #include <atomic>
 #include <boost/asio.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
 #include <chrono>
+#include <cstdio>
+#include <cstring>
 #include <functional>
 #include <list>
 #include <map>
@@ -17,6 +21,7 @@
 #include <optional>
 #include <sstream>
 #include <thread>
+#include <type_traits>
 #include <variant>
 #include <vector>
 
@@ -29,7 +34,9 @@ namespace {
 namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
+namespace ssl = asio::ssl;
 using tcp = asio::ip::tcp;
+using TlsStream = beast::ssl_stream<beast::tcp_stream>;
 using Response = http::response<http::string_body>;
 using Clock = std::chrono::steady_clock;
 
@@ -48,6 +55,8 @@ constexpr std::size_t kBodyChunkBytes = 16 * 1024;
 // request deadline), and how long an answer may take to be written.
 constexpr std::chrono::milliseconds kIdleTimeout{5000};
 constexpr std::chrono::seconds kWriteTimeout{2};
+// How long the TLS close (close_notify, and the client's in return) may take.
+constexpr std::chrono::seconds kTlsCloseTimeout{1};
 // When accepting fails for want of file descriptors, how long to wait before trying again.
 constexpr std::chrono::milliseconds kAcceptRetryDelay{100};
 // When every connection is taken, a new one is let in by closing the oldest that still waits
@@ -168,6 +177,7 @@ class HeldBody {
 struct DeliveryRequest {
   std::string from;  // "from HOST:PORT", for the log
   std::string signature;
+  std::string timestamp;
   std::string delivery_id;
   HeldBody body;
 };
@@ -227,6 +237,67 @@ class ThrottledWarning {
   std::string last_;                            // guarded by mu_
 };
 
+// The reason of OpenSSL's last error, and its queue emptied.
+std::string OpenSslReason() {
+  const char* reason = ERR_reason_error_string(ERR_peek_last_error());
+  ERR_clear_error();
+  return reason != nullptr ? reason : "unknown error";
+}
+
+// Why the file cannot be opened for reading; empty when it can.
+std::string Unreadable(const std::string& path) {
+  std::FILE* file = std::fopen(path.c_str(), "rb");
+  if (file == nullptr) return std::strerror(errno);
+  std::fclose(file);
+  return "";
+}
+
+// A key file is never asked a passphrase for: a daemon has no one to ask.
+int NoPassphrase(char*, int, int, void*) { return 0; }
+
+// The server side of TLS 1.2 or later, with the certificate chain and the private key of the
+// configured PEM files. FailedPrecondition naming the setting and the file when one cannot be
+// read or used, or when the key is not the certificate's.
+Result<std::unique_ptr<ssl::context>> MakeTlsContext(const EndpointConfig& config) {
+  const std::string& cert = config.tls_cert_file;
+  const std::string& key = config.tls_key_file;
+  for (const auto& [setting, path] : {std::pair{"tls_cert_file", &cert}, {"tls_key_file", &key}}) {
+    if (std::string why = Unreadable(*path); !why.empty()) {
+      return FailedPrecondition(std::string("setting '") + setting + "': cannot read " + *path +
+                                ": " + why);
+    }
+  }
+  auto context = std::make_unique<ssl::context>(ssl::context::tls_server);
+  SSL_CTX* native = context->native_handle();
+  ERR_clear_error();
+  // No client may renegotiate: a renegotiation costs the server a handshake each time.
+  SSL_CTX_set_options(native, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
+  if (SSL_CTX_set_min_proto_version(native, TLS1_2_VERSION) != 1) {
+    return FailedPrecondition("TLS 1.2 is not available: " + OpenSslReason());
+  }
+  SSL_CTX_set_default_passwd_cb(native, NoPassphrase);
+  if (SSL_CTX_use_certificate_chain_file(native, cert.c_str()) != 1) {
+    return FailedPrecondition("setting 'tls_cert_file': " + cert +
+                              " holds no PEM certificate chain (" + OpenSslReason() + ")");
+  }
+  if (SSL_CTX_use_PrivateKey_file(native, key.c_str(), SSL_FILETYPE_PEM) != 1) {
+    const bool mismatch = ERR_GET_REASON(ERR_peek_last_error()) == X509_R_KEY_VALUES_MISMATCH;
+    const std::string reason = OpenSslReason();
+    if (mismatch) {
+      return FailedPrecondition("setting 'tls_key_file': " + key +
+                                " is not the private key of the certificate in " + cert);
+    }
+    return FailedPrecondition("setting 'tls_key_file': " + key +
+                              " holds no unencrypted PEM private key (" + reason + ")");
+  }
+  if (SSL_CTX_check_private_key(native) != 1) {
+    ERR_clear_error();
+    return FailedPrecondition("setting 'tls_key_file': " + key +
+                              " is not the private key of the certificate in " + cert);
+  }
+  return context;
+}
+
 class Connection;
 
 class BeastWebhookEndpoint final : public WebhookEndpoint {
@@ -282,6 +353,12 @@ class BeastWebhookEndpoint final : public WebhookEndpoint {
                          return "could not accept " + std::to_string(count) +
                                 " connection(s): " + error;
                        }),
+        tls_failed_(context,
+                    [](std::size_t count, const std::string& last) {
+                      return "closed " + std::to_string(count) +
+                             " connection(s) that did not complete a TLS handshake, the last " +
+                             last;
+                    }),
         body_memory_(config_.max_body_memory_bytes),
         workers_(config_.max_in_flight) {}
   ~BeastWebhookEndpoint() override { Stop(); }
@@ -292,6 +369,8 @@ class BeastWebhookEndpoint final : public WebhookEndpoint {
 
  private:
   friend class Connection;
+  template <class Stream>
+  friend class StreamConnection;
 
   // On the accept strand.
   void Accept();
@@ -328,7 +407,10 @@ class BeastWebhookEndpoint final : public WebhookEndpoint {
   ThrottledWarning expired_;
   ThrottledWarning body_memory_full_;
   ThrottledWarning accept_failed_;
+  ThrottledWarning tls_failed_;
   BodyMemory body_memory_;
+  // Set by Listen when the endpoint serves HTTPS; constant after.
+  std::unique_ptr<ssl::context> tls_;
 
   std::mutex connections_mu_;
   // The connections admitted and not closed yet: how many, how many per client, and, oldest
@@ -349,59 +431,141 @@ class BeastWebhookEndpoint final : public WebhookEndpoint {
   std::string address_;
 };
 
-// One client connection, on a strand of its own: reads its requests one after the other, each
-// within the request deadline, hands complete deliveries to the workers and writes their
-// answers. Owned by the handler of its pending operation, or by its delivery on a worker.
-class Connection final : public std::enable_shared_from_this<Connection> {
+// One client connection, on a strand of its own: what the endpoint counts, chooses to evict
+// and interrupts, whatever the connection speaks. Owned by the handler of its pending
+// operation, or by its delivery on a worker.
+class Connection : public std::enable_shared_from_this<Connection> {
  public:
-  Connection(BeastWebhookEndpoint& endpoint, tcp::socket socket, const tcp::endpoint& peer)
+  Connection(BeastWebhookEndpoint& endpoint, const tcp::endpoint& peer)
       : endpoint_(endpoint),
         config_(endpoint.config_),
-        stream_(std::move(socket)),
         client_(ClientOf(peer.address())),
         from_("from " + FormatAddress(peer.address().to_string(), peer.port())) {}
-  ~Connection() { endpoint_.Release(this); }
+  virtual ~Connection() { endpoint_.Release(this); }
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
 
   const std::string& client() const { return client_; }
-  beast::tcp_stream::executor_type executor() { return stream_.get_executor(); }
+  virtual asio::any_io_executor executor() = 0;
 
-  // Starts reading the first request; its deadline runs from now.
-  void Start() {
-    asio::dispatch(executor(), [self = shared_from_this()] {
-      self->stream_.expires_after(self->config_.request_timeout);
-      self->ReadHeader();
+  // Starts the connection: the TLS handshake if it speaks TLS, then the first request, all
+  // within the request deadline, which runs from now.
+  virtual void Start() = 0;
+  // For a connection that was not admitted, before it starts: the answer, if the socket takes
+  // it at once (in plain HTTP only: a TLS client is told nothing before its handshake), and
+  // the end of the connection.
+  virtual void Refuse(const Response& answer) = 0;
+  // On Stop, on the strand: a read still waiting is cancelled, so that a request that has
+  // begun is answered 503 and an idle connection is closed.
+  virtual void Interrupt() = 0;
+  // To make room for a new connection, on the strand: closed without an answer if it still
+  // waits for its request (or its handshake), or else once its answer is written.
+  virtual void Evict() = 0;
+
+ protected:
+  friend class BeastWebhookEndpoint;  // for what it counts under connections_mu_
+
+  BeastWebhookEndpoint& endpoint_;
+  const EndpointConfig& config_;
+  const std::string client_;
+  const std::string from_;  // "from HOST:PORT", for the log
+  // Whether a read (or the handshake) is pending; read by the endpoint when it looks for a
+  // connection to evict.
+  std::atomic<bool> waiting_{false};
+  // Guarded by the endpoint's connections_mu_.
+  bool admitted_ = false;
+  std::optional<std::list<std::weak_ptr<Connection>>::iterator> place_;  // in by_age_
+};
+
+// A connection over `Stream`: beast::tcp_stream for HTTP, TlsStream for HTTPS. Reads its
+// requests one after the other, each within the request deadline, hands complete deliveries to
+// the workers and writes their answers.
+template <class Stream>
+class StreamConnection final : public Connection {
+ public:
+  static constexpr bool kTls = std::is_same_v<Stream, TlsStream>;
+
+  StreamConnection(BeastWebhookEndpoint& endpoint, tcp::socket socket,
+                   const tcp::endpoint& peer) requires(!kTls)
+      : Connection(endpoint, peer), stream_(std::move(socket)) {}
+  StreamConnection(BeastWebhookEndpoint& endpoint, tcp::socket socket,
+                   const tcp::endpoint& peer) requires(kTls)
+      : Connection(endpoint, peer), stream_(std::move(socket), *endpoint.tls_) {}
+
+  asio::any_io_executor executor() override { return stream_.get_executor(); }
+
+  void Start() override {
+    asio::dispatch(executor(), [self = self()] {
+      self->tcp().expires_after(self->config_.request_timeout);
+      if constexpr (kTls) {
+        self->DetectTls();
+      } else {
+        self->ReadHeader();
+      }
     });
   }
 
-  // For a connection that was not admitted, before it starts: the answer, if the socket takes
-  // it at once, and the end of the connection.
-  void Refuse(const Response& answer) {
-    std::ostringstream text;
-    text << answer;
-    beast::error_code ignored;
-    tcp::socket& socket = stream_.socket();
-    socket.non_blocking(true, ignored);
-    socket.write_some(asio::buffer(text.str()), ignored);
-    Close();
+  void Refuse(const Response& answer) override {
+    if constexpr (kTls) {
+      CloseSocket();
+    } else {
+      AnswerInPlainAndClose(answer);
+    }
   }
 
-  // On Stop, on the strand: a read still waiting is cancelled, so that a request that has
-  // begun is answered 503 and an idle connection is closed.
-  void Interrupt() {
-    if (waiting_) stream_.cancel();
+  void Interrupt() override {
+    if (waiting_) tcp().cancel();
   }
 
-  // To make room for a new connection, on the strand: closed without an answer if it still
-  // waits for its request, or else once its answer is written.
-  void Evict() {
+  void Evict() override {
     evicted_ = true;
-    if (waiting_) stream_.cancel();
+    if (waiting_) tcp().cancel();
   }
 
  private:
-  friend class BeastWebhookEndpoint;  // for what it counts under connections_mu_
+  std::shared_ptr<StreamConnection> self() {
+    return std::static_pointer_cast<StreamConnection>(shared_from_this());
+  }
+  beast::tcp_stream& tcp() { return beast::get_lowest_layer(stream_); }
+
+  // HTTPS: whether the client begins a TLS handshake at all. A plain HTTP request is answered
+  // 400 in plain HTTP, so that whoever sent it learns why.
+  void DetectTls() {
+    waiting_ = true;
+    beast::async_detect_ssl(tcp(), buffer_,
+                            beast::bind_front_handler(&StreamConnection::OnDetected, self()));
+  }
+
+  void OnDetected(beast::error_code error, bool tls) {
+    waiting_ = false;
+    if (error) return OnHandshakeError(error);
+    if (!tls) {
+      endpoint_.tls_failed_.Count(from_ + ": a plain HTTP request (answered 400)");
+      return AnswerInPlainAndClose(Answer(
+          kBadRequest, "bad_request", "this port speaks HTTPS only: send the delivery over TLS"));
+    }
+    if (endpoint_.stopping_ || evicted_) return CloseSocket();
+    waiting_ = true;
+    stream_.async_handshake(ssl::stream_base::server, buffer_.data(),
+                            beast::bind_front_handler(&StreamConnection::OnHandshake, self()));
+  }
+
+  void OnHandshake(beast::error_code error, std::size_t used) {
+    waiting_ = false;
+    if (error) return OnHandshakeError(error);
+    buffer_.consume(used);
+    secured_ = true;
+    ReadHeader();
+  }
+
+  void OnHandshakeError(beast::error_code error) {
+    if (error == beast::error::timeout) {
+      endpoint_.expired_.Count();  // the stream has closed the socket
+    } else if (error != asio::error::operation_aborted && error != asio::error::eof &&
+               error != asio::error::connection_reset) {
+      endpoint_.tls_failed_.Count(from_ + ": " + error.message());
+    }
+  }
 
   void ReadHeader() {
     if (endpoint_.stopping_) return Reply(ShuttingDown());
@@ -413,7 +577,7 @@ class Connection final : public std::enable_shared_from_this<Connection> {
     received_ = 0;
     waiting_ = true;
     http::async_read_header(stream_, buffer_, *parser_,
-                            beast::bind_front_handler(&Connection::OnHeader, shared_from_this()));
+                            beast::bind_front_handler(&StreamConnection::OnHeader, self()));
   }
 
   void OnHeader(beast::error_code error, std::size_t) {
@@ -425,11 +589,10 @@ class Connection final : public std::enable_shared_from_this<Connection> {
     // headers say enough to.
     if (std::optional<Response> refusal = Screen()) return Reply(std::move(*refusal));
     continue_ = {http::status::continue_, request.version()};
-    http::async_write(stream_, continue_,
-                      [self = shared_from_this()](beast::error_code error, std::size_t) {
-                        if (error) return self->Close();
-                        self->ReadBody();
-                      });
+    http::async_write(stream_, continue_, [self = self()](beast::error_code error, std::size_t) {
+      if (error) return self->Close();
+      self->ReadBody();
+    });
   }
 
   void ReadBody() {
@@ -442,7 +605,7 @@ class Connection final : public std::enable_shared_from_this<Connection> {
     waiting_ = true;
     // Piece by piece, as it arrives, so that the memory it holds is counted as it grows.
     http::async_read_some(stream_, buffer_, *parser_,
-                          beast::bind_front_handler(&Connection::OnBody, shared_from_this()));
+                          beast::bind_front_handler(&StreamConnection::OnBody, self()));
   }
 
   void OnBody(beast::error_code error, std::size_t) {
@@ -523,9 +686,10 @@ class Connection final : public std::enable_shared_from_this<Connection> {
     const http::request<http::buffer_body>& request = parser_->get();
     DeliveryRequest delivery{
         from_, std::string(request[{kSignatureHeader.data(), kSignatureHeader.size()}]),
+        std::string(request[{kTimestampHeader.data(), kTimestampHeader.size()}]),
         std::string(request["X-Delivery-Id"]), std::move(body_)};
     // The worker keeps the server running until the answer is back on the strand.
-    asio::post(endpoint_.workers_, [self = shared_from_this(), slot = std::move(slot),
+    asio::post(endpoint_.workers_, [self = self(), slot = std::move(slot),
                                     delivery = std::move(delivery),
                                     work = asio::make_work_guard(endpoint_.io_)]() mutable {
       Response answer = self->endpoint_.Deliver(delivery);
@@ -545,14 +709,13 @@ class Connection final : public std::enable_shared_from_this<Connection> {
     answer.keep_alive(keep_alive);
     answer.prepare_payload();
     answer_ = std::move(answer);
-    stream_.expires_after(kWriteTimeout);
-    http::async_write(
-        stream_, *answer_,
-        [self = shared_from_this(), keep_alive](beast::error_code error, std::size_t) {
-          self->answer_.reset();
-          if (error || !keep_alive) return self->Close();
-          self->AwaitNextRequest();
-        });
+    tcp().expires_after(kWriteTimeout);
+    http::async_write(stream_, *answer_,
+                      [self = self(), keep_alive](beast::error_code error, std::size_t) {
+                        self->answer_.reset();
+                        if (error || !keep_alive) return self->Close();
+                        self->AwaitNextRequest();
+                      });
   }
 
   // Keep-alive: the next request's deadline runs from its first byte, which must come within
@@ -561,33 +724,54 @@ class Connection final : public std::enable_shared_from_this<Connection> {
     if (endpoint_.stopping_ || evicted_) return Close();
     parser_.reset();
     if (buffer_.size() > 0) {
-      stream_.expires_after(config_.request_timeout);
+      tcp().expires_after(config_.request_timeout);
       return ReadHeader();
     }
-    stream_.expires_after(endpoint_.idle_timeout_);
+    tcp().expires_after(endpoint_.idle_timeout_);
     waiting_ = true;
-    stream_.async_read_some(
-        buffer_.prepare(kReadBufferBytes),
-        [self = shared_from_this()](beast::error_code error, std::size_t bytes) {
-          self->waiting_ = false;
-          if (error) return;  // idle too long, closed by the client, or stopping
-          self->buffer_.commit(bytes);
-          self->stream_.expires_after(self->config_.request_timeout);
-          self->ReadHeader();
-        });
+    stream_.async_read_some(buffer_.prepare(kReadBufferBytes),
+                            [self = self()](beast::error_code error, std::size_t bytes) {
+                              self->waiting_ = false;
+                              if (error)
+                                return;  // idle too long, closed by the client, or stopping
+                              self->buffer_.commit(bytes);
+                              self->tcp().expires_after(self->config_.request_timeout);
+                              self->ReadHeader();
+                            });
   }
 
+  // The end of the connection: over TLS, close_notify first (and the client's in return,
+  // for at most kTlsCloseTimeout).
   void Close() {
-    beast::error_code ignored;
-    stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
-    stream_.close();
+    if constexpr (kTls) {
+      if (secured_) {
+        secured_ = false;
+        tcp().expires_after(kTlsCloseTimeout);
+        return stream_.async_shutdown([self = self()](beast::error_code) { self->CloseSocket(); });
+      }
+    }
+    CloseSocket();
   }
 
-  BeastWebhookEndpoint& endpoint_;
-  const EndpointConfig& config_;
-  beast::tcp_stream stream_;
-  const std::string client_;
-  const std::string from_;  // "from HOST:PORT", for the log
+  // The answer in plain HTTP, if the socket takes it at once, and the end of the connection.
+  void AnswerInPlainAndClose(const Response& answer) {
+    std::ostringstream text;
+    text << answer;
+    beast::error_code ignored;
+    tcp::socket& socket = tcp().socket();
+    socket.non_blocking(true, ignored);
+    socket.write_some(asio::buffer(text.str()), ignored);
+    CloseSocket();
+  }
+
+  void CloseSocket() {
+    beast::error_code ignored;
+    tcp().socket().shutdown(tcp::socket::shutdown_send, ignored);
+    tcp().close();
+  }
+
+  Stream stream_;
+  bool secured_ = false;  // TLS: the handshake is done, and the close not begun
   beast::flat_buffer buffer_{kReadBufferBytes};
   std::optional<http::request_parser<http::buffer_body>> parser_;
   std::array<char, kBodyChunkBytes> chunk_;
@@ -595,12 +779,7 @@ class Connection final : public std::enable_shared_from_this<Connection> {
   std::size_t received_ = 0;
   http::response<http::empty_body> continue_;
   std::optional<Response> answer_;  // being written
-  // Whether a read is pending; read by the endpoint when it looks for a connection to evict.
-  std::atomic<bool> waiting_{false};
   bool evicted_ = false;
-  // Guarded by the endpoint's connections_mu_.
-  bool admitted_ = false;
-  std::optional<std::list<std::weak_ptr<Connection>>::iterator> place_;  // in by_age_
 };
 
 Status BeastWebhookEndpoint::Listen() {
@@ -611,6 +790,11 @@ Status BeastWebhookEndpoint::Listen() {
         "setting 'max_connections' (" + std::to_string(config_.max_connections) +
         ") needs more open files than the process may have (" + std::to_string(files.rlim_cur) +
         "); lower it, or raise the limit (LimitNOFILE= in the service's unit)");
+  }
+  if (!config_.tls_cert_file.empty()) {
+    Result<std::unique_ptr<ssl::context>> tls = MakeTlsContext(config_);
+    if (!tls.ok()) return tls.status();
+    tls_ = std::move(*tls);
   }
   const std::string wanted = FormatAddress(config_.bind_address, config_.port);
   beast::error_code error;
@@ -678,7 +862,7 @@ void BeastWebhookEndpoint::FlushWarningsLater() {
 
 void BeastWebhookEndpoint::FlushWarnings() {
   for (ThrottledWarning* warning : {&busy_, &refused_full_, &refused_client_, &evictions_,
-                                    &expired_, &body_memory_full_, &accept_failed_}) {
+                                    &expired_, &body_memory_full_, &accept_failed_, &tls_failed_}) {
     warning->Flush();
   }
 }
@@ -716,7 +900,13 @@ void BeastWebhookEndpoint::OnAccept(beast::error_code error, tcp::socket socket)
   const tcp::endpoint peer = socket.remote_endpoint(gone);
   if (!gone) {
     socket.set_option(tcp::no_delay(true), gone);
-    auto connection = std::make_shared<Connection>(*this, std::move(socket), peer);
+    std::shared_ptr<Connection> connection;
+    if (tls_) {
+      connection = std::make_shared<StreamConnection<TlsStream>>(*this, std::move(socket), peer);
+    } else {
+      connection =
+          std::make_shared<StreamConnection<beast::tcp_stream>>(*this, std::move(socket), peer);
+    }
     if (std::optional<Response> refusal = Admit(connection)) {
       connection->Refuse(*refusal);
     } else {
@@ -798,8 +988,11 @@ Response BeastWebhookEndpoint::TooLarge(const std::string& from) {
 }
 
 Response BeastWebhookEndpoint::Deliver(const DeliveryRequest& request) try {
-  std::string_view refusal;
-  switch (CheckSignature(config_.secret, request.body.bytes(), request.signature)) {
+  const auto now = std::chrono::system_clock::now();
+  std::string refusal;
+  std::string detail;  // for the log only
+  switch (CheckDelivery(config_.secret, request.body.bytes(), request.signature, request.timestamp,
+                        config_.signature, now)) {
     case SignatureCheck::kValid:
       break;
     case SignatureCheck::kMissing:
@@ -809,11 +1002,31 @@ Response BeastWebhookEndpoint::Deliver(const DeliveryRequest& request) try {
       refusal = "the X-Signature header is not sha256=<64 hex digits>";
       break;
     case SignatureCheck::kMismatch:
-      refusal = "the signature does not match the body under the shared secret";
+      refusal = request.timestamp.empty()
+                    ? "the signature does not match the body under the shared secret"
+                    : "the signature does not match the timestamp and body under the shared "
+                      "secret";
+      break;
+    case SignatureCheck::kTimestampMissing:
+      refusal =
+          "the X-Propbridge-Timestamp header is missing: deliveries must sign a timestamp here";
+      break;
+    case SignatureCheck::kTimestampMalformed:
+      refusal = "the X-Propbridge-Timestamp header is not a Unix time in whole seconds";
+      break;
+    case SignatureCheck::kTimestampOutside:
+      refusal = "the X-Propbridge-Timestamp is more than " +
+                std::to_string(config_.signature.replay_window.count()) +
+                " seconds from the receiver's clock: a replay, or a clock out of step";
+      detail =
+          " (timestamp " + request.timestamp + ", the receiver's clock " +
+          std::to_string(
+              std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count()) +
+          ")";
       break;
   }
   if (!refusal.empty()) {
-    context_.Log().Warn("refused a delivery " + request.from + ": " + std::string(refusal));
+    context_.Log().Warn("refused a delivery " + request.from + ": " + refusal + detail);
     return Answer(kUnauthorized, "unauthorized", refusal);
   }
 

@@ -34,6 +34,10 @@ TEST(MaintenanceConfigTest, OnlyTheSecretIsRequired) {
   EXPECT_EQ(config->max_connections_per_address, 32u);
   EXPECT_EQ(config->request_timeout, std::chrono::seconds(10));
   EXPECT_EQ(config->port_file, "");
+  EXPECT_EQ(config->signature.replay_window, std::chrono::minutes(5));
+  EXPECT_FALSE(config->signature.require_timestamp);
+  EXPECT_EQ(config->tls_cert_file, "");
+  EXPECT_EQ(config->tls_key_file, "");
 
   EXPECT_NE(Error({}).find("setting 'secret' (or 'secret_file') is required"), std::string::npos);
   EXPECT_EQ(Error({{"secret", "short"}}), "the webhook secret must be at least 16 characters long");
@@ -49,7 +53,11 @@ TEST(MaintenanceConfigTest, ReadsEverySetting) {
                                         {"max_connections", "1000"},
                                         {"max_connections_per_address", "100"},
                                         {"request_timeout_ms", "2500"},
-                                        {"port_file", "/run/x/port"}});
+                                        {"port_file", "/run/x/port"},
+                                        {"replay_window_s", "60"},
+                                        {"require_timestamp", "true"},
+                                        {"tls_cert_file", "/etc/x/cert.pem"},
+                                        {"tls_key_file", "/etc/x/key.pem"}});
   ASSERT_TRUE(config.ok()) << config.status().message();
   EXPECT_EQ(config->bind_address, "0.0.0.0");
   EXPECT_EQ(config->port, 0);
@@ -60,6 +68,10 @@ TEST(MaintenanceConfigTest, ReadsEverySetting) {
   EXPECT_EQ(config->max_connections_per_address, 100u);
   EXPECT_EQ(config->request_timeout, std::chrono::milliseconds(2500));
   EXPECT_EQ(config->port_file, "/run/x/port");
+  EXPECT_EQ(config->signature.replay_window, std::chrono::seconds(60));
+  EXPECT_TRUE(config->signature.require_timestamp);
+  EXPECT_EQ(config->tls_cert_file, "/etc/x/cert.pem");
+  EXPECT_EQ(config->tls_key_file, "/etc/x/key.pem");
 }
 
 TEST(MaintenanceConfigTest, TheShareOfOneClientIsAtMostEveryConnection) {
@@ -108,6 +120,13 @@ TEST(MaintenanceConfigTest, MistakesNameTheSetting) {
   EXPECT_EQ(Error({{"secret", kSecret}, {"request_timeout_ms", "10s"}}),
             "setting 'request_timeout_ms' must be a whole number, not '10s'");
   EXPECT_EQ(Error({{"secret", kSecret}, {"bind_address", ""}}), "setting 'bind_address' is empty");
+  EXPECT_EQ(Error({{"secret", kSecret}, {"replay_window_s", "0"}}),
+            "setting 'replay_window_s' must be between 1 and 86400, not 0");
+  EXPECT_EQ(Error({{"secret", kSecret}, {"require_timestamp", "yes"}}),
+            "setting 'require_timestamp' must be true or false, not 'yes'");
+  EXPECT_EQ(Error({{"secret", kSecret}, {"tls_cert_file", "/etc/x/cert.pem"}}),
+            "settings 'tls_cert_file' and 'tls_key_file' go together: give both to serve HTTPS, "
+            "or neither");
   EXPECT_NE(Error({{"secret", kSecret}, {"max_body", "1"}}).find("unknown setting 'max_body'"),
             std::string::npos);
 }

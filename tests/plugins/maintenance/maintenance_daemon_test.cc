@@ -184,6 +184,111 @@ TEST_F(MaintenanceDaemonTest, UnsignedOrWronglySignedDeliveriesGet401AndStoreNot
   EXPECT_TRUE(Quarantine().empty());
 }
 
+// Senders that sign a timestamp: a delivery within the replay window is stored (and, sent
+// again within it, stored once, as ever); one outside it, or whose timestamp was changed after
+// signing, is refused; the body-only form still works.
+TEST_F(MaintenanceDaemonTest, TimestampedDeliveriesAreHeldToTheReplayWindow) {
+  auto daemon = StartDaemon(Config("replay_window_s = 60\n"));
+  ASSERT_TRUE(daemon);
+  const std::int64_t now = UnixNow();
+  EXPECT_EQ(PostTimestamped(address_, WorkOrderOpened("T-1"), now).status, 200);
+  Reply again = PostTimestamped(address_, WorkOrderOpened("T-1"), now);
+  EXPECT_EQ(again.status, 200);
+  EXPECT_NE(again.body.find("\"stored\""), std::string::npos);
+
+  Reply stale = PostTimestamped(address_, WorkOrderOpened("T-2"), now - 120);
+  EXPECT_EQ(stale.status, 401);
+  EXPECT_NE(stale.body.find("more than 60 seconds from the receiver's clock"), std::string::npos)
+      << stale.body;
+  EXPECT_EQ(PostTimestamped(address_, WorkOrderOpened("T-3"), now + 120).status, 401);
+  // Recorded two minutes ago and sent again with a fresh timestamp: the signature covers the
+  // old one.
+  const std::string body = WorkOrderOpened("T-4").dump();
+  Reply tampered = Post(address_, body, TimestampedSignatureHeader(body, std::to_string(now - 120)),
+                        kPath, {{"X-Propbridge-Timestamp", std::to_string(now)}});
+  EXPECT_EQ(tampered.status, 401);
+  EXPECT_NE(tampered.body.find("does not match the timestamp and body"), std::string::npos)
+      << tampered.body;
+  EXPECT_EQ(PostSigned(address_, WorkOrderOpened("T-5")).status, 200);
+
+  std::multiset<std::string> ids;
+  for (const auto& e : Timeline(*daemon, "account:A-1001")) ids.insert(e.source_event_id());
+  EXPECT_EQ(ids, (std::multiset<std::string>{"T-1", "T-5"}));
+  ASSERT_EQ(daemon->Stop(SIGTERM, 15s), 0) << daemon->Log();
+  EXPECT_NE(daemon->Log().find("more than 60 seconds from the receiver's clock: a replay, or a "
+                               "clock out of step (timestamp " +
+                               std::to_string(now - 120)),
+            std::string::npos)
+      << daemon->Log();
+  EXPECT_TRUE(Quarantine().empty());
+}
+
+TEST_F(MaintenanceDaemonTest, WhenTimestampsAreRequiredTheBodyOnlyFormGets401) {
+  auto daemon = StartDaemon(Config("require_timestamp = true\n"));
+  ASSERT_TRUE(daemon);
+  Reply old_form = PostSigned(address_, WorkOrderOpened("R-1"));
+  EXPECT_EQ(old_form.status, 401);
+  EXPECT_NE(old_form.body.find("the X-Propbridge-Timestamp header is missing"), std::string::npos)
+      << old_form.body;
+  EXPECT_EQ(PostTimestamped(address_, WorkOrderOpened("R-2"), UnixNow()).status, 200);
+  std::set<std::string> ids;
+  for (const auto& e : Timeline(*daemon, "account:A-1001")) ids.insert(e.source_event_id());
+  EXPECT_EQ(ids, (std::set<std::string>{"R-2"}));
+}
+
+// HTTPS with certificates made by the openssl command: deliveries over TLS reach the timeline;
+// plain HTTP on that port is refused with a 400 that says why, and stores nothing.
+TEST_F(MaintenanceDaemonTest, DeliveriesArriveOverTlsAndPlainHttpIsRefused) {
+  std::string error;
+  const Certificates certificates = MakeCertificates(dir_.path(), error);
+  ASSERT_TRUE(error.empty()) << error;
+  const std::string ca = certificates.ca.string();
+  auto daemon = StartDaemon(Config("tls_cert_file = \"" + certificates.cert.string() +
+                                   "\"\ntls_key_file = \"" + certificates.key.string() + "\"\n"));
+  ASSERT_TRUE(daemon);
+  EXPECT_EQ(PostSigned(address_, WorkOrderOpened("S-1"), ca).status, 200);
+  Reply plain = PostSigned(address_, WorkOrderOpened("S-2"));
+  EXPECT_EQ(plain.status, 400);
+  EXPECT_NE(plain.body.find("this port speaks HTTPS only"), std::string::npos) << plain.body;
+  EXPECT_EQ(PostTimestamped(address_, WorkOrderOpened("S-3"), UnixNow(), ca).status, 200);
+  EXPECT_EQ(PostSigned(address_, WorkOrderOpened("S-1"), ca).status, 200);
+
+  std::multiset<std::string> ids;
+  for (const auto& e : Timeline(*daemon, "account:A-1001")) ids.insert(e.source_event_id());
+  EXPECT_EQ(ids, (std::multiset<std::string>{"S-1", "S-3"}));
+  ASSERT_EQ(daemon->Stop(SIGTERM, 15s), 0) << daemon->Log();
+  EXPECT_NE(daemon->Log().find("[maintenance] listening on " + address_ + ", path " + kPath +
+                               " over HTTPS"),
+            std::string::npos)
+      << daemon->Log();
+}
+
+// A key that is not the certificate's stops the plugin's start with a line naming the file;
+// the daemon serves on without it.
+TEST_F(MaintenanceDaemonTest, AKeyThatIsNotTheCertificatesStopsThePlugin) {
+  std::string error;
+  const Certificates certificates = MakeCertificates(dir_.path(), error);
+  ASSERT_TRUE(error.empty()) << error;
+  auto daemon = DaemonProcess::Start(
+      dir_.path(),
+      Config("tls_cert_file = \"" + certificates.cert.string() + "\"\ntls_key_file = \"" +
+             certificates.other_key.string() + "\"\n"),
+      dir_ / "data", error);
+  ASSERT_TRUE(daemon) << error;
+  const std::string refusal = "setting 'tls_key_file': " + certificates.other_key.string() +
+                              " is not the private key of the certificate in " +
+                              certificates.cert.string();
+  for (auto deadline = std::chrono::steady_clock::now() + 10s;
+       daemon->Log().find(refusal) == std::string::npos &&
+       std::chrono::steady_clock::now() < deadline;) {
+    std::this_thread::sleep_for(20ms);
+  }
+  EXPECT_NE(daemon->Log().find(refusal), std::string::npos) << daemon->Log();
+  EXPECT_FALSE(fs::exists(PortFile()));
+  EXPECT_TRUE(Timeline(*daemon, "account:A-1001").empty());
+  ASSERT_EQ(daemon->Stop(SIGTERM, 15s), 0) << daemon->Log();
+}
+
 TEST_F(MaintenanceDaemonTest, MalformedDeliveriesGet400OnceQuarantined) {
   auto daemon = StartDaemon(Config());
   ASSERT_TRUE(daemon);

@@ -11,6 +11,7 @@
 #include <cctype>
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 
 #include "plugins/maintenance/signature.h"
@@ -93,22 +94,79 @@ std::string SignatureHeader(const std::string& body, const std::string& secret) 
   return "sha256=" + SignBody(secret, body);
 }
 
-Reply Post(const std::string& address, const std::string& body, const std::string& signature,
-           const std::string& path, const std::multimap<std::string, std::string>& headers) {
-  auto [host, port] = Split(address);
-  httplib::Client client(host, port);
-  client.set_connection_timeout(5);
-  client.set_read_timeout(15);
-  httplib::Headers all(headers.begin(), headers.end());
-  if (!signature.empty()) all.emplace("X-Signature", signature);
-  httplib::Result result = client.Post(path.c_str(), all, body, "application/json");
-  if (!result) return {};
-  return {result->status, result->body};
+std::string TimestampedSignatureHeader(const std::string& body, const std::string& timestamp,
+                                       const std::string& secret) {
+  return "sha256=" + SignTimestamped(secret, timestamp, body);
 }
 
-Reply PostSigned(const std::string& address, const nlohmann::json& delivery) {
+std::int64_t UnixNow() {
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+Reply Post(const std::string& address, const std::string& body, const std::string& signature,
+           const std::string& path, const std::multimap<std::string, std::string>& headers,
+           const std::string& ca_file) {
+  auto [host, port] = Split(address);
+  httplib::Headers all(headers.begin(), headers.end());
+  if (!signature.empty()) all.emplace("X-Signature", signature);
+  auto post = [&](httplib::ClientImpl& client) -> Reply {
+    client.set_connection_timeout(5);
+    client.set_read_timeout(15);
+    httplib::Result result = client.Post(path.c_str(), all, body, "application/json");
+    if (!result) return {};
+    return {result->status, result->body};
+  };
+  if (ca_file.empty()) {
+    httplib::ClientImpl client(host, port);
+    return post(client);
+  }
+  httplib::SSLClient client(host, port);
+  client.set_ca_cert_path(ca_file.c_str());
+  client.enable_server_certificate_verification(true);
+  return post(client);
+}
+
+Reply PostSigned(const std::string& address, const nlohmann::json& delivery,
+                 const std::string& ca_file) {
   std::string body = delivery.dump();
-  return Post(address, body, SignatureHeader(body));
+  return Post(address, body, SignatureHeader(body), kPath, {}, ca_file);
+}
+
+Reply PostTimestamped(const std::string& address, const nlohmann::json& delivery,
+                      std::int64_t timestamp, const std::string& ca_file) {
+  std::string body = delivery.dump();
+  std::string sent = std::to_string(timestamp);
+  return Post(address, body, TimestampedSignatureHeader(body, sent), kPath,
+              {{"X-Propbridge-Timestamp", sent}}, ca_file);
+}
+
+Certificates MakeCertificates(const std::filesystem::path& dir, std::string& error) {
+  auto path = [&](const char* name) { return (dir / name).string(); };
+  std::ofstream(dir / "server.ext") << "subjectAltName = IP:127.0.0.1\n";
+  const std::string key = " -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout ";
+  const std::string commands[] = {
+      "openssl req -x509" + key + path("ca.key") + " -out " + path("ca.crt") +
+          " -days 2 -subj '/CN=propbridge test CA'",
+      "openssl req" + key + path("server.key") + " -out " + path("server.csr") +
+          " -subj '/CN=127.0.0.1'",
+      "openssl x509 -req -in " + path("server.csr") + " -CA " + path("ca.crt") + " -CAkey " +
+          path("ca.key") + " -CAcreateserial -days 2 -extfile " + path("server.ext") + " -out " +
+          path("server.crt"),
+      "openssl req -x509" + key + path("other.key") + " -out " + path("other.crt") +
+          " -days 2 -subj '/CN=another'",
+  };
+  for (const std::string& command : commands) {
+    const std::string quiet = command + " > " + path("openssl.log") + " 2>&1";
+    if (std::system(quiet.c_str()) != 0) {
+      std::ifstream log(dir / "openssl.log");
+      error = "'" + command + "' failed: " +
+              std::string(std::istreambuf_iterator<char>(log), std::istreambuf_iterator<char>());
+      return {};
+    }
+  }
+  return {dir / "ca.crt", dir / "server.crt", dir / "server.key", dir / "other.key"};
 }
 
 std::string SignedRequest(const std::string& address, const nlohmann::json& delivery) {

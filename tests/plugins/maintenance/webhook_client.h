@@ -1,10 +1,13 @@
-// Posting deliveries as the maintenance system does, over real HTTP, for the tests; and
-// connections that speak HTTP byte by byte, as a slow or hostile client would.
+// Posting deliveries as the maintenance system does, over real HTTP or HTTPS, for the tests;
+// connections that speak HTTP byte by byte, as a slow or hostile client would; and
+// certificates for an HTTPS endpoint, made with the openssl command.
 #pragma once
 
 #include <atomic>
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
+#include <filesystem>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -22,6 +25,11 @@ nlohmann::json WorkOrderOpened(const std::string& event_id);
 
 // "sha256=<hex>" of `body` under `secret`.
 std::string SignatureHeader(const std::string& body, const std::string& secret = kSecret);
+// "sha256=<hex>" of "<timestamp>.<body>" under `secret`, the timestamped form.
+std::string TimestampedSignatureHeader(const std::string& body, const std::string& timestamp,
+                                       const std::string& secret = kSecret);
+// Now, in Unix seconds, as X-Propbridge-Timestamp carries it.
+std::int64_t UnixNow();
 
 struct Reply {
   int status = 0;  // 0 when no answer came
@@ -29,13 +37,30 @@ struct Reply {
 };
 
 // POSTs `body` to http://<address><path> with the given X-Signature (none when empty) and any
-// extra headers.
+// extra headers; to https:// when `ca_file` is given, trusting the certificates in it.
 Reply Post(const std::string& address, const std::string& body, const std::string& signature,
            const std::string& path = kPath,
-           const std::multimap<std::string, std::string>& headers = {});
+           const std::multimap<std::string, std::string>& headers = {},
+           const std::string& ca_file = "");
 
-// POSTs a delivery signed with kSecret.
-Reply PostSigned(const std::string& address, const nlohmann::json& delivery);
+// POSTs a delivery signed with kSecret; over HTTPS when `ca_file` is given.
+Reply PostSigned(const std::string& address, const nlohmann::json& delivery,
+                 const std::string& ca_file = "");
+// POSTs a delivery signed with kSecret in the timestamped form, with X-Propbridge-Timestamp:
+// `timestamp`.
+Reply PostTimestamped(const std::string& address, const nlohmann::json& delivery,
+                      std::int64_t timestamp, const std::string& ca_file = "");
+
+// PEM files for an HTTPS endpoint on 127.0.0.1: a CA, a server certificate it signed (for the
+// address 127.0.0.1) and its key, and a key of another certificate. Made in `dir` by the
+// openssl command; empty paths, with the reason in `error`, when it failed.
+struct Certificates {
+  std::filesystem::path ca;
+  std::filesystem::path cert;
+  std::filesystem::path key;
+  std::filesystem::path other_key;
+};
+Certificates MakeCertificates(const std::filesystem::path& dir, std::string& error);
 
 // The whole HTTP/1.1 request that delivers `delivery` signed with kSecret.
 std::string SignedRequest(const std::string& address, const nlohmann::json& delivery);

@@ -5,10 +5,13 @@
 #include <dirent.h>
 #include <gtest/gtest.h>
 #include <httplib.h>
+#include <stdlib.h>
 #include <sys/resource.h>
 
 #include <algorithm>
 #include <condition_variable>
+#include <filesystem>
+#include <fstream>
 #include <functional>
 #include <future>
 #include <mutex>
@@ -24,15 +27,18 @@ namespace {
 using namespace std::chrono_literals;
 using nlohmann::json;
 using propbridge::testing::WaitUntil;
+using testing::Certificates;
 using testing::kSecret;
 using testing::PartialUpload;
 using testing::Post;
 using testing::PostSigned;
 using testing::PostSignedFrom;
+using testing::PostTimestamped;
 using testing::RawConnection;
 using testing::ReadServerSockets;
 using testing::Reply;
 using testing::SignedRequest;
+using testing::UnixNow;
 using testing::WorkOrderOpened;
 
 class FakeContext final : public sdk::Context, private sdk::Logger {
@@ -552,6 +558,150 @@ TEST_F(MaintenanceEndpointTest, MoreConnectionsThanTheProcessMayOpenAreRefusedAt
                 "have (512)"),
             std::string::npos)
       << endpoint.status().message();
+}
+
+// The endpoint over HTTPS, with certificates made once for the suite by the openssl command.
+class MaintenanceTlsEndpointTest : public MaintenanceEndpointTest {
+ protected:
+  static void SetUpTestSuite() {
+    char pattern[] = "/tmp/maintenance-tls-XXXXXX";
+    ASSERT_NE(mkdtemp(pattern), nullptr);
+    dir_ = new std::filesystem::path(pattern);
+    std::string error;
+    certificates_ = new Certificates(testing::MakeCertificates(*dir_, error));
+    ASSERT_TRUE(error.empty()) << error;
+  }
+  static void TearDownTestSuite() {
+    std::filesystem::remove_all(*dir_);
+    delete certificates_;
+    delete dir_;
+  }
+
+  std::unique_ptr<WebhookEndpoint> StartTls(const std::function<void(EndpointConfig&)>& change =
+                                                [](EndpointConfig&) {}) {
+    return Start([&](EndpointConfig& config) {
+      config.tls_cert_file = certificates_->cert.string();
+      config.tls_key_file = certificates_->key.string();
+      change(config);
+    });
+  }
+  std::string StartError(const std::string& cert, const std::string& key) {
+    EndpointConfig config;
+    config.port = 0;
+    config.secret = kSecret;
+    config.tls_cert_file = cert;
+    config.tls_key_file = key;
+    auto endpoint = WebhookEndpoint::Start(config, context_);
+    EXPECT_FALSE(endpoint.ok());
+    if (endpoint.ok()) return "";
+    EXPECT_EQ(endpoint.status().code(), StatusCode::kFailedPrecondition);
+    return endpoint.status().message();
+  }
+  static std::string Ca() { return certificates_->ca.string(); }
+
+  static std::filesystem::path* dir_;
+  static Certificates* certificates_;
+};
+
+std::filesystem::path* MaintenanceTlsEndpointTest::dir_ = nullptr;
+Certificates* MaintenanceTlsEndpointTest::certificates_ = nullptr;
+
+// The start of a TLS handshake record, announcing more than is ever sent.
+constexpr std::string_view kHandshakeStart = "\x16\x03\x01\x02\x00\x01";
+
+TEST_F(MaintenanceTlsEndpointTest, ServesDeliveriesOverTls) {
+  auto endpoint = StartTls();
+  ASSERT_TRUE(endpoint);
+  Reply reply = PostSigned(endpoint->address(), WorkOrderOpened("E-1"), Ca());
+  EXPECT_EQ(reply.status, 200) << reply.body;
+  EXPECT_EQ(PostTimestamped(endpoint->address(), WorkOrderOpened("E-2"), UnixNow(), Ca()).status,
+            200);
+  ASSERT_EQ(context_.Batches().size(), 2u);
+  EXPECT_EQ(context_.Batches()[1].events.at(0).source_event_id, "E-2");
+}
+
+// Plain HTTP on the HTTPS port is told so in plain HTTP, and the port serves on.
+TEST_F(MaintenanceTlsEndpointTest, PlainHttpOnTheTlsPortGets400AndNothingIsStored) {
+  auto endpoint = StartTls();
+  ASSERT_TRUE(endpoint);
+  RawConnection plain(endpoint->address());
+  ASSERT_TRUE(plain.Send(SignedRequest(endpoint->address(), WorkOrderOpened("E-1"))));
+  Reply reply = plain.AwaitReply(5s);
+  EXPECT_EQ(reply.status, 400);
+  EXPECT_NE(reply.body.find("this port speaks HTTPS only"), std::string::npos) << reply.body;
+  EXPECT_TRUE(plain.AwaitClose(5s));
+  EXPECT_NE(PostSigned(endpoint->address(), WorkOrderOpened("E-2")).status, 200);
+  EXPECT_TRUE(context_.Batches().empty());
+  EXPECT_EQ(PostSigned(endpoint->address(), WorkOrderOpened("E-3"), Ca()).status, 200);
+  endpoint->Stop();
+  EXPECT_NE(context_.Lines().find("did not complete a TLS handshake, the last from 127.0.0.1:"),
+            std::string::npos)
+      << context_.Lines();
+}
+
+// The request deadline runs from the connection, handshake included: a client that never
+// begins its handshake, or never finishes it, is closed when it runs out.
+TEST_F(MaintenanceTlsEndpointTest, AHandshakeMustEndWithinTheRequestDeadline) {
+  auto endpoint = StartTls(
+      [](EndpointConfig& config) { config.request_timeout = std::chrono::milliseconds(300); });
+  ASSERT_TRUE(endpoint);
+  RawConnection silent(endpoint->address());
+  RawConnection stalled(endpoint->address());
+  ASSERT_TRUE(silent.connected() && stalled.connected());
+  ASSERT_TRUE(stalled.Send(kHandshakeStart));
+  const auto start = std::chrono::steady_clock::now();
+  EXPECT_TRUE(silent.AwaitClose(5s));
+  EXPECT_TRUE(stalled.AwaitClose(5s));
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 3s);
+  EXPECT_EQ(PostSigned(endpoint->address(), WorkOrderOpened("E-1"), Ca()).status, 200);
+  endpoint->Stop();
+  EXPECT_NE(context_.Lines().find("closed 1 connection(s) whose request had not arrived in full "
+                                  "within 300 ms"),
+            std::string::npos)
+      << context_.Lines();
+}
+
+// Connections stuck in their handshake are waiting for their request: with every connection
+// taken, the oldest of them makes room for a delivery.
+TEST_F(MaintenanceTlsEndpointTest, StalledHandshakesMakeRoomForDeliveries) {
+  auto endpoint = StartTls([](EndpointConfig& config) {
+    config.max_connections = 2;
+    config.max_connections_per_address = 2;
+  });
+  ASSERT_TRUE(endpoint);
+  RawConnection oldest(endpoint->address(), "127.0.0.3");
+  RawConnection newer(endpoint->address(), "127.0.0.4");
+  ASSERT_TRUE(oldest.Send(kHandshakeStart) && newer.Send(kHandshakeStart));
+  int status = 0;
+  for (auto deadline = std::chrono::steady_clock::now() + 5s;
+       status != 200 && std::chrono::steady_clock::now() < deadline;) {
+    status = PostSigned(endpoint->address(), WorkOrderOpened("E-1"), Ca()).status;
+  }
+  EXPECT_EQ(status, 200);
+  EXPECT_TRUE(oldest.AwaitClose(5s));
+}
+
+TEST_F(MaintenanceTlsEndpointTest, AnUnusableCertificateOrKeyStopsTheStartNamingTheFile) {
+  const std::string cert = certificates_->cert.string();
+  const std::string key = certificates_->key.string();
+  const std::string missing = (*dir_ / "missing.pem").string();
+  EXPECT_EQ(StartError(missing, key),
+            "setting 'tls_cert_file': cannot read " + missing + ": No such file or directory");
+  EXPECT_EQ(StartError(cert, missing),
+            "setting 'tls_key_file': cannot read " + missing + ": No such file or directory");
+  EXPECT_EQ(StartError(cert, certificates_->other_key.string()),
+            "setting 'tls_key_file': " + certificates_->other_key.string() +
+                " is not the private key of the certificate in " + cert);
+  // The files swapped: no certificate in the key file, no key in the certificate file.
+  EXPECT_NE(StartError(key, cert).find("setting 'tls_cert_file': " + key +
+                                       " holds no PEM certificate chain"),
+            std::string::npos);
+  const std::string garbage = (*dir_ / "garbage.pem").string();
+  std::ofstream(garbage) << "not a key\n";
+  EXPECT_NE(
+      StartError(cert, garbage)
+          .find("setting 'tls_key_file': " + garbage + " holds no unencrypted PEM private key"),
+      std::string::npos);
 }
 
 }  // namespace
