@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "daemon/identity/text.h"
+#include "daemon/store/private_file.h"
 #include "daemon/store/sqlite_customer_reads.h"
 #include "daemon/store/sqlite_customers.h"
 #include "daemon/store/sqlite_queries.h"
@@ -875,6 +876,29 @@ Result<MergeRecord> SqliteStore::SplitMerge(std::int64_t merge_id, const std::st
   });
 }
 
+namespace {
+
+// The database, its -wal and its -shm are the daemon user's alone. The database is created
+// 0600 before SQLite opens it, since SQLite gives a new database 0644 less the umask, and the
+// -wal and -shm it creates the database's mode; those left by an earlier run are set to 0600
+// like the database.
+Status MakeStoreFilesPrivate(const StoreOptions& options) {
+  for (const char* suffix : {"", "-wal", "-shm"}) {
+    std::filesystem::path path = options.path;
+    path += suffix;
+    auto file = OpenPrivateFile(path, *suffix == '\0' ? IfMissing::kCreate : IfMissing::kSkip);
+    if (!file.ok()) return file.status();
+    if (file->tightened_from() && options.warn) {
+      options.warn("store file " + path.string() + " had mode " +
+                   ModeText(*file->tightened_from()) +
+                   ", readable beyond the daemon's user; set to 0600");
+    }
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
 Result<std::unique_ptr<Store>> OpenSqliteStore(const StoreOptions& options) {
   const std::string path = options.path.string();
   if (path.empty()) return InvalidArgument("open SQLite store: no database path");
@@ -884,6 +908,7 @@ Result<std::unique_ptr<Store>> OpenSqliteStore(const StoreOptions& options) {
   if (options.scan_connections == 0) {
     return InvalidArgument("open " + path + ": scan_connections must be at least 1");
   }
+  if (Status s = MakeStoreFilesPrivate(options); !s.ok()) return s;
   auto writer = OpenWriter(path);
   if (!writer.ok()) return writer.status();
   auto open_readers = [&](std::size_t count) -> Result<std::vector<std::unique_ptr<Reader>>> {

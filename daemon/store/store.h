@@ -86,9 +86,9 @@ using EventVisitor = std::function<void(const EventView&)>;
 struct TimelineQuery {
   std::int64_t customer = 0;
   std::size_t limit = 50;
-  std::optional<TimelineCursor> after;
+  std::optional<TimelineCursor> after = std::nullopt;
   bool oldest_first = false;
-  TimelineFilter filter;
+  TimelineFilter filter = {};
 };
 
 // Events in id order, for a change feed: every customer's, or one customer's.
@@ -113,7 +113,10 @@ struct CheckpointRecord {
 };
 
 struct StoreOptions {
-  std::filesystem::path path;  // the database file; its folder must exist
+  // The database file; its folder must exist. It, its -wal and its -shm are made readable and
+  // writable by their owner alone (0600) whatever the umask: created so, or set so at open
+  // when their mode lets the group or others in. Never reached through a symbolic link.
+  std::filesystem::path path;
   // Read-only connections for short reads (timelines, customers, changes, checkpoints).
   std::size_t reader_connections = 4;
   // How events' identifiers resolve to customers. Must pass identity::ValidateRules.
@@ -124,6 +127,9 @@ struct StoreOptions {
   // How long a read waits for a free connection of its kind before it fails with
   // UNAVAILABLE, rather than blocking its caller without limit.
   std::chrono::milliseconds connection_wait{1000};
+  // Told, at open, what the store changed on its own (a file's mode), for the log; may be
+  // empty.
+  std::function<void(const std::string& message)> warn = nullptr;
 };
 
 // Thread-safety: Write is called by one writer thread at a time (the ingest pipeline);

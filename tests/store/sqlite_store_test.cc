@@ -1,10 +1,12 @@
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <atomic>
 #include <filesystem>
+#include <fstream>
 #include <future>
 #include <numeric>
 #include <stop_token>
@@ -506,7 +508,9 @@ TEST_F(SqliteStoreTest, AttributesOfAnyJsonShapeAreReadTheSameByEveryRead) {
     ASSERT_TRUE(read.ok()) << read.status().message();
     ExpectSameEvents(Visited(*store, query), *read);
     for (const Event& e : *read) {
-      if (e.source_event_id == "e2") EXPECT_EQ(e.attributes, expected);
+      if (e.source_event_id == "e2") {
+        EXPECT_EQ(e.attributes, expected);
+      }
     }
   }
   // The last three look like what the store writes but are not JSON: a trailing comma, a raw
@@ -624,8 +628,106 @@ TEST_F(SqliteStoreTest, OpenErrorNamesTheFile) {
   const std::filesystem::path missing = dir_ / "no-such-folder" / "events.db";
   auto store = OpenSqliteStore({.path = missing});
   ASSERT_FALSE(store.ok());
+  EXPECT_EQ(store.status().code(), StatusCode::kFailedPrecondition);
   EXPECT_EQ(store.status().message(),
-            "open " + missing.string() + ": unable to open database file");
+            "cannot create " + missing.string() + ": No such file or directory");
+}
+
+// The permission bits of the file itself (not of what a link names); -1 when it is missing.
+int ModeOf(const std::filesystem::path& path) {
+  struct stat status {};
+  if (::lstat(path.c_str(), &status) != 0) return -1;
+  return static_cast<int>(status.st_mode & 07777);
+}
+
+std::filesystem::path WithSuffix(std::filesystem::path path, const char* suffix) {
+  path += suffix;
+  return path;
+}
+
+// The store holds personal data: whatever the umask, its database, -wal and -shm are its
+// owner's alone, so that no group (a delivery account's among them) can read them.
+class SqliteStoreUmaskTest : public SqliteStoreTest, public ::testing::WithParamInterface<mode_t> {
+ protected:
+  void SetUp() override {
+    SqliteStoreTest::SetUp();
+    saved_ = ::umask(GetParam());
+  }
+  void TearDown() override {
+    ::umask(saved_);
+    SqliteStoreTest::TearDown();
+  }
+
+ private:
+  mode_t saved_ = 0;
+};
+
+TEST_P(SqliteStoreUmaskTest, TheDatabaseWalAndShmAreCreatedOwnerOnly) {
+  auto store = Open();
+  ASSERT_NE(store, nullptr);
+  Batch batch = MakeBatch("billing", "c1", 0, 3);
+  ASSERT_TRUE(store->Write({&batch, 1})[0].status.ok());
+  // Open, with the writer's transaction committed to the log: all three files exist.
+  EXPECT_EQ(ModeOf(path_), 0600);
+  EXPECT_EQ(ModeOf(WithSuffix(path_, "-wal")), 0600);
+  EXPECT_EQ(ModeOf(WithSuffix(path_, "-shm")), 0600);
+}
+
+INSTANTIATE_TEST_SUITE_P(Umasks, SqliteStoreUmaskTest, ::testing::Values(0000, 0022, 0027, 0077),
+                         [](const ::testing::TestParamInfo<mode_t>& info) {
+                           char name[16];
+                           std::snprintf(name, sizeof name, "umask%03o", info.param);
+                           return std::string(name);
+                         });
+
+// A store made before the files were private (SQLite gives a new database 0644 less the
+// umask) is made private at open, each file with a warning, rather than refused: an upgrade
+// must not stop the service.
+TEST_F(SqliteStoreTest, AStoreReadableByOthersIsMadeOwnerOnlyWithAWarning) {
+  {
+    auto store = Open();
+    ASSERT_NE(store, nullptr);
+  }
+  ASSERT_EQ(::chmod(path_.c_str(), 0640), 0);
+  std::ofstream(WithSuffix(path_, "-wal")).flush();  // an empty log, as a crash may leave one
+  ASSERT_EQ(::chmod(WithSuffix(path_, "-wal").c_str(), 0644), 0);
+  std::vector<std::string> warnings;
+  const StoreOptions options{
+      .path = path_, .warn = [&](const std::string& message) { warnings.push_back(message); }};
+  auto store = OpenSqliteStore(options);
+  ASSERT_TRUE(store.ok()) << store.status().message();
+  EXPECT_EQ(ModeOf(path_), 0600);
+  EXPECT_EQ(ModeOf(WithSuffix(path_, "-wal")), 0600);
+  EXPECT_EQ(warnings,
+            (std::vector<std::string>{
+                "store file " + path_.string() +
+                    " had mode 0640, readable beyond the daemon's user; set to 0600",
+                "store file " + path_.string() +
+                    "-wal had mode 0644, readable beyond the daemon's user; set to 0600"}));
+  // Once private, nothing more to say.
+  warnings.clear();
+  EXPECT_TRUE(OpenSqliteStore(options).ok());
+  EXPECT_TRUE(warnings.empty());
+}
+
+TEST_F(SqliteStoreTest, AStoreIsNeverReachedThroughASymbolicLink) {
+  const std::filesystem::path elsewhere = dir_ / "elsewhere.db";
+  std::filesystem::create_symlink(elsewhere, path_);
+  auto store = OpenSqliteStore({.path = path_});
+  ASSERT_FALSE(store.ok());
+  EXPECT_EQ(store.status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_EQ(store.status().message(),
+            path_.string() +
+                " is a symbolic link, and the daemon follows none there; configure the folder it "
+                "points to instead");
+  EXPECT_FALSE(std::filesystem::exists(elsewhere));
+
+  std::filesystem::remove(path_);
+  std::filesystem::create_directory(path_);
+  store = OpenSqliteStore({.path = path_});
+  ASSERT_FALSE(store.ok());
+  EXPECT_NE(store.status().message().find(path_.string()), std::string::npos)
+      << store.status().message();
 }
 
 TEST_F(SqliteStoreTest, RefusesZeroReaders) {
