@@ -1,18 +1,18 @@
 #include "daemon/api/page_token.h"
 
-#include <fcntl.h>
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/params.h>
 #include <openssl/rand.h>
+#include <spdlog/spdlog.h>
 #include <unistd.h>
 
 #include <charconv>
-#include <fstream>
 #include <new>
-#include <sstream>
 #include <string_view>
+
+#include "daemon/store/private_file.h"
 
 namespace propbridge::api {
 namespace {
@@ -62,27 +62,29 @@ Status Invalid() {
 }  // namespace
 
 Result<PageTokens> PageTokens::Open(const std::filesystem::path& key_file) {
-  std::ifstream in(key_file, std::ios::binary);
-  if (in) {
-    std::ostringstream key;
-    key << in.rdbuf();
-    if (key.str().size() != kKeyBytes) {
+  auto file = store::OpenPrivateFile(key_file, store::IfMissing::kCreate);
+  if (!file.ok()) return file.status();
+  if (file->tightened_from()) {
+    spdlog::warn("page token key {} had mode {}, readable beyond the daemon's user; set to 0600",
+                 key_file.string(), store::ModeText(*file->tightened_from()));
+  }
+  if (!file->created()) {
+    std::string key(kKeyBytes + 1, '\0');  // one byte more, to tell a longer file from a key
+    if (::read(file->fd(), key.data(), key.size()) != static_cast<ssize_t>(kKeyBytes)) {
       return FailedPrecondition(key_file.string() + " is not a page token key (" +
                                 std::to_string(kKeyBytes) + " bytes); delete it to make a new one");
     }
-    return FromKey(key.str());
+    key.resize(kKeyBytes);
+    return FromKey(key);
   }
   std::string key(kKeyBytes, '\0');
   if (RAND_bytes(reinterpret_cast<unsigned char*>(key.data()), kKeyBytes) != 1) {
     return Internal("no random bytes for the page token key");
   }
-  int fd = ::open(key_file.c_str(), O_WRONLY | O_CREAT | O_EXCL, 0600);
-  if (fd < 0 || ::write(fd, key.data(), key.size()) != static_cast<ssize_t>(key.size()) ||
-      ::fsync(fd) != 0) {
-    if (fd >= 0) ::close(fd);
+  if (::write(file->fd(), key.data(), key.size()) != static_cast<ssize_t>(key.size()) ||
+      ::fsync(file->fd()) != 0) {
     return FailedPrecondition("cannot write the page token key " + key_file.string());
   }
-  ::close(fd);
   return FromKey(key);
 }
 

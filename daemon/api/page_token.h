@@ -20,7 +20,8 @@ struct PagePosition {
 class PageTokens {
  public:
   // The key is read from `key_file`, which is created with a fresh random key if missing, so
-  // tokens survive a restart.
+  // tokens survive a restart. The file is its owner's alone (0600): created so whatever the
+  // umask, set so (with a warning) if its mode lets others in, never reached through a link.
   static Result<PageTokens> Open(const std::filesystem::path& key_file);
   // Tokens signed with `key`; INTERNAL when this OpenSSL has no HMAC-SHA256.
   static Result<PageTokens> FromKey(const std::string& key);
