@@ -6,11 +6,11 @@
 
 #include <map>
 #include <set>
-#include <thread>
 
 #include "tests/integration/billing_fixture.h"
 #include "tests/support/daemon_process.h"
 #include "tests/support/temp_dir.h"
+#include "tests/support/wait_until.h"
 
 namespace propbridge::testing {
 namespace {
@@ -47,10 +47,8 @@ TEST(CrashTest, KillNineMidIngestLosesNothingAndDuplicatesNothing) {
   std::string error;
   auto daemon = DaemonProcess::Start(dir.path(), config, dir / "data", error);
   ASSERT_TRUE(daemon) << error;
-  auto deadline = std::chrono::steady_clock::now() + 60s;
-  while (StoredEvents(db) < 2000 && std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(2ms);
-  }
+  // Looked at often, so that the kill comes early in the file.
+  WaitUntil([&] { return StoredEvents(db) >= 2000; }, 60s, 2ms);
   ASSERT_EQ(daemon->Stop(SIGKILL, 10s), 128 + SIGKILL);
   std::int64_t at_kill = StoredEvents(db);
   ASSERT_GT(at_kill, 0);
@@ -58,11 +56,10 @@ TEST(CrashTest, KillNineMidIngestLosesNothingAndDuplicatesNothing) {
 
   daemon = DaemonProcess::Start(dir.path(), config, dir / "data", error);
   ASSERT_TRUE(daemon) << error;
-  deadline = std::chrono::steady_clock::now() + 120s;
-  while (StoredEvents(db) < kRows && std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(50ms);
-  }
-  std::this_thread::sleep_for(500ms);  // anything replayed twice would land by now
+  // The file is archived once the last of its rows is durable: nothing of it comes after.
+  EXPECT_TRUE(WaitUntil(
+      [&] { return std::filesystem::exists(dir / "inbox" / "archive" / "large.csv"); }, 120s, 50ms))
+      << daemon->Log();
 
   auto stub = daemon->TimelineStub();
   std::multiset<std::string> ids;

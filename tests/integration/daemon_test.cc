@@ -7,7 +7,6 @@
 
 #include <future>
 #include <set>
-#include <thread>
 
 #include "daemon/store/store.h"
 #include "propbridge/v1/admin.grpc.pb.h"
@@ -15,6 +14,7 @@
 #include "tests/support/daemon_process.h"
 #include "tests/support/health_check.h"
 #include "tests/support/temp_dir.h"
+#include "tests/support/wait_until.h"
 
 namespace propbridge::testing {
 namespace {
@@ -105,13 +105,17 @@ TEST_F(DaemonTest, AFileNameThatIsNotUtf8ReachesClientsAsValidText) {
       grpc::CreateChannel(daemon->address(), grpc::InsecureChannelCredentials()));
 
   v1::ListPluginsResponse plugins;
-  for (int tries = 0; tries < 100 && plugins.plugins_size() == 0; ++tries) {
-    grpc::ClientContext context;
-    grpc::Status status = admin->ListPlugins(&context, {}, &plugins);
-    ASSERT_TRUE(status.ok()) << status.error_message();
-    if (plugins.plugins(0).last_checkpoint().empty()) plugins.Clear();
-    std::this_thread::sleep_for(50ms);
-  }
+  grpc::Status listed;
+  WaitUntil(
+      [&] {
+        plugins.Clear();
+        grpc::ClientContext context;
+        listed = admin->ListPlugins(&context, {}, &plugins);
+        return !listed.ok() ||
+               (plugins.plugins_size() > 0 && !plugins.plugins(0).last_checkpoint().empty());
+      },
+      5s, 50ms);
+  ASSERT_TRUE(listed.ok()) << listed.error_message();
   ASSERT_EQ(plugins.plugins_size(), 1);
   EXPECT_NE(plugins.plugins(0).last_checkpoint().find("d05-\\xFF\\xFEname.csv"), std::string::npos)
       << plugins.plugins(0).last_checkpoint();
@@ -220,9 +224,16 @@ TEST_F(DaemonTest, RestartResumesFromTheCheckpointWithoutDuplicates) {
                 "C-3,charge,A-1001,3-2-1202,王芳,,2026-11-01 09:00,water,56.20,\n");
   auto daemon = StartDaemon(Config());
   ASSERT_TRUE(daemon);
-  auto events = WaitForEvents(*daemon, "account:A-1001", 4);
-  std::this_thread::sleep_for(500ms);  // a replay of the first file would show up by now
-  events = ReadWholeTimeline(*daemon->TimelineStub(), "account:A-1001");
+  // Each file is archived once the last of its rows is durable: a replay of the first would be
+  // on the timeline by then.
+  EXPECT_TRUE(WaitUntil(
+      [&] {
+        return std::filesystem::exists(dir_ / "inbox" / "archive" / "2026-10.csv") &&
+               std::filesystem::exists(dir_ / "inbox" / "archive" / "2026-11.csv");
+      },
+      30s))
+      << daemon->Log();
+  auto events = ReadWholeTimeline(*daemon->TimelineStub(), "account:A-1001");
   std::set<std::string> ids;
   for (const auto& e : events) ids.insert(e.source_event_id());
   EXPECT_EQ(events.size(), 4u);

@@ -9,9 +9,9 @@
 
 #include <fstream>
 #include <sstream>
-#include <thread>
 
 #include "tests/support/temp_dir.h"
+#include "tests/support/wait_until.h"
 
 namespace propbridge::testing {
 namespace {
@@ -35,14 +35,11 @@ pid_t Spawn(const fs::path& config, const fs::path& log) {
 }
 
 std::optional<int> WaitFor(pid_t pid, std::chrono::milliseconds timeout) {
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  do {
-    int status = 0;
-    pid_t done = waitpid(pid, &status, WNOHANG);
-    if (done == pid) return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  } while (std::chrono::steady_clock::now() < deadline);
-  return std::nullopt;
+  int status = 0;
+  if (!WaitUntil([&] { return waitpid(pid, &status, WNOHANG) == pid; }, timeout)) {
+    return std::nullopt;
+  }
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
 std::string ReadAll(const fs::path& file) {
@@ -140,13 +137,13 @@ std::vector<v1::TimelineEvent> ReadWholeTimeline(v1::TimelineService::Stub& stub
 std::vector<v1::TimelineEvent> WaitForEvents(DaemonProcess& daemon, const std::string& customer,
                                              std::size_t count, std::chrono::seconds timeout) {
   auto stub = daemon.TimelineStub();
-  auto deadline = std::chrono::steady_clock::now() + timeout;
   std::vector<v1::TimelineEvent> events;
-  do {
-    events = ReadWholeTimeline(*stub, customer);
-    if (events.size() >= count) break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  } while (std::chrono::steady_clock::now() < deadline);
+  WaitUntil(
+      [&] {
+        events = ReadWholeTimeline(*stub, customer);
+        return events.size() >= count;
+      },
+      timeout, std::chrono::milliseconds(50));
   return events;
 }
 
