@@ -31,6 +31,14 @@ scripts/fuzz.sh "$asan" "$fuzz_seconds"
 tsan="$prefix-tsan"
 CC=clang CXX=clang++ cmake -S . -B "$tsan" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DBUILD_TESTING=ON -DPROPBRIDGE_SANITIZE=thread
-cmake --build "$tsan" --parallel "$(nproc)" --target propbridge_thread_tests
-TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:suppressions=$PWD/scripts/tsan.supp" \
+cmake --build "$tsan" --parallel "$(nproc)" --target propbridge_thread_tests propbridged
+# The suppressions, and the gRPC and abseil libraries the daemon loads (scripts/tsan.supp says
+# why).
+suppressions="$tsan/tsan.supp"
+{
+  cat scripts/tsan.supp
+  ldd "$tsan/daemon/propbridged" | awk '$1 ~ /^lib(grpc|gpr|absl_|upb|address_sorting)/ {
+    print "called_from_lib:" $1 }'
+} >"$suppressions"
+TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:suppressions=$suppressions" \
   ctest --test-dir "$tsan" --output-on-failure --parallel "$(nproc)" -L threads
