@@ -286,8 +286,18 @@ grep -qF "/usr/libexec/propbridge/propbridge-plugin-host" "${log}" ||
 /usr/bin/propbridgectl timeline account:A-1003 --address "${address}" | tee "${work}/timeline.txt"
 grep -q 'Charged' "${work}/timeline.txt" || fail "the timeline of account:A-1003 lacks its charges"
 [[ "$(csv_files "${inbox}")" -eq 0 ]] || fail "sample files are left in the inbox"
-# UMask=0027: the store holds personal data, so others may not read it.
-expect_owner "${data_dir}/propbridge.db" "${user}:${group}" 640
+# The store (with its -wal and -shm while the daemon runs) holds personal data and the
+# page-token key signs what clients get: the service user's alone whatever UMask= says, so a
+# delivery account in the ${group} group reads none of them.
+for file in propbridge.db propbridge.db-wal propbridge.db-shm page-token.key; do
+  [[ "$(stat -c '%U:%G %a' "${data_dir}/${file}")" == "${user}:${group} 600" ]] ||
+    fail "${data_dir}/${file} is $(stat -c '%U:%G %a' "${data_dir}/${file}"), not" \
+      "${user}:${group} 600"
+  if setpriv --reuid=nobody --regid="${group}" --clear-groups \
+    cat "${data_dir}/${file}" >/dev/null 2>&1; then
+    fail "an account in the ${group} group can read ${data_dir}/${file}"
+  fi
+done
 
 echo "== stop the daemon (SIGTERM, as systemctl stop does)"
 kill -TERM "${daemon_pid}"
