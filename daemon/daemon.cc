@@ -79,21 +79,38 @@ void LogExposure(const config::Config& config) {
   }
 }
 
+// Creates the data folder if missing, rwxr-x--- whatever the umask: its group (the delivery
+// accounts) may reach the inboxes in it, and only the daemon's user may add, remove or rename
+// files in it. An existing folder keeps the mode its administrator gave it, with a warning
+// when others may write to it.
+Status MakeDataDir(const fs::path& dir) {
+  std::error_code ec;
+  const bool created = fs::create_directories(dir, ec);
+  if (!ec && created) {
+    fs::permissions(dir, fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec, ec);
+  }
+  if (ec) return FailedPrecondition("cannot create data_dir " + dir.string() + ": " + ec.message());
+  const fs::perms perms = fs::status(dir, ec).permissions();
+  if (!ec && (perms & (fs::perms::group_write | fs::perms::others_write)) != fs::perms::none) {
+    spdlog::warn(
+        "data_dir {} may be written by others than the daemon's user (mode {:04o}), who could "
+        "replace the store in it; make it rwxr-x--- (chmod 750)",
+        dir.string(), static_cast<unsigned>(perms));
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 Result<std::unique_ptr<Daemon>> Daemon::Start(const config::Config& config) {
   std::unique_ptr<Daemon> daemon(new Daemon(config));
-  std::error_code ec;
-  fs::create_directories(config.data_dir, ec);
-  if (ec) {
-    return FailedPrecondition("cannot create data_dir " + config.data_dir.string() + ": " +
-                              ec.message());
-  }
+  if (Status made = MakeDataDir(config.data_dir); !made.ok()) return made;
   store::StoreOptions store_options;
   store_options.path = config.data_dir / "propbridge.db";
   store_options.identity = config.identity;
   store_options.scan_connections = config.scan_threads;
   store_options.connection_wait = config.read_wait;
+  store_options.warn = [](const std::string& message) { spdlog::warn("{}", message); };
   auto store = store::OpenSqliteStore(store_options);
   if (!store.ok()) return store.status();
   daemon->store_ = std::move(*store);
