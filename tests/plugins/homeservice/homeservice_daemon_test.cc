@@ -7,12 +7,12 @@
 #include <atomic>
 #include <map>
 #include <set>
-#include <thread>
 
 #include "daemon/store/store.h"
 #include "plugins/homeservice/sample/vendor_api_server.h"
 #include "tests/support/daemon_process.h"
 #include "tests/support/temp_dir.h"
+#include "tests/support/wait_until.h"
 
 namespace propbridge::testing {
 namespace {
@@ -111,13 +111,13 @@ class HomeServiceDaemonTest : public ::testing::Test {
 
   // Polls until the server has received `count` requests (or 20 s pass).
   std::vector<OrdersRequest> WaitForRequests(std::size_t count) const {
-    auto deadline = std::chrono::steady_clock::now() + 20s;
     std::vector<OrdersRequest> requests;
-    do {
-      requests = api_->Requests();
-      if (requests.size() >= count) break;
-      std::this_thread::sleep_for(10ms);
-    } while (std::chrono::steady_clock::now() < deadline);
+    WaitUntil(
+        [&] {
+          requests = api_->Requests();
+          return requests.size() >= count;
+        },
+        20s);
     return requests;
   }
 
@@ -300,12 +300,9 @@ TEST_F(HomeServiceDaemonTest, ARefusalIsLoggedOnceAndTriedAgainOnlyEachPollUntil
   });
   auto daemon = StartDaemon(Config({{"poll_interval_ms", "300"}, {"backoff_base_ms", "10"}}));
   ASSERT_TRUE(daemon);
-  WaitForRequests(1);
-  std::this_thread::sleep_for(1500ms);
-  auto requests = api_->Requests();
-  // One request a poll, not a retry storm: about 1.5 s / 300 ms of them.
-  EXPECT_GE(requests.size(), 3u);
-  EXPECT_LE(requests.size(), 7u);
+  // One request a poll, not a retry storm: each comes a poll interval after the one before.
+  auto requests = WaitForRequests(5);
+  ASSERT_GE(requests.size(), 5u);
   for (std::size_t i = 1; i < requests.size(); ++i) {
     EXPECT_GE(requests[i].received - requests[i - 1].received, 250ms) << "request " << i + 1;
   }
@@ -328,7 +325,10 @@ TEST_F(HomeServiceDaemonTest, AWrongBaseUrlIsLoggedWithItsHintAndNotRetriedInALo
   auto daemon = StartDaemon(
       Config({{"base_url", "\"" + api_->BaseUrl() + "/api\""}, {"poll_interval_ms", "300"}}));
   ASSERT_TRUE(daemon);
-  std::this_thread::sleep_for(1s);
+  // Three polls that fail alike: said as an error once, and at debug level after that.
+  EXPECT_TRUE(WaitUntil(
+      [&] { return CountLines(daemon->Log(), "[homeservice] not reading orders") >= 3; }, 20s))
+      << daemon->Log();
   std::string log = daemon->Log();
   EXPECT_EQ(CountLines(log, "error [homeservice] not reading orders"), 1u) << log;
   EXPECT_NE(log.find("was refused with HTTP 404 (check the base_url setting)"), std::string::npos)
@@ -382,8 +382,7 @@ TEST_F(HomeServiceDaemonTest, StopIsPromptInTheMiddleOfASlowRequest) {
   });
   auto daemon = StartDaemon(Config({{"request_timeout_ms", "30000"}}));
   ASSERT_TRUE(daemon);
-  WaitForRequests(1);
-  std::this_thread::sleep_for(200ms);
+  ASSERT_FALSE(WaitForRequests(1).empty());  // the answer to it is 20 s away
   auto started = std::chrono::steady_clock::now();
   EXPECT_EQ(daemon->Stop(SIGTERM, 10s), 0);
   EXPECT_LT(std::chrono::steady_clock::now() - started, 2s);
@@ -397,13 +396,13 @@ TEST_F(HomeServiceDaemonTest, StopIsPromptInTheMiddleOfABackoff) {
   });
   auto daemon = StartDaemon(Config());
   ASSERT_TRUE(daemon);
-  WaitForRequests(1);
-  std::this_thread::sleep_for(200ms);
+  ASSERT_TRUE(WaitUntil(
+      [&] { return daemon->Log().find("retry 1 of 4 in 60000 ms") != std::string::npos; }, 20s))
+      << daemon->Log();
   auto started = std::chrono::steady_clock::now();
   EXPECT_EQ(daemon->Stop(SIGTERM, 10s), 0);
   EXPECT_LT(std::chrono::steady_clock::now() - started, 2s);
   std::string log = daemon->Log();
-  EXPECT_NE(log.find("retry 1 of 4 in 60000 ms"), std::string::npos) << log;
   EXPECT_EQ(log.find("did not stop within its deadline"), std::string::npos) << log;
 }
 
