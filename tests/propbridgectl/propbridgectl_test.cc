@@ -18,6 +18,7 @@
 #include "tests/integration/billing_fixture.h"
 #include "tests/support/daemon_process.h"
 #include "tests/support/temp_dir.h"
+#include "tests/support/wait_until.h"
 
 namespace propbridge::testing {
 namespace {
@@ -65,12 +66,13 @@ class PropbridgectlTest : public ::testing::Test {
             .release();
     ASSERT_NE(daemon_, nullptr) << error;
     auto stub = daemon_->TimelineStub();
-    auto deadline = std::chrono::steady_clock::now() + 30s;
-    while (ReadWholeTimeline(*stub, "account:A-3001").size() < 3 ||
-           ReadWholeTimeline(*stub, "account:A-3002").empty()) {
-      ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "the export was not stored";
-      std::this_thread::sleep_for(50ms);
-    }
+    ASSERT_TRUE(WaitUntil(
+        [&] {
+          return ReadWholeTimeline(*stub, "account:A-3001").size() >= 3 &&
+                 !ReadWholeTimeline(*stub, "account:A-3002").empty();
+        },
+        30s, 50ms))
+        << "the export was not stored";
   }
 
   static void TearDownTestSuite() {
@@ -445,20 +447,19 @@ TEST_F(PropbridgectlTest, AWatchThatFallsBehindExits4OrWithFollowResumesLosingNo
   WriteFile(*dir_ / "inbox" / "2026-10-bulk.csv.part", BillingRows("F-", kRows, 10));
   fs::rename(*dir_ / "inbox" / "2026-10-bulk.csv.part", *dir_ / "inbox" / "2026-10-bulk.csv");
   auto deadline = std::chrono::steady_clock::now() + 60s;
-  while (EventsStored() < before + kRows) {
-    ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "the bulk export was not stored";
-    std::this_thread::sleep_for(100ms);
-  }
+  auto stored = [&](std::int64_t count) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    return WaitUntil([&] { return EventsStored() >= before + count; }, left, 100ms);
+  };
+  ASSERT_TRUE(stored(kRows)) << "the bulk export was not stored";
   // A watch is ended when events arrive while its client has not taken a write for a second
   // (the daemon's stall timeout); the bulk may be stored sooner than that after the stall
   // began, so a few more events arrive once it has surely passed.
   std::this_thread::sleep_for(1500ms);
   WriteFile(*dir_ / "inbox" / "2026-10-late.csv.part", BillingRows("G-", 3, 10));
   fs::rename(*dir_ / "inbox" / "2026-10-late.csv.part", *dir_ / "inbox" / "2026-10-late.csv");
-  while (EventsStored() < before + kRows + 3) {
-    ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "the late export was not stored";
-    std::this_thread::sleep_for(100ms);
-  }
+  ASSERT_TRUE(stored(kRows + 3)) << "the late export was not stored";
 
   CtlResult plain_run = Finish(plain);
   EXPECT_EQ(plain_run.code, 4) << plain_run.err;
