@@ -76,6 +76,7 @@ class WaitingPlugin final : public PollingPlugin {
   }
   void Poll(Context&) override {
     polling = true;
+    polling.notify_all();
     // A vendor call that does not return on its own for two seconds.
     const auto own_end = steady_clock::now() + seconds(2);
     while (steady_clock::now() < own_end) {
@@ -92,7 +93,7 @@ TEST(PollingPlugin, AStopDuringALongPollReturnsByTheDeadlineWhenThePollBoundsIts
   LinesContext context;
   WaitingPlugin plugin(true);
   ASSERT_TRUE(plugin.Start(context).ok());
-  while (!plugin.polling) std::this_thread::sleep_for(milliseconds(1));
+  plugin.polling.wait(false);
   const auto deadline = steady_clock::now() + milliseconds(300);
   plugin.Stop(deadline);
   EXPECT_LT(steady_clock::now(), deadline + milliseconds(200));
@@ -103,7 +104,7 @@ TEST(PollingPlugin, APollRunningPastTheDeadlineIsLoggedAndStillWaitedFor) {
   LinesContext context;
   WaitingPlugin plugin(false);
   ASSERT_TRUE(plugin.Start(context).ok());
-  while (!plugin.polling) std::this_thread::sleep_for(milliseconds(1));
+  plugin.polling.wait(false);
   plugin.Stop(steady_clock::now() + milliseconds(100));
   ASSERT_EQ(context.Lines().size(), 1u);
   EXPECT_EQ(context.Lines()[0], "a poll was still running at the stop deadline");

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <latch>
 #include <set>
 #include <string>
 #include <thread>
@@ -248,13 +249,15 @@ TEST_F(CustomerResolutionTest, EventsArrivingOutOfOrderMakeOneStayNotFragments) 
 TEST_F(CustomerResolutionTest, EventsWrittenWhileAnAdminLinksEndOnTheOneCustomer) {
   Put("a-0", {{"account", "A-1"}}, kDay);
   Put("b-0", {{"account", "B-1"}}, kDay);
+  std::latch writing(1);
   std::thread writer([&] {
     for (int i = 1; i <= 200; ++i) {
       Put("a-" + std::to_string(i), {{"account", "A-1"}}, kDay + minutes(i));
       Put("b-" + std::to_string(i), {{"account", "B-1"}}, kDay + minutes(i));
+      if (i == 1) writing.count_down();
     }
   });
-  std::this_thread::sleep_for(milliseconds(20));
+  writing.wait();  // the link comes while the writer is under way
   auto link = store_->LinkCustomers(Who({"account", "A-1"}), Who({"account", "B-1"}), "ops:li",
                                     "same household account");
   writer.join();
