@@ -8,7 +8,6 @@
 
 #include <filesystem>
 #include <fstream>
-#include <functional>
 #include <map>
 #include <set>
 #include <string>
@@ -20,6 +19,7 @@
 #include "tests/plugins/billing/gbk.h"
 #include "tests/support/daemon_process.h"
 #include "tests/support/temp_dir.h"
+#include "tests/support/wait_until.h"
 
 namespace propbridge::testing {
 namespace {
@@ -72,12 +72,15 @@ class BillingDaemonTest : public ::testing::Test {
     return daemon;
   }
 
-  // Polls until `done` holds or `timeout` passes; returns whether it held.
-  static bool WaitUntil(const std::function<bool()>& done, std::chrono::milliseconds timeout) {
-    auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (!done()) {
-      if (std::chrono::steady_clock::now() > deadline) return false;
-      std::this_thread::sleep_for(20ms);
+  // Returns once the plugin has polled the inbox `polls` more times, or false after 30 s: each
+  // is shown by an export of one row, for account A-POLL, that is dropped and archived.
+  bool AwaitPolls(int polls) {
+    for (int i = 0; i < polls; ++i) {
+      const std::string id = "POLL-" + std::to_string(++polls_shown_);
+      const std::string name = "zz-" + id + ".csv";
+      DropFile(name, std::string(kHeaderWithStatus) + id +
+                         ",charge,A-POLL,,,,2026-10-01 08:00,water,1.00,,\n");
+      if (!WaitUntil([&] { return fs::exists(inbox() / "archive" / name); }, 30s)) return false;
     }
     return true;
   }
@@ -127,6 +130,7 @@ class BillingDaemonTest : public ::testing::Test {
   }
 
   TempDir dir_;
+  int polls_shown_ = 0;
 };
 
 std::string ReadBytes(const fs::path& path) {
@@ -213,7 +217,7 @@ TEST_F(BillingDaemonTest, EveryRecordTypeReachesTheTimelineOnItsStep) {
 TEST_F(BillingDaemonTest, AFileDroppedWhileRunningIsPickedUpAndArchivedOnceDurable) {
   auto daemon = StartDaemon();
   ASSERT_TRUE(daemon);
-  std::this_thread::sleep_for(500ms);
+  ASSERT_TRUE(AwaitPolls(1)) << daemon->Log();  // it is watching the inbox
   auto dropped = std::chrono::steady_clock::now();
   DropFile("2026-10.csv", std::string(kHeaderWithStatus) + kEveryType);
 
@@ -498,7 +502,7 @@ TEST_F(BillingDaemonTest, ACsvSymlinkToAFileOutsideTheInboxIsNeverRead) {
   ASSERT_TRUE(WaitUntil([&] { return fs::exists(inbox() / "archive" / "b-real.csv"); }, 30s))
       << daemon->Log();
   // Several more polls: the link is still refused, and said so once.
-  std::this_thread::sleep_for(1s);
+  ASSERT_TRUE(AwaitPolls(3)) << daemon->Log();
   auto stub = daemon->TimelineStub();
   EXPECT_TRUE(ReadWholeTimeline(*stub, "account:A-9001").empty());
   EXPECT_EQ(ReadWholeTimeline(*stub, "account:A-1001").size(), 9u);
@@ -531,7 +535,7 @@ TEST_F(BillingDaemonTest, AFifoWhereAnExportWasDoesNotHangThePlugin) {
       << daemon->Log();
   EXPECT_EQ(ReadWholeTimeline(*daemon->TimelineStub(), "account:A-1001").size(), 9u);
   EXPECT_EQ(fs::status(inbox() / "b-swapped.csv").type(), fs::file_type::fifo);
-  std::this_thread::sleep_for(500ms);
+  ASSERT_TRUE(AwaitPolls(3)) << daemon->Log();
   EXPECT_EQ(Occurrences(daemon->Log(), "b-swapped.csv is a FIFO"), 1u) << daemon->Log();
   EXPECT_EQ(daemon->Stop(SIGTERM, 15s), 0);
 }

@@ -13,7 +13,6 @@
 #include <memory>
 #include <mutex>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "daemon/plugin_host/plugin_library.h"
@@ -74,6 +73,13 @@ class FakeContext final : public sdk::Context, private sdk::Logger {
     return changed_.wait_for(lock, 10s,
                              [&] { return std::find(ids_.begin(), ids_.end(), id) != ids_.end(); });
   }
+  // Waits until a batch with this checkpoint was accepted, for at most 10 s.
+  bool WaitForCheckpoint(const std::string& checkpoint) {
+    std::unique_lock lock(mu_);
+    return changed_.wait_for(lock, 10s, [&] {
+      return std::find(checkpoints_.begin(), checkpoints_.end(), checkpoint) != checkpoints_.end();
+    });
+  }
 
   std::vector<std::string> ids() {
     std::lock_guard lock(mu_);
@@ -132,6 +138,20 @@ class BillingPluginTest : public ::testing::Test {
 
   fs::path inbox() const { return dir_.path() / "inbox"; }
 
+  // Returns once the plugin has polled the inbox `polls` more times: each is shown by an export
+  // of one row, written under another name and renamed into the inbox, that is emitted.
+  bool AwaitPolls(int polls) {
+    for (int i = 0; i < polls; ++i) {
+      const std::string id = "POLL-" + std::to_string(++polls_shown_);
+      fs::path part = dir_.Write(
+          "inbox/zz-" + id + ".csv.part",
+          std::string(kHeader) + id + ",charge,A-1001,,,,2026-11-01 09:00,water,1.00,\n");
+      fs::rename(part, inbox() / ("zz-" + id + ".csv"));
+      if (!context_->WaitForEvent(id)) return false;
+    }
+    return true;
+  }
+
   // Starts the plugin on the inbox, polling every 20 ms, with `answer` for each emit.
   void Start(FakeContext::Answer answer) {
     context_ = std::make_unique<FakeContext>(
@@ -152,17 +172,8 @@ class BillingPluginTest : public ::testing::Test {
   std::unique_ptr<plugin_host::PluginLibrary> library_;
   std::unique_ptr<FakeContext> context_;
   std::unique_ptr<sdk::PluginHandle> plugin_;
+  int polls_shown_ = 0;
 };
-
-// Polls until `done` holds, for at most 10 s; returns whether it held.
-bool WaitUntil(const std::function<bool()>& done) {
-  auto deadline = std::chrono::steady_clock::now() + 10s;
-  while (!done()) {
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::sleep_for(10ms);
-  }
-  return true;
-}
 
 // The daemon refuses a batch for good (over its size limit): retrying the same batch at every
 // poll would hold every later file back forever.
@@ -195,7 +206,7 @@ TEST_F(BillingPluginTest, AFileTheDaemonRefusesGoesToRejectedAndLaterFilesGoOn) 
             checkpoints.end());
   // And the refused batch is not tried again.
   int tries = context_->emits("a-big.csv");
-  std::this_thread::sleep_for(200ms);
+  ASSERT_TRUE(AwaitPolls(3)) << context_->errors();
   EXPECT_EQ(context_->emits("a-big.csv"), tries);
 }
 
@@ -210,7 +221,10 @@ TEST_F(BillingPluginTest, AFileIsRetriedWhileTheDaemonIsUnavailable) {
     return Status::Ok();
   });
   ASSERT_TRUE(context_->WaitForEvent("A-3")) << context_->errors();
-  EXPECT_TRUE(WaitUntil([&] { return fs::exists(inbox() / "archive" / "a.csv"); }));
+  // That the file is finished is recorded once it is archived.
+  EXPECT_TRUE(context_->WaitForCheckpoint((inbox() / "archive" / "a.csv").string() + "\t3"))
+      << context_->errors();
+  EXPECT_TRUE(fs::exists(inbox() / "archive" / "a.csv"));
   EXPECT_FALSE(fs::exists(inbox() / "rejected"));
   EXPECT_EQ(context_->errors(), "");
 }
