@@ -34,7 +34,19 @@ Status FileError(const char* key, const fs::path& file, const std::string& what)
   return InvalidArgument(std::string(key) + " " + file.string() + " " + what);
 }
 
+// PEM files are a few kilobytes; a bound keeps a misnamed device or log file from being read.
+constexpr std::uintmax_t kMaxPemBytes = 1 << 20;
+
 Result<std::string> ReadFile(const char* key, const fs::path& file) {
+  std::error_code ec;
+  const fs::file_status status = fs::status(file, ec);
+  if (fs::exists(status)) {  // else opening it says why
+    if (!fs::is_regular_file(status)) return FileError(key, file, "is not a regular file");
+    const std::uintmax_t size = fs::file_size(file, ec);
+    if (!ec && size > kMaxPemBytes) {
+      return FileError(key, file, "is larger than 1 MiB: not a PEM certificate or key");
+    }
+  }
   std::ifstream in(file, std::ios::binary);
   if (!in) return FileError(key, file, std::string("cannot be read: ") + std::strerror(errno));
   std::ostringstream text;

@@ -168,6 +168,9 @@ TEST_F(SecurityConfig, AKeyThatCannotBeReadOrIsNotTheCertificatesStopsTheStartNa
             (dir_ / "propbridged.toml").string() + ": api.tls: key_file " +
                 certificates_.other_key.string() + " does not belong to the certificate in " +
                 certificates_.server.cert.string());
+  EXPECT_EQ(ErrorOf(Tls(dir_.path())), (dir_ / "propbridged.toml").string() +
+                                           ": api.tls: key_file " + dir_.path().string() +
+                                           " is not a regular file");
   // A certificate where the key belongs.
   EXPECT_NE(ErrorOf(Tls(certificates_.server.cert)).find("holds no unencrypted PEM private key"),
             std::string::npos);
