@@ -4,7 +4,10 @@
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/stat.h>
 
+#include <cstdio>
+#include <filesystem>
 #include <future>
 #include <set>
 
@@ -19,6 +22,7 @@
 namespace propbridge::testing {
 namespace {
 
+namespace fs = std::filesystem;
 namespace v1 = propbridge::v1;
 using namespace std::chrono_literals;
 
@@ -312,6 +316,88 @@ TEST_F(DaemonTest, HealthAndReflectionServeGenericTools) {
   cq.Shutdown();
   while (cq.Next(&tag, &ok)) {
   }
+}
+
+// The permission bits of the file itself (not of what a link names); -1 when it is missing.
+int ModeOf(const fs::path& path) {
+  struct stat status {};
+  if (::lstat(path.c_str(), &status) != 0) return -1;
+  return static_cast<int>(status.st_mode & 07777);
+}
+
+// The files of the data folder, whatever the umask the daemon is started with: the store, its
+// -wal and -shm and the page-token key are its user's alone, so the group of the delivery
+// accounts, which may write to the inboxes, can read none of them.
+class FileModesTest : public ::testing::TestWithParam<mode_t> {
+ protected:
+  TempDir dir_;
+};
+
+TEST_P(FileModesTest, TheStoreAndItsKeyAreOwnerOnlyAndTheInboxStaysGroupWritable) {
+  // The inbox as the package makes it: its group's to write to, new files in it the group's.
+  const fs::path inbox = dir_ / "inbox";
+  fs::create_directories(inbox);
+  ASSERT_EQ(::chmod(inbox.c_str(), 02770), 0);
+  WriteFile(inbox / "2026-10.csv", BillingRows("R-", 4, 1));
+
+  std::string error;
+  const mode_t saved = ::umask(GetParam());
+  auto daemon =
+      DaemonProcess::Start(dir_.path(), BillingDaemonConfig(dir_.path()), dir_ / "data", error);
+  ::umask(saved);
+  ASSERT_TRUE(daemon) << error;
+  // The export is stored: the writer has committed to the log, so -wal and -shm exist.
+  ASSERT_EQ(WaitForEvents(*daemon, "account:A-0", 4).size(), 4u) << daemon->Log();
+
+  const fs::path data = dir_ / "data";
+  for (const char* name :
+       {"propbridge.db", "propbridge.db-wal", "propbridge.db-shm", "page-token.key"}) {
+    EXPECT_EQ(ModeOf(data / name), 0600) << name;
+  }
+  // The daemon made the folder: others may not write to it, its group may pass through it.
+  EXPECT_EQ(ModeOf(data), 0750);
+  EXPECT_EQ(ModeOf(inbox), 02770);
+  ASSERT_EQ(daemon->Stop(SIGTERM, 15s), 0) << daemon->Log();
+  EXPECT_EQ(daemon->Log().find("readable beyond the daemon's user"), std::string::npos)
+      << daemon->Log();
+}
+
+INSTANTIATE_TEST_SUITE_P(Umasks, FileModesTest, ::testing::Values(0000, 0022),
+                         [](const ::testing::TestParamInfo<mode_t>& info) {
+                           char name[16];
+                           std::snprintf(name, sizeof name, "umask%03o", info.param);
+                           return std::string(name);
+                         });
+
+// A data folder left by an earlier version, whose store and key the group could read: made
+// owner-only at start, each with a warning.
+TEST(FileModesUpgradeTest, AStoreAndKeyReadableByTheGroupAreMadeOwnerOnlyWithAWarning) {
+  TempDir dir;
+  {
+    std::string error;
+    auto daemon =
+        DaemonProcess::Start(dir.path(), BillingDaemonConfig(dir.path()), dir / "data", error);
+    ASSERT_TRUE(daemon) << error;
+    ASSERT_EQ(daemon->Stop(SIGTERM, 15s), 0) << daemon->Log();
+  }
+  const fs::path data = dir / "data";
+  ASSERT_EQ(::chmod((data / "propbridge.db").c_str(), 0640), 0);
+  ASSERT_EQ(::chmod((data / "page-token.key").c_str(), 0644), 0);
+  std::string error;
+  auto daemon =
+      DaemonProcess::Start(dir.path(), BillingDaemonConfig(dir.path()), dir / "data", error);
+  ASSERT_TRUE(daemon) << error;
+  EXPECT_EQ(ModeOf(data / "propbridge.db"), 0600);
+  EXPECT_EQ(ModeOf(data / "page-token.key"), 0600);
+  ASSERT_EQ(daemon->Stop(SIGTERM, 15s), 0) << daemon->Log();
+  EXPECT_NE(daemon->Log().find("store file " + (data / "propbridge.db").string() +
+                               " had mode 0640, readable beyond the daemon's user; set to 0600"),
+            std::string::npos)
+      << daemon->Log();
+  EXPECT_NE(daemon->Log().find("page token key " + (data / "page-token.key").string() +
+                               " had mode 0644, readable beyond the daemon's user; set to 0600"),
+            std::string::npos)
+      << daemon->Log();
 }
 
 }  // namespace
