@@ -16,17 +16,6 @@ namespace {
 
 using namespace std::chrono_literals;
 
-constexpr char kResumeKey[] = "propbridge-resume-after-id";
-
-std::shared_ptr<grpc::Channel> Channel(const std::string& address, bool own) {
-  grpc::ChannelArguments args;
-  if (own) {
-    args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
-    args.SetInt(GRPC_ARG_HTTP2_BDP_PROBE, 0);
-  }
-  return grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args);
-}
-
 }  // namespace
 
 std::string SyntheticInstance(const std::string& name, const std::string& settings) {
@@ -46,10 +35,10 @@ std::unique_ptr<ApiDaemon> ApiDaemon::Start(const TempDir& dir, const std::strin
 
 ApiDaemon::ApiDaemon(std::unique_ptr<DaemonProcess> process)
     : process_(std::move(process)),
-      stub_(v1::TimelineService::NewStub(Channel(process_->address(), /*own=*/false))) {}
+      stub_(v1::TimelineService::NewStub(ChannelTo(process_->address()))) {}
 
 std::unique_ptr<v1::TimelineService::Stub> ApiDaemon::OwnStub() const {
-  return v1::TimelineService::NewStub(Channel(process_->address(), /*own=*/true));
+  return v1::TimelineService::NewStub(ChannelTo(process_->address(), /*own=*/true));
 }
 
 std::shared_ptr<grpc::Channel> ApiDaemon::ChannelFrom(const std::string& source) const {
@@ -112,41 +101,6 @@ std::int64_t ApiDaemon::NewestId(const std::string& customer) {
   if (status.error_code() == grpc::StatusCode::NOT_FOUND) return 0;
   EXPECT_TRUE(status.ok()) << status.error_message();
   return response.events().empty() ? 0 : response.events(0).id();
-}
-
-WatchCall::WatchCall(v1::TimelineService::Stub& stub, const v1::WatchTimelineRequest& request,
-                     std::chrono::seconds timeout) {
-  context.set_deadline(std::chrono::system_clock::now() + timeout);
-  reader = stub.WatchTimeline(&context, request);
-}
-
-bool WatchCall::Read(std::size_t count) {
-  v1::WatchTimelineResponse response;
-  for (std::size_t i = 0; i < count; ++i) {
-    if (!reader->Read(&response)) return false;
-    received.push_back(response.event());
-  }
-  return true;
-}
-
-grpc::Status WatchCall::ReadToEnd() {
-  while (Read(1)) {
-  }
-  return reader->Finish();
-}
-
-std::optional<std::int64_t> WatchCall::ResumeId() const {
-  const auto& trailers = context.GetServerTrailingMetadata();
-  auto found = trailers.find(kResumeKey);
-  if (found == trailers.end()) return std::nullopt;
-  return std::stoll(std::string(found->second.data(), found->second.size()));
-}
-
-std::vector<std::int64_t> Ids(const std::vector<v1::TimelineEvent>& events) {
-  std::vector<std::int64_t> ids;
-  ids.reserve(events.size());
-  for (const auto& event : events) ids.push_back(event.id());
-  return ids;
 }
 
 }  // namespace propbridge::testing

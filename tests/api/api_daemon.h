@@ -1,5 +1,5 @@
 // What the API tests share: the real propbridged fed by instances of the synthetic plugin,
-// page walks, watch reads and channels of their own. Not thread-safe; one per test.
+// page walks and channels of their own (watch reads: api_client.h). Not thread-safe; one per test.
 #pragma once
 
 #include <grpcpp/grpcpp.h>
@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "propbridge/v1/timeline.grpc.pb.h"
+#include "tests/api/api_client.h"
 #include "tests/support/daemon_process.h"
 #include "tests/support/temp_dir.h"
 
@@ -55,25 +56,5 @@ class ApiDaemon {
   std::unique_ptr<DaemonProcess> process_;
   std::unique_ptr<v1::TimelineService::Stub> stub_;
 };
-
-// One watch call: its context, its reader and what it received.
-struct WatchCall {
-  grpc::ClientContext context;
-  std::unique_ptr<grpc::ClientReader<v1::WatchTimelineResponse>> reader;
-  std::vector<v1::TimelineEvent> received;
-
-  // Starts the call with a deadline of `timeout`.
-  WatchCall(v1::TimelineService::Stub& stub, const v1::WatchTimelineRequest& request,
-            std::chrono::seconds timeout = std::chrono::seconds(60));
-
-  // Reads until `count` events more have arrived (true) or the stream ends (false).
-  bool Read(std::size_t count);
-  // Reads to the end of the stream and returns its status.
-  grpc::Status ReadToEnd();
-  // The resume id in the trailing metadata, once the call is finished.
-  std::optional<std::int64_t> ResumeId() const;
-};
-
-std::vector<std::int64_t> Ids(const std::vector<v1::TimelineEvent>& events);
 
 }  // namespace propbridge::testing
