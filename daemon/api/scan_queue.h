@@ -2,8 +2,9 @@
 // than gRPC's, so that however many of them clients send, short calls keep their threads. At
 // most `threads` scans run at once and at most `max_waiting` more wait their turn; one more is
 // refused at once. A waiting scan holds no thread and can be withdrawn (its call was cancelled
-// or its deadline passed). Thread-safe. Every job must have run or been withdrawn before the
-// queue is destroyed.
+// or its deadline passed). The timeline service keeps one too, for the reads a watch must not
+// make on the ingest writer's thread. Thread-safe. Every job must have run or been withdrawn
+// before the queue is destroyed.
 #pragma once
 
 #include <sys/resource.h>

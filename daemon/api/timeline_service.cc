@@ -121,7 +121,7 @@ grpc::ServerWriteReactor<v1::WatchTimelineResponse>* TimelineService::WatchTimel
       refusal = taken.status();
     }
   }
-  return new TimelineWatch(context, store_, feed_, std::move(selection), options_.watch,
+  return new TimelineWatch(context, store_, feed_, lookups_, std::move(selection), options_.watch,
                            std::move(slot), refusal);
 }
 

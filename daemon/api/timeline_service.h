@@ -1,12 +1,14 @@
 // propbridge.v1.TimelineService on gRPC's callback API. Reads go straight to the store's
 // reader connections; watches follow the change feed. Thread-safe; the store, the feed and
-// the tokens must outlive the service.
+// the tokens must outlive the service, and the server must be shut down before the service is
+// destroyed.
 #pragma once
 
 #include <memory>
 
 #include "daemon/api/event_messages.h"
 #include "daemon/api/page_token.h"
+#include "daemon/api/scan_queue.h"
 #include "daemon/api/timeline_watch.h"
 #include "daemon/feed/change_feed.h"
 #include "daemon/store/store.h"
@@ -36,7 +38,9 @@ class TimelineService final : public v1::TimelineService::WithRawCallbackMethod_
         tokens_(tokens),
         options_(options),
         watches_(static_cast<std::size_t>(options.max_watches),
-                 static_cast<std::size_t>(options.max_watches_per_client)) {}
+                 static_cast<std::size_t>(options.max_watches_per_client)),
+        lookups_({.threads = kLookupThreads,
+                  .max_waiting = static_cast<std::size_t>(options.max_watches)}) {}
 
   grpc::ServerUnaryReactor* GetTimeline(grpc::CallbackServerContext* context,
                                         const grpc::ByteBuffer* request,
@@ -48,11 +52,18 @@ class TimelineService final : public v1::TimelineService::WithRawCallbackMethod_
  private:
   Status Read(const v1::GetTimelineRequest& request, TimelinePage& page);
 
+  // Two: a lookup that waits for a reader connection does not hold back every other watch's.
+  static constexpr std::size_t kLookupThreads = 2;
+
   store::Store& store_;
   feed::ChangeFeed& feed_;
   const PageTokens& tokens_;
   const TimelineServiceOptions options_;
   WatchSlots watches_;
+  // Where a watch reads the store for events the feed brought, which the writer thread that
+  // publishes them must not wait for: its customer found again after a merge. A job at most
+  // for each open watch, so one always has room. Last: its jobs use everything above.
+  ScanQueue lookups_;
 };
 
 }  // namespace propbridge::api

@@ -94,11 +94,12 @@ void LearnCustomer(WatchSelection& selection, std::int64_t customer) {
 }
 
 TimelineWatch::TimelineWatch(grpc::CallbackServerContext* context, store::Store& store,
-                             feed::ChangeFeed& feed, WatchSelection selection, WatchLimits limits,
-                             WatchSlots::Slot slot, const Status& refusal)
+                             feed::ChangeFeed& feed, ScanQueue& lookups, WatchSelection selection,
+                             WatchLimits limits, WatchSlots::Slot slot, const Status& refusal)
     : context_(context),
       store_(store),
       feed_(feed),
+      lookups_(lookups),
       limits_(limits),
       slot_(std::move(slot)),
       selection_(std::move(selection)) {
@@ -122,69 +123,135 @@ TimelineWatch::TimelineWatch(grpc::CallbackServerContext* context, store::Store&
   Continue();
 }
 
-// The feed's lock is taken before this watch's own (OnEvents), never after: Subscribe is
-// called with mu_ released.
 void TimelineWatch::Continue() {
-  while (true) {
+  {
+    sync::MutexLock lock(mu_);
+    if (pumping_) return;
+    pumping_ = true;
+  }
+  Pump();
+}
+
+// The feed's lock is taken before this watch's own (OnEvents), never after: Subscribe is
+// called with mu_ released. So is every read of the store, which the feed's thread may be
+// waiting for mu_ meanwhile.
+void TimelineWatch::Pump() {
+  sync::MutexLock lock(mu_);
+  queued_.reset();
+  while (!finished_) {
+    if (MergesMovedLocked()) {
+      // Rare (merges are), and short: one indexed lookup on a reader.
+      const std::uint64_t generation = store_.MergeGeneration();
+      const identity::Identifier name = *selection_.found_by;
+      lock.Unlock();
+      auto found = store_.FindCustomer(name);
+      lock.Lock();
+      if (!found.ok()) {
+        // Like a failed page: the client resumes after the last event it received.
+        FinishLocked(ToGrpc(found.status()));
+        break;
+      }
+      selection_.merges_seen = generation;
+      if (*found) selection_.customer = **found;
+      continue;  // a merge may have come meanwhile
+    }
+    if (!held_.empty()) {
+      SelectLocked(std::exchange(held_, {}));
+      if (finished_) break;
+    }
+    if (WriteNextLocked() || live_) break;
+
     store::ChangesQuery query;
     query.limit = limits_.catch_up_page;
-    std::optional<identity::Identifier> awaiting;
-    {
-      sync::MutexLock lock(mu_);
-      if (finished_ || WriteNextLocked() || live_) return;
-      FollowMergesLocked();
-      query.after_id = last_queued_id_;
-      query.customer = selection_.customer;
-      query.filter = selection_.filter;
-      awaiting = selection_.awaiting;
-    }
+    query.after_id = last_queued_id_;
+    query.customer = selection_.customer;
+    query.filter = selection_.filter;
+    std::optional<identity::Identifier> awaiting = selection_.awaiting;
+    lock.Unlock();
     if (awaiting) {
       // Known by now? Then its stored events are read like any customer's; if not, none is
       // stored yet and the feed will name it.
       auto found = store_.FindCustomer(*awaiting);
       if (found.ok() && *found) {
-        sync::MutexLock lock(mu_);
-        if (selection_.awaiting) LearnCustomer(selection_, **found);
-        query.customer = selection_.customer;
+        query.customer = **found;
         awaiting.reset();
       }
     }
     // Awaiting a customer that has no events yet: nothing to read.
     auto page = awaiting ? Result<std::vector<store::Event>>(std::vector<store::Event>())
                          : store_.ReadChanges(query);
-    bool subscribe = false;
-    {
-      sync::MutexLock lock(mu_);
-      if (finished_) return;
-      if (!page.ok()) {
-        FinishLocked(ToGrpc(page.status()));
-        return;
-      }
-      for (store::Event& event : *page) {
-        pending_.push_back(std::make_shared<const store::Event>(std::move(event)));
-        last_queued_id_ = pending_.back()->id;
-      }
-      if (page->size() == limits_.catch_up_page) continue;
-      if (!subscribed_) {
-        // Nearly caught up: from here the feed holds what a read may miss, and one more read
-        // closes the gap between the last snapshot and the subscription.
-        subscribed_ = true;
-        subscribe = !registered_;
-        registered_ = true;
-      } else {
-        live_ = true;
-        for (auto& event : arrived_) {
-          if (event->id > last_queued_id_) {
-            pending_.push_back(std::move(event));
-            last_queued_id_ = pending_.back()->id;
-          }
-        }
-        arrived_.clear();
-        if (pending_.size() > limits_.buffer_limit) OverflowLocked();
-      }
+    lock.Lock();
+    if (finished_) break;
+    if (!page.ok()) {
+      FinishLocked(ToGrpc(page.status()));
+      break;
     }
-    if (subscribe) feed_.Subscribe(this);
+    if (!awaiting && selection_.awaiting) LearnCustomer(selection_, query.customer);
+    for (store::Event& event : *page) {
+      pending_.push_back(std::make_shared<const store::Event>(std::move(event)));
+      last_queued_id_ = pending_.back()->id;
+    }
+    if (page->size() == limits_.catch_up_page) continue;
+    if (!subscribed_) {
+      // Nearly caught up: from here the feed holds what a read may miss, and one more read
+      // closes the gap between the last snapshot and the subscription.
+      subscribed_ = true;
+      if (!registered_) {
+        registered_ = true;
+        lock.Unlock();
+        feed_.Subscribe(this);
+        lock.Lock();
+      }
+    } else {
+      live_ = true;
+      for (auto& event : arrived_) {
+        if (event->id > last_queued_id_) {
+          pending_.push_back(std::move(event));
+          last_queued_id_ = pending_.back()->id;
+        }
+      }
+      arrived_.clear();
+      if (pending_.size() > limits_.buffer_limit) OverflowLocked();
+    }
   }
+  pumping_ = false;
+  const bool last = done_;
+  lock.Unlock();
+  if (last) delete this;
+}
+
+void TimelineWatch::ScheduleLocked() {
+  if (pumping_ || finished_) return;
+  auto ticket = lookups_.Submit([this] {
+    Pump();
+    return ScanQueue::Answer();
+  });
+  if (!ticket) {
+    // Not while the queue has room for a job of every watch: nothing can go on without one.
+    FinishLocked(
+        ToGrpc(Unavailable("the daemon is too busy to follow this customer; watch "
+                           "again after the last event received")));
+    return;
+  }
+  pumping_ = true;
+  queued_ = *ticket;
+}
+
+bool TimelineWatch::MergesMovedLocked() const {
+  return selection_.found_by && selection_.customer != 0 &&
+         store_.MergeGeneration() != selection_.merges_seen;
+}
+
+void TimelineWatch::SelectLocked(std::span<const feed::SharedEvent> events) {
+  auto& into = live_ ? pending_ : arrived_;
+  for (const auto& event : events) {
+    if (event->id <= last_queued_id_) continue;
+    if (!SelectsCustomer(selection_, *event)) continue;
+    if (!store::Matches(selection_.filter, *event)) continue;
+    into.push_back(event);
+    if (live_) last_queued_id_ = event->id;
+  }
+  if (into.size() > limits_.buffer_limit) OverflowLocked();
 }
 
 bool TimelineWatch::WriteNextLocked() {
@@ -224,28 +291,21 @@ void TimelineWatch::OnEvents(std::span<const feed::SharedEvent> events) {
     if (StalledLocked()) FallBehindLocked();
     return;
   }
-  FollowMergesLocked();
-  auto& into = live_ ? pending_ : arrived_;
-  for (const auto& event : events) {
-    if (event->id <= last_queued_id_) continue;
-    if (!SelectsCustomer(selection_, *event)) continue;
-    if (!store::Matches(selection_.filter, *event)) continue;
-    into.push_back(event);
-    if (live_) last_queued_id_ = event->id;
+  if (held_.empty() && !MergesMovedLocked()) {
+    SelectLocked(events);
+    // Live, or back to reading the store after a burst: the next write brings the pump.
+    if (live_ || !subscribed_) WriteNextLocked();
+    return;
   }
-  if (into.size() > limits_.buffer_limit) OverflowLocked();
-  if (live_ || !subscribed_) WriteNextLocked();
-}
-
-void TimelineWatch::FollowMergesLocked() {
-  if (!selection_.found_by || selection_.customer == 0) return;
-  const std::uint64_t generation = store_.MergeGeneration();
-  if (generation == selection_.merges_seen) return;
-  // Rare (merges are), and short: one indexed lookup on a reader.
-  auto found = store_.FindCustomer(*selection_.found_by);
-  if (!found.ok()) return;  // tried again with the next events
-  selection_.merges_seen = generation;
-  if (*found) selection_.customer = **found;
+  // Whose they are is known once Pump has found the customer again: until then they wait here,
+  // bounded like the queue, and a burst beyond that is read from the store instead.
+  for (const auto& event : events) {
+    if (event->id > last_queued_id_ && store::Matches(selection_.filter, *event)) {
+      held_.push_back(event);
+    }
+  }
+  if (held_.size() > limits_.buffer_limit) OverflowLocked();
+  ScheduleLocked();
 }
 
 bool TimelineWatch::StalledLocked() const {
@@ -269,6 +329,7 @@ void TimelineWatch::OverflowLocked() {
     }
   }
   arrived_.clear();
+  held_.clear();
   live_ = false;
   subscribed_ = false;
 }
@@ -285,6 +346,7 @@ void TimelineWatch::FinishLocked(const grpc::Status& status) {
   finished_ = true;
   pending_.clear();
   arrived_.clear();
+  held_.clear();
   final_status_ = status;
   if (!writing_) SendStatusLocked();
 }
@@ -310,8 +372,17 @@ void TimelineWatch::OnCancel() {
 
 void TimelineWatch::OnDone() {
   feed_.Unsubscribe(this);
-  // No reaction comes after OnDone; wait out a thread still leaving a locked section.
-  { sync::MutexLock lock(mu_); }
+  {
+    // No reaction comes after OnDone, and taking the lock waits out a thread still leaving a
+    // locked section; but a Pump on lookups_ may still be queued or running.
+    sync::MutexLock lock(mu_);
+    done_ = true;
+    if (queued_ && lookups_.Withdraw(*queued_)) {
+      queued_.reset();
+      pumping_ = false;
+    }
+    if (pumping_) return;  // the Pump deletes the watch as it leaves
+  }
   delete this;  // and with it, the watch's slot
 }
 

@@ -5,8 +5,11 @@
 // events behind is ended with RESOURCE_EXHAUSTED and the id to resume after, which is the last
 // event it received: the status goes out only after the write in flight, and names that write
 // if it went out. A watch of one customer follows them through merges and splits: from the
-// next event on, it selects whomever the name it was opened with leads to. Thread-safe (gRPC
-// and the feed call in from any thread); deletes itself when the call is done.
+// next event on, it selects whomever the name it was opened with leads to. Finding them again
+// reads the store, which the feed's thread (the ingest writer) must never wait for: after a
+// merge, the feed's events are held back, in order, until the watch has found its customer on
+// another thread. Thread-safe (gRPC and the feed call in from any thread); deletes itself when
+// the call is done.
 #pragma once
 
 #include <grpcpp/grpcpp.h>
@@ -20,7 +23,9 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
+#include "daemon/api/scan_queue.h"
 #include "daemon/feed/change_feed.h"
 #include "daemon/store/store.h"
 #include "daemon/sync/mutex.h"
@@ -112,20 +117,38 @@ class TimelineWatch final : public grpc::ServerWriteReactor<v1::WatchTimelineRes
                             private feed::ChangeFeed::Subscriber {
  public:
   // Starts streaming `selection`, or finishes at once with `refusal` when it is not OK.
-  // The watch holds `slot` (empty when refused) until it is done.
+  // The watch holds `slot` (empty when refused) until it is done. When the feed brings events
+  // that wait for a read of the store, the read runs on `lookups`, which must have room for a
+  // job of every open watch and outlive them all.
   TimelineWatch(grpc::CallbackServerContext* context, store::Store& store, feed::ChangeFeed& feed,
-                WatchSelection selection, WatchLimits limits, WatchSlots::Slot slot,
-                const Status& refusal);
+                ScanQueue& lookups, WatchSelection selection, WatchLimits limits,
+                WatchSlots::Slot slot, const Status& refusal);
 
   void OnWriteDone(bool ok) override ABSL_LOCKS_EXCLUDED(mu_);
   void OnCancel() override ABSL_LOCKS_EXCLUDED(mu_);
   void OnDone() override ABSL_LOCKS_EXCLUDED(mu_);
 
  private:
+  // On the feed's thread: selects and queues what it can without the store, holds back the
+  // rest for Pump, and never reads the store.
   void OnEvents(std::span<const feed::SharedEvent> events) override ABSL_LOCKS_EXCLUDED(mu_);
 
-  // Sends the next event, reading the next page from the store while catching up.
+  // Runs Pump unless one runs or is queued already (that one takes up what the caller brings).
   void Continue() ABSL_LOCKS_EXCLUDED(mu_);
+  // Once this thread has claimed pumping_: does what reads the store, with mu_ released while
+  // it reads, then starts the next write. In order: finds the customer again after a merge,
+  // selects the events the feed held back meanwhile, and reads the next page while catching
+  // up. Runs on gRPC's threads or on lookups_, never on the feed's. Deletes the watch when it
+  // leaves after OnDone.
+  void Pump() ABSL_LOCKS_EXCLUDED(mu_);
+  // Queues Pump on lookups_, unless one runs or is queued.
+  void ScheduleLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Whether a merge or a split was committed since the followed customer was last found, so
+  // that the next event must wait until they are found again.
+  bool MergesMovedLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Queues those of `events` that the watch selects, in order: to send when live, else beside
+  // the store's pages while catching up.
+  void SelectLocked(std::span<const feed::SharedEvent> events) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Starts the next write if one can go.
   bool WriteNextLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Ends the call with `status` once no write is in flight.
@@ -135,9 +158,6 @@ class TimelineWatch final : public grpc::ServerWriteReactor<v1::WatchTimelineRes
   // queued), or FallBehindLocked when the client stopped reading.
   void OverflowLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   bool StalledLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // After a merge or a split anywhere, finds the selected customer again, so that the watch
-  // goes on with the customer kept by a merge, or split off again.
-  void FollowMergesLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // With no write in flight: sends the final status, naming the resume id if the client fell
   // behind.
   void SendStatusLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -146,6 +166,7 @@ class TimelineWatch final : public grpc::ServerWriteReactor<v1::WatchTimelineRes
   grpc::CallbackServerContext* const context_;
   store::Store& store_;
   feed::ChangeFeed& feed_;
+  ScanQueue& lookups_;
   const WatchLimits limits_;
   const WatchSlots::Slot slot_;
 
@@ -157,6 +178,11 @@ class TimelineWatch final : public grpc::ServerWriteReactor<v1::WatchTimelineRes
   bool live_ ABSL_GUARDED_BY(mu_) = false;        // caught up: pending_ is fed by the feed alone
   std::deque<feed::SharedEvent> pending_ ABSL_GUARDED_BY(mu_);  // to send, in id order
   std::deque<feed::SharedEvent> arrived_ ABSL_GUARDED_BY(mu_);  // from the feed, catching up
+  // From the feed, in order, until the customer is found again after a merge.
+  std::vector<feed::SharedEvent> held_ ABSL_GUARDED_BY(mu_);
+  bool pumping_ ABSL_GUARDED_BY(mu_) = false;  // a Pump runs, or is queued on lookups_
+  std::optional<ScanQueue::Ticket> queued_ ABSL_GUARDED_BY(mu_);  // that Pump, until it starts
+  bool done_ ABSL_GUARDED_BY(mu_) = false;  // OnDone came: the last to leave deletes the watch
   std::int64_t last_queued_id_ ABSL_GUARDED_BY(mu_) = 0;
   std::int64_t last_sent_id_ ABSL_GUARDED_BY(mu_) = 0;  // the last event whose write went out
   bool writing_ ABSL_GUARDED_BY(mu_) = false;

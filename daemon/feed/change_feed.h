@@ -19,8 +19,9 @@ class ChangeFeed {
   class Subscriber {
    public:
     virtual ~Subscriber() = default;
-    // Called on the publishing thread with the feed's lock held: take what you need and
-    // return quickly; never call back into the feed.
+    // Called on the publishing thread (the ingest writer) with the feed's lock held: take
+    // what you need and return quickly; never call back into the feed, and never wait for
+    // the store or anything else that may be slow, as the writer waits for you.
     virtual void OnEvents(std::span<const SharedEvent> events) = 0;
   };
 

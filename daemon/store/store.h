@@ -186,7 +186,8 @@ class Store {
                                                            std::optional<Micros> at = {}) = 0;
   // Changes when a merge or a split is committed, by resolution or by an admin, and before
   // any write that follows it: whoever follows a customer by name finds them again when it
-  // has changed (a watch). Cheap.
+  // has changed (a watch). Cheap, and never waits for a connection or a lock: a watch reads it
+  // on the ingest writer's thread.
   virtual std::uint64_t MergeGeneration() const = 0;
   // Every customer the identifier named, as they stand now, most recent first: for a unit,
   // each occupant over time; for other identifiers at most one.
