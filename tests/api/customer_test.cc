@@ -13,7 +13,6 @@
 #include <nlohmann/json.hpp>
 #include <set>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "plugins/homeservice/sample/vendor_api_server.h"
@@ -23,6 +22,7 @@
 #include "tests/plugins/maintenance/webhook_client.h"
 #include "tests/support/daemon_process.h"
 #include "tests/support/temp_dir.h"
+#include "tests/support/wait_until.h"
 
 namespace propbridge::testing {
 namespace {
@@ -108,11 +108,7 @@ class CustomerTest : public ::testing::Test {
         "\"\napi_token = \"" + kVendorToken + "\"\npoll_interval_ms = 100\n" + tables;
     daemon_ = DaemonProcess::Start(dir_.path(), config, dir_ / "data", error);
     ASSERT_TRUE(daemon_) << error;
-    auto deadline = std::chrono::steady_clock::now() + 20s;
-    while (!fs::exists(dir_ / "maintenance-address") &&
-           std::chrono::steady_clock::now() < deadline) {
-      std::this_thread::sleep_for(20ms);
-    }
+    WaitUntil([&] { return fs::exists(dir_ / "maintenance-address"); }, 20s);
     std::ifstream in(dir_ / "maintenance-address");
     std::getline(in, webhook_address_);
     ASSERT_FALSE(webhook_address_.empty()) << daemon_->Log();
@@ -148,20 +144,23 @@ class CustomerTest : public ::testing::Test {
   }
 
   void WaitForStored(const std::string& plugin, std::int64_t count) {
-    auto deadline = std::chrono::steady_clock::now() + 30s;
     std::int64_t stored = 0;
-    while (std::chrono::steady_clock::now() < deadline) {
-      grpc::ClientContext context;
-      context.set_deadline(Clock::now() + 10s);
-      v1::ListPluginsResponse response;
-      ASSERT_TRUE(admin_->ListPlugins(&context, {}, &response).ok());
-      for (const auto& p : response.plugins()) {
-        if (p.name() == plugin) stored = p.events_stored() + p.records_quarantined();
-      }
-      if (stored >= count) return;
-      std::this_thread::sleep_for(50ms);
-    }
-    FAIL() << plugin << " stored " << stored << " of " << count << "\n" << daemon_->Log();
+    grpc::Status status;
+    const bool done = WaitUntil(
+        [&] {
+          grpc::ClientContext context;
+          context.set_deadline(Clock::now() + 10s);
+          v1::ListPluginsResponse response;
+          status = admin_->ListPlugins(&context, {}, &response);
+          for (const auto& p : response.plugins()) {
+            if (p.name() == plugin) stored = p.events_stored() + p.records_quarantined();
+          }
+          return !status.ok() || stored >= count;
+        },
+        30s, 50ms);
+    ASSERT_TRUE(status.ok()) << status.error_message();
+    ASSERT_TRUE(done) << plugin << " stored " << stored << " of " << count << "\n"
+                      << daemon_->Log();
   }
 
   std::vector<v1::TimelineEvent> Timeline(const std::string& customer) {

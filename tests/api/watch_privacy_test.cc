@@ -11,13 +11,15 @@
 #include <map>
 #include <set>
 #include <string>
-#include <thread>
+#include <vector>
 
 #include "plugins/homeservice/sample/vendor_api_server.h"
+#include "propbridge/v1/admin.grpc.pb.h"
 #include "tests/api/api_daemon.h"
 #include "tests/integration/billing_fixture.h"
 #include "tests/support/daemon_process.h"
 #include "tests/support/temp_dir.h"
+#include "tests/support/wait_until.h"
 
 namespace propbridge::testing {
 namespace {
@@ -34,10 +36,13 @@ TEST(WatchPrivacy, EveryWatchedEventEqualsItsStoredCopyAcrossCustomers) {
   ASSERT_TRUE(vendor) << error;
   auto orders = homeservice::sample::LoadChangeLog(HOMESERVICE_SAMPLE_ORDERS, error);
   ASSERT_TRUE(orders) << error;
+  const std::string end_of_orders = std::to_string(orders->size());
   vendor->Append(std::move(*orders));
   fs::create_directories(dir / "inbox");
+  std::vector<fs::path> exports;
   for (const auto& file : fs::directory_iterator(BILLING_SAMPLES)) {
-    fs::copy_file(file.path(), dir / "inbox" / file.path().filename());
+    exports.push_back(file.path().filename());
+    fs::copy_file(file.path(), dir / "inbox" / exports.back());
   }
   const std::string homeservice =
       std::string("[plugins.homeservice]\nlibrary = \"") + HOMESERVICE_PLUGIN +
@@ -66,8 +71,35 @@ TEST(WatchPrivacy, EveryWatchedEventEqualsItsStoredCopyAcrossCustomers) {
     ASSERT_TRUE(watch.Read(1)) << daemon->Log();
     sources.insert(watch.received.back().source());
   }
-  // Let both plugins finish what they have, then read what the watch sent meanwhile.
-  std::this_thread::sleep_for(1s);
+  // Both plugins are through their samples once billing has archived (or rejected) every
+  // export, which it does after the file's last batch is durable, and homeservice has asked
+  // for the orders after the last one, which it does after the last page is durable. Then
+  // the watch has every stored event to send.
+  const bool finished = WaitUntil(
+      [&] {
+        for (const fs::path& name : exports) {
+          if (!fs::exists(dir / "inbox" / "archive" / name) &&
+              !fs::exists(dir / "inbox" / "rejected" / name)) {
+            return false;
+          }
+        }
+        for (const auto& request : vendor->Requests()) {
+          if (request.cursor == end_of_orders) return true;
+        }
+        return false;
+      },
+      60s, 50ms);
+  ASSERT_TRUE(finished) << daemon->Log();
+  auto admin = v1::AdminService::NewStub(
+      grpc::CreateChannel(daemon->address(), grpc::InsecureChannelCredentials()));
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + 10s);
+  v1::ListPluginsResponse plugins;
+  ASSERT_TRUE(admin->ListPlugins(&context, {}, &plugins).ok());
+  std::size_t total = 0;
+  for (const auto& plugin : plugins.plugins()) total += plugin.events_stored();
+  ASSERT_GE(total, watch.received.size());
+  ASSERT_TRUE(watch.Read(total - watch.received.size())) << daemon->Log();
   watch.context.TryCancel();
   (void)watch.ReadToEnd();
 

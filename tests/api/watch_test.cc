@@ -4,10 +4,10 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
-#include <thread>
 #include <vector>
 
 #include "tests/api/api_daemon.h"
+#include "tests/support/wait_until.h"
 
 namespace propbridge::testing {
 namespace {
@@ -23,21 +23,28 @@ std::vector<std::int64_t> Joined(const WatchCall& first, const WatchCall& second
 }
 
 // Opens watches on `customer` from the first stored event until one is admitted (it delivers
-// an event) or the timeout passes; a refused one ends at once with RESOURCE_EXHAUSTED.
+// an event) or the timeout passes; a refused one ends at once with RESOURCE_EXHAUSTED. A slot
+// is given back when the daemon is done with a call, which no client can see but by asking.
 std::unique_ptr<WatchCall> WaitForAdmission(v1::TimelineService::Stub& stub,
                                             const std::string& customer) {
   v1::WatchTimelineRequest request;
   request.set_customer(customer);
   request.set_after_id(0);
-  auto deadline = std::chrono::steady_clock::now() + 30s;
-  while (std::chrono::steady_clock::now() < deadline) {
-    auto call = std::make_unique<WatchCall>(stub, request);
-    if (call->Read(1)) return call;
-    grpc::Status status = call->reader->Finish();
-    EXPECT_EQ(status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << status.error_message();
-    std::this_thread::sleep_for(20ms);
-  }
-  return nullptr;
+  std::unique_ptr<WatchCall> admitted;
+  WaitUntil(
+      [&] {
+        auto call = std::make_unique<WatchCall>(stub, request);
+        if (call->Read(1)) {
+          admitted = std::move(call);
+          return true;
+        }
+        grpc::Status status = call->reader->Finish();
+        EXPECT_EQ(status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED)
+            << status.error_message();
+        return false;
+      },
+      30s, 20ms);
+  return admitted;
 }
 
 TEST(ApiWatch, ResumingAfterADroppedStreamHasNoGapAndNoDuplicate) {
