@@ -10,6 +10,7 @@
 #include <signal.h>
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <fstream>
@@ -26,6 +27,7 @@
 #include "tests/integration/billing_fixture.h"
 #include "tests/support/daemon_process.h"
 #include "tests/support/temp_dir.h"
+#include "tests/support/wait_until.h"
 
 namespace propbridge::testing {
 namespace {
@@ -188,10 +190,7 @@ TEST(SoakTest, AHundredThousandRecordsThroughAllThreeBridgesAtOnceAreStoredExact
                                                  BridgeTables(port_file, api->BaseUrl()));
   auto daemon = DaemonProcess::Start(dir.path(), config, dir / "data", error);
   ASSERT_TRUE(daemon) << error;
-  for (auto deadline = std::chrono::steady_clock::now() + 20s;
-       !fs::exists(port_file) && std::chrono::steady_clock::now() < deadline;) {
-    std::this_thread::sleep_for(20ms);
-  }
+  WaitUntil([&] { return fs::exists(port_file); }, 20s);
   std::string maintenance_address;
   std::getline(std::ifstream(port_file), maintenance_address);
   ASSERT_FALSE(maintenance_address.empty()) << daemon->Log();
@@ -216,13 +215,32 @@ TEST(SoakTest, AHundredThousandRecordsThroughAllThreeBridgesAtOnceAreStoredExact
                                                         {"homeservice", kHomeServiceRecords}};
   auto admin = v1::AdminService::NewStub(
       grpc::CreateChannel(daemon->address(), grpc::InsecureChannelCredentials()));
-  std::map<std::string, std::int64_t> stored = EventsStoredPerPlugin(*admin);
-  while (stored != expected && std::chrono::steady_clock::now() - started < kDeadline) {
-    std::this_thread::sleep_for(200ms);
-    stored = EventsStoredPerPlugin(*admin);
-  }
+  std::map<std::string, std::int64_t> stored;
+  const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+      kDeadline - (std::chrono::steady_clock::now() - started));
+  WaitUntil(
+      [&] {
+        stored = EventsStoredPerPlugin(*admin);
+        return stored == expected;
+      },
+      left, 200ms);
   const auto caught_up = std::chrono::steady_clock::now();
-  std::this_thread::sleep_for(1s);  // a late duplicate would show here
+  // A late duplicate would show once every source has sent all it has: each export is archived
+  // once its rows are durable, every delivery was answered, and the home-service plugin asks for
+  // the page after the last revision only once the revisions before it are durable.
+  const std::string end_of_change_log = std::to_string(kHomeServiceRecords);
+  EXPECT_TRUE(WaitUntil(
+      [&] {
+        for (const auto& entry : fs::directory_iterator(dir / "inbox")) {
+          if (entry.is_regular_file()) return false;
+        }
+        auto requests = api->Requests();
+        return std::any_of(requests.begin(), requests.end(), [&](const auto& request) {
+          return request.cursor == end_of_change_log;
+        });
+      },
+      60s, 200ms))
+      << daemon->Log();
   EXPECT_EQ(EventsStoredPerPlugin(*admin), expected);
   ASSERT_EQ(daemon->Stop(SIGTERM, 30s), 0) << daemon->Log();
 
