@@ -8,12 +8,12 @@
 
 #include <fstream>
 #include <map>
-#include <thread>
 
 #include "propbridge/v1/admin.grpc.pb.h"
 #include "tests/support/daemon_process.h"
 #include "tests/support/health_check.h"
 #include "tests/support/temp_dir.h"
+#include "tests/support/wait_until.h"
 
 namespace propbridge::testing {
 namespace {
@@ -76,16 +76,17 @@ class SupervisorTest : public ::testing::Test {
   // Polls the faulty instance until `done` holds; fails the test after 60 s.
   template <typename Predicate>
   v1::PluginInstance WaitFor(Predicate done, const std::string& what) {
-    auto deadline = std::chrono::steady_clock::now() + 60s;
     v1::PluginInstance plugin;
-    while (std::chrono::steady_clock::now() < deadline) {
-      plugin = Plugin("faulty");
-      if (done(plugin)) return plugin;
-      std::this_thread::sleep_for(50ms);
+    if (!WaitUntil(
+            [&] {
+              plugin = Plugin("faulty");
+              return done(plugin);
+            },
+            60s, 50ms)) {
+      ADD_FAILURE() << "timed out waiting until " << what
+                    << "; last seen: " << plugin.ShortDebugString() << "\n"
+                    << daemon_->Log();
     }
-    ADD_FAILURE() << "timed out waiting until " << what
-                  << "; last seen: " << plugin.ShortDebugString() << "\n"
-                  << daemon_->Log();
     return plugin;
   }
 
@@ -112,11 +113,7 @@ class SupervisorTest : public ::testing::Test {
   // The healthy plugin goes on storing events while the faulty one misbehaves.
   void ExpectHealthyProgress() {
     std::int64_t before = Plugin("healthy").events_stored();
-    auto deadline = std::chrono::steady_clock::now() + 20s;
-    while (Plugin("healthy").events_stored() <= before &&
-           std::chrono::steady_clock::now() < deadline) {
-      std::this_thread::sleep_for(50ms);
-    }
+    WaitUntil([&] { return Plugin("healthy").events_stored() > before; }, 20s, 50ms);
     v1::PluginInstance healthy = Plugin("healthy");
     EXPECT_GT(healthy.events_stored(), before);
     EXPECT_EQ(healthy.state(), v1::PLUGIN_STATE_RUNNING);
@@ -425,14 +422,13 @@ TEST_F(SupervisorTest, HostProcessesDoNotOutliveAKilledDaemon) {
       WaitFor([](const auto& p) { return p.state() == v1::PLUGIN_STATE_RUNNING; }, "it runs").pid();
   ASSERT_GT(pid, 0);
   ASSERT_EQ(daemon_->Stop(SIGKILL, 10s), 128 + SIGKILL);
-  auto deadline = std::chrono::steady_clock::now() + 10s;
   auto alive = [pid] {
     std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
     std::string ignored, state;
     return stat >> ignored >> ignored >> state && state != "Z";
   };
-  while (alive() && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(20ms);
-  EXPECT_FALSE(alive()) << "host process " << pid << " outlived the daemon";
+  EXPECT_TRUE(WaitUntil([&] { return !alive(); }, 10s, 20ms))
+      << "host process " << pid << " outlived the daemon";
 }
 
 }  // namespace
