@@ -10,7 +10,6 @@
 #include <memory>
 #include <set>
 #include <sstream>
-#include <thread>
 #include <vector>
 
 #include "daemon/store/store.h"
@@ -278,12 +277,8 @@ TEST_F(MaintenanceDaemonTest, AKeyThatIsNotTheCertificatesStopsThePlugin) {
   const std::string refusal = "setting 'tls_key_file': " + certificates.other_key.string() +
                               " is not the private key of the certificate in " +
                               certificates.cert.string();
-  for (auto deadline = std::chrono::steady_clock::now() + 10s;
-       daemon->Log().find(refusal) == std::string::npos &&
-       std::chrono::steady_clock::now() < deadline;) {
-    std::this_thread::sleep_for(20ms);
-  }
-  EXPECT_NE(daemon->Log().find(refusal), std::string::npos) << daemon->Log();
+  EXPECT_TRUE(WaitUntil([&] { return daemon->Log().find(refusal) != std::string::npos; }, 10s))
+      << daemon->Log();
   EXPECT_FALSE(fs::exists(PortFile()));
   EXPECT_TRUE(Timeline(*daemon, "account:A-1001").empty());
   ASSERT_EQ(daemon->Stop(SIGTERM, 15s), 0) << daemon->Log();
