@@ -26,9 +26,9 @@ constexpr int kFaultyEvents = 3000;
 
 // What goes in the faulty instance's tables besides its settings.
 struct Faulty {
-  std::string settings;  // TOML lines for [plugins.faulty.settings]
-  std::string keys;      // TOML lines for [plugins.faulty] itself
-  std::string limits;    // TOML lines for [plugins.faulty.limits]
+  std::string settings = {};  // TOML lines for [plugins.faulty.settings]
+  std::string keys = {};      // TOML lines for [plugins.faulty] itself
+  std::string limits = {};    // TOML lines for [plugins.faulty.limits]
   std::string library = FAULTY_PLUGIN;
 };
 
