@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "tests/api/api_daemon.h"
+#include "tests/support/wire_fields.h"
 
 namespace propbridge::testing {
 namespace {
@@ -36,20 +37,6 @@ struct Answer {
   std::vector<std::string> services;
   std::string error;  // "code N: message"
 };
-
-// The length-delimited fields `number` of a message in wire format.
-std::vector<std::string> Fields(const std::string& bytes, int number) {
-  UnknownFieldSet fields;
-  EXPECT_TRUE(fields.ParseFromString(bytes));
-  std::vector<std::string> values;
-  for (int i = 0; i < fields.field_count(); ++i) {
-    if (fields.field(i).number() == number &&
-        fields.field(i).type() == google::protobuf::UnknownField::TYPE_LENGTH_DELIMITED) {
-      values.push_back(fields.field(i).length_delimited());
-    }
-  }
-  return values;
-}
 
 // Sends one request (the string field `field` set to `value`) on a reflection stream.
 Answer Reflect(const std::string& address, int field, const std::string& value) {
@@ -87,17 +74,17 @@ Answer Reflect(const std::string& address, int field, const std::string& value) 
     std::string bytes;
     for (const grpc::Slice& s : slices)
       bytes.append(reinterpret_cast<const char*>(s.begin()), s.size());
-    for (const std::string& files : Fields(bytes, kFileDescriptorResponse)) {
-      for (const std::string& file : Fields(files, 1)) {
+    for (const std::string& files : LengthDelimitedFields(bytes, kFileDescriptorResponse)) {
+      for (const std::string& file : LengthDelimitedFields(files, 1)) {
         EXPECT_TRUE(answer.files.emplace_back().ParseFromString(file));
       }
     }
-    for (const std::string& list : Fields(bytes, kListServicesResponse)) {
-      for (const std::string& service : Fields(list, 1)) {
-        for (const std::string& name : Fields(service, 1)) answer.services.push_back(name);
+    for (const std::string& list : LengthDelimitedFields(bytes, kListServicesResponse)) {
+      for (const std::string& service : LengthDelimitedFields(list, 1)) {
+        for (const std::string& name : LengthDelimitedFields(service, 1)) answer.services.push_back(name);
       }
     }
-    for (const std::string& error : Fields(bytes, kErrorResponse)) {
+    for (const std::string& error : LengthDelimitedFields(bytes, kErrorResponse)) {
       UnknownFieldSet fields;
       EXPECT_TRUE(fields.ParseFromString(error));
       for (int i = 0; i < fields.field_count(); ++i) {

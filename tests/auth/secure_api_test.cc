@@ -25,6 +25,7 @@
 #include "tests/auth/test_certificates.h"
 #include "tests/support/daemon_process.h"
 #include "tests/support/temp_dir.h"
+#include "tests/support/wire_fields.h"
 
 namespace propbridge::testing {
 namespace {
@@ -85,20 +86,6 @@ Outcome Call(grpc::Channel& channel, const std::string& method, const std::strin
   return outcome;
 }
 
-// The length-delimited fields `number` of a message in wire format.
-std::vector<std::string> Fields(const std::string& bytes, int number) {
-  UnknownFieldSet fields;
-  EXPECT_TRUE(fields.ParseFromString(bytes));
-  std::vector<std::string> values;
-  for (int i = 0; i < fields.field_count(); ++i) {
-    if (fields.field(i).number() == number &&
-        fields.field(i).type() == google::protobuf::UnknownField::TYPE_LENGTH_DELIMITED) {
-      values.push_back(fields.field(i).length_delimited());
-    }
-  }
-  return values;
-}
-
 // A ServerReflectionRequest with the string field `field` set.
 std::string ReflectionRequest(int field, const std::string& value) {
   UnknownFieldSet request;
@@ -117,9 +104,9 @@ std::vector<std::string> ServedMethods(grpc::Channel& channel, const std::string
   EXPECT_TRUE(listed.status.ok()) << listed.status.error_message();
   std::vector<std::string> services;
   for (const std::string& message : listed.messages) {
-    for (const std::string& list : Fields(message, kListServicesResponse)) {
-      for (const std::string& service : Fields(list, 1)) {
-        for (const std::string& name : Fields(service, 1)) services.push_back(name);
+    for (const std::string& list : LengthDelimitedFields(message, kListServicesResponse)) {
+      for (const std::string& service : LengthDelimitedFields(list, 1)) {
+        for (const std::string& name : LengthDelimitedFields(service, 1)) services.push_back(name);
       }
     }
   }
@@ -129,8 +116,8 @@ std::vector<std::string> ServedMethods(grpc::Channel& channel, const std::string
     Outcome files =
         Call(channel, kReflection, token, ReflectionRequest(kFileContainingSymbol, service), 10s);
     for (const std::string& message : files.messages) {
-      for (const std::string& response : Fields(message, kFileDescriptorResponse)) {
-        for (const std::string& bytes : Fields(response, 1)) {
+      for (const std::string& response : LengthDelimitedFields(message, kFileDescriptorResponse)) {
+        for (const std::string& bytes : LengthDelimitedFields(response, 1)) {
           google::protobuf::FileDescriptorProto file;
           EXPECT_TRUE(file.ParseFromString(bytes));
           if (added.insert(file.name()).second) schemas.Add(file);
