@@ -536,7 +536,9 @@ TEST_F(MaintenanceEndpointTest, AStartThatFailsLeavesNoSocketOpen) {
   taken.secret = kSecret;
   taken.port = std::stoi(first->address().substr(first->address().rfind(':') + 1));
   for (int i = 0; i < 20; ++i) EXPECT_FALSE(WebhookEndpoint::Start(taken, context_).ok());
-  EXPECT_EQ(OpenFiles(), before);
+  // Twenty leaked sockets would show; the first endpoint may still close a descriptor of its
+  // own start-up meanwhile (seen under AddressSanitizer), so fewer is no failure.
+  EXPECT_LE(OpenFiles(), before);
 }
 
 TEST_F(MaintenanceEndpointTest, MoreConnectionsThanTheProcessMayOpenAreRefusedAtStart) {
