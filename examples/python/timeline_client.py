@@ -82,23 +82,23 @@ def call_metadata(token_file):
     return (("authorization", "Bearer " + token),)
 
 
-def read_timeline(pb, stub, customer, page_size, metadata):
+def read_timeline(pb, timelines, customer, page_size, metadata):
     """Every event of the customer, newest first, one page after the other."""
     events = []
     request = pb.GetTimelineRequest(customer=customer, page_size=page_size)
     while True:
-        response = stub.GetTimeline(request, timeout=10, metadata=metadata)
+        response = timelines.GetTimeline(request, timeout=10, metadata=metadata)
         events.extend(response.events)
         if not response.next_page_token:
             return events
         request.page_token = response.next_page_token
 
 
-def watch(pb, stub, customer, after_id, count, metadata):
+def watch(pb, timelines, customer, after_id, count, metadata):
     """Prints the customer's next `count` events stored after event `after_id`."""
     received = 0
     while received < count:
-        call = stub.WatchTimeline(pb.WatchTimelineRequest(customer=customer, after_id=after_id),
+        call = timelines.WatchTimeline(pb.WatchTimelineRequest(customer=customer, after_id=after_id),
                                   metadata=metadata)
         try:
             for response in call:
@@ -152,9 +152,9 @@ def main():
         pb, pb_grpc = generate_stubs(proto_dir, stubs_dir)
         metadata = call_metadata(args.token_file)
         with open_channel(args) as channel:
-            stub = pb_grpc.TimelineServiceStub(channel)
+            timelines = pb_grpc.TimelineServiceStub(channel)
             try:
-                events = read_timeline(pb, stub, args.customer, args.page_size, metadata)
+                events = read_timeline(pb, timelines, args.customer, args.page_size, metadata)
                 print(f"Timeline of {args.customer}: {len(events)} events", flush=True)
                 for event in events:
                     print(describe(pb, event))
@@ -162,7 +162,7 @@ def main():
                     last_id = max((event.id for event in events), default=0)
                     print(f"Watching {args.customer} after event {last_id} "
                           f"for {args.watch} events", flush=True)
-                    watch(pb, stub, args.customer, last_id, args.watch, metadata)
+                    watch(pb, timelines, args.customer, last_id, args.watch, metadata)
             except grpc.RpcError as error:
                 print(f"propbridged at {args.address} answered {error.code().name}: "
                       f"{error.details()}", file=sys.stderr)

@@ -81,7 +81,8 @@ Answer Reflect(const std::string& address, int field, const std::string& value) 
     }
     for (const std::string& list : LengthDelimitedFields(bytes, kListServicesResponse)) {
       for (const std::string& service : LengthDelimitedFields(list, 1)) {
-        for (const std::string& name : LengthDelimitedFields(service, 1)) answer.services.push_back(name);
+        for (const std::string& name : LengthDelimitedFields(service, 1))
+          answer.services.push_back(name);
       }
     }
     for (const std::string& error : LengthDelimitedFields(bytes, kErrorResponse)) {

@@ -2,8 +2,8 @@
 // service through raw bytes (server reflection).
 #pragma once
 
-#include <gtest/gtest.h>
 #include <google/protobuf/unknown_field_set.h>
+#include <gtest/gtest.h>
 
 #include <string>
 #include <vector>
