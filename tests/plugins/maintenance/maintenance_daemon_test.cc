@@ -33,6 +33,19 @@ using propbridge::testing::WriteFile;
 
 class MaintenanceDaemonTest : public ::testing::Test {
  protected:
+  // 200 connections to the endpoint that send their headers (150) or a body under a made-up
+  // signature (50) one byte a second, from 20 loopback addresses, for at most `limit`.
+  SlowSenders::Options SlowAttack(std::chrono::seconds limit) const {
+    SlowSenders::Options attack;
+    attack.address = address_;
+    for (int i = 10; i < 30; ++i) attack.sources.push_back("127.0.0." + std::to_string(i));
+    attack.header_senders = 150;
+    attack.body_senders = 50;
+    attack.interval = std::chrono::seconds(1);
+    attack.limit = limit;
+    return attack;
+  }
+
   std::string Config(const std::string& settings = "", const std::string& tables = "") const {
     return "listen = \"127.0.0.1:0\"\n"
            "data_dir = \"" +
@@ -377,14 +390,7 @@ TEST_F(MaintenanceDaemonTest, ABurstIsAnsweredInFullAndTheDaemonServesOn) {
 TEST_F(MaintenanceDaemonTest, SlowConnectionsKeepNoSignedDeliveryWaiting) {
   auto daemon = StartDaemon(Config());
   ASSERT_TRUE(daemon);
-  SlowSenders::Options attack;
-  attack.address = address_;
-  for (int i = 10; i < 30; ++i) attack.sources.push_back("127.0.0." + std::to_string(i));
-  attack.header_senders = 150;
-  attack.body_senders = 50;
-  attack.interval = 1s;
-  attack.limit = 40s;
-  SlowSenders slow(attack);
+  SlowSenders slow(SlowAttack(40s));
   ASSERT_EQ(slow.connected(), 200u);
   ASSERT_TRUE(WaitUntil([&] { return ReadServerSockets(address_).CaughtUp(); }, 10s));
 
@@ -407,14 +413,7 @@ TEST_F(MaintenanceDaemonTest, SlowConnectionsKeepNoSignedDeliveryWaiting) {
 TEST_F(MaintenanceDaemonTest, SlowConnectionsBeyondTheCapMakeRoomForSignedDeliveries) {
   auto daemon = StartDaemon(Config("max_connections = 64\nrequest_timeout_ms = 3000\n"));
   ASSERT_TRUE(daemon);
-  SlowSenders::Options attack;
-  attack.address = address_;
-  for (int i = 10; i < 30; ++i) attack.sources.push_back("127.0.0." + std::to_string(i));
-  attack.header_senders = 150;
-  attack.body_senders = 50;
-  attack.interval = 1s;
-  attack.limit = 30s;
-  SlowSenders slow(attack);
+  SlowSenders slow(SlowAttack(30s));
   ASSERT_EQ(slow.connected(), 200u);
   ASSERT_TRUE(WaitUntil([&] { return ReadServerSockets(address_).CaughtUp(); }, 10s));
   for (int i = 0; i < 10; ++i) {
