@@ -1,5 +1,6 @@
 #include "daemon/daemon.h"
 
+#include <grpcpp/client_context.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
@@ -7,6 +8,9 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <future>
+
+#include "grpc/health/v1/health.grpc.pb.h"
 
 namespace propbridge {
 
@@ -219,17 +223,65 @@ Status Daemon::Stop(const std::string& name) {
   return plugin->Stop();
 }
 
+Status Daemon::CheckServing(std::chrono::steady_clock::time_point deadline) const {
+  namespace health = grpc::health::v1;
+  auto stub = health::Health::NewStub(server_->InProcessChannel());
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() +
+                       (deadline - std::chrono::steady_clock::now()));
+  health::HealthCheckRequest request;  // empty: the whole server
+  health::HealthCheckResponse response;
+  grpc::Status status = stub->Check(&context, request, &response);
+  if (!status.ok()) {
+    return Unavailable("the gRPC server did not answer a health check: " + status.error_message());
+  }
+  if (response.status() != health::HealthCheckResponse::SERVING) {
+    return Unavailable("the gRPC server answers a health check with " +
+                       health::HealthCheckResponse::ServingStatus_Name(response.status()));
+  }
+  return Status::Ok();
+}
+
+Status Daemon::CheckAlive(std::chrono::steady_clock::time_point deadline) const {
+  // Both at once, so that a slow answer from one leaves the other its time. The promise is
+  // shared with the writer, which may answer after this has given up.
+  auto writer = std::make_shared<std::promise<Status>>();
+  std::future<Status> written = writer->get_future();
+  pipeline_->Ping([writer](Status status) { writer->set_value(std::move(status)); });
+  Status serving = CheckServing(deadline);
+  if (written.wait_until(deadline) != std::future_status::ready) {
+    return DeadlineExceeded("the store's writer has not come through its queue in time");
+  }
+  if (Status status = written.get(); !status.ok()) return status;
+  return serving;
+}
+
+std::string Daemon::Summary() const {
+  std::size_t enabled = 0, running = 0;
+  for (const api::PluginStatus& plugin : List()) {
+    enabled += plugin.state != v1::PLUGIN_STATE_DISABLED;
+    running += plugin.state == v1::PLUGIN_STATE_RUNNING;
+  }
+  const auto& stats = pipeline_->stats();
+  return fmt::format(
+      "serving on {}; {} of {} plugins running; {} events stored, {} quarantined since start",
+      ServingAddress(), running, enabled, stats.events_stored.load(), stats.quarantined.load());
+}
+
 Daemon::~Daemon() = default;
 
 // Tools and tests find a port chosen at start (listen = "...:0") here.
+std::string Daemon::ServingAddress() const {
+  return config_.listen.substr(0, config_.listen.rfind(':')) + ":" + std::to_string(port());
+}
+
 Status Daemon::WriteListenAddress() const {
-  std::string host = config_.listen.substr(0, config_.listen.rfind(':'));
   fs::path file = config_.data_dir / "listen-address";
   fs::path temporary = file;
   temporary += ".tmp";
   {
     std::ofstream out(temporary, std::ios::trunc);
-    out << host << ":" << port() << "\n";
+    out << ServingAddress() << "\n";
     if (!out.flush()) return Internal("cannot write " + temporary.string());
   }
   std::error_code ec;

@@ -2,8 +2,10 @@
 // dependency order and shut down in reverse. Start and Shutdown from one thread.
 #pragma once
 
+#include <chrono>
 #include <memory>
 #include <optional>
+#include <string>
 #include <vector>
 
 #include "daemon/api/grpc_server.h"
@@ -30,8 +32,22 @@ class Daemon final : private api::PluginControl {
 
   int port() const { return server_->port(); }
 
+  // OK once the gRPC server answers a health check as SERVING before the deadline. Its port
+  // takes connections from the moment Start returns; this shows that calls are served too.
+  // Any thread, until Shutdown.
+  Status CheckServing(std::chrono::steady_clock::time_point deadline) const;
+
+  // OK once the store's writer and the gRPC server have both answered before the deadline;
+  // else which did not. For the watchdog: any thread, until Shutdown.
+  Status CheckAlive(std::chrono::steady_clock::time_point deadline) const;
+
+  // One line for an operator: where it serves, plugins running, events stored since start.
+  std::string Summary() const;
+
  private:
   explicit Daemon(config::Config config) : config_(std::move(config)) {}
+  // The listen address with the port it got.
+  std::string ServingAddress() const;
   Status WriteListenAddress() const;
   void StartPlugins();
 

@@ -6,12 +6,17 @@
 
 #include <cstdlib>
 #include <iostream>
+#include <optional>
 #include <string>
 
 #include "daemon/config/config.h"
 #include "daemon/daemon.h"
+#include "daemon/service/heartbeat.h"
+#include "daemon/service/service_manager.h"
 
 namespace {
+
+namespace service = propbridge::service;
 
 constexpr const char* kUsage = R"(Usage: propbridged [--config FILE] [--log-level LEVEL]
 
@@ -23,7 +28,13 @@ Bridges a property company's systems into one timeline per customer and serves i
   --help             print this and exit
 
 Stops cleanly on SIGTERM or SIGINT: plugins stop, everything they emitted is committed.
+Under systemd (Type=notify) it reports when it serves, its status, and to the watchdog.
 )";
+
+// How often `systemctl status` gets a fresh STATUS= line.
+constexpr std::chrono::seconds kStatusEvery{5};
+// How long the gRPC server may take to answer its first health check.
+constexpr std::chrono::seconds kServingTimeout{10};
 
 void SetUpLogging(const std::string& level) {
   auto logger = std::make_shared<spdlog::logger>("propbridged",
@@ -77,9 +88,33 @@ int main(int argc, char** argv) {
     spdlog::critical("cannot start: {}", daemon.status().message());
     return 1;
   }
+  // Under systemd: READY=1 once the store is open, the plugins have started and the server
+  // answers, then status lines and watchdog pings until the stop.
+  std::unique_ptr<service::ServiceManager> manager = service::ServiceManager::FromEnvironment();
+  std::optional<service::Heartbeat> heartbeat;
+  if (manager) {
+    auto serving = (*daemon)->CheckServing(std::chrono::steady_clock::now() + kServingTimeout);
+    if (!serving.ok()) {
+      spdlog::critical("cannot start: {}", serving.message());
+      return 1;
+    }
+    manager->Ready();
+    propbridge::Daemon& running = **daemon;
+    heartbeat.emplace(
+        *manager,
+        service::HeartbeatProbes{
+            .alive = [&running](auto deadline) { return running.CheckAlive(deadline); },
+            .status = [&running] { return running.Summary(); }},
+        kStatusEvery);
+  }
   int received = 0;
   sigwait(&stop_signals, &received);
   spdlog::info("{} received: shutting down", received == SIGTERM ? "SIGTERM" : "SIGINT");
+  if (manager) {
+    manager->Stopping();
+    manager->SetStatus("stopping: plugins stop, then what they emitted is committed");
+    heartbeat.reset();
+  }
   if (!(*daemon)->Shutdown()) {
     (void)daemon->release();
     spdlog::warn("exiting with a plugin abandoned; everything it emitted is committed");

@@ -8,7 +8,7 @@ packages=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libboost-dev libspdlog-dev libtomlplusplus-dev libsqlite3-dev nlohmann-json3-dev
   libhowardhinnant-date-dev tzdata libssl-dev libcurl4-openssl-dev libcpp-httplib-dev
-  libcli11-dev
+  libcli11-dev libsystemd-dev
   libgtest-dev libgmock-dev
   clang libfuzzer-14-dev libclang-rt-14-dev
   dpkg-dev file binutils systemd

@@ -67,6 +67,10 @@ Result<std::unique_ptr<GrpcServer>> GrpcServer::Start(
   return server;
 }
 
+std::shared_ptr<grpc::Channel> GrpcServer::InProcessChannel() const {
+  return server_->InProcessChannel(grpc::ChannelArguments());
+}
+
 GrpcServer::~GrpcServer() {
   if (server_) Shutdown(std::chrono::system_clock::now());
 }

@@ -2,6 +2,7 @@
 // reflection, which serves the schemas of all of them. Start and Shutdown from one thread.
 #pragma once
 
+#include <grpcpp/channel.h>
 #include <grpcpp/server.h>
 
 #include <chrono>
@@ -46,6 +47,11 @@ class GrpcServer {
 
   // Who calls: for handlers, and for what is recorded of a call.
   const AccessControl& access() const { return access_; }
+
+  // A channel to the server from inside the process, for the daemon's own health checks: calls
+  // on it are served like any other but skip the port, its TLS and its credentials, so only
+  // the methods open to anyone answer them. Only before Shutdown.
+  std::shared_ptr<grpc::Channel> InProcessChannel() const;
 
   // Stops taking calls, waits for running ones until the deadline, then cancels the rest.
   void Shutdown(std::chrono::system_clock::time_point deadline);

@@ -11,6 +11,8 @@ std::size_t Weight(const sdk::Batch& batch) {
   return std::max<std::size_t>(1, batch.events.size() + batch.rejected.size());
 }
 
+constexpr const char* kClosed = "the daemon is shutting down; emit again after restart";
+
 }  // namespace
 
 Pipeline::Pipeline(store::Store& store, PipelineOptions options, feed::ChangeFeed* feed)
@@ -46,7 +48,22 @@ void Pipeline::Submit(const Normalizer& normalizer, sdk::Batch batch,
     }
   }
   if (done) {
-    done(Unavailable("the daemon is shutting down; emit again after restart"));
+    done(Unavailable(kClosed));
+    return;
+  }
+  has_work_.notify_one();
+}
+
+void Pipeline::Ping(std::function<void(Status)> done) {
+  {
+    sync::MutexLock lock(mu_);
+    if (!closed_) {
+      queue_.push_back(Pending{nullptr, {}, std::move(done)});
+      done = nullptr;
+    }
+  }
+  if (done) {
+    done(Unavailable(kClosed));
     return;
   }
   has_work_.notify_one();
@@ -64,6 +81,7 @@ void Pipeline::Close() {
 
 void Pipeline::WriterLoop() {
   std::vector<Pending> group;
+  std::vector<std::function<void(Status)>> pings;
   while (true) {
     {
       sync::MutexLock lock(mu_);
@@ -71,17 +89,26 @@ void Pipeline::WriterLoop() {
                 [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return closed_ || !queue_.empty(); });
       if (queue_.empty()) return;  // closed and drained
       std::size_t taken = 0;
-      while (!queue_.empty() &&
-             (group.empty() || taken + Weight(queue_.front().batch) <= options_.max_group_events)) {
-        taken += Weight(queue_.front().batch);
-        group.push_back(std::move(queue_.front()));
+      while (!queue_.empty()) {
+        Pending& next = queue_.front();
+        if (next.normalizer == nullptr) {
+          pings.push_back(std::move(next.done));
+        } else if (group.empty() || taken + Weight(next.batch) <= options_.max_group_events) {
+          taken += Weight(next.batch);
+          group.push_back(std::move(next));
+        } else {
+          break;
+        }
         queue_.pop_front();
       }
       queued_events_ -= taken;
     }
     has_room_.notify_all();
-    CommitGroup(group);
+    if (!group.empty()) CommitGroup(group);
     group.clear();
+    // Each ping was queued behind batches that are now committed.
+    for (auto& ping : pings) ping(Status::Ok());
+    pings.clear();
   }
 }
 

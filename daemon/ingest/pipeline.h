@@ -64,6 +64,11 @@ class Pipeline {
   void Submit(const Normalizer& normalizer, sdk::Batch batch, std::function<void(Status)> done)
       ABSL_LOCKS_EXCLUDED(mu_);
 
+  // Answers `done` on the writer thread, with OK once the writer has committed everything
+  // queued before the ping: proof that the writer is not stuck. Takes no room in the queue, so
+  // a full queue delays the answer but never the call; UNAVAILABLE once the pipeline is closed.
+  void Ping(std::function<void(Status)> done) ABSL_LOCKS_EXCLUDED(mu_);
+
   // Stops taking batches, commits everything already queued, and joins the writer. Batches
   // submitted after this get UNAVAILABLE. Idempotent; call from one thread.
   void Close() ABSL_LOCKS_EXCLUDED(mu_);
@@ -72,6 +77,7 @@ class Pipeline {
   SourceCounts CountsOf(const std::string& source) const ABSL_LOCKS_EXCLUDED(counts_mu_);
 
  private:
+  // A batch, or a ping (no normalizer).
   struct Pending {
     const Normalizer* normalizer;
     sdk::Batch batch;

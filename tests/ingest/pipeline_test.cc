@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <future>
 #include <thread>
 
 #include "tests/support/temp_dir.h"
@@ -91,6 +92,30 @@ TEST_F(PipelineTest, CloseCommitsWhatIsQueuedAndRefusesMore) {
   EXPECT_EQ(TimelineSize(), static_cast<std::size_t>(accepted.load()) * 1000);
   Status late = pipeline->Submit(normalizer_, MakeBatch(9000, 1, ""));
   EXPECT_EQ(late.code(), StatusCode::kUnavailable);
+}
+
+TEST_F(PipelineTest, APingIsAnsweredAfterTheBatchesQueuedBeforeIt) {
+  PipelineOptions options;
+  options.queue_capacity = 10;
+  Pipeline pipeline(*store_, options);
+  std::promise<std::uint64_t> stored_at_answer;
+  // The batch fills the queue; the ping goes in behind it all the same, and is answered after.
+  pipeline.Submit(normalizer_, MakeBatch(0, 10, ""), [](Status) {});
+  pipeline.Ping([&](Status status) {
+    EXPECT_TRUE(status.ok());
+    stored_at_answer.set_value(pipeline.stats().events_stored.load());
+  });
+  auto future = stored_at_answer.get_future();
+  ASSERT_EQ(future.wait_for(seconds(10)), std::future_status::ready);
+  EXPECT_EQ(future.get(), 10u);
+}
+
+TEST_F(PipelineTest, APingAfterCloseIsRefused) {
+  Pipeline pipeline(*store_, {});
+  pipeline.Close();
+  Status answer;
+  pipeline.Ping([&](Status status) { answer = status; });  // answered on the calling thread
+  EXPECT_EQ(answer.code(), StatusCode::kUnavailable);
 }
 
 TEST_F(PipelineTest, InvalidEventsAreQuarantinedAndTheRestStored) {

@@ -82,6 +82,7 @@ expect_files "${deb}" /usr/bin/propbridged /usr/bin/propbridgectl \
 depends="$(dpkg-deb -f "${deb}" Depends)"
 grep -qw adduser <<<"${depends}" || fail "Depends lacks adduser: ${depends}"
 grep -qw libc6 <<<"${depends}" || fail "Depends lacks the shared-library dependencies: ${depends}"
+grep -qw libsystemd0 <<<"${depends}" || fail "Depends lacks libsystemd0 (sd_notify): ${depends}"
 
 control="${work}/control"
 dpkg-deb -e "${deb}" "${control}"

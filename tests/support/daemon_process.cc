@@ -13,12 +13,24 @@
 #include "tests/support/temp_dir.h"
 #include "tests/support/wait_until.h"
 
+extern char** environ;
+
 namespace propbridge::testing {
 namespace {
 
 namespace fs = std::filesystem;
 
-pid_t Spawn(const fs::path& config, const fs::path& log) {
+// The child gets this process's environment and `extra` ("NAME=value") on top.
+pid_t Spawn(const fs::path& config, const fs::path& log, const std::vector<std::string>& extra) {
+  std::vector<std::string> env(extra);
+  for (char** e = environ; *e != nullptr; ++e) env.emplace_back(*e);
+  std::vector<char*> envp;
+  for (std::string& e : env) envp.push_back(e.data());
+  envp.push_back(nullptr);
+  std::string config_path = config.string();
+  std::vector<char*> argv = {
+      const_cast<char*>(PROPBRIDGED_PATH), const_cast<char*>("--config"), config_path.data(),
+      const_cast<char*>("--log-level"),    const_cast<char*>("debug"),    nullptr};
   pid_t pid = fork();
   if (pid == 0) {
     int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
@@ -27,8 +39,7 @@ pid_t Spawn(const fs::path& config, const fs::path& log) {
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, nullptr);
-    execl(PROPBRIDGED_PATH, PROPBRIDGED_PATH, "--config", config.c_str(), "--log-level", "debug",
-          static_cast<char*>(nullptr));
+    execve(PROPBRIDGED_PATH, argv.data(), envp.data());
     _exit(127);
   }
   return pid;
@@ -53,13 +64,14 @@ std::string ReadAll(const fs::path& file) {
 
 std::unique_ptr<DaemonProcess> DaemonProcess::Start(const fs::path& dir,
                                                     const std::string& config_toml,
-                                                    const fs::path& data_dir, std::string& error) {
+                                                    const fs::path& data_dir, std::string& error,
+                                                    const std::vector<std::string>& environment) {
   fs::path config = dir / "propbridged.toml";
   fs::path log = dir / "propbridged.log";
   fs::path address_file = data_dir / "listen-address";
   fs::remove(address_file);
   WriteFile(config, config_toml);
-  pid_t pid = Spawn(config, log);
+  pid_t pid = Spawn(config, log, environment);
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
   while (std::chrono::steady_clock::now() < deadline) {
     if (fs::exists(address_file)) {
@@ -83,7 +95,7 @@ DaemonProcess::Exit DaemonProcess::RunToExit(const fs::path& dir, const std::str
   fs::path config = dir / "propbridged.toml";
   fs::path log = dir / "propbridged.log";
   WriteFile(config, config_toml);
-  pid_t pid = Spawn(config, log);
+  pid_t pid = Spawn(config, log, {});
   auto code = WaitFor(pid, timeout);
   if (!code) {
     kill(pid, SIGKILL);

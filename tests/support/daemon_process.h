@@ -9,6 +9,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "propbridge/v1/timeline.grpc.pb.h"
 
@@ -18,11 +19,13 @@ class DaemonProcess {
  public:
   // Writes `config_toml` to <dir>/propbridged.toml, starts the daemon on it and waits until
   // it serves (its listen-address file appears under `data_dir`). Returns nullptr, with the
-  // reason in `error`, if it exits or does not serve within the timeout.
+  // reason in `error`, if it exits or does not serve within the timeout. The daemon gets this
+  // process's environment, where `environment` ("NAME=value") comes first.
   static std::unique_ptr<DaemonProcess> Start(const std::filesystem::path& dir,
                                               const std::string& config_toml,
                                               const std::filesystem::path& data_dir,
-                                              std::string& error);
+                                              std::string& error,
+                                              const std::vector<std::string>& environment = {});
 
   // Runs the binary to completion; for configurations that must be refused.
   struct Exit {
