@@ -12,6 +12,7 @@
 #include "daemon/config/config.h"
 #include "daemon/daemon.h"
 #include "daemon/service/heartbeat.h"
+#include "daemon/service/log_format.h"
 #include "daemon/service/service_manager.h"
 
 namespace {
@@ -39,7 +40,7 @@ constexpr std::chrono::seconds kServingTimeout{10};
 void SetUpLogging(const std::string& level) {
   auto logger = std::make_shared<spdlog::logger>("propbridged",
                                                  std::make_shared<spdlog::sinks::stderr_sink_mt>());
-  logger->set_pattern("%Y-%m-%d %H:%M:%S.%e %l %v");
+  logger->set_formatter(service::StderrLogFormat());
   logger->set_level(spdlog::level::from_str(level));
   spdlog::set_default_logger(logger);
 }

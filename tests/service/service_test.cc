@@ -4,19 +4,25 @@
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <filesystem>
+#include <regex>
+#include <set>
+#include <sstream>
 
 #include "propbridge/v1/admin.grpc.pb.h"
 #include "tests/service/notify_socket.h"
 #include "tests/support/daemon_process.h"
 #include "tests/support/health_check.h"
 #include "tests/support/temp_dir.h"
+#include "tests/support/wait_until.h"
 
 namespace propbridge::testing {
 namespace {
 
+namespace fs = std::filesystem;
 namespace v1 = propbridge::v1;
 using namespace std::chrono_literals;
 
@@ -125,6 +131,69 @@ TEST_F(ServiceTest, StoppingOnSigterm) {
   ASSERT_TRUE(notify_.ReceiveUntil("READY=1", 20s, received)) << daemon->Log();
   EXPECT_EQ(daemon->Stop(SIGTERM, 20s), 0);
   EXPECT_TRUE(notify_.ReceiveUntil("STOPPING=1", 1s, received)) << daemon->Log();
+}
+
+// systemd connects stderr to the journal and names that stream in JOURNAL_STREAM.
+class JournalTest : public ::testing::Test {
+ protected:
+  // The daemon's log, with lines of three levels: info, a warning (a data folder that others may
+  // write to) and an error (a plugin whose library is missing).
+  std::string LogWith(const std::string& journal_stream) {
+    fs::create_directories(dir_ / "data");
+    fs::permissions(dir_ / "data", fs::perms::group_write, fs::perm_options::add);
+    fs::path log = dir_ / "propbridged.log";
+    WriteFile(log, "");  // the daemon's stderr, opened for appending
+    struct stat st {};
+    EXPECT_EQ(::stat(log.c_str(), &st), 0);
+    std::string stream = journal_stream.empty()
+                             ? std::to_string(st.st_dev) + ":" + std::to_string(st.st_ino)
+                             : journal_stream;
+    std::string error;
+    auto daemon = DaemonProcess::Start(
+        dir_.path(),
+        "listen = \"127.0.0.1:0\"\ndata_dir = \"" + (dir_ / "data").string() +
+            "\"\n[plugins.gone]\nlibrary = \"" + (dir_ / "missing.so").string() + "\"\n",
+        dir_ / "data", error, {"JOURNAL_STREAM=" + stream});
+    EXPECT_TRUE(daemon) << error;
+    if (!daemon) return "";
+    EXPECT_TRUE(
+        WaitUntil([&] { return daemon->Log().find("[gone] failed") != std::string::npos; }, 20s));
+    EXPECT_EQ(daemon->Stop(SIGTERM, 20s), 0);
+    return daemon->Log();
+  }
+
+  static std::vector<std::string> Lines(const std::string& text) {
+    std::vector<std::string> lines;
+    std::istringstream in(text);
+    for (std::string line; std::getline(in, line);) lines.push_back(line);
+    return lines;
+  }
+
+  TempDir dir_;
+};
+
+TEST_F(JournalTest, UnderTheJournalEachLineBeginsWithItsPriorityAndNoTime) {
+  std::string log = LogWith("");
+  std::set<std::string> priorities;
+  for (const std::string& line : Lines(log)) {
+    std::smatch match;
+    ASSERT_TRUE(std::regex_search(line, match,
+                                  std::regex("^<([0-7])>(debug|info|warning|error|critical) ")))
+        << line;
+    priorities.insert(match[1]);
+    EXPECT_FALSE(std::regex_search(line, std::regex(R"(\d{4}-\d\d-\d\d \d\d:\d\d)"))) << line;
+  }
+  EXPECT_EQ(priorities, (std::set<std::string>{"3", "4", "6"})) << log;
+  EXPECT_NE(log.find("<4>warning data_dir "), std::string::npos) << log;
+  EXPECT_NE(log.find("<3>error [gone] failed: plugin "), std::string::npos) << log;
+}
+
+TEST_F(JournalTest, AJournalStreamThatIsNotStderrChangesNothing) {
+  // Inherited from a parent whose stderr went to the journal, but this one's does not.
+  for (const std::string& line : Lines(LogWith("1:1"))) {
+    EXPECT_TRUE(std::regex_search(line, std::regex(R"(^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3} )")))
+        << line;
+  }
 }
 
 }  // namespace
