@@ -29,45 +29,92 @@ grpc::ServerUnaryReactor* AdminService::ListQuarantine(grpc::CallbackServerConte
 grpc::ServerUnaryReactor* AdminService::RestartPlugin(grpc::CallbackServerContext* context,
                                                       const v1::RestartPluginRequest* request,
                                                       v1::RestartPluginResponse* response) {
-  return FinishChange(
-      context, "restart plugin " + request->name(),
-      Control(request->name(), &PluginControl::Restart, *response->mutable_plugin()));
+  Change change = ChangeOf(*context, "AdminService.RestartPlugin", "", {{"name", request->name()}});
+  Status result = Control(request->name(), &PluginControl::Restart, *response->mutable_plugin());
+  return FinishChange(context, std::move(change), result);
 }
 
 grpc::ServerUnaryReactor* AdminService::StopPlugin(grpc::CallbackServerContext* context,
                                                    const v1::StopPluginRequest* request,
                                                    v1::StopPluginResponse* response) {
-  return FinishChange(context, "stop plugin " + request->name(),
-                      Control(request->name(), &PluginControl::Stop, *response->mutable_plugin()));
+  Change change = ChangeOf(*context, "AdminService.StopPlugin", "", {{"name", request->name()}});
+  Status result = Control(request->name(), &PluginControl::Stop, *response->mutable_plugin());
+  return FinishChange(context, std::move(change), result);
 }
 
 grpc::ServerUnaryReactor* AdminService::LinkCustomers(grpc::CallbackServerContext* context,
                                                       const v1::LinkCustomersRequest* request,
                                                       v1::LinkCustomersResponse* response) {
-  // Not the customers' names: a phone number may name one, and the log keeps no phone number.
-  return FinishChange(context, "link customers", Link(*request, *response));
+  Change change = ChangeOf(*context, "AdminService.LinkCustomers", request->actor(),
+                           {{"customer", request->customer()},
+                            {"other_customer", request->other_customer()},
+                            {"reason", request->reason()}});
+  Status result = Link(*request, change, *response);
+  return FinishChange(context, std::move(change), result);
 }
 
 grpc::ServerUnaryReactor* AdminService::SplitCustomer(grpc::CallbackServerContext* context,
                                                       const v1::SplitCustomerRequest* request,
                                                       v1::SplitCustomerResponse* response) {
-  return FinishChange(context, "split merge " + std::to_string(request->merge_id()),
-                      Split(*request, *response));
+  Change change =
+      ChangeOf(*context, "AdminService.SplitCustomer", request->actor(),
+               {{"merge_id", std::to_string(request->merge_id())}, {"reason", request->reason()}});
+  Status result = Split(*request, change, *response);
+  return FinishChange(context, std::move(change), result);
 }
 
-grpc::ServerUnaryReactor* AdminService::FinishChange(grpc::CallbackServerContext* context,
-                                                     const std::string& change,
-                                                     const Status& result) {
-  const auth::CallerIdentity* caller = access_.CallerOf(*context);
-  spdlog::info("{} asked by {}: {}", identity::ValidUtf8(change),
-               caller != nullptr ? caller->Describe() : "nobody",
-               result.ok() ? "done" : result.message());
-  return FinishUnary(context, result);
+grpc::ServerUnaryReactor* AdminService::ListAuditRecords(grpc::CallbackServerContext* context,
+                                                         const v1::ListAuditRecordsRequest* request,
+                                                         v1::ListAuditRecordsResponse* response) {
+  return FinishUnary(context, AuditRecords(*request, *response));
 }
 
 namespace {
 
 constexpr std::size_t kMaxNoteBytes = 200;
+// What an audit record keeps of one text a request sends: a note's limit and room to spare,
+// so that a refused request of megabytes is not kept whole.
+constexpr std::size_t kMaxAuditedBytes = 2 * kMaxNoteBytes;
+
+// `text` as an audit record keeps it: valid UTF-8, at most kMaxAuditedBytes and a mark.
+std::string Audited(std::string_view text) {
+  std::string kept = identity::ValidUtf8(identity::CutUtf8(text, kMaxAuditedBytes));
+  if (kept.size() < text.size() && identity::IsUtf8(text)) kept += "…";
+  return kept;
+}
+
+}  // namespace
+
+AdminService::Change AdminService::ChangeOf(
+    const grpc::CallbackServerContext& context, std::string method, std::string_view actor,
+    std::vector<std::pair<std::string, std::string>> arguments) const {
+  Change change;
+  const auth::CallerIdentity* caller = access_.CallerOf(context);
+  change.audit.caller = caller != nullptr ? caller->Describe() : "nobody";
+  change.audit.actor = Audited(actor);
+  change.audit.method = std::move(method);
+  for (auto& [name, value] : arguments) value = Audited(value);
+  change.audit.arguments = std::move(arguments);
+  return change;
+}
+
+grpc::ServerUnaryReactor* AdminService::FinishChange(grpc::CallbackServerContext* context,
+                                                     Change change, const Status& result) {
+  store::AuditRecord& audit = change.audit;
+  if (!change.recorded) {
+    audit.result = result.ToString();
+    if (auto recorded = store_.RecordAudit(audit); !recorded.ok()) {
+      spdlog::error("the audit record of {} by {} could not be written: {}", audit.method,
+                    audit.caller, recorded.status().message());
+    }
+  }
+  // Not the arguments: a customer may be named by a phone number, and the log keeps none.
+  spdlog::info("{} asked by {}: {}", audit.method, audit.caller,
+               identity::ValidUtf8(result.ToString()));
+  return FinishUnary(context, result);
+}
+
+namespace {
 
 // An admin's actor or reason: required, kept with the merge for whoever reads it later.
 Status CheckNote(const std::string& text, std::string_view field, std::string_view what) {
@@ -175,28 +222,66 @@ Status AdminService::Quarantine(const v1::ListQuarantineRequest& request,
   return Status::Ok();
 }
 
-Status AdminService::Link(const v1::LinkCustomersRequest& request,
+Status AdminService::Link(const v1::LinkCustomersRequest& request, Change& change,
                           v1::LinkCustomersResponse& response) {
   if (Status s = CheckActorAndReason(request.actor(), request.reason()); !s.ok()) return s;
   auto customer = ResolveCustomerRef(store_, request.customer(), "customer", *identity_);
   if (!customer.ok()) return customer.status();
   auto other = ResolveCustomerRef(store_, request.other_customer(), "other_customer", *identity_);
   if (!other.ok()) return other.status();
-  auto merge = store_.LinkCustomers(*customer, *other, request.actor(), request.reason());
+  change.recorded = true;
+  auto merge =
+      store_.LinkCustomers(*customer, *other, request.actor(), request.reason(), change.audit);
   if (!merge.ok()) return merge.status();
   ToProto(*merge, *response.mutable_merge());
   return Status::Ok();
 }
 
-Status AdminService::Split(const v1::SplitCustomerRequest& request,
+Status AdminService::Split(const v1::SplitCustomerRequest& request, Change& change,
                            v1::SplitCustomerResponse& response) {
   if (request.merge_id() <= 0) {
     return InvalidArgument("merge_id is required: the id of a merge, as GetCustomer lists them");
   }
   if (Status s = CheckActorAndReason(request.actor(), request.reason()); !s.ok()) return s;
-  auto merge = store_.SplitMerge(request.merge_id(), request.actor(), request.reason());
+  change.recorded = true;
+  auto merge =
+      store_.SplitMerge(request.merge_id(), request.actor(), request.reason(), change.audit);
   if (!merge.ok()) return merge.status();
   ToProto(*merge, *response.mutable_merge());
+  return Status::Ok();
+}
+
+Status AdminService::AuditRecords(const v1::ListAuditRecordsRequest& request,
+                                  v1::ListAuditRecordsResponse& response) {
+  auto page_size = CheckPageSize(request.page_size(), kDefaultPageSize, kMaxPageSize);
+  if (!page_size.ok()) return page_size.status();
+  store::AuditQuery query;
+  query.limit = *page_size + 1;
+  constexpr std::string_view kListing = "audit";
+  if (!request.page_token().empty()) {
+    auto position = tokens_.Decode(std::string(kListing), request.page_token());
+    if (!position.ok()) return position.status();
+    query.before_id = position->id;
+  }
+  auto records = store_.ReadAudit(query);
+  if (!records.ok()) return records.status();
+  bool more = records->size() > *page_size;
+  if (more) records->resize(*page_size);
+  for (const store::AuditRecord& r : *records) {
+    v1::AuditRecord& out = *response.add_records();
+    out.set_id(r.id);
+    SetTimestamp(r.at, *out.mutable_at());
+    out.set_caller(identity::ValidUtf8(r.caller));
+    out.set_actor(identity::ValidUtf8(r.actor));
+    out.set_method(identity::ValidUtf8(r.method));
+    auto& arguments = *out.mutable_arguments();
+    for (const auto& [name, value] : r.arguments) {
+      arguments[identity::ValidUtf8(name)] = identity::ValidUtf8(value);
+    }
+    out.set_result(identity::ValidUtf8(r.result));
+  }
+  if (more)
+    response.set_next_page_token(tokens_.Encode(std::string(kListing), {0, records->back().id}));
   return Status::Ok();
 }
 

@@ -1,9 +1,12 @@
-// propbridge.v1.AdminService: the plugin instances, the quarantine, and an admin's links and
-// splits of customers. Thread-safe; what it is given must outlive it.
+// propbridge.v1.AdminService: the plugin instances, the quarantine, an admin's links and
+// splits of customers, and the audit record of every change asked for. Thread-safe; what it
+// is given must outlive it.
 #pragma once
 
 #include <memory>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 #include "daemon/api/access.h"
@@ -70,18 +73,39 @@ class AdminService final : public v1::AdminService::CallbackService {
   grpc::ServerUnaryReactor* SplitCustomer(grpc::CallbackServerContext* context,
                                           const v1::SplitCustomerRequest* request,
                                           v1::SplitCustomerResponse* response) override;
+  grpc::ServerUnaryReactor* ListAuditRecords(grpc::CallbackServerContext* context,
+                                             const v1::ListAuditRecordsRequest* request,
+                                             v1::ListAuditRecordsResponse* response) override;
 
  private:
+  // A change asked for in one call: its audit record, and whether the store has kept it
+  // already, in the change's own transaction.
+  struct Change {
+    store::AuditRecord audit;
+    bool recorded = false;
+  };
+
+  // The record of a change that `context`'s caller asks for: `arguments` are the request's
+  // fields, the actor apart.
+  Change ChangeOf(const grpc::CallbackServerContext& context, std::string method,
+                  std::string_view actor,
+                  std::vector<std::pair<std::string, std::string>> arguments) const;
+
   Status Plugins(v1::ListPluginsResponse& response);
   // Runs `command` on the named instance, then reports it in `out`.
   Status Control(const std::string& name, Status (PluginControl::*command)(const std::string&),
                  v1::PluginInstance& out);
   Status Quarantine(const v1::ListQuarantineRequest& request, v1::ListQuarantineResponse& response);
-  Status Link(const v1::LinkCustomersRequest& request, v1::LinkCustomersResponse& response);
-  Status Split(const v1::SplitCustomerRequest& request, v1::SplitCustomerResponse& response);
-  // Logs a change, who asked for it and how it ended, then answers the call with `result`.
-  grpc::ServerUnaryReactor* FinishChange(grpc::CallbackServerContext* context,
-                                         const std::string& change, const Status& result);
+  Status Link(const v1::LinkCustomersRequest& request, Change& change,
+              v1::LinkCustomersResponse& response);
+  Status Split(const v1::SplitCustomerRequest& request, Change& change,
+               v1::SplitCustomerResponse& response);
+  Status AuditRecords(const v1::ListAuditRecordsRequest& request,
+                      v1::ListAuditRecordsResponse& response);
+  // Records the change with how it ended unless the store did, logs it, then answers the call
+  // with `result`.
+  grpc::ServerUnaryReactor* FinishChange(grpc::CallbackServerContext* context, Change change,
+                                         const Status& result);
 
   store::Store& store_;
   const PageTokens& tokens_;

@@ -105,4 +105,13 @@ Sql QuarantineSql(const QuarantineQuery& q) {
   return sql;
 }
 
+Sql AuditSql(const AuditQuery& q) {
+  Sql sql;
+  Builder b(sql);
+  sql.text = "SELECT id, at, caller, actor, method, arguments, result FROM audit WHERE 1";
+  if (q.before_id) sql.text += " AND id < " + b.Param(*q.before_id);
+  sql.text += " ORDER BY id DESC LIMIT " + b.Param(static_cast<std::int64_t>(q.limit));
+  return sql;
+}
+
 }  // namespace propbridge::store

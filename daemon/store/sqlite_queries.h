@@ -22,5 +22,7 @@ Sql TimelineSql(const TimelineQuery& query);
 Sql ChangesSql(const ChangesQuery& query);
 // Selects id, source, origin, reason, raw, quarantined_at.
 Sql QuarantineSql(const QuarantineQuery& query);
+// Selects id, at, caller, actor, method, arguments, result.
+Sql AuditSql(const AuditQuery& query);
 
 }  // namespace propbridge::store

@@ -6,7 +6,9 @@ namespace propbridge::store {
 
 // Kept in PRAGMA user_version. A database with a newer version is refused, never downgraded.
 // Version 1 (before customers were resolved) is refused with a message: no release wrote it.
-inline constexpr int kSqliteSchemaVersion = 2;
+// Version 3 added the audit table to version 2, which is brought up to it at open.
+inline constexpr int kSqliteSchemaVersion = 3;
+inline constexpr int kOldestUpgradableSchemaVersion = 2;
 
 // Idempotent. Times are microseconds since the Unix epoch, UTC. events.id is the rowid: the
 // global sequence number, which breaks ties between events that occurred at the same time.
@@ -109,6 +111,17 @@ CREATE TABLE IF NOT EXISTS quarantine (
   quarantined_at INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS quarantine_by_source ON quarantine (source, id);
+
+-- Changes asked for through the API (AuditRecord in store.h).
+CREATE TABLE IF NOT EXISTS audit (
+  id INTEGER PRIMARY KEY,
+  at INTEGER NOT NULL,
+  caller TEXT NOT NULL,
+  actor TEXT NOT NULL,
+  method TEXT NOT NULL,
+  arguments TEXT NOT NULL, -- a JSON object of strings
+  result TEXT NOT NULL
+);
 )sql";
 
 }  // namespace propbridge::store

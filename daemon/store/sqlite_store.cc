@@ -242,7 +242,9 @@ Status PrepareDatabase(sqlite3* db, const std::string& path) {
     return WithPath(path, s);
   }
   if (*version == kSqliteSchemaVersion) return Status::Ok();
-  if (*version != 0) {
+  // A new database, or one of an older version: the schema's statements create what is
+  // missing and leave what is there.
+  if (*version != 0 && *version < kOldestUpgradableSchemaVersion) {
     return FailedPrecondition("open " + path + ": its schema version is " +
                               std::to_string(*version) +
                               ", from a development build before customers were resolved;"
@@ -252,7 +254,8 @@ Status PrepareDatabase(sqlite3* db, const std::string& path) {
   const std::string create = std::string("BEGIN IMMEDIATE;") + kSqliteSchema +
                              "PRAGMA user_version = " + std::to_string(kSqliteSchemaVersion) +
                              ";COMMIT;";
-  if (Status s = Exec(db, create.c_str(), "create schema"); !s.ok()) {
+  if (Status s = Exec(db, create.c_str(), *version == 0 ? "create schema" : "upgrade schema");
+      !s.ok()) {
     if (sqlite3_get_autocommit(db) == 0) Exec(db, "ROLLBACK", "rollback");
     return WithPath(path, s);
   }
@@ -418,6 +421,7 @@ struct Writer {
   Stmt insert_event;
   Stmt insert_quarantine;
   Stmt upsert_checkpoint;
+  Stmt insert_audit;
 };
 
 Result<Writer> OpenWriter(const std::string& path) {
@@ -449,6 +453,9 @@ Result<Writer> OpenWriter(const std::string& path) {
        "INSERT INTO checkpoints (source, checkpoint, updated_at) VALUES (?1, ?2, ?3)"
        " ON CONFLICT (source) DO UPDATE SET checkpoint = excluded.checkpoint,"
        " updated_at = excluded.updated_at"},
+      {&writer.insert_audit,
+       "INSERT INTO audit (at, caller, actor, method, arguments, result)"
+       " VALUES (?1, ?2, ?3, ?4, ?5, ?6)"},
   };
   for (const auto& s : statements) {
     auto stmt = Prepare(writer.db.get(), s.sql, s.sql);
@@ -489,9 +496,11 @@ class SqliteStore final : public Store {
   std::uint64_t MergeGeneration() const override { return merge_generation_.load(); }
   Result<std::optional<Customer>> ReadCustomer(std::int64_t id, Micros now) override;
   Result<MergeRecord> LinkCustomers(std::int64_t a, std::int64_t b, const std::string& actor,
-                                    const std::string& reason) override;
+                                    const std::string& reason, AuditRecord audit) override;
   Result<MergeRecord> SplitMerge(std::int64_t merge_id, const std::string& actor,
-                                 const std::string& reason) override;
+                                 const std::string& reason, AuditRecord audit) override;
+  Result<std::int64_t> RecordAudit(AuditRecord record) override ABSL_LOCKS_EXCLUDED(writer_mu_);
+  Result<std::vector<AuditRecord>> ReadAudit(const AuditQuery& query) override;
   Result<OutreachPage> ReadOutreach(const OutreachQuery& query, std::stop_token stop) override;
   Result<std::vector<CommunityFigures>> ReadCommunityFigures(const std::string& community,
                                                              Micros now,
@@ -506,10 +515,14 @@ class SqliteStore final : public Store {
     ~CountMerges() { generation.store(resolver.merges_made()); }
   };
 
-  // Runs `change` (an admin's write) in a transaction of its own on the writer connection.
+  // Runs `change` (an admin's write) in a transaction of its own on the writer connection,
+  // with `audit` and the change's result: in the change's transaction, or alone after a
+  // failed change is rolled back.
   Result<MergeRecord> WriteAlone(
-      const std::function<Result<MergeRecord>(CustomerResolver& resolver)>& change)
-      ABSL_LOCKS_EXCLUDED(writer_mu_);
+      const std::function<Result<MergeRecord>(CustomerResolver& resolver)>& change,
+      AuditRecord audit) ABSL_LOCKS_EXCLUDED(writer_mu_);
+  // Inserts `record` in the writer's open transaction, or in one of its own outside any.
+  Result<std::int64_t> InsertAudit(AuditRecord& record) ABSL_EXCLUSIVE_LOCKS_REQUIRED(writer_mu_);
   // Runs a statement of the writer's that returns no rows.
   Status Run(sqlite3_stmt* stmt, std::string_view what) ABSL_EXCLUSIVE_LOCKS_REQUIRED(writer_mu_);
   // Writes one batch inside its own savepoint, rolled back to if any part fails.
@@ -846,34 +859,96 @@ Result<std::vector<CommunityFigures>> SqliteStore::ReadCommunityFigures(
 }
 
 Result<MergeRecord> SqliteStore::WriteAlone(
-    const std::function<Result<MergeRecord>(CustomerResolver& resolver)>& change) {
+    const std::function<Result<MergeRecord>(CustomerResolver& resolver)>& change,
+    AuditRecord audit) {
   sync::MutexLock lock(writer_mu_);
   CountMerges count{resolver_, merge_generation_};
-  if (Status s = Run(writer_.begin.get(), "begin transaction on " + path_); !s.ok()) return s;
+  auto rollback = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(writer_mu_) {
+    if (sqlite3_get_autocommit(writer_.db.get()) == 0) Run(writer_.rollback.get(), "rollback");
+  };
+  // The failure is what the caller learns; its record is kept if it can be.
+  auto failed = [&](const Status& status) ABSL_EXCLUSIVE_LOCKS_REQUIRED(writer_mu_) {
+    rollback();
+    audit.result = status.ToString();
+    InsertAudit(audit);
+    return status;
+  };
+  if (Status s = Run(writer_.begin.get(), "begin transaction on " + path_); !s.ok()) {
+    return failed(s);
+  }
   auto result = change(resolver_);
-  if (!result.ok()) {
-    if (sqlite3_get_autocommit(writer_.db.get()) == 0) Run(writer_.rollback.get(), "rollback");
-    return result;
-  }
-  if (Status s = Run(writer_.commit.get(), "commit to " + path_); !s.ok()) {
-    if (sqlite3_get_autocommit(writer_.db.get()) == 0) Run(writer_.rollback.get(), "rollback");
-    return s;
-  }
+  if (!result.ok()) return failed(result.status());
+  audit.result = "OK: merge " + std::to_string(result->id);
+  if (auto recorded = InsertAudit(audit); !recorded.ok()) return failed(recorded.status());
+  if (Status s = Run(writer_.commit.get(), "commit to " + path_); !s.ok()) return failed(s);
   return result;
 }
 
 Result<MergeRecord> SqliteStore::LinkCustomers(std::int64_t a, std::int64_t b,
-                                               const std::string& actor,
-                                               const std::string& reason) {
+                                               const std::string& actor, const std::string& reason,
+                                               AuditRecord audit) {
   return WriteAlone(
-      [&](CustomerResolver& resolver) { return resolver.Link(a, b, actor, reason, MicrosNow()); });
+      [&](CustomerResolver& resolver) { return resolver.Link(a, b, actor, reason, MicrosNow()); },
+      std::move(audit));
 }
 
 Result<MergeRecord> SqliteStore::SplitMerge(std::int64_t merge_id, const std::string& actor,
-                                            const std::string& reason) {
-  return WriteAlone([&](CustomerResolver& resolver) {
-    return resolver.Split(merge_id, actor, reason, MicrosNow());
-  });
+                                            const std::string& reason, AuditRecord audit) {
+  return WriteAlone(
+      [&](CustomerResolver& resolver) {
+        return resolver.Split(merge_id, actor, reason, MicrosNow());
+      },
+      std::move(audit));
+}
+
+Result<std::int64_t> SqliteStore::InsertAudit(AuditRecord& record) {
+  record.at = MicrosNow();
+  const std::string arguments = AttributesToJson(record.arguments);
+  sqlite3_stmt* stmt = writer_.insert_audit.get();
+  ScopedReset reset(stmt);
+  int rc = Binder(stmt)
+               .Time(record.at)
+               .Text(record.caller)
+               .Text(record.actor)
+               .Text(record.method)
+               .Text(arguments)
+               .Text(record.result)
+               .rc();
+  if (rc == SQLITE_OK) rc = sqlite3_step(stmt);
+  if (rc != SQLITE_DONE) {
+    return SqliteError(writer_.db.get(), rc, "record the audit of " + record.method);
+  }
+  record.id = sqlite3_last_insert_rowid(writer_.db.get());
+  return record.id;
+}
+
+Result<std::int64_t> SqliteStore::RecordAudit(AuditRecord record) {
+  sync::MutexLock lock(writer_mu_);
+  // One statement outside a transaction commits on its own.
+  return InsertAudit(record);
+}
+
+Result<std::vector<AuditRecord>> SqliteStore::ReadAudit(const AuditQuery& query) {
+  std::vector<AuditRecord> records;
+  if (query.limit == 0) return records;
+  auto add = [&records](sqlite3_stmt* stmt) -> Status {
+    AuditRecord& r = records.emplace_back();
+    r.id = sqlite3_column_int64(stmt, 0);
+    r.at = ColumnTime(stmt, 1);
+    r.caller = ColumnText(stmt, 2);
+    r.actor = ColumnText(stmt, 3);
+    r.method = ColumnText(stmt, 4);
+    auto arguments = AttributesFromJson(ColumnText(stmt, 5));
+    if (!arguments.ok()) {
+      return DataLoss("audit record " + std::to_string(r.id) + ": " + arguments.status().message());
+    }
+    r.arguments = std::move(arguments).value();
+    r.result = ColumnText(stmt, 6);
+    return Status::Ok();
+  };
+  Status s = Query(AuditSql(query), "read audit records", add);
+  if (!s.ok()) return s;
+  return records;
 }
 
 namespace {

@@ -106,6 +106,28 @@ struct QuarantineQuery {
   std::size_t limit = 50;
 };
 
+// A change someone asked for through the API: who (the identity they proved, and the actor
+// their request names), what, and how it ended. The store keeps it for good, in the same
+// transaction as the change when the change is the store's (a link, a split).
+struct AuditRecord {
+  std::int64_t id = 0;  // assigned by the store; increases with every record
+  Micros at;            // assigned by the store
+  std::string caller;   // the authenticated identity: "token crm-app", "certificate x", "anyone"
+  std::string actor;    // who the request says asks, e.g. "ops:li.wei"; empty when it names none
+  std::string method;   // "AdminService.LinkCustomers"
+  // The request's fields that say what was asked, as text, in the request's order.
+  std::vector<std::pair<std::string, std::string>> arguments;
+  // "OK", or the error's code and message (Status::ToString); the store sets it for its own
+  // changes.
+  std::string result;
+};
+
+// Audit records, newest first.
+struct AuditQuery {
+  std::optional<std::int64_t> before_id;
+  std::size_t limit = 50;
+};
+
 struct CheckpointRecord {
   std::string source;
   std::string checkpoint;
@@ -196,15 +218,23 @@ class Store {
   // nullopt for an unknown id. A merged-away id reads as the customer it was merged into.
   virtual Result<std::optional<Customer>> ReadCustomer(std::int64_t id, Micros now) = 0;
   // Joins two customers as an admin asks: the older id is kept. kInvalidArgument when they
-  // are already one, kNotFound for an unknown id.
+  // are already one, kNotFound for an unknown id. `audit` is recorded with the result: in the
+  // link's transaction, or on its own when the link fails; a link whose record cannot be
+  // written is not made.
   virtual Result<MergeRecord> LinkCustomers(std::int64_t a, std::int64_t b,
-                                            const std::string& actor,
-                                            const std::string& reason) = 0;
+                                            const std::string& actor, const std::string& reason,
+                                            AuditRecord audit) = 0;
   // Undoes a merge: the absorbed customer stands alone again, with every event whose
   // identifiers resolved to it. Events that later carry identifiers of both no longer merge
-  // them. kNotFound for an unknown merge, kFailedPrecondition when already undone.
+  // them. kNotFound for an unknown merge, kFailedPrecondition when already undone. `audit` as
+  // for LinkCustomers.
   virtual Result<MergeRecord> SplitMerge(std::int64_t merge_id, const std::string& actor,
-                                         const std::string& reason) = 0;
+                                         const std::string& reason, AuditRecord audit) = 0;
+
+  // Audit. Records a change made outside the store (a plugin restarted), with the result
+  // its caller set; returns the record's id.
+  virtual Result<std::int64_t> RecordAudit(AuditRecord record) = 0;
+  virtual Result<std::vector<AuditRecord>> ReadAudit(const AuditQuery& query) = 0;
   // Scans: they read many customers, on connections of their own (scan_connections). Once
   // `stop` is requested, a scan gives up within a few milliseconds with CANCELLED.
 

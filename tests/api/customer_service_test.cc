@@ -58,7 +58,7 @@ TEST_F(CustomerServiceTest, ACustomerReadsTheSameUnderEachOfTheirNames) {
 TEST_F(CustomerServiceTest, AfterALinkEitherNameReadsTheCustomerKeptWithTheMerge) {
   const std::int64_t kept = server_->CustomerOf("A-1");
   ASSERT_TRUE(
-      server_->store().LinkCustomers(kept, server_->CustomerOf("A-2"), "ops:test", "one").ok());
+      server_->store().LinkCustomers(kept, server_->CustomerOf("A-2"), "ops:test", "one", {}).ok());
   v1::Customer customer;
   ASSERT_TRUE(Get("account:A-2", &customer).ok());
   EXPECT_EQ(customer.id(), store::CustomerKey(kept));

@@ -89,7 +89,7 @@ TEST_F(TimelineServiceTest, AWalkGoesOnAcrossAMergeUnderTheNameItStartedWith) {
   ASSERT_EQ(first.events(0).source_event_id(), "X-1");
   ASSERT_TRUE(server_->store()
                   .LinkCustomers(server_->CustomerOf("A-1"), server_->CustomerOf("A-2"), "ops:test",
-                                 "one household")
+                                 "one household", {})
                   .ok());
   request.set_page_token(first.next_page_token());
   request.set_page_size(3);

@@ -158,7 +158,7 @@ TEST(TimelineWatch, FollowsItsCustomerThroughAMergeAndASplit) {
   WatchCall watch(server->timeline(), WatchOf("account:A-2", 0));
   ASSERT_TRUE(watch.Read(1));
 
-  auto merge = server->store().LinkCustomers(older, newer, "ops:test", "one household");
+  auto merge = server->store().LinkCustomers(older, newer, "ops:test", "one household", {});
   ASSERT_TRUE(merge.ok()) << merge.status().message();
   server->Commit("billing", {AccountEvent("B-3", "A-2", 2), AccountEvent("B-4", "A-1", 3)});
   ASSERT_TRUE(watch.Read(2)) << "the watch lost its customer to the merge";
@@ -166,7 +166,7 @@ TEST(TimelineWatch, FollowsItsCustomerThroughAMergeAndASplit) {
   EXPECT_EQ(watch.received[1].customer(), store::CustomerKey(older));
   EXPECT_EQ(watch.received[2].source_event_id(), "B-4") << "the kept customer's own events too";
 
-  ASSERT_TRUE(server->store().SplitMerge(merge->id, "ops:test", "two households").ok());
+  ASSERT_TRUE(server->store().SplitMerge(merge->id, "ops:test", "two households", {}).ok());
   server->Commit("billing", {AccountEvent("B-5", "A-1", 4), AccountEvent("B-6", "A-2", 5)});
   ASSERT_TRUE(watch.Read(1)) << "the watch lost its customer to the split";
   EXPECT_EQ(watch.received[3].source_event_id(), "B-6");
@@ -191,7 +191,7 @@ TEST(TimelineWatch, AMergeNeverMakesTheWriterWaitForTheStore) {
   ASSERT_TRUE(watch.Read(1));
 
   server->store().HoldLookups();
-  ASSERT_TRUE(server->store().LinkCustomers(older, newer, "ops:test", "one household").ok());
+  ASSERT_TRUE(server->store().LinkCustomers(older, newer, "ops:test", "one household", {}).ok());
   // Publishes as the writer does, on a thread of its own; false when it did not return in time
   // (then the store answers, so that the test fails rather than hangs).
   auto published_promptly = [&](std::vector<store::Event> events) {

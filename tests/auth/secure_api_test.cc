@@ -21,6 +21,7 @@
 
 #include "daemon/api/access.h"
 #include "daemon/auth/token.h"
+#include "daemon/store/store.h"
 #include "propbridge/v1/admin.pb.h"
 #include "tests/auth/test_certificates.h"
 #include "tests/support/daemon_process.h"
@@ -245,8 +246,8 @@ TEST_P(RoleTable, HandlersKnowTheCaller) {
   Outcome outcome = Call(*channel_, "/propbridge.v1.AdminService/RestartPlugin",
                          tokens_[Role::kOperator], request.SerializeAsString());
   EXPECT_EQ(outcome.status.error_code(), grpc::StatusCode::NOT_FOUND) << Describe(outcome.status);
-  EXPECT_NE(daemon_->Log().find("restart plugin billing asked by token operator-app: no plugin "
-                                "instance is named 'billing'"),
+  EXPECT_NE(daemon_->Log().find("AdminService.RestartPlugin asked by token operator-app: "
+                                "NOT_FOUND: no plugin instance is named 'billing'"),
             std::string::npos)
       << daemon_->Log();
 }
@@ -459,6 +460,85 @@ TEST_F(SecureCtl, CallsWithTheTokenItMadeOverTls) {
   Run no_key = Ctl("--tls-cert " + certificates.frontdesk.cert.string() + " plugins");
   EXPECT_EQ(no_key.code, 2);
   EXPECT_NE(no_key.err.find("--tls-cert and --tls-key go together"), std::string::npos);
+}
+
+// Every change is recorded with the identity that proved itself, beside the actor the request
+// names, and only an admin reads the record.
+TEST_F(SecureCtl, EveryChangeIsAuditedWithTheIdentityThatAskedIt) {
+  {
+    std::filesystem::create_directories(dir_ / "data");
+    store::StoreOptions options;
+    options.path = dir_ / "data" / "propbridge.db";
+    auto store = store::OpenSqliteStore(options);
+    ASSERT_TRUE(store.ok()) << store.status().message();
+    store::Batch batch;
+    batch.source = "billing";
+    for (const char* account : {"A-1", "B-1"}) {
+      store::Event& event = batch.events.emplace_back();
+      event.source = "billing";
+      event.source_event_id = account;
+      event.identifiers = {{"account", account}};
+      event.kind = "billing.charge.posted";
+      event.step = sdk::Step::kUnderstand;
+      event.occurred_at = event.ingested_at = store::MicrosNow();
+    }
+    ASSERT_TRUE((*store)->Write({&batch, 1})[0].status.ok());
+  }
+  std::string config = "listen = \"127.0.0.1:0\"\ndata_dir = \"data\"\n";
+  for (const char* name : {"ops-admin", "console"}) {
+    std::string token = *auth::NewToken();
+    WriteFile(dir_ / name, token + "\n");
+    config += "[api.auth.tokens." + std::string(name) + "]\nrole = \"" +
+              (name == std::string("console") ? "operator" : "admin") + "\"\nsha256 = \"" +
+              auth::ToHex(auth::HashToken(token)) + "\"\n";
+  }
+  std::string error;
+  auto daemon = DaemonProcess::Start(dir_.path(), config, dir_ / "data", error);
+  ASSERT_TRUE(daemon) << error;
+  const std::string admin =
+      "--address " + daemon->address() + " --token-file " + (dir_ / "ops-admin").string();
+  const std::string console =
+      "--address " + daemon->address() + " --token-file " + (dir_ / "console").string();
+
+  Run link = Ctl(admin +
+                 " customers link account:A-1 account:B-1 --actor ops:li.wei"
+                 " --reason 'one household' --json");
+  ASSERT_EQ(link.code, 0) << link.err;
+  Run split = Ctl(admin + " customers split 1 --actor ops:li.wei --reason 'two households'");
+  ASSERT_EQ(split.code, 0) << split.err;
+  EXPECT_EQ(Ctl(admin + " customers split 1 --actor ops:li.wei --reason again").code, 1);
+  EXPECT_EQ(Ctl(console + " plugins stop billing").code, 1);  // no such instance
+
+  Run audit = Ctl(admin + " audit --json");
+  ASSERT_EQ(audit.code, 0) << audit.err;
+  auto at = [&audit](const std::string& text) { return audit.out.find(text); };
+  const auto restart = at(R"("caller":"token console","actor":"",)"
+                          R"("method":"AdminService.StopPlugin","arguments":{"name":"billing"},)"
+                          R"("result":"NOT_FOUND: no plugin instance is named 'billing'"})");
+  const auto refused_split = at(R"("arguments":{"merge_id":"1","reason":"again"},)"
+                                R"("result":"FAILED_PRECONDITION: merge 1 )");
+  const auto done_split = at(R"("caller":"token ops-admin","actor":"ops:li.wei",)"
+                             R"("method":"AdminService.SplitCustomer","arguments":{"merge_id":"1",)"
+                             R"("reason":"two households"},"result":"OK: merge 1"})");
+  const auto done_link = at(R"("caller":"token ops-admin","actor":"ops:li.wei",)"
+                            R"("method":"AdminService.LinkCustomers","arguments":{"customer":)"
+                            R"("account:A-1","other_customer":"account:B-1","reason":)"
+                            R"("one household"},"result":"OK: merge 1"})");
+  for (auto found : {restart, refused_split, done_split, done_link}) {
+    EXPECT_NE(found, std::string::npos) << audit.out;
+  }
+  // Newest first.
+  EXPECT_LT(restart, refused_split);
+  EXPECT_LT(refused_split, done_split);
+  EXPECT_LT(done_split, done_link);
+
+  Run table = Ctl(admin + " audit --page-size 1");
+  EXPECT_EQ(table.code, 0) << table.err;
+  EXPECT_NE(table.out.find("token console"), std::string::npos) << table.out;
+  EXPECT_NE(table.out.find("1 change (first page only"), std::string::npos) << table.out;
+  Run not_admin = Ctl(console + " audit");
+  EXPECT_EQ(not_admin.code, 1);
+  EXPECT_NE(not_admin.err.find("PERMISSION_DENIED"), std::string::npos) << not_admin.err;
 }
 
 }  // namespace

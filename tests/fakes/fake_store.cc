@@ -209,8 +209,49 @@ Result<std::optional<store::Customer>> FakeStore::ReadCustomer(std::int64_t id, 
 
 Result<store::MergeRecord> FakeStore::LinkCustomers(std::int64_t a, std::int64_t b,
                                                     const std::string& actor,
-                                                    const std::string& reason) {
+                                                    const std::string& reason,
+                                                    store::AuditRecord audit) {
   sync::MutexLock lock(mu_);
+  return AuditedLocked(LinkLocked(a, b, actor, reason), std::move(audit));
+}
+
+Result<store::MergeRecord> FakeStore::SplitMerge(std::int64_t merge_id, const std::string& actor,
+                                                 const std::string& reason,
+                                                 store::AuditRecord audit) {
+  sync::MutexLock lock(mu_);
+  return AuditedLocked(SplitLocked(merge_id, actor, reason), std::move(audit));
+}
+
+Result<store::MergeRecord> FakeStore::AuditedLocked(Result<store::MergeRecord> change,
+                                                    store::AuditRecord audit) {
+  audit.result =
+      change.ok() ? "OK: merge " + std::to_string(change->id) : change.status().ToString();
+  audit.at = store::MicrosNow();
+  audit.id = static_cast<std::int64_t>(audit_.size()) + 1;
+  audit_.push_back(std::move(audit));
+  return change;
+}
+
+Result<std::int64_t> FakeStore::RecordAudit(store::AuditRecord record) {
+  sync::MutexLock lock(mu_);
+  record.at = store::MicrosNow();
+  record.id = static_cast<std::int64_t>(audit_.size()) + 1;
+  audit_.push_back(std::move(record));
+  return audit_.back().id;
+}
+
+Result<std::vector<store::AuditRecord>> FakeStore::ReadAudit(const store::AuditQuery& query) {
+  sync::MutexLock lock(mu_);
+  std::vector<store::AuditRecord> records;
+  for (auto it = audit_.rbegin(); it != audit_.rend() && records.size() < query.limit; ++it) {
+    if (!query.before_id || it->id < *query.before_id) records.push_back(*it);
+  }
+  return records;
+}
+
+Result<store::MergeRecord> FakeStore::LinkLocked(std::int64_t a, std::int64_t b,
+                                                 const std::string& actor,
+                                                 const std::string& reason) {
   for (std::int64_t id : {a, b}) {
     if (!customers_.contains(id)) return NotFound("no customer " + store::CustomerKey(id));
   }
@@ -232,9 +273,8 @@ Result<store::MergeRecord> FakeStore::LinkCustomers(std::int64_t a, std::int64_t
   return merge;
 }
 
-Result<store::MergeRecord> FakeStore::SplitMerge(std::int64_t merge_id, const std::string& actor,
-                                                 const std::string& reason) {
-  sync::MutexLock lock(mu_);
+Result<store::MergeRecord> FakeStore::SplitLocked(std::int64_t merge_id, const std::string& actor,
+                                                  const std::string& reason) {
   if (merge_id < 1 || merge_id > static_cast<std::int64_t>(merges_.size())) {
     return NotFound("no merge " + std::to_string(merge_id));
   }

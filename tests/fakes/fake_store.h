@@ -61,10 +61,14 @@ class FakeStore final : public store::Store {
   Result<std::optional<store::Customer>> ReadCustomer(std::int64_t id, store::Micros now) override
       ABSL_LOCKS_EXCLUDED(mu_);
   Result<store::MergeRecord> LinkCustomers(std::int64_t a, std::int64_t b, const std::string& actor,
-                                           const std::string& reason) override
+                                           const std::string& reason,
+                                           store::AuditRecord audit) override
       ABSL_LOCKS_EXCLUDED(mu_);
   Result<store::MergeRecord> SplitMerge(std::int64_t merge_id, const std::string& actor,
-                                        const std::string& reason) override
+                                        const std::string& reason,
+                                        store::AuditRecord audit) override ABSL_LOCKS_EXCLUDED(mu_);
+  Result<std::int64_t> RecordAudit(store::AuditRecord record) override ABSL_LOCKS_EXCLUDED(mu_);
+  Result<std::vector<store::AuditRecord>> ReadAudit(const store::AuditQuery& query) override
       ABSL_LOCKS_EXCLUDED(mu_);
   Result<store::OutreachPage> ReadOutreach(const store::OutreachQuery& query,
                                            std::stop_token stop) override;
@@ -90,6 +94,16 @@ class FakeStore final : public store::Store {
   std::vector<store::Event> TimelineLocked(std::int64_t customer,
                                            const store::TimelineQuery& query) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  Result<store::MergeRecord> LinkLocked(std::int64_t a, std::int64_t b, const std::string& actor,
+                                        const std::string& reason)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  Result<store::MergeRecord> SplitLocked(std::int64_t merge_id, const std::string& actor,
+                                         const std::string& reason)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Records `audit` with the change's result, as the real store does, and passes it on.
+  Result<store::MergeRecord> AuditedLocked(Result<store::MergeRecord> change,
+                                           store::AuditRecord audit)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // The customer the event's identifiers name, made when none does.
   std::int64_t ResolveLocked(const store::Event& event) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
@@ -108,6 +122,7 @@ class FakeStore final : public store::Store {
   std::map<identity::Identifier, std::pair<std::int64_t, store::Micros>> identifiers_
       ABSL_GUARDED_BY(mu_);
   std::vector<store::MergeRecord> merges_ ABSL_GUARDED_BY(mu_);  // merge i at index i - 1
+  std::vector<store::AuditRecord> audit_ ABSL_GUARDED_BY(mu_);   // record i at index i - 1
   // Counted under mu_, read without it: like the real store's, MergeGeneration never waits.
   std::atomic<std::uint64_t> generation_{0};
 

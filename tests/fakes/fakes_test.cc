@@ -80,14 +80,14 @@ TEST(FakeStore, ALinkMovesEventsToTheOlderCustomerAndASplitMovesThemBack) {
   FakeStore store;
   WriteOne(store, {Named("B-1", {"A-1"}, 0), Named("B-2", {"A-2"}, 1)});
   const std::uint64_t before = store.MergeGeneration();
-  auto merge = store.LinkCustomers(2, 1, "ops:test", "one household");
+  auto merge = store.LinkCustomers(2, 1, "ops:test", "one household", {});
   ASSERT_TRUE(merge.ok());
   EXPECT_EQ(merge->kept, 1);
   EXPECT_EQ(merge->absorbed, 2);
   EXPECT_GT(store.MergeGeneration(), before);
   EXPECT_EQ(*store.FindCustomer({"account", "A-2"}), std::optional<std::int64_t>(1));
   EXPECT_EQ(SourceIds(*store.ReadChanges(ChangesOf(1))), (std::vector<std::string>{"B-1", "B-2"}));
-  EXPECT_EQ(store.LinkCustomers(1, 2, "ops:test", "again").status().code(),
+  EXPECT_EQ(store.LinkCustomers(1, 2, "ops:test", "again", {}).status().code(),
             StatusCode::kInvalidArgument);
   auto customer = store.ReadCustomer(2, store::MicrosNow());
   ASSERT_TRUE(customer.ok() && *customer);
@@ -96,14 +96,36 @@ TEST(FakeStore, ALinkMovesEventsToTheOlderCustomerAndASplitMovesThemBack) {
   EXPECT_EQ((*customer)->steps[2].events, 2);
 
   const std::uint64_t merged = store.MergeGeneration();
-  ASSERT_TRUE(store.SplitMerge(merge->id, "ops:test", "two households").ok());
+  ASSERT_TRUE(store.SplitMerge(merge->id, "ops:test", "two households", {}).ok());
   EXPECT_GT(store.MergeGeneration(), merged);
   EXPECT_EQ(*store.FindCustomer({"account", "A-2"}), std::optional<std::int64_t>(2));
   EXPECT_EQ(SourceIds(*store.ReadChanges(ChangesOf(2))), std::vector<std::string>{"B-2"});
-  EXPECT_EQ(store.SplitMerge(merge->id, "ops:test", "twice").status().code(),
+  EXPECT_EQ(store.SplitMerge(merge->id, "ops:test", "twice", {}).status().code(),
             StatusCode::kFailedPrecondition);
-  EXPECT_EQ(store.SplitMerge(99, "ops:test", "none").status().code(), StatusCode::kNotFound);
-  EXPECT_EQ(store.LinkCustomers(1, 99, "ops:test", "none").status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(store.SplitMerge(99, "ops:test", "none", {}).status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(store.LinkCustomers(1, 99, "ops:test", "none", {}).status().code(),
+            StatusCode::kNotFound);
+}
+
+TEST(FakeStore, KeepsAnAuditRecordOfEveryChangeNewestFirst) {
+  FakeStore store;
+  WriteOne(store, {Named("B-1", {"A-1"}, 0), Named("B-2", {"A-2"}, 1)});
+  store::AuditRecord link;
+  link.method = "AdminService.LinkCustomers";
+  ASSERT_TRUE(store.LinkCustomers(2, 1, "ops:test", "one household", link).ok());
+  ASSERT_FALSE(store.LinkCustomers(2, 1, "ops:test", "again", link).ok());
+  store::AuditRecord stop;
+  stop.method = "AdminService.StopPlugin";
+  stop.result = "OK";
+  EXPECT_EQ(*store.RecordAudit(stop), 3);
+
+  auto records = store.ReadAudit({.before_id = std::nullopt, .limit = 10});
+  ASSERT_TRUE(records.ok());
+  ASSERT_EQ(records->size(), 3u);
+  EXPECT_EQ((*records)[0].method, "AdminService.StopPlugin");
+  EXPECT_EQ((*records)[1].result.rfind("INVALID_ARGUMENT: ", 0), 0u) << (*records)[1].result;
+  EXPECT_EQ((*records)[2].result, "OK: merge 1");
+  EXPECT_EQ(store.ReadAudit({.before_id = 2, .limit = 10})->size(), 1u);
 }
 
 TEST(FakeStore, WhatItDoesNotComputeIsUnimplementedSayingSo) {

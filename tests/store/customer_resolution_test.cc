@@ -109,7 +109,7 @@ TEST_F(CustomerResolutionTest, AMergeIsRecordedAndASplitPutsEveryEventBack) {
   EXPECT_EQ(merge.actor, "propbridged");
   EXPECT_GT(merge.event_id, 0);
 
-  auto split = store_->SplitMerge(merge.id, "ops:li", "two people: the contract is her son's");
+  auto split = store_->SplitMerge(merge.id, "ops:li", "two people: the contract is her son's", {});
   ASSERT_TRUE(split.ok()) << split.status().message();
   EXPECT_TRUE(split->undone_at.has_value());
   EXPECT_EQ(split->undone_by, "ops:li");
@@ -123,9 +123,9 @@ TEST_F(CustomerResolutionTest, AMergeIsRecordedAndASplitPutsEveryEventBack) {
   Put("again", {{"account", "A-1"}, {"contract", "K-1"}}, kDay + hours(4));
   EXPECT_NE(Who({"account", "A-1"}), Who({"contract", "K-1"}));
 
-  auto twice = store_->SplitMerge(merge.id, "ops:li", "again");
+  auto twice = store_->SplitMerge(merge.id, "ops:li", "again", {});
   EXPECT_EQ(twice.status().code(), StatusCode::kFailedPrecondition);
-  EXPECT_EQ(store_->SplitMerge(999, "ops:li", "no such").status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(store_->SplitMerge(999, "ops:li", "no such", {}).status().code(), StatusCode::kNotFound);
 }
 
 // What a watch relies on to follow its customer: the generation moves with every merge and
@@ -148,11 +148,11 @@ TEST_F(CustomerResolutionTest, MergeGenerationMovesWithEveryMergeAndSplitOnly) {
   auto customer = store_->ReadCustomer(a, kDay + days(60));
   ASSERT_TRUE(customer.ok() && *customer);
   ASSERT_EQ((*customer)->merges.size(), 1u);
-  ASSERT_TRUE(store_->SplitMerge((*customer)->merges[0].id, "ops:li", "two people").ok());
+  ASSERT_TRUE(store_->SplitMerge((*customer)->merges[0].id, "ops:li", "two people", {}).ok());
   EXPECT_TRUE(moved()) << "an admin split them";
-  ASSERT_TRUE(store_->LinkCustomers(a, b, "ops:li", "one person after all").ok());
+  ASSERT_TRUE(store_->LinkCustomers(a, b, "ops:li", "one person after all", {}).ok());
   EXPECT_TRUE(moved()) << "an admin linked them";
-  EXPECT_FALSE(store_->LinkCustomers(a, b, "ops:li", "again").ok());
+  EXPECT_FALSE(store_->LinkCustomers(a, b, "ops:li", "again", {}).ok());
   Put("c", {{"account", "C-1"}}, kDay + hours(3));
   EXPECT_FALSE(moved()) << "a refused link and a new customer change nothing";
 }
@@ -160,16 +160,16 @@ TEST_F(CustomerResolutionTest, MergeGenerationMovesWithEveryMergeAndSplitOnly) {
 TEST_F(CustomerResolutionTest, AnAdminLinkJoinsTwoCustomersAndSaysWhoAndWhy) {
   std::int64_t a = Put("e1", {{"account", "A-1"}}, kDay);
   std::int64_t b = Put("e2", {{"member", "M-9"}}, kDay);
-  auto link = store_->LinkCustomers(a, b, "ops:wang", "same person, checked at the counter");
+  auto link = store_->LinkCustomers(a, b, "ops:wang", "same person, checked at the counter", {});
   ASSERT_TRUE(link.ok()) << link.status().message();
   EXPECT_EQ(link->kept, std::min(a, b));
   EXPECT_EQ(link->actor, "ops:wang");
   EXPECT_EQ(link->reason, "same person, checked at the counter");
   EXPECT_EQ(Who({"member", "M-9"}), Who({"account", "A-1"}));
   EXPECT_EQ(Timeline(link->kept), (std::set<std::string>{"e1", "e2"}));
-  EXPECT_EQ(store_->LinkCustomers(a, b, "ops:wang", "again").status().code(),
+  EXPECT_EQ(store_->LinkCustomers(a, b, "ops:wang", "again", {}).status().code(),
             StatusCode::kInvalidArgument);
-  EXPECT_EQ(store_->LinkCustomers(a, 12345, "ops:wang", "x").status().code(),
+  EXPECT_EQ(store_->LinkCustomers(a, 12345, "ops:wang", "x", {}).status().code(),
             StatusCode::kNotFound);
 }
 
@@ -259,7 +259,7 @@ TEST_F(CustomerResolutionTest, EventsWrittenWhileAnAdminLinksEndOnTheOneCustomer
   });
   writing.wait();  // the link comes while the writer is under way
   auto link = store_->LinkCustomers(Who({"account", "A-1"}), Who({"account", "B-1"}), "ops:li",
-                                    "same household account");
+                                    "same household account", {});
   writer.join();
   ASSERT_TRUE(link.ok()) << link.status().message();
   EXPECT_EQ(Who({"account", "A-1"}), Who({"account", "B-1"}));

@@ -342,6 +342,35 @@ int RunQuarantine(Daemon& daemon, const QuarantineOptions& options) {
   return kExitOk;
 }
 
+int RunAudit(Daemon& daemon, const AuditOptions& options) {
+  v1::ListAuditRecordsRequest request;
+  request.set_page_size(options.all && options.page_size == 0 ? kAllPageSize : options.page_size);
+  request.set_page_token(options.page_token);
+  std::vector<v1::AuditRecord> records;
+  std::string next_page_token;
+  grpc::Status status = ReadPages<v1::ListAuditRecordsResponse>(
+      request, options.all,
+      [&](grpc::ClientContext* context, const v1::ListAuditRecordsRequest& page,
+          v1::ListAuditRecordsResponse* response) {
+        return daemon.admin().ListAuditRecords(context, page, response);
+      },
+      [&](const v1::ListAuditRecordsResponse& response) {
+        records.insert(records.end(), response.records().begin(), response.records().end());
+      },
+      next_page_token);
+  if (!status.ok()) return daemon.Fail(status);
+
+  if (options.json) {
+    Json list = Json::array();
+    for (const auto& record : records) list.push_back(AuditRecordJson(record));
+    std::cout << Dump(Json{{"records", std::move(list)}, {"next_page_token", next_page_token}})
+              << "\n";
+  } else {
+    PrintAudit(std::cout, records, !next_page_token.empty());
+  }
+  return kExitOk;
+}
+
 int RunCustomer(Daemon& daemon, const std::string& customer, bool json) {
   grpc::ClientContext context;
   SetDeadline(context);

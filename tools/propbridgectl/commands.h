@@ -80,6 +80,13 @@ struct QuarantineOptions {
   bool json = false;
 };
 
+struct AuditOptions {
+  int page_size = 0;
+  std::string page_token;
+  bool all = false;
+  bool json = false;
+};
+
 struct OutreachOptions {
   std::string community;
   std::vector<v1::OutreachReason> reasons;
@@ -102,6 +109,7 @@ int RunWatch(Daemon& daemon, const WatchOptions& options);
 int RunPlugins(Daemon& daemon, bool json);
 int RunPluginCommand(Daemon& daemon, PluginCommand command, const std::string& name, bool json);
 int RunQuarantine(Daemon& daemon, const QuarantineOptions& options);
+int RunAudit(Daemon& daemon, const AuditOptions& options);
 int RunCustomer(Daemon& daemon, const std::string& customer, bool json);
 // Every customer `identifier` names, most recent first: a table, or one JSON object a line.
 int RunFind(Daemon& daemon, const std::string& identifier, bool json);

@@ -222,6 +222,19 @@ Json QuarantinedRecordJson(const v1::QuarantinedRecord& record) {
   };
 }
 
+Json AuditRecordJson(const v1::AuditRecord& record) {
+  Json arguments = Json::object();
+  // By name, for a stable order: a proto map has none.
+  std::map<std::string, std::string> sorted(record.arguments().begin(), record.arguments().end());
+  for (const auto& [name, value] : sorted) arguments[name] = value;
+  return Json{
+      {"id", record.id()},         {"at", Rfc3339(record.at())},
+      {"caller", record.caller()}, {"actor", record.actor()},
+      {"method", record.method()}, {"arguments", std::move(arguments)},
+      {"result", record.result()},
+  };
+}
+
 Json MergeJson(const v1::MergeRecord& merge) {
   return Json{
       {"id", merge.id()},
@@ -379,6 +392,28 @@ void PrintQuarantine(std::ostream& out, const std::vector<v1::QuarantinedRecord>
   }
   table.Print(out);
   out << "\n" << records.size() << (records.size() == 1 ? " record" : " records");
+  if (more_pages) out << " (first page only; --all reads every page)";
+  out << "\n";
+}
+
+void PrintAudit(std::ostream& out, const std::vector<v1::AuditRecord>& records, bool more_pages) {
+  if (records.empty()) {
+    out << "No changes recorded.\n";
+    return;
+  }
+  Table table({"ID", "WHEN", "CALLER", "ACTOR", "METHOD", "ARGUMENTS", "RESULT"});
+  for (const auto& record : records) {
+    std::map<std::string, std::string> sorted(record.arguments().begin(), record.arguments().end());
+    std::string arguments;
+    for (const auto& [name, value] : sorted) {
+      arguments += (arguments.empty() ? "" : " ") + name + "=" + value;
+    }
+    table.Add({std::to_string(record.id()), LocalTime(record.at()), record.caller(),
+               record.actor().empty() ? "-" : record.actor(), record.method(), arguments,
+               record.result()});
+  }
+  table.Print(out);
+  out << "\n" << records.size() << (records.size() == 1 ? " change" : " changes");
   if (more_pages) out << " (first page only; --all reads every page)";
   out << "\n";
 }

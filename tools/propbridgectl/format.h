@@ -32,6 +32,7 @@ std::string Span(const google::protobuf::Duration& duration);
 Json EventJson(const v1::TimelineEvent& event);
 Json PluginJson(const v1::PluginInstance& plugin);
 Json QuarantinedRecordJson(const v1::QuarantinedRecord& record);
+Json AuditRecordJson(const v1::AuditRecord& record);
 Json CustomerJson(const v1::Customer& customer);
 Json MergeJson(const v1::MergeRecord& merge);
 Json OutreachItemJson(const v1::OutreachItem& item);
@@ -51,6 +52,9 @@ std::string WatchLine(const v1::TimelineEvent& event);
 void PrintPlugins(std::ostream& out, const std::vector<v1::PluginInstance>& plugins);
 void PrintQuarantine(std::ostream& out, const std::vector<v1::QuarantinedRecord>& records,
                      bool more_pages);
+// One line per change: when, who (the identity, and the actor the request named), what, how
+// it ended.
+void PrintAudit(std::ostream& out, const std::vector<v1::AuditRecord>& records, bool more_pages);
 
 // The customer's identifiers, units, five steps, open matters and merges, a table each.
 void PrintCustomer(std::ostream& out, const v1::Customer& customer);

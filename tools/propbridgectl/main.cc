@@ -59,6 +59,12 @@ next_page_token}; raw is the record's text, with U+FFFD for bytes that are not
 UTF-8, and quarantined_at is UTC (RFC 3339).
 )";
 
+constexpr const char* kAuditJson = R"(
+With --json: {records: [{id, at, caller, actor, method, arguments, result}],
+next_page_token}; caller is the identity the daemon authenticated ("token
+crm-app"), actor the one the request named, at is UTC (RFC 3339).
+)";
+
 constexpr const char* kCustomerJson = R"(
 With --json: {customer: {id, created_at, identifiers: [{type, value, demoted,
 first_seen}], occupancy: [{unit, start_time, end_time, inferred}], steps:
@@ -279,6 +285,13 @@ int main(int argc, char** argv) {
                    quarantine.all);
   quarantine_command->footer(Footer({kQuarantineJson, kExitCodes}));
 
+  ctl::AuditOptions audit;
+  auto* audit_command = app.add_subcommand(
+      "audit", "Every change asked for through the API, newest first: who, what, and the result");
+  AddCommonOptions(*audit_command, connection, json);
+  AddPagingOptions(*audit_command, audit.page_size, audit.page_token, audit.all);
+  audit_command->footer(Footer({kAuditJson, kExitCodes}));
+
   std::string customer;
   auto* customer_command = app.add_subcommand(
       "customer", "A customer: identifiers, units, the five steps, open matters and merges");
@@ -404,6 +417,10 @@ int main(int argc, char** argv) {
     return ctl::RunLinkCustomers(daemon, customer, other_customer, note, json);
   }
   if (split_command->parsed()) return ctl::RunSplitCustomer(daemon, merge_id, note, json);
+  if (audit_command->parsed()) {
+    audit.json = json;
+    return ctl::RunAudit(daemon, audit);
+  }
   quarantine.json = json;
   return ctl::RunQuarantine(daemon, quarantine);
 }
