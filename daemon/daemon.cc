@@ -10,6 +10,7 @@
 #include <fstream>
 #include <future>
 
+#include "daemon/plugin_host/plugin_check.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 
 namespace propbridge {
@@ -83,6 +84,17 @@ void LogExposure(const config::Config& config) {
   }
 }
 
+void WarnIfOthersMayWrite(const fs::path& dir) {
+  std::error_code ec;
+  const fs::perms perms = fs::status(dir, ec).permissions();
+  if (!ec && (perms & (fs::perms::group_write | fs::perms::others_write)) != fs::perms::none) {
+    spdlog::warn(
+        "data_dir {} may be written by others than the daemon's user (mode {:04o}), who could "
+        "replace the store in it; make it rwxr-x--- (chmod 750)",
+        dir.string(), static_cast<unsigned>(perms));
+  }
+}
+
 // Creates the data folder if missing, rwxr-x--- whatever the umask: its group (the delivery
 // accounts) may reach the inboxes in it, and only the daemon's user may add, remove or rename
 // files in it. An existing folder keeps the mode its administrator gave it, with a warning
@@ -94,12 +106,39 @@ Status MakeDataDir(const fs::path& dir) {
     fs::permissions(dir, fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec, ec);
   }
   if (ec) return FailedPrecondition("cannot create data_dir " + dir.string() + ": " + ec.message());
-  const fs::perms perms = fs::status(dir, ec).permissions();
-  if (!ec && (perms & (fs::perms::group_write | fs::perms::others_write)) != fs::perms::none) {
-    spdlog::warn(
-        "data_dir {} may be written by others than the daemon's user (mode {:04o}), who could "
-        "replace the store in it; make it rwxr-x--- (chmod 750)",
-        dir.string(), static_cast<unsigned>(perms));
+  WarnIfOthersMayWrite(dir);
+  return Status::Ok();
+}
+
+// What MakeDataDir and opening the store would meet, with nothing created or opened: a missing
+// data_dir must be creatable, an existing one a folder this user may write in, and the store and
+// the page-token key, where they exist, files it may read and write.
+Status CheckDataDir(const fs::path& dir) {
+  std::error_code ec;
+  fs::path existing = dir;
+  while (!fs::exists(existing, ec) && existing.has_relative_path()) {
+    existing = existing.parent_path();
+  }
+  if (existing != dir) {
+    if (::access(existing.c_str(), W_OK | X_OK) != 0) {
+      return FailedPrecondition("cannot create data_dir " + dir.string() + ": " +
+                                std::strerror(errno));
+    }
+    return Status::Ok();
+  }
+  if (!fs::is_directory(dir, ec)) {
+    return FailedPrecondition("data_dir " + dir.string() + " is not a folder");
+  }
+  if (::access(dir.c_str(), W_OK | X_OK) != 0) {
+    return FailedPrecondition("cannot write in data_dir " + dir.string() + ": " +
+                              std::strerror(errno));
+  }
+  WarnIfOthersMayWrite(dir);
+  for (const char* name : {"propbridge.db", "page-token.key"}) {
+    fs::path file = dir / name;
+    if (fs::exists(file, ec) && ::access(file.c_str(), R_OK | W_OK) != 0) {
+      return FailedPrecondition("cannot open " + file.string() + ": " + std::strerror(errno));
+    }
   }
   return Status::Ok();
 }
@@ -153,6 +192,31 @@ Result<std::unique_ptr<Daemon>> Daemon::Start(const config::Config& config) {
 
   daemon->StartPlugins();
   return daemon;
+}
+
+bool Daemon::Check(const config::Config& config) {
+  bool ok = true;
+  if (Status data_dir = CheckDataDir(config.data_dir); !data_dir.ok()) {
+    spdlog::critical("cannot start: {}", data_dir.message());
+    ok = false;
+  }
+  PluginHost host = FindPluginHost(config);
+  LogPluginHost(host, config);
+  for (const config::PluginConfig& plugin : config.plugins) {
+    if (!plugin.enabled) {
+      spdlog::info("[{}] disabled in the configuration", plugin.name);
+      continue;
+    }
+    Status loads =
+        plugin_host::CheckInHostProcess(host.path, plugin.library, plugin.limits.start_timeout);
+    if (loads.ok()) {
+      spdlog::info("[{}] {} loads", plugin.name, plugin.library.string());
+    } else {
+      spdlog::error("[{}] failed: {}", plugin.name, loads.message());
+      ok = false;
+    }
+  }
+  return ok;
 }
 
 void Daemon::StartPlugins() {

@@ -23,6 +23,13 @@ class Daemon final : private api::PluginControl {
   // its supervisor restarts it as its configuration says.
   static Result<std::unique_ptr<Daemon>> Start(const config::Config& config);
 
+  // What Start checks, short of opening the store, listening or running a plugin: the data
+  // folder and the files the store keeps there, the plugin host, and each enabled plugin's
+  // library, loaded in a host process for its version handshake. Logs each problem in the
+  // words a start uses; true when there is none. For `propbridged --check-config`, also beside
+  // a running daemon: it takes neither the store nor the port.
+  static bool Check(const config::Config& config);
+
   ~Daemon() override;
 
   // Stops the plugins (bounded by the configured timeout), commits what they emitted, then

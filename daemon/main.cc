@@ -20,11 +20,15 @@ namespace {
 namespace service = propbridge::service;
 
 constexpr const char* kUsage = R"(Usage: propbridged [--config FILE] [--log-level LEVEL]
+       propbridged --check-config [--config FILE]
 
 Bridges a property company's systems into one timeline per customer and serves it over gRPC.
 
   --config FILE      the TOML configuration (default /etc/propbridge/propbridged.toml)
   --log-level LEVEL  debug, info (default), warn or error
+  --check-config     run the checks of a start, loading each enabled plugin in a host process,
+                     without opening the store or listening; exit 0 when a start would pass
+                     them, 1 with the same messages when not
   --version          print the version and exit
   --help             print this and exit
 
@@ -50,10 +54,13 @@ void SetUpLogging(const std::string& level) {
 int main(int argc, char** argv) {
   std::string config_file = "/etc/propbridge/propbridged.toml";
   std::string log_level = "info";
+  bool check_only = false;
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
     if ((arg == "--config" || arg == "--log-level") && i + 1 < argc) {
       (arg == "--config" ? config_file : log_level) = argv[++i];
+    } else if (arg == "--check-config") {
+      check_only = true;
     } else if (arg == "--help" || arg == "-h") {
       std::cout << kUsage;
       return 0;
@@ -83,6 +90,11 @@ int main(int argc, char** argv) {
   if (!config.ok()) {
     spdlog::critical("configuration error: {}", config.status().message());
     return 1;
+  }
+  if (check_only) {
+    if (!propbridge::Daemon::Check(*config)) return 1;
+    spdlog::info("{}: a start would pass every check", config_file);
+    return 0;
   }
   auto daemon = propbridge::Daemon::Start(*config);
   if (!daemon.ok()) {

@@ -6,6 +6,8 @@
 //   daemon: StartPlugin   host: Started, then Emit / Log / Heartbeat ...
 //   daemon: EmitResult (one per Emit) ... StopPlugin        host: Stopped, and it exits.
 //
+// or, for `propbridged --check-config`, daemon: CheckPlugin   host: Started, and it exits.
+//
 // It is not meant to be run by hand.
 #include <signal.h>
 #include <unistd.h>
@@ -109,7 +111,13 @@ int main() {
   signal(SIGPIPE, SIG_IGN);
   auto channel = std::make_unique<wire::FrameChannel>(kDaemonSocket, kMaxMessageFromDaemon);
   wire::DaemonToHost first;
-  if (Status received = channel->Receive(first); !received.ok() || !first.has_start()) {
+  Status received = channel->Receive(first);
+  if (received.ok() && first.has_check()) {
+    auto library = plugin_host::PluginLibrary::Load(first.check().library());
+    SendStatus(*channel, true, library.status());
+    Exit(0);
+  }
+  if (!received.ok() || !first.has_start()) {
     std::fprintf(stderr,
                  "propbridge-plugin-host: runs plugins for propbridged and is started by it, "
                  "not by hand\n");

@@ -20,17 +20,20 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// The child gets this process's environment and `extra` ("NAME=value") on top.
-pid_t Spawn(const fs::path& config, const fs::path& log, const std::vector<std::string>& extra) {
+// The child gets this process's environment and `extra` ("NAME=value") on top, and
+// `arguments` after its configuration and log level.
+pid_t Spawn(const fs::path& config, const fs::path& log, const std::vector<std::string>& extra,
+            std::vector<std::string> arguments = {}) {
   std::vector<std::string> env(extra);
   for (char** e = environ; *e != nullptr; ++e) env.emplace_back(*e);
   std::vector<char*> envp;
   for (std::string& e : env) envp.push_back(e.data());
   envp.push_back(nullptr);
-  std::string config_path = config.string();
-  std::vector<char*> argv = {
-      const_cast<char*>(PROPBRIDGED_PATH), const_cast<char*>("--config"), config_path.data(),
-      const_cast<char*>("--log-level"),    const_cast<char*>("debug"),    nullptr};
+  arguments.insert(arguments.begin(),
+                   {PROPBRIDGED_PATH, "--config", config.string(), "--log-level", "debug"});
+  std::vector<char*> argv;
+  for (std::string& a : arguments) argv.push_back(a.data());
+  argv.push_back(nullptr);
   pid_t pid = fork();
   if (pid == 0) {
     int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
@@ -91,11 +94,12 @@ std::unique_ptr<DaemonProcess> DaemonProcess::Start(const fs::path& dir,
 }
 
 DaemonProcess::Exit DaemonProcess::RunToExit(const fs::path& dir, const std::string& config_toml,
-                                             std::chrono::seconds timeout) {
+                                             std::chrono::seconds timeout,
+                                             const std::vector<std::string>& arguments) {
   fs::path config = dir / "propbridged.toml";
   fs::path log = dir / "propbridged.log";
   WriteFile(config, config_toml);
-  pid_t pid = Spawn(config, log, {});
+  pid_t pid = Spawn(config, log, {}, arguments);
   auto code = WaitFor(pid, timeout);
   if (!code) {
     kill(pid, SIGKILL);

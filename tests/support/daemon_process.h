@@ -27,13 +27,15 @@ class DaemonProcess {
                                               std::string& error,
                                               const std::vector<std::string>& environment = {});
 
-  // Runs the binary to completion; for configurations that must be refused.
+  // Runs the binary to completion, with `arguments` after the configuration: for
+  // configurations that must be refused, and for commands that end by themselves.
   struct Exit {
     int code;
     std::string log;
   };
   static Exit RunToExit(const std::filesystem::path& dir, const std::string& config_toml,
-                        std::chrono::seconds timeout);
+                        std::chrono::seconds timeout,
+                        const std::vector<std::string>& arguments = {});
 
   ~DaemonProcess();
 
