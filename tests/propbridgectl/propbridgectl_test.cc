@@ -311,6 +311,12 @@ TEST_F(PropbridgectlTest, HelpExplainsTheCommandsAndExitCodes) {
   EXPECT_THAT(watch.out, HasSubstr("4  watch only"));
 }
 
+TEST_F(PropbridgectlTest, VersionIsTheProjectsAndNeedsNoDaemon) {
+  CtlResult version = Ctl("--version --address 127.0.0.1:1");
+  EXPECT_EQ(version.code, 0) << version.err;
+  EXPECT_EQ(version.out, "propbridgectl " PROPBRIDGE_VERSION "\n");
+}
+
 TEST_F(PropbridgectlTest, AnUnreachableDaemonExits3WithAClearMessage) {
   CtlResult flag = Ctl("--address 127.0.0.1:1 timeline account:A-3001");
   EXPECT_EQ(flag.code, 3);

@@ -126,5 +126,11 @@ TEST_F(CheckConfigTest, ADataDirThatIsAFileFailsTheCheck) {
       << exit.log;
 }
 
+TEST_F(CheckConfigTest, VersionIsTheProjectsAndChecksNothing) {
+  auto exit = DaemonProcess::RunToExit(dir_.path(), "not = [toml", 30s, {"--version"});
+  EXPECT_EQ(exit.code, 0) << exit.log;
+  EXPECT_EQ(exit.log, "propbridged " PROPBRIDGE_VERSION "\n");
+}
+
 }  // namespace
 }  // namespace propbridge::testing

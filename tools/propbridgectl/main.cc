@@ -221,6 +221,8 @@ int main(int argc, char** argv) {
   CLI::App app("Reads and follows customer timelines, and inspects propbridged, over gRPC.",
                "propbridgectl");
   app.require_subcommand(1);
+  app.set_version_flag("--version", "propbridgectl " PROPBRIDGE_VERSION,
+                       "Print the version and exit");
   AddCommonOptions(app, connection, json);
   app.footer(Footer({kExitCodes, "\nRun 'propbridgectl COMMAND --help' for a command's options."}));
 
