@@ -11,7 +11,7 @@ packages=(
   libcli11-dev libsystemd-dev
   libgtest-dev libgmock-dev
   clang libfuzzer-14-dev libclang-rt-14-dev
-  dpkg-dev file binutils systemd
+  dpkg-dev file binutils systemd man-db
   curl openssl python3 python3-grpcio python3-protobuf
 )
 

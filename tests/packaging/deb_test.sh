@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # The .deb packages as an administrator meets them, in three parts:
 #   1. made with cpack from a built tree and read with dpkg-deb: the files, the conffile, the
-#      maintainer scripts, the dependencies, and that the unit, the configuration and the
-#      files agree with each other;
-#   2. installed on this machine with apt-get: the INSTALLED daemon, run the way its systemd
-#      unit runs it, on the PACKAGED configuration with the bundled billing plugin turned on
-#      the way IT turns it on, and the billing samples delivered into its inbox, until their
-#      events are stored;
+#      maintainer scripts, the dependencies, the documents (copyright, changelog, man pages),
+#      and that the unit, the configuration and the files agree with each other;
+#   2. installed on this machine with apt-get: the INSTALLED daemon, checked with
+#      --check-config and run the way its systemd unit runs it, telling a notification socket
+#      the test holds that it is ready and stopping, on the PACKAGED configuration with the
+#      bundled billing plugin turned on the way IT turns it on, and the billing samples
+#      delivered into its inbox, until their events are stored;
 #   3. purged: nothing of the package is left behind, and neither apt nor dpkg complains.
 #
 #   deb_test.sh BUILD_DIR SOURCE_DIR       (BUILD_DIR: a configured and built propbridge tree)
@@ -29,11 +30,16 @@ fail() {
 
 work="$(mktemp -d)"
 daemon_pid=""
+notify_pid=""
 installed=false
 cleanup() {
   if [[ -n "${daemon_pid}" ]] && kill -0 "${daemon_pid}" 2>/dev/null; then
     kill -KILL "${daemon_pid}" 2>/dev/null || true
     wait "${daemon_pid}" 2>/dev/null || true
+  fi
+  if [[ -n "${notify_pid}" ]]; then
+    kill "${notify_pid}" 2>/dev/null || true
+    wait "${notify_pid}" 2>/dev/null || true
   fi
   if [[ "${installed}" == true ]]; then
     echo "== cleaning up: apt-get purge propbridge"
@@ -76,13 +82,16 @@ expect_files "${deb}" /usr/bin/propbridged /usr/bin/propbridgectl \
   /usr/libexec/propbridge/propbridge-plugin-host \
   /usr/lib/propbridge/plugins/libpropbridge_billing.so \
   /lib/systemd/system/propbridged.service /etc/propbridge/propbridged.toml \
-  /usr/share/propbridge/proto/propbridge/v1/timeline.proto
+  /usr/share/propbridge/proto/propbridge/v1/timeline.proto \
+  /usr/share/doc/propbridge/copyright /usr/share/doc/propbridge/changelog.Debian.gz \
+  /usr/share/man/man8/propbridged.8.gz /usr/share/man/man1/propbridgectl.1.gz
 
 [[ "$(dpkg-deb -f "${deb}" Package)" == propbridge ]] || fail "the package is not named propbridge"
 depends="$(dpkg-deb -f "${deb}" Depends)"
 grep -qw adduser <<<"${depends}" || fail "Depends lacks adduser: ${depends}"
 grep -qw libc6 <<<"${depends}" || fail "Depends lacks the shared-library dependencies: ${depends}"
 grep -qw libsystemd0 <<<"${depends}" || fail "Depends lacks libsystemd0 (sd_notify): ${depends}"
+version="$(dpkg-deb -f "${deb}" Version)"
 
 control="${work}/control"
 dpkg-deb -e "${deb}" "${control}"
@@ -125,6 +134,34 @@ plugin_dir="$(toml_value "${toml}" plugin_dir)"
 library="$(sed -n 's/^library *= *"\([^"]*\)".*/\1/p' "${toml}" | head -n1)"
 [[ -n "${library}" && -f "${root}${plugin_dir}/${library}" ]] ||
   fail "the configured plugin ${plugin_dir}/${library} is not in the package"
+
+echo "== the documents"
+doc="${root}/usr/share/doc/propbridge"
+# The machine-readable format (DEP-5): its Format line, a Files: * paragraph with its copyright
+# and licence, and the text of every licence a paragraph names.
+[[ "$(head -n1 "${doc}/copyright")" == \
+  "Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/" ]] ||
+  fail "the copyright file is not in the machine-readable format"
+grep -qx 'Files: \*' "${doc}/copyright" || fail "the copyright file has no 'Files: *' paragraph"
+grep -q '^Copyright: .' "${doc}/copyright" || fail "the copyright file names no copyright"
+while read -r licence; do
+  [[ "$(grep -cx "License: ${licence}" "${doc}/copyright")" -ge 2 ]] ||
+    fail "the copyright file names the licence '${licence}' without its text"
+done < <(sed -n 's/^License: \(.*\)$/\1/p' "${doc}/copyright" | sort -u)
+changelog_version="$(zcat "${doc}/changelog.Debian.gz" | dpkg-parsechangelog -l - -S Version)"
+[[ "${changelog_version}" == "${version}" ]] ||
+  fail "changelog.Debian.gz is at ${changelog_version}, the package at ${version}"
+command -v man >/dev/null || fail "man not found (Debian package man-db)"
+for page in man8/propbridged.8.gz man1/propbridgectl.1.gz; do
+  warnings="$(MANWIDTH=80 man --warnings -l "${root}/usr/share/man/${page}" 2>&1 >/dev/null)"
+  [[ -z "${warnings}" ]] || fail "${page} has mistakes: ${warnings}"
+  MANWIDTH=80 man -l "${root}/usr/share/man/${page}" | grep -qF "propbridge ${version}" ||
+    fail "${page} does not name version ${version}"
+done
+for tool in propbridged propbridgectl; do
+  [[ "$("${root}/usr/bin/${tool}" --version)" == "${tool} ${version}" ]] ||
+    fail "${tool} --version does not say ${version}"
+done
 
 # verify wants ExecStart to exist on this machine: point it at the unpacked binary.
 command -v systemd-analyze >/dev/null || fail "systemd-analyze not found (Debian package systemd)"
@@ -197,22 +234,54 @@ changes="$(diff "${root}/etc/propbridge/propbridged.toml" "${config}" | grep -c 
   fail "the packaged configuration no longer has 'enabled = false' under [plugins.billing]" \
     "and the default listen address: $(diff "${root}/etc/propbridge/propbridged.toml" "${config}")"
 
-echo "== start the installed daemon as its unit does: $(unit_value "${unit}" ExecStart)"
-# systemd (not PID 1 here) would start ExecStart as User= and Group= with the user's groups,
-# UMask=, no capabilities (CapabilityBoundingSet= empty), NoNewPrivileges=, in / and with a
-# clean environment. The sandboxing (ProtectSystem=, PrivateTmp=, ...) needs systemd itself;
-# part 1 has systemd-analyze verify the unit.
-read -r -a exec_start <<<"$(unit_value "${unit}" ExecStart)"
-log="${work}/propbridged.log"
-(
+# as_service COMMAND...: runs COMMAND as the unit runs ExecStart. systemd (not PID 1 here)
+# would start it as User= and Group= with the user's groups, UMask=, no capabilities
+# (CapabilityBoundingSet= empty), NoNewPrivileges=, in / and with a clean environment, and
+# for Type=notify with NOTIFY_SOCKET set. The sandboxing (ProtectSystem=, PrivateTmp=, ...)
+# needs systemd itself; part 1 has systemd-analyze verify the unit.
+as_service() {
   cd /
   umask "$(unit_value "${unit}" UMask)"
   exec env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
     HOME="${user_home}" USER="${user}" LOGNAME="${user}" SHELL="${user_shell}" \
-    STATE_DIRECTORY="${data_dir}" \
+    STATE_DIRECTORY="${data_dir}" NOTIFY_SOCKET="${notify_socket}" \
     setpriv --reuid="${user}" --regid="${group}" --init-groups --no-new-privs \
-    --inh-caps=-all --bounding-set=-all "${exec_start[@]}"
-) >"${log}" 2>&1 &
+    --inh-caps=-all --bounding-set=-all "$@"
+}
+read -r -a exec_start <<<"$(unit_value "${unit}" ExecStart)"
+[[ "$(unit_value "${unit}" Type)" == notify ]] || fail "the unit is not Type=notify"
+
+echo "== the service manager's notification socket, held by the test"
+# systemd's is writable by every service user; each datagram becomes one line of notify.log.
+mkdir -m 0755 "${work}/notify"
+notify_socket="${work}/notify/socket"
+notify_log="${work}/notify.log"
+: >"${notify_log}"
+python3 -u -c 'import os, socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(sys.argv[1])
+os.chmod(sys.argv[1], 0o777)
+with open(sys.argv[2], "a") as log:
+    while True:
+        log.write(s.recv(4096).decode(errors="replace").replace("\n", " ") + "\n")
+        log.flush()' "${notify_socket}" "${notify_log}" &
+notify_pid=$!
+for _ in $(seq 100); do [[ -S "${notify_socket}" ]] && break; sleep 0.1; done
+[[ -S "${notify_socket}" ]] || fail "the test could not bind ${notify_socket}"
+
+echo "== propbridged --check-config on the configuration IT changed"
+(as_service "${exec_start[@]}" --check-config) >"${work}/check.log" 2>&1 || {
+  cat "${work}/check.log" >&2
+  fail "the installed daemon's --check-config refuses the packaged configuration"
+}
+cat "${work}/check.log"
+grep -qF "[billing] /usr/lib/propbridge/plugins/libpropbridge_billing.so loads" \
+  "${work}/check.log" || fail "--check-config did not load the billing plugin"
+[[ ! -s "${notify_log}" ]] || fail "--check-config told the service manager: $(cat "${notify_log}")"
+
+echo "== start the installed daemon as its unit does: $(unit_value "${unit}" ExecStart)"
+log="${work}/propbridged.log"
+(as_service "${exec_start[@]}") >"${log}" 2>&1 &
 daemon_pid=$!
 
 echo "== a delivery account drops the billing samples into ${inbox}"
@@ -274,6 +343,12 @@ done
 }
 /usr/bin/propbridgectl plugins --address "${address}"
 
+echo "== what the service manager heard"
+cat "${notify_log}"
+grep -qx 'READY=1' "${notify_log}" || fail "the daemon never said READY=1"
+grep -q '^STATUS=serving on 127\.0\.0\.1:[0-9]*; 1 of 1 plugins running; ' "${notify_log}" ||
+  fail "the daemon's STATUS= does not say it serves with its plugin running"
+
 echo "== what was stored, and by whom"
 [[ "$(plugins_field state)" == RUNNING ]] || fail "the billing plugin is $(plugins_field state)"
 host_pid="$(plugins_field pid)"
@@ -309,6 +384,7 @@ daemon_pid=""
   show_log
   fail "the daemon exited with ${exit_code} on SIGTERM"
 }
+grep -qx 'STOPPING=1' "${notify_log}" || fail "the daemon did not say STOPPING=1"
 
 echo "== apt-get purge propbridge"
 apt-get purge -y -q -o DPkg::Lock::Timeout=120 propbridge 2>&1 | tee "${work}/purge.log"
