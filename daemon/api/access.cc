@@ -6,6 +6,11 @@
 #include <algorithm>
 #include <array>
 #include <cctype>
+#include <chrono>
+#include <cstddef>
+
+#include "daemon/identity/text.h"
+#include "daemon/sync/mutex.h"
 
 namespace propbridge::api {
 namespace {
@@ -98,6 +103,58 @@ Result<const auth::CallerIdentity*> Identify(const auth::Authenticator& authenti
       "present a client certificate");
 }
 
+// The warnings of refused calls, at most kLines a minute: a client that sends bad credentials
+// in a loop must not fill the journal, nor push out what else it holds. The lines left out are
+// counted in the first line of the next minute. Thread-safe.
+class RefusalLog {
+ public:
+  void Warn(const std::string& line) ABSL_LOCKS_EXCLUDED(mu_) {
+    const auto now = std::chrono::steady_clock::now();
+    std::size_t left_out = 0;
+    {
+      sync::MutexLock lock(mu_);
+      if (now - window_start_ >= kWindow) {
+        left_out = std::exchange(left_out_, 0);
+        window_start_ = now;
+        lines_ = 0;
+      }
+      if (lines_ == kLines) {
+        if (left_out_++ == 0) {
+          spdlog::warn(
+              "more than {} calls refused within a minute: the rest of this minute's are "
+              "counted, not logged",
+              kLines);
+        }
+        return;
+      }
+      ++lines_;
+    }
+    if (left_out > 0) {
+      spdlog::warn("{} ({} more refused calls were not logged in the minute before)", line,
+                   left_out);
+    } else {
+      spdlog::warn("{}", line);
+    }
+  }
+
+ private:
+  static constexpr std::size_t kLines = 20;
+  static constexpr std::chrono::minutes kWindow{1};
+
+  sync::Mutex mu_;
+  std::chrono::steady_clock::time_point window_start_ ABSL_GUARDED_BY(mu_);
+  std::size_t lines_ ABSL_GUARDED_BY(mu_) = 0;
+  std::size_t left_out_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
+// A method name as a client sent it, fit for a log line: valid UTF-8, at most 200 bytes.
+std::string Printable(std::string_view method) {
+  constexpr std::size_t kMaxBytes = 200;
+  std::string printable = identity::ValidUtf8(identity::CutUtf8(method, kMaxBytes));
+  if (printable.size() < method.size()) printable += "…";
+  return printable;
+}
+
 class Processor final : public grpc::AuthMetadataProcessor {
  public:
   explicit Processor(std::shared_ptr<const auth::Authenticator> authenticator)
@@ -115,21 +172,21 @@ class Processor final : public grpc::AuthMetadataProcessor {
 
     auto caller = Identify(*authenticator_, metadata, *peer);
     if (!caller.ok()) {
-      spdlog::warn("refused {}: {}", method, caller.status().message());
+      log_.Warn("refused " + Printable(method) + ": " + caller.status().message());
       return grpc::Status(grpc::StatusCode::UNAUTHENTICATED, caller.status().message());
     }
     const auth::CallerIdentity& who = **caller;
     if (access == nullptr) {
-      spdlog::warn("refused {} to {}: no role may call a method the daemon does not list", method,
-                   who.Describe());
+      log_.Warn("refused " + Printable(method) + " to " + who.Describe() +
+                ": no role may call a method the daemon does not list");
       return grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
-                          std::string(method) + " is not a method of this daemon");
+                          Printable(method) + " is not a method of this daemon");
     }
     if (!who.Allows(*access->role)) {
       std::string why = std::string(method) + " needs the " +
                         std::string(auth::RoleName(*access->role)) + " role; " + who.Describe() +
                         " is " + std::string(auth::RoleName(who.role));
-      spdlog::warn("denied: {}", why);
+      log_.Warn("denied: " + why);
       return grpc::Status(grpc::StatusCode::PERMISSION_DENIED, why);
     }
     return grpc::Status::OK;
@@ -137,6 +194,7 @@ class Processor final : public grpc::AuthMetadataProcessor {
 
  private:
   const std::shared_ptr<const auth::Authenticator> authenticator_;
+  RefusalLog log_;
 };
 
 }  // namespace
@@ -151,7 +209,8 @@ const MethodAccess* FindMethod(std::string_view method) {
 }
 
 AccessControl::AccessControl(const auth::AuthRules& rules)
-    : authenticator_(std::make_shared<const auth::Authenticator>(rules)) {}
+    : authenticator_(std::make_shared<const auth::Authenticator>(rules)),
+      personal_data_(rules.personal_data) {}
 
 std::shared_ptr<grpc::AuthMetadataProcessor> AccessControl::Processor() const {
   return std::make_shared<api::Processor>(authenticator_);
@@ -161,6 +220,18 @@ const auth::CallerIdentity* AccessControl::CallerOf(const grpc::ServerContextBas
   if (!enabled()) return &auth::Authenticator::Anyone();
   auto caller = Identify(*authenticator_, context.client_metadata(), *context.auth_context());
   return caller.ok() ? *caller : nullptr;
+}
+
+std::string AccessControl::ShareholderOf(const grpc::ServerContextBase& context) const {
+  if (!enabled()) return {};
+  const auth::CallerIdentity* caller = CallerOf(context);
+  return caller != nullptr ? caller->Describe() : std::string();
+}
+
+const auth::PersonalDataRules* AccessControl::MaskFor(
+    const grpc::ServerContextBase& context) const {
+  const auth::CallerIdentity* caller = CallerOf(context);
+  return caller != nullptr && caller->personal_data ? nullptr : &personal_data_;
 }
 
 }  // namespace propbridge::api

@@ -50,8 +50,17 @@ class AccessControl final {
   // without auth. nullptr only for an open method called without a credential.
   const auth::CallerIdentity* CallerOf(const grpc::ServerContextBase& context) const;
 
+  // Who the call's caller is for the limits each caller has a share of: their identity
+  // ("token crm-app"), or empty without auth, when everyone is one anonymous caller.
+  std::string ShareholderOf(const grpc::ServerContextBase& context) const;
+
+  // What the call's caller reads masked: nullptr when they may read personal data, else the
+  // rules that say which data is personal (for a caller without one, too).
+  const auth::PersonalDataRules* MaskFor(const grpc::ServerContextBase& context) const;
+
  private:
   std::shared_ptr<const auth::Authenticator> authenticator_;
+  const auth::PersonalDataRules personal_data_;
 };
 
 }  // namespace propbridge::api

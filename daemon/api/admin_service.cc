@@ -23,7 +23,7 @@ grpc::ServerUnaryReactor* AdminService::ListPlugins(grpc::CallbackServerContext*
 grpc::ServerUnaryReactor* AdminService::ListQuarantine(grpc::CallbackServerContext* context,
                                                        const v1::ListQuarantineRequest* request,
                                                        v1::ListQuarantineResponse* response) {
-  return FinishUnary(context, Quarantine(*request, *response));
+  return FinishUnary(context, Quarantine(*request, access_.MaskFor(*context), *response));
 }
 
 grpc::ServerUnaryReactor* AdminService::RestartPlugin(grpc::CallbackServerContext* context,
@@ -49,7 +49,7 @@ grpc::ServerUnaryReactor* AdminService::LinkCustomers(grpc::CallbackServerContex
                            {{"customer", request->customer()},
                             {"other_customer", request->other_customer()},
                             {"reason", request->reason()}});
-  Status result = Link(*request, change, *response);
+  Status result = Link(*request, access_.MaskFor(*context), change, *response);
   return FinishChange(context, std::move(change), result);
 }
 
@@ -59,14 +59,14 @@ grpc::ServerUnaryReactor* AdminService::SplitCustomer(grpc::CallbackServerContex
   Change change =
       ChangeOf(*context, "AdminService.SplitCustomer", request->actor(),
                {{"merge_id", std::to_string(request->merge_id())}, {"reason", request->reason()}});
-  Status result = Split(*request, change, *response);
+  Status result = Split(*request, access_.MaskFor(*context), change, *response);
   return FinishChange(context, std::move(change), result);
 }
 
 grpc::ServerUnaryReactor* AdminService::ListAuditRecords(grpc::CallbackServerContext* context,
                                                          const v1::ListAuditRecordsRequest* request,
                                                          v1::ListAuditRecordsResponse* response) {
-  return FinishUnary(context, AuditRecords(*request, *response));
+  return FinishUnary(context, AuditRecords(*request, access_.MaskFor(*context), *response));
 }
 
 namespace {
@@ -75,6 +75,12 @@ constexpr std::size_t kMaxNoteBytes = 200;
 // What an audit record keeps of one text a request sends: a note's limit and room to spare,
 // so that a refused request of megabytes is not kept whole.
 constexpr std::size_t kMaxAuditedBytes = 2 * kMaxNoteBytes;
+
+// Free text (an error, a note) as a caller reads it: with its phone numbers masked for one
+// without personal data (`mask` set).
+std::string Disclosed(std::string text, const auth::PersonalDataRules* mask) {
+  return mask != nullptr ? auth::MaskPhoneNumbers(text) : text;
+}
 
 // `text` as an audit record keeps it: valid UTF-8, at most kMaxAuditedBytes and a mark.
 std::string Audited(std::string_view text) {
@@ -176,6 +182,7 @@ Status AdminService::Plugins(v1::ListPluginsResponse& response) {
   return Status::Ok();
 }
 
+
 Status AdminService::Control(const std::string& name,
                              Status (PluginControl::*command)(const std::string&),
                              v1::PluginInstance& out) {
@@ -192,6 +199,7 @@ Status AdminService::Control(const std::string& name,
 }
 
 Status AdminService::Quarantine(const v1::ListQuarantineRequest& request,
+                                const auth::PersonalDataRules* mask,
                                 v1::ListQuarantineResponse& response) {
   auto page_size = CheckPageSize(request.page_size(), kDefaultPageSize, kMaxPageSize);
   if (!page_size.ok()) return page_size.status();
@@ -213,16 +221,19 @@ Status AdminService::Quarantine(const v1::ListQuarantineRequest& request,
     v1::QuarantinedRecord& out = *response.add_records();
     out.set_id(r.id);
     out.set_source(r.source);
-    out.set_origin(identity::ValidUtf8(r.origin));  // raw keeps the bytes as they came
-    out.set_reason(identity::ValidUtf8(r.reason));
-    out.set_raw(r.raw);
+    out.set_origin(Disclosed(identity::ValidUtf8(r.origin), mask));
+    out.set_reason(Disclosed(identity::ValidUtf8(r.reason), mask));
+    // The vendor's record as it came, in whatever encoding: too raw to mask, so a caller
+    // without personal data gets none of it.
+    if (mask == nullptr) out.set_raw(r.raw);
     SetTimestamp(r.quarantined_at, *out.mutable_quarantined_at());
   }
   if (more) response.set_next_page_token(tokens_.Encode(listing, {0, records->back().id}));
   return Status::Ok();
 }
 
-Status AdminService::Link(const v1::LinkCustomersRequest& request, Change& change,
+Status AdminService::Link(const v1::LinkCustomersRequest& request,
+                          const auth::PersonalDataRules* mask, Change& change,
                           v1::LinkCustomersResponse& response) {
   if (Status s = CheckActorAndReason(request.actor(), request.reason()); !s.ok()) return s;
   auto customer = ResolveCustomerRef(store_, request.customer(), "customer", *identity_);
@@ -233,11 +244,12 @@ Status AdminService::Link(const v1::LinkCustomersRequest& request, Change& chang
   auto merge =
       store_.LinkCustomers(*customer, *other, request.actor(), request.reason(), change.audit);
   if (!merge.ok()) return merge.status();
-  ToProto(*merge, *response.mutable_merge());
+  ToProto(*merge, *response.mutable_merge(), mask);
   return Status::Ok();
 }
 
-Status AdminService::Split(const v1::SplitCustomerRequest& request, Change& change,
+Status AdminService::Split(const v1::SplitCustomerRequest& request,
+                           const auth::PersonalDataRules* mask, Change& change,
                            v1::SplitCustomerResponse& response) {
   if (request.merge_id() <= 0) {
     return InvalidArgument("merge_id is required: the id of a merge, as GetCustomer lists them");
@@ -247,11 +259,12 @@ Status AdminService::Split(const v1::SplitCustomerRequest& request, Change& chan
   auto merge =
       store_.SplitMerge(request.merge_id(), request.actor(), request.reason(), change.audit);
   if (!merge.ok()) return merge.status();
-  ToProto(*merge, *response.mutable_merge());
+  ToProto(*merge, *response.mutable_merge(), mask);
   return Status::Ok();
 }
 
 Status AdminService::AuditRecords(const v1::ListAuditRecordsRequest& request,
+                                  const auth::PersonalDataRules* mask,
                                   v1::ListAuditRecordsResponse& response) {
   auto page_size = CheckPageSize(request.page_size(), kDefaultPageSize, kMaxPageSize);
   if (!page_size.ok()) return page_size.status();
@@ -276,9 +289,14 @@ Status AdminService::AuditRecords(const v1::ListAuditRecordsRequest& request,
     out.set_method(identity::ValidUtf8(r.method));
     auto& arguments = *out.mutable_arguments();
     for (const auto& [name, value] : r.arguments) {
-      arguments[identity::ValidUtf8(name)] = identity::ValidUtf8(value);
+      // The arguments that name a customer may name them by a phone number.
+      const bool names_customer = name == "customer" || name == "other_customer";
+      arguments[identity::ValidUtf8(name)] =
+          mask != nullptr && names_customer
+              ? auth::MaskIdentifier(identity::ValidUtf8(value), *mask)
+              : Disclosed(identity::ValidUtf8(value), mask);
     }
-    out.set_result(identity::ValidUtf8(r.result));
+    out.set_result(Disclosed(identity::ValidUtf8(r.result), mask));
   }
   if (more)
     response.set_next_page_token(tokens_.Encode(std::string(kListing), {0, records->back().id}));

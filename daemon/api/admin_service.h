@@ -95,13 +95,15 @@ class AdminService final : public v1::AdminService::CallbackService {
   // Runs `command` on the named instance, then reports it in `out`.
   Status Control(const std::string& name, Status (PluginControl::*command)(const std::string&),
                  v1::PluginInstance& out);
-  Status Quarantine(const v1::ListQuarantineRequest& request, v1::ListQuarantineResponse& response);
-  Status Link(const v1::LinkCustomersRequest& request, Change& change,
-              v1::LinkCustomersResponse& response);
-  Status Split(const v1::SplitCustomerRequest& request, Change& change,
-               v1::SplitCustomerResponse& response);
+  // `mask`: what a caller without personal data reads masked (AccessControl::MaskFor).
+  Status Quarantine(const v1::ListQuarantineRequest& request, const auth::PersonalDataRules* mask,
+                    v1::ListQuarantineResponse& response);
+  Status Link(const v1::LinkCustomersRequest& request, const auth::PersonalDataRules* mask,
+              Change& change, v1::LinkCustomersResponse& response);
+  Status Split(const v1::SplitCustomerRequest& request, const auth::PersonalDataRules* mask,
+               Change& change, v1::SplitCustomerResponse& response);
   Status AuditRecords(const v1::ListAuditRecordsRequest& request,
-                      v1::ListAuditRecordsResponse& response);
+                      const auth::PersonalDataRules* mask, v1::ListAuditRecordsResponse& response);
   // Records the change with how it ended unless the store did, logs it, then answers the call
   // with `result`.
   grpc::ServerUnaryReactor* FinishChange(grpc::CallbackServerContext* context, Change change,

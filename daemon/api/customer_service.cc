@@ -59,12 +59,22 @@ class ScanCall final : public grpc::ServerUnaryReactor {
   // `scan` fills the call's response; it runs on a thread of `queue`.
   using Scan = std::function<Status(std::stop_token)>;
 
-  static grpc::ServerUnaryReactor* Start(ScanQueue& queue, std::string_view method, Scan scan) {
+  // `client` (AccessControl::ShareholderOf) has a share of the queue's places.
+  static grpc::ServerUnaryReactor* Start(ScanQueue& queue, std::string_view method,
+                                         const std::string& client, Scan scan) {
     auto* call = new ScanCall(queue, std::move(scan));
     // The call cannot be done (and deleted) before this returns it to gRPC.
-    call->ticket_ = queue.Submit([call] { return call->Run(); });
+    call->ticket_ = queue.Submit([call] { return call->Run(); }, client);
     if (!call->ticket_) {
       const ScanLimits& limits = queue.limits();
+      if (queue.HasShare(client)) {
+        call->Finish(ToGrpc(ResourceExhausted(
+            std::string(method) + " refused: " + client + " has " +
+            std::to_string(limits.max_per_client) +
+            " scans (ListOutreach, GetCommunityFigures) running or waiting, the most one caller "
+            "may, half of [api] scan_threads and scan_queue; retry once one has answered")));
+        return call;
+      }
       call->Finish(ToGrpc(ResourceExhausted(
           std::string(method) + " refused: " + std::to_string(limits.threads) +
           " scans (ListOutreach, GetCommunityFigures) are running and " +
@@ -118,27 +128,35 @@ void SetDuration(std::chrono::microseconds d, google::protobuf::Duration& out) {
   out.set_nanos(static_cast<int>(d.count() % 1'000'000) * 1000);
 }
 
-void ToProto(const store::MergeRecord& merge, v1::MergeRecord& out) {
+void ToProto(const store::MergeRecord& merge, v1::MergeRecord& out,
+             const auth::PersonalDataRules* mask) {
+  // An admin's note may hold a phone number; the cause is an identifier, "phone:<number>".
+  auto note = [mask](const std::string& text) {
+    return mask != nullptr ? auth::MaskPhoneNumbers(text) : text;
+  };
   out.set_id(merge.id);
   SetTimestamp(merge.at, *out.mutable_merged_at());
   out.set_kept(store::CustomerKey(merge.kept));
   out.set_absorbed(store::CustomerKey(merge.absorbed));
-  out.set_cause(merge.cause);
+  out.set_cause(mask != nullptr ? auth::MaskIdentifier(merge.cause, *mask) : merge.cause);
   out.set_event_id(merge.event_id);
   out.set_actor(merge.actor);
-  out.set_reason(merge.reason);
+  out.set_reason(note(merge.reason));
   if (merge.undone_at) SetTimestamp(*merge.undone_at, *out.mutable_undone_at());
   out.set_undone_by(merge.undone_by);
-  out.set_undone_reason(merge.undone_reason);
+  out.set_undone_reason(note(merge.undone_reason));
 }
 
-void ToProto(const store::Customer& customer, store::Micros now, v1::Customer& out) {
+void ToProto(const store::Customer& customer, store::Micros now, v1::Customer& out,
+             const auth::PersonalDataRules* mask) {
   out.set_id(store::CustomerKey(customer.id));
   SetTimestamp(customer.created_at, *out.mutable_created_at());
   for (const store::CustomerIdentifier& identifier : customer.identifiers) {
     v1::CustomerIdentifier& id = *out.add_identifiers();
     id.set_type(identifier.id.type);
-    id.set_value(identifier.id.value);
+    id.set_value(mask != nullptr && mask->IsPersonalType(identifier.id.type)
+                     ? auth::MaskValue(identifier.id.value)
+                     : identifier.id.value);
     id.set_demoted(identifier.demoted);
     SetTimestamp(identifier.first_seen, *id.mutable_first_seen());
   }
@@ -170,19 +188,21 @@ void ToProto(const store::Customer& customer, store::Micros now, v1::Customer& o
   if (customer.last_proactive_contact) {
     SetTimestamp(*customer.last_proactive_contact, *out.mutable_last_proactive_contact());
   }
-  for (const store::MergeRecord& merge : customer.merges) ToProto(merge, *out.add_merges());
+  for (const store::MergeRecord& merge : customer.merges) {
+    ToProto(merge, *out.add_merges(), mask);
+  }
 }
 
 grpc::ServerUnaryReactor* CustomerService::GetCustomer(grpc::CallbackServerContext* context,
                                                        const v1::GetCustomerRequest* request,
                                                        v1::GetCustomerResponse* response) {
-  return FinishUnary(context, Get(*request, *response));
+  return FinishUnary(context, Get(*request, access_.MaskFor(*context), *response));
 }
 
 grpc::ServerUnaryReactor* CustomerService::FindCustomers(grpc::CallbackServerContext* context,
                                                          const v1::FindCustomersRequest* request,
                                                          v1::FindCustomersResponse* response) {
-  return FinishUnary(context, Find(*request, *response));
+  return FinishUnary(context, Find(*request, access_.MaskFor(*context), *response));
 }
 
 grpc::ServerUnaryReactor* CustomerService::ListOutreach(grpc::CallbackServerContext* context,
@@ -190,7 +210,7 @@ grpc::ServerUnaryReactor* CustomerService::ListOutreach(grpc::CallbackServerCont
                                                         v1::ListOutreachResponse* response) {
   auto query = OutreachQueryFor(*request);
   if (!query.ok()) return FinishUnary(context, query.status());
-  return ScanCall::Start(scans_, "ListOutreach",
+  return ScanCall::Start(scans_, "ListOutreach", access_.ShareholderOf(*context),
                          [this, query = std::move(*query), response](std::stop_token stop) {
                            return Outreach(query, std::move(stop), *response);
                          });
@@ -201,13 +221,14 @@ grpc::ServerUnaryReactor* CustomerService::GetCommunityFigures(
     v1::GetCommunityFiguresResponse* response) {
   auto community = CheckCommunity(request->community());
   if (!community.ok()) return FinishUnary(context, community.status());
-  return ScanCall::Start(scans_, "GetCommunityFigures",
+  return ScanCall::Start(scans_, "GetCommunityFigures", access_.ShareholderOf(*context),
                          [this, community = std::move(*community), response](std::stop_token stop) {
                            return Figures(community, std::move(stop), *response);
                          });
 }
 
 Status CustomerService::Get(const v1::GetCustomerRequest& request,
+                            const auth::PersonalDataRules* mask,
                             v1::GetCustomerResponse& response) {
   auto id = ResolveCustomerRef(store_, request.customer(), "customer", *options_.identity);
   if (!id.ok()) return id.status();
@@ -215,11 +236,12 @@ Status CustomerService::Get(const v1::GetCustomerRequest& request,
   auto customer = store_.ReadCustomer(*id, now);
   if (!customer.ok()) return customer.status();
   if (!*customer) return NotFound("no customer is known by '" + request.customer() + "'");
-  ToProto(**customer, now, *response.mutable_customer());
+  ToProto(**customer, now, *response.mutable_customer(), mask);
   return Status::Ok();
 }
 
 Status CustomerService::Find(const v1::FindCustomersRequest& request,
+                             const auth::PersonalDataRules* mask,
                              v1::FindCustomersResponse& response) {
   auto identifier = ParseCustomerRef(request.identifier(), "identifier", *options_.identity);
   if (!identifier.ok()) return identifier.status();
@@ -230,7 +252,7 @@ Status CustomerService::Find(const v1::FindCustomersRequest& request,
   for (std::int64_t id : *ids) {
     auto customer = store_.ReadCustomer(id, now);
     if (!customer.ok()) return customer.status();
-    if (*customer) ToProto(**customer, now, *response.add_customers());
+    if (*customer) ToProto(**customer, now, *response.add_customers(), mask);
   }
   return Status::Ok();
 }

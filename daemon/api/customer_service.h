@@ -11,6 +11,7 @@
 #include <stop_token>
 #include <string>
 
+#include "daemon/api/access.h"
 #include "daemon/api/scan_queue.h"
 #include "daemon/identity/identifier.h"
 #include "daemon/outreach/rules.h"
@@ -37,8 +38,9 @@ struct CustomerServiceOptions {
 
 class CustomerService final : public v1::CustomerService::CallbackService {
  public:
-  CustomerService(store::Store& store, CustomerServiceOptions options)
-      : store_(store), options_(std::move(options)), scans_(options_.scans) {}
+  // A caller without personal data (`access`) reads customers' personal identifiers masked.
+  CustomerService(store::Store& store, CustomerServiceOptions options, const AccessControl& access)
+      : store_(store), options_(std::move(options)), access_(access), scans_(options_.scans) {}
 
   grpc::ServerUnaryReactor* GetCustomer(grpc::CallbackServerContext* context,
                                         const v1::GetCustomerRequest* request,
@@ -54,8 +56,10 @@ class CustomerService final : public v1::CustomerService::CallbackService {
                                                 v1::GetCommunityFiguresResponse* response) override;
 
  private:
-  Status Get(const v1::GetCustomerRequest& request, v1::GetCustomerResponse& response);
-  Status Find(const v1::FindCustomersRequest& request, v1::FindCustomersResponse& response);
+  Status Get(const v1::GetCustomerRequest& request, const auth::PersonalDataRules* mask,
+             v1::GetCustomerResponse& response);
+  Status Find(const v1::FindCustomersRequest& request, const auth::PersonalDataRules* mask,
+              v1::FindCustomersResponse& response);
   // The store's query for a request, checked before the scan is queued.
   Result<store::OutreachQuery> OutreachQueryFor(const v1::ListOutreachRequest& request) const;
   // The scans, on a thread of scans_.
@@ -66,13 +70,18 @@ class CustomerService final : public v1::CustomerService::CallbackService {
 
   store::Store& store_;
   const CustomerServiceOptions options_;
+  const AccessControl& access_;
   // Last: its threads run scans that use everything above.
   ScanQueue scans_;
 };
 
 // Store customer data -> API messages; `now` dates the open matters' ages.
-void ToProto(const store::Customer& customer, store::Micros now, v1::Customer& out);
-void ToProto(const store::MergeRecord& merge, v1::MergeRecord& out);
+// With `mask` (a caller without personal data): identifiers of personal types masked, in the
+// customer's identifiers and in what caused a merge, and phone numbers in admins' notes.
+void ToProto(const store::Customer& customer, store::Micros now, v1::Customer& out,
+             const auth::PersonalDataRules* mask);
+void ToProto(const store::MergeRecord& merge, v1::MergeRecord& out,
+             const auth::PersonalDataRules* mask);
 void SetDuration(std::chrono::microseconds d, google::protobuf::Duration& out);
 
 }  // namespace propbridge::api

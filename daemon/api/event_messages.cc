@@ -24,10 +24,35 @@ TimestampParts PartsOf(store::Micros t) {
 
 void SetText(std::string_view text, std::string* out) { out->assign(text.data(), text.size()); }
 
+// The event's summary and attribute values as a caller reads them: masked for a caller without
+// personal data (`mask` set), else as they are, uncopied.
+class Disclosed {
+ public:
+  explicit Disclosed(const auth::PersonalDataRules* mask) : mask_(mask) {}
+
+  std::string_view Summary(std::string_view summary) {
+    if (mask_ == nullptr) return summary;
+    masked_ = auth::MaskPhoneNumbers(summary);
+    return masked_;
+  }
+
+  // Valid until the next call.
+  std::string_view Attribute(std::string_view key, std::string_view value) {
+    if (mask_ == nullptr || !mask_->IsPersonalAttribute(key)) return value;
+    masked_ = auth::MaskValue(value);
+    return masked_;
+  }
+
+ private:
+  const auth::PersonalDataRules* const mask_;
+  std::string masked_;
+};
+
 // For store::Event and store::EventView alike. `out` is cleared first: a message reused for the
 // next event (a watch's response) must not keep one customer's attributes for another's event.
 template <typename E>
-void FillProto(const E& e, v1::TimelineEvent& out) {
+void FillProto(const E& e, v1::TimelineEvent& out, const auth::PersonalDataRules* mask) {
+  Disclosed disclosed(mask);
   out.Clear();
   out.set_id(e.id);
   out.set_customer(store::CustomerKey(e.customer));
@@ -42,9 +67,11 @@ void FillProto(const E& e, v1::TimelineEvent& out) {
   SetText(e.channel, out.mutable_channel());
   SetText(e.matter_id, out.mutable_matter_id());
   out.set_matter_state(static_cast<v1::MatterState>(e.matter_state));
-  SetText(e.summary, out.mutable_summary());
+  SetText(disclosed.Summary(e.summary), out.mutable_summary());
   auto& attributes = *out.mutable_attributes();
-  for (const auto& [key, value] : e.attributes) SetText(value, &attributes[key]);
+  for (const auto& [key, value] : e.attributes) {
+    SetText(disclosed.Attribute(key, value), &attributes[std::string(key)]);
+  }
 }
 
 // Protobuf's wire format, appended to a string. Like the generated serialisers, fields holding
@@ -109,11 +136,17 @@ void SetTimestamp(store::Micros t, google::protobuf::Timestamp& out) {
   out.set_nanos(parts.nanos);
 }
 
-void ToProto(const store::Event& e, v1::TimelineEvent& out) { FillProto(e, out); }
-void ToProto(const store::EventView& e, v1::TimelineEvent& out) { FillProto(e, out); }
+void ToProto(const store::Event& e, v1::TimelineEvent& out, const auth::PersonalDataRules* mask) {
+  FillProto(e, out, mask);
+}
+void ToProto(const store::EventView& e, v1::TimelineEvent& out,
+             const auth::PersonalDataRules* mask) {
+  FillProto(e, out, mask);
+}
 
 void TimelinePage::Add(const store::EventView& e) {
   using Event = v1::TimelineEvent;
+  Disclosed disclosed(mask_);
   if (bytes_.empty()) bytes_.reserve(kFirstReserve);
   event_.clear();
   Wire wire(event_);
@@ -130,12 +163,12 @@ void TimelinePage::Add(const store::EventView& e) {
   wire.Text(Event::kChannelFieldNumber, e.channel);
   wire.Text(Event::kMatterIdFieldNumber, e.matter_id);
   wire.Number(Event::kMatterStateFieldNumber, static_cast<std::int64_t>(e.matter_state));
-  wire.Text(Event::kSummaryFieldNumber, e.summary);
+  wire.Text(Event::kSummaryFieldNumber, disclosed.Summary(e.summary));
   for (const auto& [key, value] : e.attributes) {
     // A map is a repeated entry message: key = 1, value = 2.
     entry_.clear();
     Wire(entry_).Bytes(1, key);
-    Wire(entry_).Bytes(2, value);
+    Wire(entry_).Bytes(2, disclosed.Attribute(key, value));
     wire.Bytes(Event::kAttributesFieldNumber, entry_);
   }
   Wire(bytes_).Bytes(v1::GetTimelineResponse::kEventsFieldNumber, event_);

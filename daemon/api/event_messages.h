@@ -8,6 +8,7 @@
 #include <string>
 #include <string_view>
 
+#include "daemon/auth/personal_data.h"
 #include "daemon/store/event.h"
 #include "daemon/store/store.h"
 #include "propbridge/v1/timeline.pb.h"
@@ -16,9 +17,13 @@ namespace propbridge::api {
 
 void SetTimestamp(store::Micros t, google::protobuf::Timestamp& out);
 
-// `out` becomes exactly `event`: whatever it held before is cleared.
-void ToProto(const store::Event& event, v1::TimelineEvent& out);
-void ToProto(const store::EventView& event, v1::TimelineEvent& out);
+// `out` becomes exactly `event`: whatever it held before is cleared. With `mask` (a caller
+// without personal data), the personal attributes' values are masked, and the phone numbers in
+// the summary.
+void ToProto(const store::Event& event, v1::TimelineEvent& out,
+             const auth::PersonalDataRules* mask = nullptr);
+void ToProto(const store::EventView& event, v1::TimelineEvent& out,
+             const auth::PersonalDataRules* mask = nullptr);
 
 // A v1::GetTimelineResponse written field by field from the store's rows. A page of 50 events
 // as a message tree is some 700 strings and map nodes, built, measured, serialised and freed
@@ -27,6 +32,9 @@ void ToProto(const store::EventView& event, v1::TimelineEvent& out);
 // tests hold it to that for every field of TimelineEvent.
 class TimelinePage {
  public:
+  // `mask` as for ToProto.
+  explicit TimelinePage(const auth::PersonalDataRules* mask = nullptr) : mask_(mask) {}
+
   // Appends `event` to `events`.
   void Add(const store::EventView& event);
   void SetNextPageToken(std::string_view token);
@@ -38,6 +46,7 @@ class TimelinePage {
   // Enough for a default page of usual events without growing.
   static constexpr std::size_t kFirstReserve = 16 * 1024;
 
+  const auth::PersonalDataRules* const mask_;
   std::string bytes_;
   std::string event_;  // one event's fields, before its length is known
   std::string entry_;  // one attribute's

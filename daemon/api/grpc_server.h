@@ -61,8 +61,8 @@ class GrpcServer {
              PluginControl* plugins, const TimelineServiceOptions& options,
              const outreach::Rules& outreach, const ScanLimits& scans, const auth::AuthRules& auth)
       : access_(auth),
-        timeline_(store, feed, tokens, options),
-        customers_(store, {options.identity, outreach, scans}),
+        timeline_(store, feed, tokens, options, access_),
+        customers_(store, {options.identity, outreach, scans}, access_),
         admin_(store, tokens, plugins, options.identity, access_) {}
 
   // Services outlive the server that dispatches to them, and the access control the services.

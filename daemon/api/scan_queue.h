@@ -1,20 +1,24 @@
 // Where the API's expensive reads run: scans of many customers, on threads of their own rather
 // than gRPC's, so that however many of them clients send, short calls keep their threads. At
 // most `threads` scans run at once and at most `max_waiting` more wait their turn; one more is
-// refused at once. A waiting scan holds no thread and can be withdrawn (its call was cancelled
-// or its deadline passed). The timeline service keeps one too, for the reads a watch must not
-// make on the ingest writer's thread. Thread-safe. Every job must have run or been withdrawn
-// before the queue is destroyed.
+// refused at once, and so is one more of a client that has its share of those places already. A
+// waiting scan holds no thread and can be withdrawn (its call was cancelled or its deadline
+// passed). The timeline service keeps one too, for the reads a watch must not make on the ingest
+// writer's thread. Thread-safe. Every job must have run or been withdrawn before the queue is
+// destroyed.
 #pragma once
 
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <map>
 #include <optional>
+#include <string>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -33,6 +37,10 @@ struct ScanLimits {
   std::size_t threads = 2;
   // Scans waiting for a thread; 0: a scan is refused whenever every thread is busy.
   std::size_t max_waiting = 8;
+  // Scans one client (a caller's identity) may have running and waiting at once, so that one
+  // client cannot take every place; 0: half of all places, at least 1. Jobs without a client
+  // count against the places only.
+  std::size_t max_per_client = 0;
 };
 
 class ScanQueue {
@@ -44,7 +52,7 @@ class ScanQueue {
   using Job = std::function<Answer()>;
   using Ticket = std::uint64_t;
 
-  explicit ScanQueue(ScanLimits limits) : limits_(limits) {
+  explicit ScanQueue(ScanLimits limits) : limits_(WithShare(limits)) {
     for (std::size_t i = 0; i < limits_.threads; ++i) threads_.emplace_back([this] { Work(); });
   }
 
@@ -63,20 +71,29 @@ class ScanQueue {
 
   const ScanLimits& limits() const { return limits_; }
 
-  // Queues `job` to run on one of the queue's threads; nullopt when max_waiting jobs wait
-  // already (it will never run).
-  std::optional<Ticket> Submit(Job job) ABSL_LOCKS_EXCLUDED(mu_) {
+  // Queues `job` of `client` to run on one of the queue's threads; nullopt when max_waiting
+  // jobs wait already, or the client has max_per_client jobs here (it will never run).
+  std::optional<Ticket> Submit(Job job, std::string client = {}) ABSL_LOCKS_EXCLUDED(mu_) {
     Ticket ticket;
     {
       sync::MutexLock lock(mu_);
-      if (running_ + waiting_.size() >= limits_.threads + limits_.max_waiting) {
+      if (running_ + waiting_.size() >= limits_.threads + limits_.max_waiting ||
+          HasShareLocked(client)) {
         return std::nullopt;
       }
       ticket = ++last_ticket_;
-      waiting_.emplace_back(ticket, std::move(job));
+      ++per_client_[client];
+      waiting_.push_back({ticket, std::move(client), std::move(job)});
     }
     ready_.notify_one();
     return ticket;
+  }
+
+  // Whether `client` has all the places one client may have: why Submit refuses it, when it
+  // does while the queue has room.
+  bool HasShare(const std::string& client) const ABSL_LOCKS_EXCLUDED(mu_) {
+    sync::MutexLock lock(mu_);
+    return HasShareLocked(client);
   }
 
   // Takes back a job that has not started: true if it will never run, false if a thread
@@ -84,7 +101,8 @@ class ScanQueue {
   bool Withdraw(Ticket ticket) ABSL_LOCKS_EXCLUDED(mu_) {
     sync::MutexLock lock(mu_);
     for (auto it = waiting_.begin(); it != waiting_.end(); ++it) {
-      if (it->first == ticket) {
+      if (it->ticket == ticket) {
+        ReleaseLocked(it->client);
         waiting_.erase(it);
         return true;
       }
@@ -103,7 +121,8 @@ class ScanQueue {
         return stopping_ || !waiting_.empty();
       });
       if (waiting_.empty()) return;  // stopping, and nothing is left to run
-      Job job = std::move(waiting_.front().second);
+      Job job = std::move(waiting_.front().job);
+      std::string client = std::move(waiting_.front().client);
       waiting_.pop_front();
       ++running_;
       lock.Unlock();
@@ -111,6 +130,7 @@ class ScanQueue {
       job = nullptr;  // whatever the job holds goes before the next one is taken
       lock.Lock();
       --running_;
+      ReleaseLocked(client);
       if (answer) {
         lock.Unlock();
         answer();
@@ -120,12 +140,38 @@ class ScanQueue {
     }
   }
 
+  static ScanLimits WithShare(ScanLimits limits) {
+    if (limits.max_per_client == 0) {
+      limits.max_per_client = std::max<std::size_t>(1, (limits.threads + limits.max_waiting) / 2);
+    }
+    return limits;
+  }
+
+  bool HasShareLocked(const std::string& client) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (client.empty()) return false;
+    auto it = per_client_.find(client);
+    return it != per_client_.end() && it->second >= limits_.max_per_client;
+  }
+
+  void ReleaseLocked(const std::string& client) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    auto it = per_client_.find(client);
+    if (--it->second == 0) per_client_.erase(it);
+  }
+
+  struct Waiting {
+    Ticket ticket;
+    std::string client;
+    Job job;
+  };
+
   // Constant after construction.
   const ScanLimits limits_;
 
-  sync::Mutex mu_;
+  mutable sync::Mutex mu_;
   std::condition_variable ready_;
-  std::deque<std::pair<Ticket, Job>> waiting_ ABSL_GUARDED_BY(mu_);
+  std::deque<Waiting> waiting_ ABSL_GUARDED_BY(mu_);
+  // Jobs of each client that wait or run.
+  std::map<std::string, std::size_t, std::less<>> per_client_ ABSL_GUARDED_BY(mu_);
   std::size_t running_ ABSL_GUARDED_BY(mu_) = 0;
   Ticket last_ticket_ ABSL_GUARDED_BY(mu_) = 0;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;

@@ -20,7 +20,7 @@ grpc::ServerUnaryReactor* TimelineService::GetTimeline(grpc::CallbackServerConte
            .ok()) {
     return FinishUnary(context, InvalidArgument("the request is not a GetTimelineRequest"));
   }
-  TimelinePage page;
+  TimelinePage page(access_.MaskFor(*context));
   Status read = Read(parsed, page);
   if (read.ok()) {
     grpc::Slice bytes(page.bytes());
@@ -114,7 +114,9 @@ grpc::ServerWriteReactor<v1::WatchTimelineResponse>* TimelineService::WatchTimel
   if (request->has_after_id()) selection.after_id = request->after_id();
   WatchSlots::Slot slot;
   if (refusal.ok()) {
-    auto taken = watches_.Take(ClientOf(*context));
+    // Each caller has a share of the watches; without auth, each host.
+    std::string client = access_.ShareholderOf(*context);
+    auto taken = watches_.Take(client.empty() ? ClientOf(*context) : client);
     if (taken.ok()) {
       slot = std::move(*taken);
     } else {
@@ -122,7 +124,7 @@ grpc::ServerWriteReactor<v1::WatchTimelineResponse>* TimelineService::WatchTimel
     }
   }
   return new TimelineWatch(context, store_, feed_, lookups_, std::move(selection), options_.watch,
-                           std::move(slot), refusal);
+                           std::move(slot), refusal, access_.MaskFor(*context));
 }
 
 }  // namespace propbridge::api

@@ -6,6 +6,7 @@
 
 #include <memory>
 
+#include "daemon/api/access.h"
 #include "daemon/api/event_messages.h"
 #include "daemon/api/page_token.h"
 #include "daemon/api/scan_queue.h"
@@ -27,16 +28,18 @@ struct TimelineServiceOptions {
 };
 
 // GetTimeline takes and answers wire bytes (gRPC's raw method): its answer is written by
-// TimelinePage straight from the store's rows rather than built as a message tree.
+// TimelinePage straight from the store's rows rather than built as a message tree. A caller
+// without personal data (`access`) reads it masked, in both methods.
 class TimelineService final : public v1::TimelineService::WithRawCallbackMethod_GetTimeline<
                                   v1::TimelineService::CallbackService> {
  public:
   TimelineService(store::Store& store, feed::ChangeFeed& feed, const PageTokens& tokens,
-                  TimelineServiceOptions options)
+                  TimelineServiceOptions options, const AccessControl& access)
       : store_(store),
         feed_(feed),
         tokens_(tokens),
         options_(options),
+        access_(access),
         watches_(static_cast<std::size_t>(options.max_watches),
                  static_cast<std::size_t>(options.max_watches_per_client)),
         lookups_({.threads = kLookupThreads,
@@ -59,6 +62,7 @@ class TimelineService final : public v1::TimelineService::WithRawCallbackMethod_
   feed::ChangeFeed& feed_;
   const PageTokens& tokens_;
   const TimelineServiceOptions options_;
+  const AccessControl& access_;
   WatchSlots watches_;
   // Where a watch reads the store for events the feed brought, which the writer thread that
   // publishes them must not wait for: its customer found again after a merge. A job at most

@@ -95,13 +95,15 @@ void LearnCustomer(WatchSelection& selection, std::int64_t customer) {
 
 TimelineWatch::TimelineWatch(grpc::CallbackServerContext* context, store::Store& store,
                              feed::ChangeFeed& feed, ScanQueue& lookups, WatchSelection selection,
-                             WatchLimits limits, WatchSlots::Slot slot, const Status& refusal)
+                             WatchLimits limits, WatchSlots::Slot slot, const Status& refusal,
+                             const auth::PersonalDataRules* mask)
     : context_(context),
       store_(store),
       feed_(feed),
       lookups_(lookups),
       limits_(limits),
       slot_(std::move(slot)),
+      mask_(mask),
       selection_(std::move(selection)) {
   if (!refusal.ok()) {
     sync::MutexLock lock(mu_);
@@ -257,7 +259,7 @@ void TimelineWatch::SelectLocked(std::span<const feed::SharedEvent> events) {
 bool TimelineWatch::WriteNextLocked() {
   if (writing_ || finished_) return writing_;
   if (pending_.empty()) return false;
-  ToProto(*pending_.front(), *response_.mutable_event());
+  ToProto(*pending_.front(), *response_.mutable_event(), mask_);
   pending_.pop_front();
   writing_ = true;
   write_started_ = std::chrono::steady_clock::now();

@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "daemon/api/scan_queue.h"
+#include "daemon/auth/personal_data.h"
 #include "daemon/feed/change_feed.h"
 #include "daemon/store/store.h"
 #include "daemon/sync/mutex.h"
@@ -119,10 +120,11 @@ class TimelineWatch final : public grpc::ServerWriteReactor<v1::WatchTimelineRes
   // Starts streaming `selection`, or finishes at once with `refusal` when it is not OK.
   // The watch holds `slot` (empty when refused) until it is done. When the feed brings events
   // that wait for a read of the store, the read runs on `lookups`, which must have room for a
-  // job of every open watch and outlive them all.
+  // job of every open watch and outlive them all. With `mask` (a caller without personal
+  // data), every event is sent masked; it must outlive the watch.
   TimelineWatch(grpc::CallbackServerContext* context, store::Store& store, feed::ChangeFeed& feed,
                 ScanQueue& lookups, WatchSelection selection, WatchLimits limits,
-                WatchSlots::Slot slot, const Status& refusal);
+                WatchSlots::Slot slot, const Status& refusal, const auth::PersonalDataRules* mask);
 
   void OnWriteDone(bool ok) override ABSL_LOCKS_EXCLUDED(mu_);
   void OnCancel() override ABSL_LOCKS_EXCLUDED(mu_);
@@ -169,6 +171,7 @@ class TimelineWatch final : public grpc::ServerWriteReactor<v1::WatchTimelineRes
   ScanQueue& lookups_;
   const WatchLimits limits_;
   const WatchSlots::Slot slot_;
+  const auth::PersonalDataRules* const mask_;
 
   sync::Mutex mu_;
   // Its customer is learned when awaited, and found again after merges.

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "daemon/auth/caller.h"
+#include "daemon/auth/personal_data.h"
 
 namespace propbridge::auth {
 
@@ -44,6 +45,8 @@ struct CertificateRule {
 struct AuthRules {
   std::vector<TokenRule> tokens;
   std::vector<CertificateRule> certificates;
+  // [api.personal_data]: what callers without personal_data read masked.
+  PersonalDataRules personal_data;
 
   bool empty() const { return tokens.empty() && certificates.empty(); }
 };

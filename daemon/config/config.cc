@@ -545,6 +545,24 @@ Status ReadAuth(const Reader& r, const toml::table& api, auth::AuthRules& rules)
   return Status::Ok();
 }
 
+// [api.personal_data]: which identifier types and attributes a caller without personal_data
+// reads masked; each list replaces its default whole.
+Status ReadPersonalData(const Reader& r, const toml::table& api, auth::PersonalDataRules& rules) {
+  auto table = r.Table(api, "api.", "personal_data", {"identifier_types", "attributes"});
+  if (!table.ok()) return table.status();
+  if (*table == nullptr) return Status::Ok();
+  const std::string prefix = "api.personal_data.";
+  PB_RETURN_IF_ERROR(r.Strings(**table, prefix, "identifier_types", rules.identifier_types));
+  PB_RETURN_IF_ERROR(r.Strings(**table, prefix, "attributes", rules.attributes));
+  for (const std::string& type : rules.identifier_types) {
+    if (type.empty() || type.find(':') != std::string::npos) {
+      return r.Error(prefix + "identifier_types",
+                     "'" + type + "' is not an identifier type such as phone or name");
+    }
+  }
+  return Status::Ok();
+}
+
 // Timelines hold personal data: a port that other hosts reach needs TLS, and tokens need TLS
 // wherever they cross a network.
 Status CheckExposure(const Reader& r, const Config& config) {
@@ -685,10 +703,10 @@ Result<Config> ParseConfig(const std::string& toml_text, const fs::path& file) {
     PB_RETURN_IF_ERROR(r.PositiveInt(*ingest->as_table(), "ingest.", "queue_capacity", capacity));
     config.queue_capacity = static_cast<std::size_t>(capacity);
   }
-  auto api =
-      r.Table(root, "", "api",
-              {"max_watches", "watch_buffer_events", "max_watches_per_client", "scan_threads",
-               "scan_queue", "read_wait_ms", "allow_insecure_remote", "tls", "auth"});
+  auto api = r.Table(
+      root, "", "api",
+      {"max_watches", "watch_buffer_events", "max_watches_per_client", "scan_threads", "scan_queue",
+       "read_wait_ms", "allow_insecure_remote", "tls", "auth", "personal_data"});
   if (!api.ok()) return api.status();
   if (*api != nullptr) {
     PB_RETURN_IF_ERROR(r.Whole(**api, "api.", "max_watches", 1, config.max_watches, 100000));
@@ -704,6 +722,7 @@ Result<Config> ParseConfig(const std::string& toml_text, const fs::path& file) {
         r.Bool(**api, "api.", "allow_insecure_remote", config.allow_insecure_remote));
     PB_RETURN_IF_ERROR(ReadTls(r, **api, config.tls));
     PB_RETURN_IF_ERROR(ReadAuth(r, **api, config.auth));
+    PB_RETURN_IF_ERROR(ReadPersonalData(r, **api, config.auth.personal_data));
   }
   PB_RETURN_IF_ERROR(CheckExposure(r, config));
   if (const toml::node* shutdown = root.get("shutdown")) {

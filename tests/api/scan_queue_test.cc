@@ -56,6 +56,31 @@ TEST(ScanQueue, RunsAtMostItsThreadsAndQueuesAtMostItsWaiting) {
   EXPECT_EQ(ran.load(), 5);
 }
 
+TEST(ScanQueue, EachClientHasAShareOfThePlacesAndAnonymousJobsHaveNone) {
+  std::atomic<int> ran{0};
+  Gate gate;
+  {
+    ScanQueue queue({.threads = 1, .max_waiting = 4});  // 5 places, 2 a client
+    EXPECT_EQ(queue.limits().max_per_client, 2u);
+    ASSERT_TRUE(queue.Submit(gate.Job(ran), "token crm-app"));
+    ASSERT_TRUE(Started(ran, 1));
+    auto second = queue.Submit(gate.Job(ran), "token crm-app");
+    ASSERT_TRUE(second);
+    EXPECT_FALSE(queue.Submit(gate.Job(ran), "token crm-app")) << "a third of one client's";
+    EXPECT_TRUE(queue.HasShare("token crm-app"));
+    EXPECT_FALSE(queue.HasShare("token desk"));
+    EXPECT_TRUE(queue.Submit(gate.Job(ran), "token desk")) << "another client has its own share";
+    EXPECT_TRUE(queue.Submit(gate.Job(ran))) << "a job of no client counts against the places only";
+    EXPECT_TRUE(queue.Submit(gate.Job(ran)));
+    EXPECT_FALSE(queue.Submit(gate.Job(ran), "token desk")) << "every place is taken";
+    EXPECT_FALSE(queue.HasShare("token desk"));
+    ASSERT_TRUE(queue.Withdraw(*second));
+    EXPECT_FALSE(queue.HasShare("token crm-app")) << "a withdrawn job gives its share back";
+    gate.Open();
+  }
+  EXPECT_EQ(ran.load(), 4);
+}
+
 TEST(ScanQueue, AWithdrawnJobNeverRunsAndFreesItsPlace) {
   std::atomic<int> ran{0};
   std::atomic<int> withdrawn_ran{0};

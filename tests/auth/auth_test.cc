@@ -6,6 +6,7 @@
 #include <string>
 
 #include "daemon/auth/authenticator.h"
+#include "daemon/auth/personal_data.h"
 #include "daemon/auth/token.h"
 #include "daemon/config/config.h"
 #include "tests/auth/test_certificates.h"
@@ -69,6 +70,34 @@ auth::AuthRules Rules() {
   rules.certificates.push_back(
       {"console", SubjectField::kDns, "ops.example.com", Role::kAdmin, true});
   return rules;
+}
+
+TEST(Masking, PhoneNumbersKeepTheirFirstThreeAndLastFourDigits) {
+  EXPECT_EQ(auth::MaskValue("13800138000"), "138****8000");
+  EXPECT_EQ(auth::MaskValue("+86 138-0013-8000"), "861******8000");
+  EXPECT_EQ(auth::MaskValue("0755-8888 1234"), "075*****1234");
+  EXPECT_EQ(auth::MaskValue("5551234"), "5*****4");  // short numbers hide more
+  EXPECT_EQ(auth::MaskPhoneNumbers("Call 13800138000 about unit 1202, or 88881234."),
+            "Call 138****8000 about unit 1202, or 88****34.");
+  EXPECT_EQ(auth::MaskPhoneNumbers("no number here"), "no number here");
+}
+
+TEST(Masking, NamesAndAddressesKeepTheirFirstCharacter) {
+  EXPECT_EQ(auth::MaskValue("张三丰"), "张**");
+  EXPECT_EQ(auth::MaskValue("Li Wei"), "L*****");
+  EXPECT_EQ(auth::MaskValue("li.wei@example.com"), "l*****@example.com");
+  EXPECT_EQ(auth::MaskValue("王"), "王");
+  EXPECT_EQ(auth::MaskValue(""), "");
+  // A byte that is not UTF-8 counts as a character of its own.
+  EXPECT_EQ(auth::MaskValue("\xff\xfe"), "\xff*");
+}
+
+TEST(Masking, IdentifiersOfPersonalTypesOnly) {
+  auth::PersonalDataRules rules;
+  EXPECT_EQ(auth::MaskIdentifier("phone:13800138000", rules), "phone:138****8000");
+  EXPECT_EQ(auth::MaskIdentifier("account:A-1001", rules), "account:A-1001");
+  EXPECT_EQ(auth::MaskIdentifier("customer:42", rules), "customer:42");
+  EXPECT_EQ(auth::MaskIdentifier("13800138000", rules), "138****8000");
 }
 
 TEST(Authenticator, FindsTheCallerOfAToken) {
@@ -158,6 +187,31 @@ TEST_F(SecurityConfig, ReadsTlsTokensAndCertificates) {
   EXPECT_EQ(config->auth.certificates[0].value, "frontdesk");
   EXPECT_EQ(config->auth.certificates[0].role, Role::kOperator);
   EXPECT_TRUE(config->auth.certificates[0].personal_data);
+}
+
+TEST_F(SecurityConfig, PersonalDataListsReplaceTheirDefaults) {
+  auto defaults = Parse("");
+  ASSERT_TRUE(defaults.ok()) << defaults.status().message();
+  EXPECT_TRUE(defaults->auth.personal_data.IsPersonalType("phone"));
+  EXPECT_TRUE(defaults->auth.personal_data.IsPersonalAttribute("customer_name"));
+  EXPECT_FALSE(defaults->auth.personal_data.IsPersonalAttribute("amount_fen"));
+
+  auto config = Parse(
+      "[api.personal_data]\nidentifier_types = [\"phone\", \"member\"]\n"
+      "attributes = [\"owner\"]\n");
+  ASSERT_TRUE(config.ok()) << config.status().message();
+  EXPECT_TRUE(config->auth.personal_data.IsPersonalType("member"));
+  EXPECT_FALSE(config->auth.personal_data.IsPersonalType("email"));
+  EXPECT_TRUE(config->auth.personal_data.IsPersonalAttribute("owner"));
+  EXPECT_FALSE(config->auth.personal_data.IsPersonalAttribute("customer_name"));
+
+  EXPECT_EQ(ErrorOf("[api.personal_data]\nattributes = \"owner\"\n"),
+            (dir_ / "propbridged.toml").string() +
+                ": api.personal_data.attributes: must be an array of strings");
+  EXPECT_NE(ErrorOf("[api.personal_data]\nidentifier_types = [\"phone:1\"]\n")
+                .find("'phone:1' is not an identifier type"),
+            std::string::npos);
+  EXPECT_NE(ErrorOf("[api.personal_data]\nnames = []\n").find("names"), std::string::npos);
 }
 
 TEST_F(SecurityConfig, AKeyThatCannotBeReadOrIsNotTheCertificatesStopsTheStartNamingTheFile) {

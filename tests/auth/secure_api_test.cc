@@ -23,6 +23,8 @@
 #include "daemon/auth/token.h"
 #include "daemon/store/store.h"
 #include "propbridge/v1/admin.pb.h"
+#include "propbridge/v1/customer.grpc.pb.h"
+#include "propbridge/v1/timeline.grpc.pb.h"
 #include "tests/auth/test_certificates.h"
 #include "tests/support/daemon_process.h"
 #include "tests/support/temp_dir.h"
@@ -173,6 +175,42 @@ std::shared_ptr<grpc::Channel> PlainChannel(const std::string& address) {
   return grpc::CreateChannel(address, grpc::InsecureChannelCredentials());
 }
 
+// An event from the billing source, named by `identifiers`.
+store::Event BillingEvent(const std::string& id, std::vector<identity::Identifier> identifiers) {
+  store::Event event;
+  event.source = "billing";
+  event.source_event_id = id;
+  event.identifiers = std::move(identifiers);
+  event.kind = "billing.charge.posted";
+  event.step = sdk::Step::kUnderstand;
+  event.occurred_at = event.ingested_at = store::MicrosNow();
+  return event;
+}
+
+// Stores `events` in the store a daemon will open in `data_dir`, before it starts.
+void SeedStore(const std::filesystem::path& data_dir, std::vector<store::Event> events) {
+  std::filesystem::create_directories(data_dir);
+  store::StoreOptions options;
+  options.path = data_dir / "propbridge.db";
+  auto store = store::OpenSqliteStore(options);
+  ASSERT_TRUE(store.ok()) << store.status().message();
+  store::Batch batch;
+  batch.source = "billing";
+  batch.events = std::move(events);
+  store::BatchOutcome outcome = (*store)->Write({&batch, 1})[0];
+  ASSERT_TRUE(outcome.status.ok()) << outcome.status.message();
+}
+
+// A [api.auth.tokens.<name>] table for a new token, which is written to `dir`/<name>.
+std::string TokenTable(const std::filesystem::path& dir, const std::string& name, Role role,
+                       bool personal_data = true) {
+  std::string token = *auth::NewToken();
+  WriteFile(dir / name, token + "\n");
+  return "[api.auth.tokens." + name + "]\nrole = \"" + std::string(auth::RoleName(role)) +
+         "\"\nsha256 = \"" + auth::ToHex(auth::HashToken(token)) + "\"\n" +
+         (personal_data ? "" : "personal_data = false\n");
+}
+
 // A daemon with a token for each role, serving TLS (GetParam()) or plaintext on loopback.
 class RoleTable : public ::testing::TestWithParam<bool> {
  protected:
@@ -231,6 +269,16 @@ TEST_P(RoleTable, EveryMethodAnswersEachCallerAsTheTableSays) {
     }
   }
   std::string log = daemon_->Log();
+  for (const auto& [role, token] : tokens_) EXPECT_EQ(log.find(token), std::string::npos);
+}
+
+TEST_P(RoleTable, RefusalsAreLoggedWithWhyButNeverTheToken) {
+  constexpr char kLink[] = "/propbridge.v1.AdminService/LinkCustomers";
+  EXPECT_EQ(Call(*channel_, kLink, "not-a-token").status.error_code(),
+            grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_EQ(Call(*channel_, kLink, tokens_[Role::kOperator]).status.error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+  std::string log = daemon_->Log();
   EXPECT_NE(log.find("refused /propbridge.v1.AdminService/LinkCustomers: the bearer token is not "
                      "one this daemon knows"),
             std::string::npos);
@@ -250,6 +298,27 @@ TEST_P(RoleTable, HandlersKnowTheCaller) {
                                 "NOT_FOUND: no plugin instance is named 'billing'"),
             std::string::npos)
       << daemon_->Log();
+}
+
+// A client that sends bad credentials in a loop cannot fill the journal.
+TEST_P(RoleTable, RefusalsAreLoggedAtMostTwentyAMinute) {
+  constexpr int kCalls = 60;
+  for (int i = 0; i < kCalls; ++i) {
+    EXPECT_EQ(Call(*channel_, "/propbridge.v1.TimelineService/GetTimeline", "not-a-token")
+                  .status.error_code(),
+              grpc::StatusCode::UNAUTHENTICATED);
+  }
+  std::string log = daemon_->Log();
+  int lines = 0;
+  for (std::size_t at = log.find("refused /"); at != std::string::npos;
+       at = log.find("refused /", at + 1)) {
+    ++lines;
+  }
+  EXPECT_EQ(lines, 20) << log;
+  EXPECT_NE(log.find("more than 20 calls refused within a minute: the rest of this minute's are "
+                     "counted, not logged"),
+            std::string::npos)
+      << log;
 }
 
 INSTANTIATE_TEST_SUITE_P(Transports, RoleTable, ::testing::Values(true, false),
@@ -465,33 +534,11 @@ TEST_F(SecureCtl, CallsWithTheTokenItMadeOverTls) {
 // Every change is recorded with the identity that proved itself, beside the actor the request
 // names, and only an admin reads the record.
 TEST_F(SecureCtl, EveryChangeIsAuditedWithTheIdentityThatAskedIt) {
-  {
-    std::filesystem::create_directories(dir_ / "data");
-    store::StoreOptions options;
-    options.path = dir_ / "data" / "propbridge.db";
-    auto store = store::OpenSqliteStore(options);
-    ASSERT_TRUE(store.ok()) << store.status().message();
-    store::Batch batch;
-    batch.source = "billing";
-    for (const char* account : {"A-1", "B-1"}) {
-      store::Event& event = batch.events.emplace_back();
-      event.source = "billing";
-      event.source_event_id = account;
-      event.identifiers = {{"account", account}};
-      event.kind = "billing.charge.posted";
-      event.step = sdk::Step::kUnderstand;
-      event.occurred_at = event.ingested_at = store::MicrosNow();
-    }
-    ASSERT_TRUE((*store)->Write({&batch, 1})[0].status.ok());
-  }
-  std::string config = "listen = \"127.0.0.1:0\"\ndata_dir = \"data\"\n";
-  for (const char* name : {"ops-admin", "console"}) {
-    std::string token = *auth::NewToken();
-    WriteFile(dir_ / name, token + "\n");
-    config += "[api.auth.tokens." + std::string(name) + "]\nrole = \"" +
-              (name == std::string("console") ? "operator" : "admin") + "\"\nsha256 = \"" +
-              auth::ToHex(auth::HashToken(token)) + "\"\n";
-  }
+  SeedStore(dir_ / "data",
+            {BillingEvent("A-1", {{"account", "A-1"}}), BillingEvent("B-1", {{"account", "B-1"}})});
+  const std::string config = "listen = \"127.0.0.1:0\"\ndata_dir = \"data\"\n" +
+                             TokenTable(dir_.path(), "ops-admin", Role::kAdmin) +
+                             TokenTable(dir_.path(), "console", Role::kOperator);
   std::string error;
   auto daemon = DaemonProcess::Start(dir_.path(), config, dir_ / "data", error);
   ASSERT_TRUE(daemon) << error;
@@ -539,6 +586,148 @@ TEST_F(SecureCtl, EveryChangeIsAuditedWithTheIdentityThatAskedIt) {
   Run not_admin = Ctl(console + " audit");
   EXPECT_EQ(not_admin.code, 1);
   EXPECT_NE(not_admin.err.find("PERMISSION_DENIED"), std::string::npos) << not_admin.err;
+}
+
+// A caller denied personal data reads names and phone numbers masked in every method; one with
+// it reads them as stored.
+class PersonalData : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    store::Event event = BillingEvent("B-1", {{"account", "A-1"}, {"phone", "13800138000"}});
+    event.summary = "Reminder sent to 13800138000";
+    event.attributes = {{"customer_name", "张三丰"}, {"amount_fen", "128000"}};
+    SeedStore(dir_ / "data", {std::move(event)});
+    std::string error;
+    daemon_ = DaemonProcess::Start(dir_.path(),
+                                   "listen = \"127.0.0.1:0\"\ndata_dir = \"data\"\n" +
+                                       TokenTable(dir_.path(), "crm", Role::kReader, false) +
+                                       TokenTable(dir_.path(), "desk", Role::kReader),
+                                   dir_ / "data", error);
+    ASSERT_TRUE(daemon_) << error;
+    channel_ = PlainChannel(daemon_->address());
+  }
+
+  // A context that calls as the token in `dir_`/<name>.
+  std::unique_ptr<grpc::ClientContext> As(const std::string& name) {
+    auto context = std::make_unique<grpc::ClientContext>();
+    std::string token = ReadText(dir_ / name);
+    token.pop_back();  // its newline
+    context->AddMetadata("authorization", "Bearer " + token);
+    context->set_deadline(std::chrono::system_clock::now() + 10s);
+    return context;
+  }
+
+  v1::Customer Customer(const std::string& caller) {
+    v1::GetCustomerRequest request;
+    request.set_customer("phone:13800138000");
+    v1::GetCustomerResponse response;
+    grpc::Status status =
+        v1::CustomerService::NewStub(channel_)->GetCustomer(As(caller).get(), request, &response);
+    EXPECT_TRUE(status.ok()) << Describe(status);
+    return response.customer();
+  }
+
+  v1::TimelineEvent Timeline(const std::string& caller) {
+    v1::GetTimelineRequest request;
+    request.set_customer("phone:13800138000");
+    v1::GetTimelineResponse response;
+    grpc::Status status =
+        v1::TimelineService::NewStub(channel_)->GetTimeline(As(caller).get(), request, &response);
+    EXPECT_TRUE(status.ok()) << Describe(status);
+    EXPECT_EQ(response.events_size(), 1);
+    return response.events_size() > 0 ? response.events(0) : v1::TimelineEvent();
+  }
+
+  // The first event a watch from the start sends.
+  v1::TimelineEvent Watched(const std::string& caller) {
+    v1::WatchTimelineRequest request;
+    request.set_customer("phone:13800138000");
+    request.set_after_id(0);
+    auto context = As(caller);
+    auto reader = v1::TimelineService::NewStub(channel_)->WatchTimeline(context.get(), request);
+    v1::WatchTimelineResponse response;
+    EXPECT_TRUE(reader->Read(&response));
+    context->TryCancel();
+    reader->Finish();
+    return response.event();
+  }
+
+  TempDir dir_;
+  std::unique_ptr<DaemonProcess> daemon_;
+  std::shared_ptr<grpc::Channel> channel_;
+};
+
+TEST_F(PersonalData, IsMaskedInEveryMethodForACallerWithoutIt) {
+  auto phone_of = [](const v1::Customer& customer) {
+    for (const auto& id : customer.identifiers()) {
+      if (id.type() == "phone") return id.value();
+    }
+    return std::string("none");
+  };
+  EXPECT_EQ(phone_of(Customer("crm")), "138****8000");
+  EXPECT_EQ(phone_of(Customer("desk")), "13800138000");
+
+  for (const v1::TimelineEvent& event : {Timeline("crm"), Watched("crm")}) {
+    EXPECT_EQ(event.summary(), "Reminder sent to 138****8000");
+    EXPECT_EQ(event.attributes().at("customer_name"), "张**");
+    EXPECT_EQ(event.attributes().at("amount_fen"), "128000");
+    EXPECT_EQ(event.source_event_id(), "B-1");
+  }
+  for (const v1::TimelineEvent& event : {Timeline("desk"), Watched("desk")}) {
+    EXPECT_EQ(event.summary(), "Reminder sent to 13800138000");
+    EXPECT_EQ(event.attributes().at("customer_name"), "张三丰");
+  }
+}
+
+// The share of the watches each client may hold is each caller's once callers are known: two
+// callers on one host have one share each.
+TEST(FairShare, EachCallerHasItsOwnShareOfTheWatches) {
+  TempDir dir;
+  SeedStore(dir / "data", {BillingEvent("B-1", {{"account", "A-1"}})});
+  std::string error;
+  auto daemon = DaemonProcess::Start(dir.path(),
+                                     "listen = \"127.0.0.1:0\"\ndata_dir = \"data\"\n"
+                                     "[api]\nmax_watches = 8\nmax_watches_per_client = 2\n" +
+                                         TokenTable(dir.path(), "crm", Role::kReader) +
+                                         TokenTable(dir.path(), "desk", Role::kReader),
+                                     dir / "data", error);
+  ASSERT_TRUE(daemon) << error;
+  auto stub = v1::TimelineService::NewStub(PlainChannel(daemon->address()));
+  struct Watch {
+    grpc::ClientContext context;
+    std::unique_ptr<grpc::ClientReader<v1::WatchTimelineResponse>> reader;
+    bool admitted = false;  // it delivered the stored event
+  };
+  std::vector<std::unique_ptr<Watch>> watches;
+  // A watch of every customer from the first event, as `caller`: admitted when it delivers it.
+  auto watch_as = [&](const std::string& caller) {
+    auto& watch = watches.emplace_back(std::make_unique<Watch>());
+    std::string token = ReadText(dir / caller);
+    token.pop_back();
+    watch->context.AddMetadata("authorization", "Bearer " + token);
+    watch->context.set_deadline(std::chrono::system_clock::now() + 30s);
+    v1::WatchTimelineRequest request;
+    request.set_after_id(0);
+    watch->reader = stub->WatchTimeline(&watch->context, request);
+    v1::WatchTimelineResponse response;
+    watch->admitted = watch->reader->Read(&response);
+    return watch.get();
+  };
+  EXPECT_TRUE(watch_as("crm")->admitted);
+  EXPECT_TRUE(watch_as("crm")->admitted);
+  Watch* third = watch_as("crm");
+  EXPECT_FALSE(third->admitted);
+  grpc::Status refused = third->reader->Finish();
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << Describe(refused);
+  EXPECT_NE(refused.error_message().find("this client (token crm) has 2 watches open"),
+            std::string::npos)
+      << refused.error_message();
+  EXPECT_TRUE(watch_as("desk")->admitted) << "another caller on the same host was refused";
+  for (auto& watch : watches) {
+    if (watch.get() == third) continue;
+    watch->context.TryCancel();
+    watch->reader->Finish();
+  }
 }
 
 }  // namespace

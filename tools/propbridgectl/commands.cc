@@ -5,6 +5,8 @@
 #include <charconv>
 #include <iostream>
 #include <thread>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "daemon/auth/token.h"
@@ -312,63 +314,64 @@ int RunPluginCommand(Daemon& daemon, PluginCommand command, const std::string& n
   return kExitOk;
 }
 
-int RunQuarantine(Daemon& daemon, const QuarantineOptions& options) {
-  v1::ListQuarantineRequest request;
-  request.set_source(options.source);
-  request.set_page_size(options.all && options.page_size == 0 ? kAllPageSize : options.page_size);
-  request.set_page_token(options.page_token);
-  std::vector<v1::QuarantinedRecord> records;
+namespace {
+
+// A listing of records, newest first, as ListQuarantine and ListAuditRecords answer it: one
+// page, or with `all` every page, printed as {records, next_page_token} with --json, else as
+// `print` lays them out.
+template <typename Response, typename Request, typename Call, typename ToJson, typename Print>
+int ListRecords(Daemon& daemon, Request request, int page_size, bool all, bool json, Call call,
+                ToJson to_json, Print print) {
+  request.set_page_size(all && page_size == 0 ? kAllPageSize : page_size);
+  std::vector<std::decay_t<decltype(std::declval<Response>().records(0))>> records;
   std::string next_page_token;
-  grpc::Status status = ReadPages<v1::ListQuarantineResponse>(
-      request, options.all,
-      [&](grpc::ClientContext* context, const v1::ListQuarantineRequest& page,
-          v1::ListQuarantineResponse* response) {
-        return daemon.admin().ListQuarantine(context, page, response);
+  grpc::Status status = ReadPages<Response>(
+      request, all,
+      [&](grpc::ClientContext* context, const Request& page, Response* response) {
+        return call(context, page, response);
       },
-      [&](const v1::ListQuarantineResponse& response) {
+      [&](const Response& response) {
         records.insert(records.end(), response.records().begin(), response.records().end());
       },
       next_page_token);
   if (!status.ok()) return daemon.Fail(status);
 
-  if (options.json) {
+  if (json) {
     Json list = Json::array();
-    for (const auto& record : records) list.push_back(QuarantinedRecordJson(record));
+    for (const auto& record : records) list.push_back(to_json(record));
     std::cout << Dump(Json{{"records", std::move(list)}, {"next_page_token", next_page_token}})
               << "\n";
   } else {
-    PrintQuarantine(std::cout, records, !next_page_token.empty());
+    print(std::cout, records, !next_page_token.empty());
   }
   return kExitOk;
 }
 
+}  // namespace
+
+int RunQuarantine(Daemon& daemon, const QuarantineOptions& options) {
+  v1::ListQuarantineRequest request;
+  request.set_source(options.source);
+  request.set_page_token(options.page_token);
+  return ListRecords<v1::ListQuarantineResponse>(
+      daemon, request, options.page_size, options.all, options.json,
+      [&](grpc::ClientContext* context, const v1::ListQuarantineRequest& page,
+          v1::ListQuarantineResponse* response) {
+        return daemon.admin().ListQuarantine(context, page, response);
+      },
+      QuarantinedRecordJson, PrintQuarantine);
+}
+
 int RunAudit(Daemon& daemon, const AuditOptions& options) {
   v1::ListAuditRecordsRequest request;
-  request.set_page_size(options.all && options.page_size == 0 ? kAllPageSize : options.page_size);
   request.set_page_token(options.page_token);
-  std::vector<v1::AuditRecord> records;
-  std::string next_page_token;
-  grpc::Status status = ReadPages<v1::ListAuditRecordsResponse>(
-      request, options.all,
+  return ListRecords<v1::ListAuditRecordsResponse>(
+      daemon, request, options.page_size, options.all, options.json,
       [&](grpc::ClientContext* context, const v1::ListAuditRecordsRequest& page,
           v1::ListAuditRecordsResponse* response) {
         return daemon.admin().ListAuditRecords(context, page, response);
       },
-      [&](const v1::ListAuditRecordsResponse& response) {
-        records.insert(records.end(), response.records().begin(), response.records().end());
-      },
-      next_page_token);
-  if (!status.ok()) return daemon.Fail(status);
-
-  if (options.json) {
-    Json list = Json::array();
-    for (const auto& record : records) list.push_back(AuditRecordJson(record));
-    std::cout << Dump(Json{{"records", std::move(list)}, {"next_page_token", next_page_token}})
-              << "\n";
-  } else {
-    PrintAudit(std::cout, records, !next_page_token.empty());
-  }
-  return kExitOk;
+      AuditRecordJson, PrintAudit);
 }
 
 int RunCustomer(Daemon& daemon, const std::string& customer, bool json) {
