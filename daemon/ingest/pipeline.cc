@@ -18,6 +18,11 @@ constexpr const char* kClosed = "the daemon is shutting down; emit again after r
 Pipeline::Pipeline(store::Store& store, PipelineOptions options, feed::ChangeFeed* feed)
     : store_(store), options_(options), feed_(feed), writer_([this] { WriterLoop(); }) {}
 
+std::size_t Pipeline::queued_events() const {
+  sync::MutexLock lock(mu_);
+  return queued_events_;
+}
+
 SourceCounts Pipeline::CountsOf(const std::string& source) const {
   sync::MutexLock lock(counts_mu_);
   auto it = counts_.find(source);

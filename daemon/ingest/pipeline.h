@@ -74,6 +74,9 @@ class Pipeline {
   void Close() ABSL_LOCKS_EXCLUDED(mu_);
 
   const PipelineStats& stats() const { return stats_; }
+  // Events waiting to be stored now, and how many may wait.
+  std::size_t queued_events() const ABSL_LOCKS_EXCLUDED(mu_);
+  std::size_t queue_capacity() const { return options_.queue_capacity; }
   SourceCounts CountsOf(const std::string& source) const ABSL_LOCKS_EXCLUDED(counts_mu_);
 
  private:
@@ -96,7 +99,7 @@ class Pipeline {
   mutable sync::Mutex counts_mu_;
   std::map<std::string, SourceCounts> counts_ ABSL_GUARDED_BY(counts_mu_);
 
-  sync::Mutex mu_;
+  mutable sync::Mutex mu_;
   std::condition_variable has_room_;
   std::condition_variable has_work_;
   std::deque<Pending> queue_ ABSL_GUARDED_BY(mu_);

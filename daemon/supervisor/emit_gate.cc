@@ -10,9 +10,9 @@ namespace propbridge::supervisor {
 EmitGate::EmitGate(std::string source, ingest::Normalizer normalizer,
                    const config::PluginLimits& limits, ingest::Pipeline& pipeline)
     : source_(std::move(source)),
-      normalizer_(std::move(normalizer)),
       limits_(limits),
       pipeline_(pipeline),
+      normalizer_(std::make_shared<const ingest::Normalizer>(std::move(normalizer))),
       tokens_(static_cast<double>(limits.max_events_per_second)),
       refilled_(std::chrono::steady_clock::now()) {}
 
@@ -53,15 +53,27 @@ void EmitGate::Submit(sdk::Batch batch, std::function<void(Status)> done) {
     return;
   }
   events_emitted_ += batch.events.size();
+  std::shared_ptr<const ingest::Normalizer> normalizer;
   {
     sync::MutexLock lock(mu_);
     ++in_flight_;
+    normalizer = normalizer_;
   }
-  pipeline_.Submit(normalizer_, std::move(batch), [this, done = std::move(done)](Status status) {
-    done(std::move(status));
-    sync::MutexLock lock(mu_);
-    if (--in_flight_ == 0) idle_.notify_all();
-  });
+  // The callback holds the normaliser until the pipeline is done with the batch.
+  const ingest::Normalizer& normalize = *normalizer;
+  pipeline_.Submit(
+      normalize, std::move(batch),
+      [this, done = std::move(done), normalizer = std::move(normalizer)](Status status) {
+        done(std::move(status));
+        sync::MutexLock lock(mu_);
+        if (--in_flight_ == 0) idle_.notify_all();
+      });
+}
+
+void EmitGate::SetNormalizer(ingest::Normalizer normalizer) {
+  auto next = std::make_shared<const ingest::Normalizer>(std::move(normalizer));
+  sync::MutexLock lock(mu_);
+  normalizer_ = std::move(next);
 }
 
 Status EmitGate::SubmitAndWait(sdk::Batch batch) {

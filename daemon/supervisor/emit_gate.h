@@ -10,6 +10,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 
 #include "daemon/config/config.h"
@@ -40,6 +41,10 @@ class EmitGate {
   // Blocks until no batch submitted through this gate is still waiting for its outcome.
   void WaitIdle() ABSL_LOCKS_EXCLUDED(mu_);
 
+  // Normalises the batches submitted from now on (a reload's new mapping); batches queued
+  // already keep the normaliser they were submitted with.
+  void SetNormalizer(ingest::Normalizer normalizer) ABSL_LOCKS_EXCLUDED(mu_);
+
   // The parts a plugin's batch is sent in (batch_split.h): within the limits on records and
   // bytes, and never more events than a second's rate allows, which could never pass.
   wire::BatchLimits PartLimits() const;
@@ -52,7 +57,6 @@ class EmitGate {
 
   // Constant after construction.
   const std::string source_;
-  const ingest::Normalizer normalizer_;
   const config::PluginLimits limits_;
   ingest::Pipeline& pipeline_;
 
@@ -61,6 +65,8 @@ class EmitGate {
 
   sync::Mutex mu_;
   std::condition_variable idle_;
+  // Shared with the batches queued with it, which keep it alive until their outcome.
+  std::shared_ptr<const ingest::Normalizer> normalizer_ ABSL_GUARDED_BY(mu_);
   std::uint64_t in_flight_ ABSL_GUARDED_BY(mu_) = 0;
   double tokens_ ABSL_GUARDED_BY(mu_);  // events the rate limit lets through now
   std::chrono::steady_clock::time_point refilled_ ABSL_GUARDED_BY(mu_);

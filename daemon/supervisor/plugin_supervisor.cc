@@ -105,6 +105,10 @@ bool PluginSupervisor::Shutdown(sdk::Deadline deadline) {
   return !abandoned_;
 }
 
+void PluginSupervisor::UseMapping(const config::Config& daemon) {
+  gate_.SetNormalizer(MakeNormalizer(plugin_, daemon));
+}
+
 PluginReport PluginSupervisor::Report() const {
   PluginReport report;
   report.name = plugin_.name;
