@@ -145,8 +145,17 @@ Status CheckDataDir(const fs::path& dir) {
 
 }  // namespace
 
-Result<std::unique_ptr<Daemon>> Daemon::Start(const config::Config& config) {
-  std::unique_ptr<Daemon> daemon(new Daemon(config));
+Daemon::Daemon(config::LoadedConfig config)
+    : listen_(config.config.listen),
+      data_dir_(config.config.data_dir),
+      config_file_(config.config.source_file),
+      started_at_(std::chrono::system_clock::now()),
+      running_(std::move(config)),
+      config_loaded_at_(started_at_) {}
+
+Result<std::unique_ptr<Daemon>> Daemon::Start(config::LoadedConfig loaded) {
+  std::unique_ptr<Daemon> daemon(new Daemon(std::move(loaded)));
+  const config::Config& config = daemon->running_.config;
   if (Status made = MakeDataDir(config.data_dir); !made.ok()) return made;
   store::StoreOptions store_options;
   store_options.path = config.data_dir / "propbridge.db";
@@ -169,9 +178,14 @@ Result<std::unique_ptr<Daemon>> Daemon::Start(const config::Config& config) {
 
   PluginHost host = FindPluginHost(config);
   LogPluginHost(host, config);
+  daemon->plugin_host_ = host.path;
+  Supervisors plugins;
   for (const config::PluginConfig& plugin : config.plugins) {
-    daemon->plugins_.push_back(std::make_unique<supervisor::PluginSupervisor>(
-        plugin, config, host.path, *daemon->pipeline_, *daemon->store_));
+    plugins.push_back(daemon->MakeSupervisor(plugin));
+  }
+  {
+    sync::MutexLock lock(daemon->mu_);
+    daemon->plugins_ = plugins;
   }
 
   api::TimelineServiceOptions api_options;
@@ -190,7 +204,7 @@ Result<std::unique_ptr<Daemon>> Daemon::Start(const config::Config& config) {
   spdlog::info("serving gRPC on port {} (store {})", daemon->port(), store_options.path.string());
   LogExposure(config);
 
-  daemon->StartPlugins();
+  StartPlugins(plugins);
   return daemon;
 }
 
@@ -219,10 +233,145 @@ bool Daemon::Check(const config::Config& config) {
   return ok;
 }
 
-void Daemon::StartPlugins() {
+namespace {
+
+std::string Join(const std::vector<std::string>& names) {
+  std::string joined;
+  for (const std::string& name : names) joined += (joined.empty() ? "" : ", ") + name;
+  return joined;
+}
+
+// What a reload did, for its log line: "added a; restarted b, c; 2 unchanged".
+std::string ReloadSummary(const config::ConfigChanges& changes, std::size_t unchanged) {
+  std::vector<std::string> parts;
+  if (!changes.added.empty()) parts.push_back("added " + Join(changes.added));
+  if (!changes.removed.empty()) parts.push_back("removed " + Join(changes.removed));
+  if (!changes.changed.empty()) {
+    parts.push_back("changed, restarted from the checkpoint: " + Join(changes.changed));
+  }
+  parts.push_back(std::to_string(unchanged) + " unchanged");
+  if (changes.mapping_changed) parts.push_back("the new [mapping] applies to what comes next");
+  std::string line;
+  for (const std::string& part : parts) line += (line.empty() ? "" : "; ") + part;
+  return line;
+}
+
+}  // namespace
+
+void Daemon::Reload(const std::string& caller) {
+  const auto began = std::chrono::steady_clock::now();
+  spdlog::info("reloading {} ({})", config_file_.string(), caller);
+  auto next = config::LoadConfigFile(config_file_);
+  Result<std::string> applied = next.ok() ? Apply(std::move(*next)) : next.status();
+  Status result = applied.status();
+  if (result.ok()) {
+    spdlog::info("reloaded in {} ms: {}",
+                 std::chrono::duration_cast<std::chrono::milliseconds>(
+                     std::chrono::steady_clock::now() - began)
+                     .count(),
+                 *applied);
+  } else {
+    spdlog::error("configuration error: {}; reload rejected, the running configuration stays",
+                  result.message());
+  }
+  store::AuditRecord audit;
+  audit.caller = caller;
+  audit.method = "Daemon.Reload";
+  audit.arguments = {{"config_file", config_file_.string()}};
+  audit.result = result.ToString();
+  if (auto recorded = store_->RecordAudit(std::move(audit)); !recorded.ok()) {
+    spdlog::warn("the reload is not in the audit record: {}", recorded.status().message());
+  }
+  sync::MutexLock lock(mu_);
+  last_reload_at_ = std::chrono::system_clock::now();
+  if (result.ok()) config_loaded_at_ = *last_reload_at_;
+  last_reload_ = std::move(result);
+}
+
+Result<std::string> Daemon::Apply(config::LoadedConfig next) {
+  const config::ConfigChanges changes = config::CompareConfigs(running_, next);
+  // A new or changed instance must pass the version handshake before anything changes, as
+  // --check-config checks it: one that cannot load rejects the whole file.
+  std::vector<std::string> to_check = changes.added;
+  to_check.insert(to_check.end(), changes.changed.begin(), changes.changed.end());
+  for (const config::PluginConfig& plugin : next.config.plugins) {
+    if (!plugin.enabled || std::ranges::find(to_check, plugin.name) == to_check.end()) continue;
+    Status loads =
+        plugin_host::CheckInHostProcess(plugin_host_, plugin.library, plugin.limits.start_timeout);
+    if (!loads.ok()) {
+      return InvalidArgument(config_file_.string() + ": plugins." + plugin.name + ": " +
+                             loads.message());
+    }
+  }
+  if (!changes.need_restart.empty()) {
+    spdlog::warn("reload: {} changed, which only a restart applies; running on as started",
+                 Join(changes.need_restart));
+  }
+  if (changes.tls_files_changed) {
+    spdlog::warn(
+        "reload: the files of [api.tls] hold a new certificate or key; they were read and "
+        "checked, and the gRPC port serves them from the next restart");
+  }
+
+  Supervisors leaving;
+  Supervisors staying;
+  for (auto& plugin : Plugins()) {
+    const bool goes = std::ranges::find(changes.removed, plugin->name()) != changes.removed.end() ||
+                      std::ranges::find(changes.changed, plugin->name()) != changes.changed.end();
+    (goes ? leaving : staying).push_back(plugin);
+  }
+  // Each stop waits until what the run emitted is committed, so a changed instance's new run
+  // starts from the checkpoint of its last batch: nothing lost, nothing twice.
+  StopPlugins(leaving);
+
+  running_ = config::ApplyReloadable(running_, std::move(next));
+  if (changes.mapping_changed) {
+    for (auto& plugin : staying) plugin->UseMapping(running_.config);
+  }
+  Supervisors plugins;
+  Supervisors starting;
+  for (const config::PluginConfig& plugin : running_.config.plugins) {
+    auto kept = std::ranges::find(staying, plugin.name,
+                                  [](const auto& supervisor) { return supervisor->name(); });
+    if (kept != staying.end()) {
+      plugins.push_back(*kept);
+    } else {
+      plugins.push_back(MakeSupervisor(plugin));
+      starting.push_back(plugins.back());
+    }
+  }
+  {
+    sync::MutexLock lock(mu_);
+    plugins_ = plugins;
+  }
+  StartPlugins(starting);
+  return ReloadSummary(changes, staying.size());
+}
+
+std::shared_ptr<supervisor::PluginSupervisor> Daemon::MakeSupervisor(
+    const config::PluginConfig& plugin) const {
+  return std::make_shared<supervisor::PluginSupervisor>(plugin, running_.config, plugin_host_,
+                                                        *pipeline_, *store_);
+}
+
+void Daemon::StartPlugins(const Supervisors& plugins) {
   // Each first start may take up to its start timeout: start them side by side.
-  for (auto& plugin : plugins_) plugin->Start();
-  for (auto& plugin : plugins_) plugin->WaitUntilStarted();
+  for (const auto& plugin : plugins) plugin->Start();
+  for (const auto& plugin : plugins) plugin->WaitUntilStarted();
+}
+
+void Daemon::StopPlugins(const Supervisors& plugins) {
+  auto deadline = std::chrono::steady_clock::now() + running_.config.plugin_stop_timeout;
+  // Side by side, so that the whole stop takes one timeout however many plugins hang.
+  for (const auto& plugin : plugins) plugin->RequestShutdown(deadline);
+  for (const auto& plugin : plugins) {
+    if (!plugin->Shutdown(deadline)) abandoned_.push_back(plugin);
+  }
+}
+
+Daemon::Supervisors Daemon::Plugins() const {
+  sync::MutexLock lock(mu_);
+  return plugins_;
 }
 
 namespace {
@@ -249,7 +398,7 @@ v1::PluginState ToProto(supervisor::PluginState state) {
 
 std::vector<api::PluginStatus> Daemon::List() const {
   std::vector<api::PluginStatus> statuses;
-  for (const auto& plugin : plugins_) {
+  for (const auto& plugin : Plugins()) {
     supervisor::PluginReport report = plugin->Report();
     ingest::SourceCounts counts = pipeline_->CountsOf(report.name);
     api::PluginStatus& status = statuses.emplace_back();
@@ -268,21 +417,21 @@ std::vector<api::PluginStatus> Daemon::List() const {
   return statuses;
 }
 
-supervisor::PluginSupervisor* Daemon::Find(const std::string& name) const {
-  for (const auto& plugin : plugins_) {
-    if (plugin->name() == name) return plugin.get();
+std::shared_ptr<supervisor::PluginSupervisor> Daemon::Find(const std::string& name) const {
+  for (auto& plugin : Plugins()) {
+    if (plugin->name() == name) return plugin;
   }
   return nullptr;
 }
 
 Status Daemon::Restart(const std::string& name) {
-  supervisor::PluginSupervisor* plugin = Find(name);
+  std::shared_ptr<supervisor::PluginSupervisor> plugin = Find(name);
   if (plugin == nullptr) return NotFound("no plugin instance is named '" + name + "'");
   return plugin->Restart();
 }
 
 Status Daemon::Stop(const std::string& name) {
-  supervisor::PluginSupervisor* plugin = Find(name);
+  std::shared_ptr<supervisor::PluginSupervisor> plugin = Find(name);
   if (plugin == nullptr) return NotFound("no plugin instance is named '" + name + "'");
   return plugin->Stop();
 }
@@ -320,6 +469,25 @@ Status Daemon::CheckAlive(std::chrono::steady_clock::time_point deadline) const 
   return serving;
 }
 
+Result<api::DaemonStatus> Daemon::Describe() const {
+  api::DaemonStatus status;
+  status.version = PROPBRIDGE_VERSION;
+  status.started_at = started_at_;
+  status.config_file = config_file_;
+  for (const char* suffix : {"", "-wal", "-shm"}) {
+    std::error_code ec;
+    auto bytes = fs::file_size(data_dir_ / (std::string("propbridge.db") + suffix), ec);
+    if (!ec) status.store_bytes += bytes;
+  }
+  status.queued_events = pipeline_->queued_events();
+  status.queue_capacity = pipeline_->queue_capacity();
+  sync::MutexLock lock(mu_);
+  status.config_loaded_at = config_loaded_at_;
+  status.last_reload_at = last_reload_at_;
+  status.last_reload = last_reload_;
+  return status;
+}
+
 std::string Daemon::Summary() const {
   std::size_t enabled = 0, running = 0;
   for (const api::PluginStatus& plugin : List()) {
@@ -327,20 +495,23 @@ std::string Daemon::Summary() const {
     running += plugin.state == v1::PLUGIN_STATE_RUNNING;
   }
   const auto& stats = pipeline_->stats();
-  return fmt::format(
+  std::string summary = fmt::format(
       "serving on {}; {} of {} plugins running; {} events stored, {} quarantined since start",
       ServingAddress(), running, enabled, stats.events_stored.load(), stats.quarantined.load());
+  sync::MutexLock lock(mu_);
+  if (!last_reload_.ok()) summary += "; the last reload was rejected (propbridgectl status)";
+  return summary;
 }
 
 Daemon::~Daemon() = default;
 
 // Tools and tests find a port chosen at start (listen = "...:0") here.
 std::string Daemon::ServingAddress() const {
-  return config_.listen.substr(0, config_.listen.rfind(':')) + ":" + std::to_string(port());
+  return listen_.substr(0, listen_.rfind(':')) + ":" + std::to_string(port());
 }
 
 Status Daemon::WriteListenAddress() const {
-  fs::path file = config_.data_dir / "listen-address";
+  fs::path file = data_dir_ / "listen-address";
   fs::path temporary = file;
   temporary += ".tmp";
   {
@@ -355,17 +526,13 @@ Status Daemon::WriteListenAddress() const {
 }
 
 bool Daemon::Shutdown() {
-  auto deadline = std::chrono::steady_clock::now() + config_.plugin_stop_timeout;
-  // Side by side, so that the whole stop takes one timeout however many plugins hang.
-  for (auto& plugin : plugins_) plugin->RequestShutdown(deadline);
-  bool all_stopped = true;
-  for (auto& plugin : plugins_) all_stopped = plugin->Shutdown(deadline) && all_stopped;
+  StopPlugins(Plugins());
   pipeline_->Close();
   server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
   const auto& stats = pipeline_->stats();
   spdlog::info("stopped: {} events stored, {} duplicates skipped, {} quarantined",
                stats.events_stored.load(), stats.duplicates.load(), stats.quarantined.load());
-  return all_stopped;
+  return abandoned_.empty();
 }
 
 }  // namespace propbridge

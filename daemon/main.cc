@@ -1,5 +1,5 @@
 // propbridged: loads the configured plugins and serves customer timelines over gRPC until
-// SIGTERM or SIGINT.
+// SIGTERM or SIGINT; SIGHUP reloads the configuration.
 #include <signal.h>
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
@@ -9,7 +9,7 @@
 #include <optional>
 #include <string>
 
-#include "daemon/config/config.h"
+#include "daemon/config/reload.h"
 #include "daemon/daemon.h"
 #include "daemon/service/heartbeat.h"
 #include "daemon/service/log_format.h"
@@ -33,6 +33,9 @@ Bridges a property company's systems into one timeline per customer and serves i
   --help             print this and exit
 
 Stops cleanly on SIGTERM or SIGINT: plugins stop, everything they emitted is committed.
+Reloads the configuration on SIGHUP (systemctl reload): plugin instances added, removed or
+changed start, stop or restart from their checkpoints, and a new [mapping] applies; the log
+names every other change, which waits for a restart, and a file with an error changes nothing.
 Under systemd (Type=notify) it reports when it serves, its status, and to the watchdog.
 )";
 
@@ -78,25 +81,27 @@ int main(int argc, char** argv) {
   }
   SetUpLogging(log_level);
 
-  // Every thread started from here on inherits the blocked signals; only sigwait sees them.
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGTERM);
-  sigaddset(&stop_signals, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  // Every thread started from here on inherits the blocked signals; only sigwait sees them. A
+  // SIGHUP that comes before the daemon serves waits, and reloads once it does.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
-  auto config = propbridge::config::LoadConfig(config_file);
+  auto config = propbridge::config::LoadConfigFile(config_file);
   if (!config.ok()) {
     spdlog::critical("configuration error: {}", config.status().message());
     return 1;
   }
   if (check_only) {
-    if (!propbridge::Daemon::Check(*config)) return 1;
+    if (!propbridge::Daemon::Check(config->config)) return 1;
     spdlog::info("{}: a start would pass every check", config_file);
     return 0;
   }
-  auto daemon = propbridge::Daemon::Start(*config);
+  auto daemon = propbridge::Daemon::Start(std::move(*config));
   if (!daemon.ok()) {
     spdlog::critical("cannot start: {}", daemon.status().message());
     return 1;
@@ -121,7 +126,12 @@ int main(int argc, char** argv) {
         kStatusEvery);
   }
   int received = 0;
-  sigwait(&stop_signals, &received);
+  while (sigwait(&signals, &received) == 0 && received == SIGHUP) {
+    if (manager) manager->Reloading();
+    (*daemon)->Reload("signal SIGHUP");
+    // Also after a rejected reload: the daemon serves on, as configured before.
+    if (manager) manager->Ready();
+  }
   spdlog::info("{} received: shutting down", received == SIGTERM ? "SIGTERM" : "SIGINT");
   if (manager) {
     manager->Stopping();

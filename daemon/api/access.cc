@@ -20,7 +20,7 @@ using Metadata = std::multimap<grpc::string_ref, grpc::string_ref>;
 
 // The table. README.md shows the same in "Serving other hosts"; tests/auth checks every
 // method the daemon serves against it.
-constexpr std::array<MethodAccess, 16> kMethods = {{
+constexpr std::array<MethodAccess, 17> kMethods = {{
     {"/propbridge.v1.TimelineService/GetTimeline", Role::kReader},
     {"/propbridge.v1.TimelineService/WatchTimeline", Role::kReader},
     {"/propbridge.v1.CustomerService/GetCustomer", Role::kReader},
@@ -31,6 +31,7 @@ constexpr std::array<MethodAccess, 16> kMethods = {{
     {"/propbridge.v1.AdminService/ListQuarantine", Role::kOperator},
     {"/propbridge.v1.AdminService/RestartPlugin", Role::kOperator},
     {"/propbridge.v1.AdminService/StopPlugin", Role::kOperator},
+    {"/propbridge.v1.AdminService/GetStatus", Role::kOperator},
     {"/propbridge.v1.AdminService/LinkCustomers", Role::kAdmin},
     {"/propbridge.v1.AdminService/SplitCustomer", Role::kAdmin},
     {"/propbridge.v1.AdminService/ListAuditRecords", Role::kAdmin},

@@ -20,6 +20,12 @@ grpc::ServerUnaryReactor* AdminService::ListPlugins(grpc::CallbackServerContext*
   return FinishUnary(context, Plugins(*response));
 }
 
+grpc::ServerUnaryReactor* AdminService::GetStatus(grpc::CallbackServerContext* context,
+                                                  const v1::GetStatusRequest*,
+                                                  v1::GetStatusResponse* response) {
+  return FinishUnary(context, DescribeDaemon(*response));
+}
+
 grpc::ServerUnaryReactor* AdminService::ListQuarantine(grpc::CallbackServerContext* context,
                                                        const v1::ListQuarantineRequest* request,
                                                        v1::ListQuarantineResponse* response) {
@@ -182,6 +188,33 @@ Status AdminService::Plugins(v1::ListPluginsResponse& response) {
   return Status::Ok();
 }
 
+Status AdminService::DescribeDaemon(v1::GetStatusResponse& response) {
+  if (plugins_ == nullptr) return Status(StatusCode::kUnimplemented, "no daemon runs here");
+  auto daemon = plugins_->Describe();
+  if (!daemon.ok()) return daemon.status();
+  using std::chrono::floor;
+  using std::chrono::microseconds;
+  const auto now = std::chrono::system_clock::now();
+  response.set_version(daemon->version);
+  SetTimestamp(floor<microseconds>(daemon->started_at), *response.mutable_started_at());
+  SetDuration(floor<microseconds>(now - daemon->started_at), *response.mutable_uptime());
+  response.set_config_file(identity::ValidUtf8(daemon->config_file.string()));
+  SetTimestamp(floor<microseconds>(daemon->config_loaded_at), *response.mutable_config_loaded_at());
+  if (daemon->last_reload_at) {
+    v1::ReloadOutcome& reload = *response.mutable_last_reload();
+    SetTimestamp(floor<microseconds>(*daemon->last_reload_at), *reload.mutable_at());
+    reload.set_ok(daemon->last_reload.ok());
+    // A rejected file's message may quote its bytes, in whatever encoding.
+    reload.set_error(identity::ValidUtf8(daemon->last_reload.message()));
+  }
+  response.set_store_bytes(static_cast<std::int64_t>(daemon->store_bytes));
+  response.set_queued_events(static_cast<std::int64_t>(daemon->queued_events));
+  response.set_queue_capacity(static_cast<std::int64_t>(daemon->queue_capacity));
+  v1::ListPluginsResponse plugins;
+  if (Status listed = Plugins(plugins); !listed.ok()) return listed;
+  response.mutable_plugins()->Swap(plugins.mutable_plugins());
+  return Status::Ok();
+}
 
 Status AdminService::Control(const std::string& name,
                              Status (PluginControl::*command)(const std::string&),

@@ -3,7 +3,10 @@
 // is given must outlive it.
 #pragma once
 
+#include <chrono>
+#include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -32,10 +35,30 @@ struct PluginStatus {
   int pid = 0;
 };
 
-// What the admin service asks of the daemon about its plugin instances. Thread-safe.
+// The daemon as a whole, as GetStatus shows it.
+struct DaemonStatus {
+  std::string version;
+  std::chrono::system_clock::time_point started_at;
+  std::filesystem::path config_file;
+  // When the configuration running now was read: at the start, or by the last reload applied.
+  std::chrono::system_clock::time_point config_loaded_at;
+  // The last reload, if there was one: when, and OK or why its configuration was rejected.
+  std::optional<std::chrono::system_clock::time_point> last_reload_at;
+  Status last_reload;
+  std::uint64_t store_bytes = 0;  // the store's files on disk, its -wal and -shm included
+  std::uint64_t queued_events = 0;
+  std::uint64_t queue_capacity = 0;
+};
+
+// What the admin service asks of the daemon about its plugin instances and itself.
+// Thread-safe.
 class PluginControl {
  public:
   virtual ~PluginControl() = default;
+  // UNIMPLEMENTED unless a daemon answers.
+  virtual Result<DaemonStatus> Describe() const {
+    return Status(StatusCode::kUnimplemented, "this server does not describe a daemon");
+  }
   // Every configured instance, in configuration order.
   virtual std::vector<PluginStatus> List() const = 0;
   // NOT_FOUND for a name that is not configured; FAILED_PRECONDITION for a disabled one.
@@ -76,6 +99,9 @@ class AdminService final : public v1::AdminService::CallbackService {
   grpc::ServerUnaryReactor* ListAuditRecords(grpc::CallbackServerContext* context,
                                              const v1::ListAuditRecordsRequest* request,
                                              v1::ListAuditRecordsResponse* response) override;
+  grpc::ServerUnaryReactor* GetStatus(grpc::CallbackServerContext* context,
+                                      const v1::GetStatusRequest* request,
+                                      v1::GetStatusResponse* response) override;
 
  private:
   // A change asked for in one call: its audit record, and whether the store has kept it
@@ -92,6 +118,7 @@ class AdminService final : public v1::AdminService::CallbackService {
                   std::vector<std::pair<std::string, std::string>> arguments) const;
 
   Status Plugins(v1::ListPluginsResponse& response);
+  Status DescribeDaemon(v1::GetStatusResponse& response);
   // Runs `command` on the named instance, then reports it in `out`.
   Status Control(const std::string& name, Status (PluginControl::*command)(const std::string&),
                  v1::PluginInstance& out);
