@@ -235,6 +235,20 @@ void PrintPluginList(const std::vector<v1::PluginInstance>& plugins, bool json) 
 
 }  // namespace
 
+int RunStatus(Daemon& daemon, bool json) {
+  grpc::ClientContext context;
+  SetDeadline(context);
+  v1::GetStatusResponse response;
+  grpc::Status status = daemon.admin().GetStatus(&context, {}, &response);
+  if (!status.ok()) return daemon.Fail(status);
+  if (json) {
+    std::cout << Dump(StatusJson(response)) << "\n";
+  } else {
+    PrintStatus(std::cout, response);
+  }
+  return kExitOk;
+}
+
 int RunPlugins(Daemon& daemon, bool json) {
   grpc::ClientContext context;
   SetDeadline(context);

@@ -106,6 +106,7 @@ enum class PluginCommand { kRestart, kStop };
 
 int RunTimeline(Daemon& daemon, const TimelineOptions& options);
 int RunWatch(Daemon& daemon, const WatchOptions& options);
+int RunStatus(Daemon& daemon, bool json);
 int RunPlugins(Daemon& daemon, bool json);
 int RunPluginCommand(Daemon& daemon, PluginCommand command, const std::string& name, bool json);
 int RunQuarantine(Daemon& daemon, const QuarantineOptions& options);

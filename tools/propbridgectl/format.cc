@@ -4,6 +4,7 @@
 #include <array>
 #include <cstdio>
 #include <ctime>
+#include <iterator>
 #include <map>
 #include <string_view>
 
@@ -214,6 +215,28 @@ Json PluginJson(const v1::PluginInstance& plugin) {
   };
 }
 
+Json StatusJson(const v1::GetStatusResponse& status) {
+  Json plugins = Json::array();
+  for (const auto& plugin : status.plugins()) plugins.push_back(PluginJson(plugin));
+  const v1::ReloadOutcome& reload = status.last_reload();
+  return Json{
+      {"version", status.version()},
+      {"started_at", TimeJson(status.has_started_at(), status.started_at())},
+      {"uptime", SecondsJson(status.has_uptime(), status.uptime())},
+      {"config_file", status.config_file()},
+      {"config_loaded_at", TimeJson(status.has_config_loaded_at(), status.config_loaded_at())},
+      {"last_reload", status.has_last_reload()
+                          ? Json{{"at", TimeJson(reload.has_at(), reload.at())},
+                                 {"ok", reload.ok()},
+                                 {"error", reload.error()}}
+                          : Json(nullptr)},
+      {"store_bytes", status.store_bytes()},
+      {"queued_events", status.queued_events()},
+      {"queue_capacity", status.queue_capacity()},
+      {"plugins", std::move(plugins)},
+  };
+}
+
 Json QuarantinedRecordJson(const v1::QuarantinedRecord& record) {
   return Json{
       {"id", record.id()},         {"source", record.source()},
@@ -377,6 +400,45 @@ void PrintPlugins(std::ostream& out, const std::vector<v1::PluginInstance>& plug
         << "): " << OneLine(plugin.last_error()) << "\n";
     first = false;
   }
+}
+
+namespace {
+
+// "812 bytes", "4.2 MiB", "1.3 GiB".
+std::string Bytes(std::int64_t bytes) {
+  if (bytes < 1024) return std::to_string(bytes) + " bytes";
+  const char* units[] = {"KiB", "MiB", "GiB", "TiB"};
+  double value = static_cast<double>(bytes) / 1024;
+  std::size_t unit = 0;
+  while (value >= 1024 && unit + 1 < std::size(units)) {
+    value /= 1024;
+    ++unit;
+  }
+  char text[32];
+  std::snprintf(text, sizeof text, "%.1f %s", value, units[unit]);
+  return text;
+}
+
+}  // namespace
+
+void PrintStatus(std::ostream& out, const v1::GetStatusResponse& status) {
+  out << "propbridged " << status.version() << ", up " << Span(status.uptime()) << " (since "
+      << LocalTime(status.started_at()) << ")\n";
+  out << Pad("configuration", 15) << OneLine(status.config_file()) << ", loaded "
+      << LocalTime(status.config_loaded_at()) << "\n";
+  out << Pad("last reload", 15);
+  if (!status.has_last_reload()) {
+    out << "none since the start\n";
+  } else if (status.last_reload().ok()) {
+    out << LocalTime(status.last_reload().at()) << ": applied\n";
+  } else {
+    out << LocalTime(status.last_reload().at())
+        << ": rejected, running as before: " << OneLine(status.last_reload().error()) << "\n";
+  }
+  out << Pad("store", 15) << Bytes(status.store_bytes()) << " on disk\n";
+  out << Pad("queue", 15) << status.queued_events() << " of " << status.queue_capacity()
+      << " events waiting\n\n";
+  PrintPlugins(out, {status.plugins().begin(), status.plugins().end()});
 }
 
 void PrintQuarantine(std::ostream& out, const std::vector<v1::QuarantinedRecord>& records,

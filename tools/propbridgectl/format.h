@@ -36,6 +36,7 @@ Json AuditRecordJson(const v1::AuditRecord& record);
 Json CustomerJson(const v1::Customer& customer);
 Json MergeJson(const v1::MergeRecord& merge);
 Json OutreachItemJson(const v1::OutreachItem& item);
+Json StatusJson(const v1::GetStatusResponse& status);
 
 // One line of JSON; text that is not UTF-8 is shown with U+FFFD in its place.
 std::string Dump(const Json& json);
@@ -50,6 +51,9 @@ std::string WatchHeader();
 std::string WatchLine(const v1::TimelineEvent& event);
 
 void PrintPlugins(std::ostream& out, const std::vector<v1::PluginInstance>& plugins);
+// The daemon's version, uptime, configuration and last reload, store and queue, then its
+// plugins as PrintPlugins shows them.
+void PrintStatus(std::ostream& out, const v1::GetStatusResponse& status);
 void PrintQuarantine(std::ostream& out, const std::vector<v1::QuarantinedRecord>& records,
                      bool more_pages);
 // One line per change: when, who (the identity, and the actor the request named), what, how

@@ -53,6 +53,13 @@ events_emitted, faults, isolated, pid}]}; state is "STARTING", "RUNNING",
 restart and stop print the one instance the same way.
 )";
 
+constexpr const char* kStatusJson = R"(
+With --json: {version, started_at, uptime, config_file, config_loaded_at,
+last_reload: {at, ok, error} or null, store_bytes, queued_events,
+queue_capacity, plugins}; times are UTC (RFC 3339), uptime whole seconds, and
+plugins as plugins --json prints them.
+)";
+
 constexpr const char* kQuarantineJson = R"(
 With --json: {records: [{id, source, origin, reason, raw, quarantined_at}],
 next_page_token}; raw is the record's text, with U+FFFD for bytes that are not
@@ -261,6 +268,12 @@ int main(int argc, char** argv) {
                           "itself instead of exiting");
   watch_command->footer(Footer({kTimes, kEventJson, kWatchJson, kExitCodes}));
 
+  auto* status_command = app.add_subcommand(
+      "status",
+      "The daemon: version, uptime, configuration and last reload, store size, queue, plugins");
+  AddCommonOptions(*status_command, connection, json);
+  status_command->footer(Footer({kStatusJson, kExitCodes}));
+
   auto* plugins_command =
       app.add_subcommand("plugins", "Every configured plugin instance and its state");
   AddCommonOptions(*plugins_command, connection, json);
@@ -405,6 +418,7 @@ int main(int argc, char** argv) {
   if (stop_command->parsed()) {
     return ctl::RunPluginCommand(daemon, ctl::PluginCommand::kStop, plugin_name, json);
   }
+  if (status_command->parsed()) return ctl::RunStatus(daemon, json);
   if (plugins_command->parsed()) return ctl::RunPlugins(daemon, json);
   if (customer_command->parsed()) return ctl::RunCustomer(daemon, customer, json);
   if (find_command->parsed()) return ctl::RunFind(daemon, identifier, json);
