@@ -4,10 +4,10 @@
 #      thread-safety analysis as errors, and the fuzz targets: every test (which replays each
 #      fuzz corpus too), then each fuzzer for a bounded time (scripts/fuzz.sh).
 #   2. clang with ThreadSanitizer: the tests of the code that runs many threads around one
-#      writer (the pipeline, the store's writer and readers, the change feed, the scan queue,
-#      the plugin supervisor, the plugin host runner and its channel), without suppressions;
-#      tests/CMakeLists.txt says which tests these are, and why those that run gRPC in process
-#      are not among them.
+#      writer (the pipeline, the store's writer and readers, the change feed and the watches
+#      that follow it, the scan queue, the plugin supervisor, the plugin host runner and its
+#      channel), without suppressions; tests/CMakeLists.txt says which tests these are, and
+#      why those that run gRPC in process are not among them.
 # Usage: scripts/check.sh [build-folder-prefix] [fuzz-seconds-per-target]
 set -euo pipefail
 cd "$(dirname "$0")/.."
