@@ -111,5 +111,13 @@ TEST(Reload, WhatRunsKeepsTheStartsSettingsAndTakesThePlugins) {
   EXPECT_TRUE(again.added.empty() && again.removed.empty() && again.changed.empty());
 }
 
+TEST(Reload, AnInstanceChangedAfterEarlierReloadsIsChanged) {
+  LoadedConfig running = Parse(kRunning);
+  for (int i = 0; i < 3; ++i) running = ApplyReloadable(running, Parse(kRunning));
+  std::string next = kRunning;
+  next.replace(next.find("/srv/inbox"), 10, "/srv/other");
+  EXPECT_EQ(CompareConfigs(running, Parse(next)).changed, Names{"billing"}) << running.text;
+}
+
 }  // namespace
 }  // namespace propbridge::config
