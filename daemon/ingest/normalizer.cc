@@ -91,7 +91,7 @@ Normalizer::Normalizer(std::string source, StepMapping mapping, TimeZone time_zo
       limits_(limits) {}
 
 std::string Normalizer::Canonical(const sdk::RawEvent& e, std::vector<identity::Identifier>& out,
-                                  std::string& problems) const {
+                                  std::string& problems, IdentifierProblems& counts) const {
   std::string_view community = identity_.community;
   for (const auto& [key, value] : e.attributes) {
     if (key == "community" && !value.empty()) community = value;
@@ -103,7 +103,9 @@ std::string Normalizer::Canonical(const sdk::RawEvent& e, std::vector<identity::
       if (std::find(out.begin(), out.end(), *id) == out.end()) out.push_back(std::move(id).value());
     } else if (identity::IsBlocked(id.status())) {
       blocked = true;
+      ++counts.placeholders;
     } else {
+      ++counts.unreadable;
       if (!problems.empty()) problems += "; ";
       problems += id.status().message();  // it names the type: "unit: not a unit address"
     }
@@ -153,7 +155,9 @@ std::string Normalizer::Check(const sdk::RawEvent& e) const {
   return "";
 }
 
-store::Batch Normalizer::Normalize(sdk::Batch batch, store::Micros now) const {
+store::Batch Normalizer::Normalize(sdk::Batch batch, store::Micros now,
+                                   IdentifierProblems* problems) const {
+  IdentifierProblems counts;
   store::Batch out;
   out.source = source_;
   out.checkpoint = std::move(batch.checkpoint);
@@ -174,7 +178,7 @@ store::Batch Normalizer::Normalize(sdk::Batch batch, store::Micros now) const {
     std::string reason = Check(e);
     std::vector<identity::Identifier> identifiers;
     std::string identifier_problems;
-    if (reason.empty()) reason = Canonical(e, identifiers, identifier_problems);
+    if (reason.empty()) reason = Canonical(e, identifiers, identifier_problems, counts);
     std::optional<Placement> placement;
     store::Micros occurred_at;
     if (reason.empty()) {
@@ -222,6 +226,10 @@ store::Batch Normalizer::Normalize(sdk::Batch batch, store::Micros now) const {
     if (!identifier_problems.empty()) {
       stored.attributes.emplace_back("identifier_problems", std::move(identifier_problems));
     }
+  }
+  if (problems != nullptr) {
+    problems->unreadable += counts.unreadable;
+    problems->placeholders += counts.placeholders;
   }
   return out;
 }

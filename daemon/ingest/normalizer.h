@@ -3,6 +3,7 @@
 // with its reason and its raw form, never dropped. Immutable; safe to share between threads.
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <string>
 
@@ -40,13 +41,23 @@ struct SourceIdentity {
   std::string community;
 };
 
+// Identifiers a source sent that name no one: values that are not in a form of their type
+// ("unit: not a unit address"), and placeholders ("0", "null"). Counted whether or not another
+// identifier of the event named its customer.
+struct IdentifierProblems {
+  std::uint64_t unreadable = 0;
+  std::uint64_t placeholders = 0;
+};
+
 class Normalizer {
  public:
   Normalizer(std::string source, StepMapping mapping, TimeZone time_zone,
              SourceIdentity identity = {}, EventLimits limits = {});
 
-  // `now` stamps ingested_at and bounds the future.
-  store::Batch Normalize(sdk::Batch batch, store::Micros now) const;
+  // `now` stamps ingested_at and bounds the future. Adds the batch's identifier problems to
+  // `problems`, when given.
+  store::Batch Normalize(sdk::Batch batch, store::Micros now,
+                         IdentifierProblems* problems = nullptr) const;
 
   const std::string& source() const { return source_; }
 
@@ -56,7 +67,7 @@ class Normalizer {
   // The event's identifiers in canonical form, without placeholders and duplicates; the reason
   // when none is left. Values that cannot be read are named in `problems`.
   std::string Canonical(const sdk::RawEvent& event, std::vector<identity::Identifier>& out,
-                        std::string& problems) const;
+                        std::string& problems, IdentifierProblems& counts) const;
 
   std::string source_;
   StepMapping mapping_;

@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <chrono>
 #include <future>
 
 namespace propbridge::ingest {
@@ -27,6 +28,11 @@ SourceCounts Pipeline::CountsOf(const std::string& source) const {
   sync::MutexLock lock(counts_mu_);
   auto it = counts_.find(source);
   return it == counts_.end() ? SourceCounts{} : it->second;
+}
+
+std::map<std::string, SourceCounts> Pipeline::AllCounts() const {
+  sync::MutexLock lock(counts_mu_);
+  return counts_;
 }
 
 Pipeline::~Pipeline() { Close(); }
@@ -120,11 +126,15 @@ void Pipeline::WriterLoop() {
 void Pipeline::CommitGroup(std::vector<Pending>& group) {
   store::Micros now = store::MicrosNow();
   std::vector<store::Batch> batches;
+  std::vector<IdentifierProblems> problems(group.size());
   batches.reserve(group.size());
-  for (Pending& p : group) {
-    batches.push_back(p.normalizer->Normalize(std::move(p.batch), now));
+  for (std::size_t i = 0; i < group.size(); ++i) {
+    batches.push_back(group[i].normalizer->Normalize(std::move(group[i].batch), now, &problems[i]));
   }
+  const auto began = std::chrono::steady_clock::now();
   std::vector<store::BatchOutcome> outcomes = store_.Write(batches);
+  stats_.commit_seconds.Observe(
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - began).count());
   std::vector<store::Event> committed;
   for (std::size_t i = 0; i < group.size(); ++i) {
     const store::BatchOutcome& outcome = outcomes[i];
@@ -139,11 +149,15 @@ void Pipeline::CommitGroup(std::vector<Pending>& group) {
         SourceCounts& counts = counts_[batch.source];
         counts.events_stored += outcome.inserted;
         counts.quarantined += batch.quarantined.size();
+        counts.duplicates += outcome.duplicates;
+        counts.identifier_problems.unreadable += problems[i].unreadable;
+        counts.identifier_problems.placeholders += problems[i].placeholders;
       }
       for (std::size_t e = 0; feed_ != nullptr && e < outcome.ids.size(); ++e) {
         if (outcome.ids[e] == 0) continue;
         batch.events[e].id = outcome.ids[e];
         batch.events[e].customer = outcome.customers[e];
+        batch.events[e].merge_generation = outcome.merge_generations[e];
         committed.push_back(std::move(batch.events[e]));
       }
       if (!batch.quarantined.empty()) {

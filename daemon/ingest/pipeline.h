@@ -15,6 +15,7 @@
 
 #include "daemon/feed/change_feed.h"
 #include "daemon/ingest/normalizer.h"
+#include "daemon/metrics/metric.h"
 #include "daemon/store/store.h"
 #include "daemon/sync/mutex.h"
 #include "propbridge/sdk/event.h"
@@ -37,12 +38,16 @@ struct PipelineStats {
   std::atomic<std::uint64_t> duplicates{0};
   std::atomic<std::uint64_t> quarantined{0};
   std::atomic<std::uint64_t> failed_batches{0};
+  // How long each group commit (Store::Write of the batches taken together) took, in seconds.
+  metrics::Histogram commit_seconds{metrics::LatencyBuckets()};
 };
 
 // What one source has brought in since the daemon started.
 struct SourceCounts {
   std::uint64_t events_stored = 0;
   std::uint64_t quarantined = 0;
+  std::uint64_t duplicates = 0;
+  IdentifierProblems identifier_problems;
 };
 
 class Pipeline {
@@ -78,6 +83,8 @@ class Pipeline {
   std::size_t queued_events() const ABSL_LOCKS_EXCLUDED(mu_);
   std::size_t queue_capacity() const { return options_.queue_capacity; }
   SourceCounts CountsOf(const std::string& source) const ABSL_LOCKS_EXCLUDED(counts_mu_);
+  // Every source that has delivered a batch since start, by name.
+  std::map<std::string, SourceCounts> AllCounts() const ABSL_LOCKS_EXCLUDED(counts_mu_);
 
  private:
   // A batch, or a ping (no normalizer).
