@@ -7,6 +7,22 @@
 
 namespace propbridge::supervisor {
 
+std::string_view FaultKindName(FaultKind kind) {
+  switch (kind) {
+    case FaultKind::kBatchRecords:
+      return "batch_records";
+    case FaultKind::kBatchBytes:
+      return "batch_bytes";
+    case FaultKind::kRate:
+      return "rate";
+    case FaultKind::kRecordTooLarge:
+      return "record_too_large";
+    case FaultKind::kProtocol:
+      return "protocol";
+  }
+  return "unknown";
+}
+
 EmitGate::EmitGate(std::string source, ingest::Normalizer normalizer,
                    const config::PluginLimits& limits, ingest::Pipeline& pipeline)
     : source_(std::move(source)),
@@ -16,14 +32,16 @@ EmitGate::EmitGate(std::string source, ingest::Normalizer normalizer,
       tokens_(static_cast<double>(limits.max_events_per_second)),
       refilled_(std::chrono::steady_clock::now()) {}
 
-Status EmitGate::CheckLimits(const sdk::Batch& batch) {
+Status EmitGate::CheckLimits(const sdk::Batch& batch, FaultKind& kind) {
   std::size_t events = batch.events.size() + batch.rejected.size();
   if (events > limits_.max_batch_events) {
+    kind = FaultKind::kBatchRecords;
     return ResourceExhausted("a batch of " + std::to_string(events) +
                              " records is over the limit of " +
                              std::to_string(limits_.max_batch_events) + "; emit smaller batches");
   }
   if (std::size_t bytes = wire::BatchBytes(batch); bytes > limits_.max_batch_bytes) {
+    kind = FaultKind::kBatchBytes;
     return ResourceExhausted("a batch of " + std::to_string(bytes) +
                              " bytes is over the limit of " +
                              std::to_string(limits_.max_batch_bytes) + "; emit smaller batches");
@@ -37,6 +55,7 @@ Status EmitGate::CheckLimits(const sdk::Batch& batch) {
         std::min(rate, tokens_ + rate * std::chrono::duration<double>(now - refilled_).count());
     refilled_ = now;
     if (static_cast<double>(events) > tokens_) {
+      kind = FaultKind::kRate;
       return ResourceExhausted("over the limit of " +
                                std::to_string(limits_.max_events_per_second) +
                                " events a second; emit again later");
@@ -47,8 +66,9 @@ Status EmitGate::CheckLimits(const sdk::Batch& batch) {
 }
 
 void EmitGate::Submit(sdk::Batch batch, std::function<void(Status)> done) {
-  if (Status allowed = CheckLimits(batch); !allowed.ok()) {
-    RecordFault(allowed.message());
+  FaultKind over = FaultKind::kBatchRecords;
+  if (Status allowed = CheckLimits(batch, over); !allowed.ok()) {
+    RecordFault(over, allowed.message());
     done(allowed);
     return;
   }
@@ -83,8 +103,9 @@ Status EmitGate::SubmitAndWait(sdk::Batch batch) {
   return outcome.get();
 }
 
-void EmitGate::RecordFault(const std::string& what) {
+void EmitGate::RecordFault(FaultKind kind, const std::string& what) {
   ++faults_;
+  ++faults_by_kind_[static_cast<std::size_t>(kind)];
   sync::MutexLock lock(mu_);
   auto now = std::chrono::steady_clock::now();
   if (now - last_fault_log_ < std::chrono::seconds(1)) {
@@ -99,6 +120,12 @@ void EmitGate::RecordFault(const std::string& what) {
   }
   faults_unlogged_ = 0;
   last_fault_log_ = now;
+}
+
+FaultCounts EmitGate::faults_by_kind() const {
+  FaultCounts counts{};
+  for (std::size_t i = 0; i < kFaultKinds; ++i) counts[i] = faults_by_kind_[i];
+  return counts;
 }
 
 wire::BatchLimits EmitGate::PartLimits() const {

@@ -5,6 +5,7 @@
 // Thread-safe.
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -12,6 +13,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "daemon/config/config.h"
 #include "daemon/ingest/normalizer.h"
@@ -20,6 +22,16 @@
 #include "daemon/sync/mutex.h"
 
 namespace propbridge::supervisor {
+
+// What a plugin did wrong short of ending its run, as its faults are counted: a batch over
+// max_batch_events or max_batch_bytes, emitting over max_events_per_second, a single record too
+// large for any batch, a message of its host that breaks the protocol.
+enum class FaultKind { kBatchRecords, kBatchBytes, kRate, kRecordTooLarge, kProtocol };
+inline constexpr std::size_t kFaultKinds = 5;
+using FaultCounts = std::array<std::uint64_t, kFaultKinds>;
+
+// "batch_records", "batch_bytes", "rate", "record_too_large", "protocol".
+std::string_view FaultKindName(FaultKind kind);
 
 class EmitGate {
  public:
@@ -36,7 +48,7 @@ class EmitGate {
 
   // A fault of the plugin's that is not a crash (an over-limit batch, a broken message):
   // counted, and logged at most once a second.
-  void RecordFault(const std::string& what) ABSL_LOCKS_EXCLUDED(mu_);
+  void RecordFault(FaultKind kind, const std::string& what) ABSL_LOCKS_EXCLUDED(mu_);
 
   // Blocks until no batch submitted through this gate is still waiting for its outcome.
   void WaitIdle() ABSL_LOCKS_EXCLUDED(mu_);
@@ -51,9 +63,11 @@ class EmitGate {
 
   std::uint64_t events_emitted() const { return events_emitted_; }
   std::uint64_t faults() const { return faults_; }
+  FaultCounts faults_by_kind() const;
 
  private:
-  Status CheckLimits(const sdk::Batch& batch) ABSL_LOCKS_EXCLUDED(mu_);
+  // OK, or why the batch is refused and, in `kind`, which limit it is over.
+  Status CheckLimits(const sdk::Batch& batch, FaultKind& kind) ABSL_LOCKS_EXCLUDED(mu_);
 
   // Constant after construction.
   const std::string source_;
@@ -62,6 +76,7 @@ class EmitGate {
 
   std::atomic<std::uint64_t> events_emitted_{0};
   std::atomic<std::uint64_t> faults_{0};
+  std::array<std::atomic<std::uint64_t>, kFaultKinds> faults_by_kind_{};
 
   sync::Mutex mu_;
   std::condition_variable idle_;

@@ -253,7 +253,7 @@ class HostProcessRunner final : public PluginRunner {
                                  " ms; killed as hung");
         } else if (received.code() == StatusCode::kDataLoss) {
           why = DataLoss("the plugin host broke the protocol (" + received.message() + "); killed");
-          gate_.RecordFault(why.message());
+          gate_.RecordFault(FaultKind::kProtocol, why.message());
         }
         break;
       }
@@ -312,7 +312,7 @@ class HostProcessRunner final : public PluginRunner {
             Status(static_cast<StatusCode>(message.stopped().code()), message.stopped().message());
         return;
       case wire::HostToDaemon::kFault:
-        gate_.RecordFault(message.fault().what());
+        gate_.RecordFault(FaultKind::kRecordTooLarge, message.fault().what());
         return;
       case wire::HostToDaemon::kHeartbeat:
       case wire::HostToDaemon::MESSAGE_NOT_SET:

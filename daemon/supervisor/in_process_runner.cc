@@ -67,7 +67,7 @@ class InProcessRunner final : public PluginRunner, private sdk::Context, private
       return wire::EmitInParts(
           std::move(batch), gate_.PartLimits(),
           [this](sdk::Batch part) { return gate_.SubmitAndWait(std::move(part)); },
-          [this](const std::string& what) { gate_.RecordFault(what); });
+          [this](const std::string& what) { gate_.RecordFault(FaultKind::kRecordTooLarge, what); });
     } catch (const std::exception& e) {
       return Internal(std::string("the batch could not be queued: ") + e.what());
     }

@@ -30,7 +30,28 @@ ingest::Normalizer MakeNormalizer(const config::PluginConfig& plugin,
                             *time_zone, std::move(identity));
 }
 
+// How a run that had started ended, by the status its runner gave.
+FailureKind EndedBy(const Status& why) {
+  if (why.code() == StatusCode::kDeadlineExceeded) return FailureKind::kHang;
+  if (why.code() == StatusCode::kDataLoss) return FailureKind::kProtocol;
+  return FailureKind::kCrash;
+}
+
 }  // namespace
+
+std::string_view FailureKindName(FailureKind kind) {
+  switch (kind) {
+    case FailureKind::kStart:
+      return "start";
+    case FailureKind::kCrash:
+      return "crash";
+    case FailureKind::kHang:
+      return "hang";
+    case FailureKind::kProtocol:
+      return "protocol";
+  }
+  return "unknown";
+}
 
 PluginSupervisor::PluginSupervisor(config::PluginConfig plugin, const config::Config& daemon,
                                    std::filesystem::path host_executable,
@@ -116,11 +137,13 @@ PluginReport PluginSupervisor::Report() const {
   report.isolated = !plugin_.in_process;
   report.events_emitted = gate_.events_emitted();
   report.faults = gate_.faults();
+  report.faults_by_kind = gate_.faults_by_kind();
   sync::MutexLock lock(mu_);
   report.state = state_;
   report.last_error = last_error_;
   report.restarts = starts_ > 0 ? starts_ - 1 : 0;
   report.pid = pid_;
+  report.failures_by_kind = failures_;
   return report;
 }
 
@@ -141,7 +164,7 @@ void PluginSupervisor::Loop() {
       pid_ = 0;
       running_or_starting_ = false;
       if (ended && want_running_ && !restart_requested_)
-        RecordFailure(*ended, Clock::now() - run_began);
+        RecordFailure(EndedBy(*ended), *ended, Clock::now() - run_began);
       changed_.notify_all();
       continue;
     }
@@ -177,7 +200,7 @@ void PluginSupervisor::Loop() {
                    plugin_.library.string());
     } else {
       running_or_starting_ = false;
-      RecordFailure(started.status(), Clock::duration::zero());
+      RecordFailure(FailureKind::kStart, started.status(), Clock::duration::zero());
     }
     changed_.notify_all();
   }
@@ -220,7 +243,8 @@ void PluginSupervisor::StopRun(std::unique_ptr<PluginRunner> runner, sdk::Deadli
   gate_.WaitIdle();
 }
 
-void PluginSupervisor::RecordFailure(const Status& why, Clock::duration ran) {
+void PluginSupervisor::RecordFailure(FailureKind kind, const Status& why, Clock::duration ran) {
+  ++failures_[static_cast<std::size_t>(kind)];
   last_error_ = why.message();
   if (ran >= plugin_.restart.stable_after) failures_in_a_row_ = 0;
   ++failures_in_a_row_;

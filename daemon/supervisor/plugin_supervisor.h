@@ -4,6 +4,7 @@
 // Admins stop and restart it. Thread-safe; every start and stop happens on its own thread.
 #pragma once
 
+#include <array>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -11,6 +12,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <thread>
 
 #include "daemon/config/config.h"
@@ -24,6 +26,14 @@ namespace propbridge::supervisor {
 
 enum class PluginState { kStarting, kRunning, kBackingOff, kFailed, kStopped, kDisabled };
 
+// Why a run failed, as failures are counted: it did not start (in time), its host process
+// ended, it hung (its host fell silent), or its host broke the protocol.
+enum class FailureKind { kStart, kCrash, kHang, kProtocol };
+inline constexpr std::size_t kFailureKinds = 4;
+
+// "start", "crash", "hang", "protocol".
+std::string_view FailureKindName(FailureKind kind);
+
 // What ListPlugins shows of an instance.
 struct PluginReport {
   std::string name;
@@ -34,6 +44,8 @@ struct PluginReport {
   std::uint64_t restarts = 0;
   std::uint64_t events_emitted = 0;
   std::uint64_t faults = 0;
+  FaultCounts faults_by_kind{};
+  std::array<std::uint64_t, kFailureKinds> failures_by_kind{};
   int pid = 0;
 };
 
@@ -78,7 +90,7 @@ class PluginSupervisor {
  private:
   void Loop() ABSL_LOCKS_EXCLUDED(mu_);
   // Decides between backing off and failing.
-  void RecordFailure(const Status& why, std::chrono::steady_clock::duration ran)
+  void RecordFailure(FailureKind kind, const Status& why, std::chrono::steady_clock::duration ran)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   Result<std::unique_ptr<PluginRunner>> StartRun(std::uint64_t run) ABSL_LOCKS_EXCLUDED(mu_);
   void StopRun(std::unique_ptr<PluginRunner> runner, sdk::Deadline deadline)
@@ -105,6 +117,7 @@ class PluginSupervisor {
   std::uint64_t run_ ABSL_GUARDED_BY(mu_) = 0;
   int failures_in_a_row_ ABSL_GUARDED_BY(mu_) = 0;
   std::uint64_t starts_ ABSL_GUARDED_BY(mu_) = 0;
+  std::array<std::uint64_t, kFailureKinds> failures_ ABSL_GUARDED_BY(mu_){};
   std::string last_error_ ABSL_GUARDED_BY(mu_);
   std::chrono::steady_clock::time_point next_start_ ABSL_GUARDED_BY(mu_);
   int pid_ ABSL_GUARDED_BY(mu_) = 0;
