@@ -59,6 +59,9 @@ Result<std::unique_ptr<GrpcServer>> GrpcServer::Start(
   builder.RegisterService(&server->customers_);
   builder.RegisterService(&server->admin_);
   builder.SetMaxReceiveMessageSize(1 << 20);
+  std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> interceptors;
+  interceptors.push_back(server->requests_.InterceptorFactory());
+  builder.experimental().SetInterceptorCreators(std::move(interceptors));
   server->server_ = builder.BuildAndStart();
   if (!server->server_ || server->port_ == 0) {
     return Unavailable("cannot listen on " + listen +

@@ -14,6 +14,7 @@
 #include "daemon/api/admin_service.h"
 #include "daemon/api/customer_service.h"
 #include "daemon/api/page_token.h"
+#include "daemon/api/request_metrics.h"
 #include "daemon/api/scan_queue.h"
 #include "daemon/api/timeline_service.h"
 #include "daemon/auth/rules.h"
@@ -48,6 +49,9 @@ class GrpcServer {
   // Who calls: for handlers, and for what is recorded of a call.
   const AccessControl& access() const { return access_; }
 
+  // The calls it served, for metrics.
+  const RequestMetrics& requests() const { return requests_; }
+
   // A channel to the server from inside the process, for the daemon's own health checks: calls
   // on it are served like any other but skip the port, its TLS and its credentials, so only
   // the methods open to anyone answer them. Only before Shutdown.
@@ -65,7 +69,9 @@ class GrpcServer {
         customers_(store, {options.identity, outreach, scans}, access_),
         admin_(store, tokens, plugins, options.identity, access_) {}
 
-  // Services outlive the server that dispatches to them, and the access control the services.
+  // Services and the interceptors' metrics outlive the server that dispatches to them, and the
+  // access control the services.
+  RequestMetrics requests_;
   AccessControl access_;
   TimelineService timeline_;
   CustomerService customers_;
