@@ -19,6 +19,7 @@
 
 #include "daemon/identity/text.h"
 #include "daemon/store/private_file.h"
+#include "daemon/store/sqlite_backup.h"
 #include "daemon/store/sqlite_customer_reads.h"
 #include "daemon/store/sqlite_customers.h"
 #include "daemon/store/sqlite_queries.h"
@@ -505,6 +506,11 @@ class SqliteStore final : public Store {
   Result<std::vector<CommunityFigures>> ReadCommunityFigures(const std::string& community,
                                                              Micros now,
                                                              std::stop_token stop) override;
+  // On a connection of its own: it holds no pooled connection and no lock of the writer's.
+  Result<BackupInfo> Backup(const std::filesystem::path& destination,
+                            std::stop_token stop) override {
+    return BackupSqliteDatabase(path_, destination, std::move(stop));
+  }
 
  private:
   // Publishes the resolver's count of merges and splits when a write ends, while the writer

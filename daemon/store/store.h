@@ -134,6 +134,16 @@ struct CheckpointRecord {
   Micros updated_at;
 };
 
+// What Store::Backup wrote.
+struct BackupInfo {
+  std::uint64_t bytes = 0;         // the copy's size
+  std::int64_t last_event_id = 0;  // the newest event in the copy; 0 when it holds none
+  Micros taken_at;                 // the moment whose committed state the copy holds
+  // What the copy is, for whoever restores it: "sqlite3", a database file that replaces the
+  // store's own.
+  std::string format;
+};
+
 struct StoreOptions {
   // The database file; its folder must exist. It, its -wal and its -shm are made readable and
   // writable by their owner alone (0600) whatever the umask: created so, or set so at open
@@ -235,6 +245,16 @@ class Store {
   // its caller set; returns the record's id.
   virtual Result<std::int64_t> RecordAudit(AuditRecord record) = 0;
   virtual Result<std::vector<AuditRecord>> ReadAudit(const AuditQuery& query) = 0;
+
+  // Writes a copy of everything the store holds (events, customers, quarantine, audit and
+  // every source's checkpoint), as committed at one moment, to `destination`: a new file the
+  // store creates owner-only (0600), never through a symbolic link; ALREADY_EXISTS when
+  // something is there. Write and every other method go on meanwhile, and none waits for the
+  // backup. Once `stop` is requested it gives up within a few milliseconds with CANCELLED. On
+  // an error nothing is left at `destination`; on success the file is the caller's.
+  virtual Result<BackupInfo> Backup(const std::filesystem::path& destination,
+                                    std::stop_token stop) = 0;
+
   // Scans: they read many customers, on connections of their own (scan_connections). Once
   // `stop` is requested, a scan gives up within a few milliseconds with CANCELLED.
 

@@ -300,6 +300,10 @@ Result<std::vector<store::CommunityFigures>> FakeStore::ReadCommunityFigures(con
   return Unimplemented("compute community figures");
 }
 
+Result<store::BackupInfo> FakeStore::Backup(const std::filesystem::path&, std::stop_token) {
+  return Unimplemented("make a backup");
+}
+
 std::int64_t FakeStore::RootLocked(std::int64_t id) const {
   for (auto it = customers_.find(id); it != customers_.end() && it->second.merged_into != 0;
        it = customers_.find(id)) {

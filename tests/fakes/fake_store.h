@@ -3,8 +3,8 @@
 // resolves customers simply: every identifier names the customer it first came with (a unit
 // too: there is no occupancy), and only an admin's LinkCustomers joins two customers, which
 // SplitMerge undoes. ReadCustomer gives the identifiers, the merges and the step figures, no
-// matters or occupancy; outreach and community figures are UNIMPLEMENTED. Thread-safe, and
-// like the real store, Write may run beside every read.
+// matters or occupancy; outreach, community figures and backups are UNIMPLEMENTED. Thread-safe,
+// and like the real store, Write may run beside every read.
 #pragma once
 
 #include <atomic>
@@ -75,6 +75,8 @@ class FakeStore final : public store::Store {
   Result<std::vector<store::CommunityFigures>> ReadCommunityFigures(const std::string& community,
                                                                     store::Micros now,
                                                                     std::stop_token stop) override;
+  Result<store::BackupInfo> Backup(const std::filesystem::path& destination,
+                                   std::stop_token stop) override;
 
  private:
   // An event as stored: `owner` is the customer its identifiers named when it was written,
