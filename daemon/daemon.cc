@@ -199,10 +199,11 @@ Result<std::unique_ptr<Daemon>> Daemon::Start(config::LoadedConfig loaded) {
       {.tls = config.tls, .auth = config.auth});
   if (!server.ok()) return server.status();
   daemon->server_ = std::move(*server);
-  Status written = daemon->WriteListenAddress();
+  Status written = daemon->WriteAddressFile("listen-address", daemon->ServingAddress());
   if (!written.ok()) return written;
   spdlog::info("serving gRPC on port {} (store {})", daemon->port(), store_options.path.string());
   LogExposure(config);
+  if (Status metrics = daemon->StartMetrics(); !metrics.ok()) return metrics;
 
   StartPlugins(plugins);
   return daemon;
@@ -510,13 +511,13 @@ std::string Daemon::ServingAddress() const {
   return listen_.substr(0, listen_.rfind(':')) + ":" + std::to_string(port());
 }
 
-Status Daemon::WriteListenAddress() const {
-  fs::path file = data_dir_ / "listen-address";
+Status Daemon::WriteAddressFile(const std::string& name, const std::string& address) const {
+  fs::path file = data_dir_ / name;
   fs::path temporary = file;
   temporary += ".tmp";
   {
     std::ofstream out(temporary, std::ios::trunc);
-    out << ServingAddress() << "\n";
+    out << address << "\n";
     if (!out.flush()) return Internal("cannot write " + temporary.string());
   }
   std::error_code ec;

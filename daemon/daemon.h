@@ -13,6 +13,8 @@
 #include "daemon/config/config.h"
 #include "daemon/config/reload.h"
 #include "daemon/ingest/pipeline.h"
+#include "daemon/metrics/http_endpoint.h"
+#include "daemon/metrics/registry.h"
 #include "daemon/store/store.h"
 #include "daemon/supervisor/plugin_supervisor.h"
 #include "daemon/sync/mutex.h"
@@ -74,7 +76,11 @@ class Daemon final : private api::PluginControl {
   Supervisors Plugins() const ABSL_LOCKS_EXCLUDED(mu_);
   // The listen address with the port it got.
   std::string ServingAddress() const;
-  Status WriteListenAddress() const;
+  // Writes `address` to <data_dir>/<name>, whole or not at all: where tools and tests find a
+  // port chosen at start.
+  Status WriteAddressFile(const std::string& name, const std::string& address) const;
+  // With [metrics] listen: what each part counts, served over HTTP (daemon_metrics.cc).
+  Status StartMetrics();
   // Starts them side by side and returns once each has started or failed.
   static void StartPlugins(const Supervisors& plugins);
   // Stops them side by side by the configured timeout; keeps those that could not stop.
@@ -117,6 +123,10 @@ class Daemon final : private api::PluginControl {
   Supervisors abandoned_;
 
   std::unique_ptr<api::GrpcServer> server_;
+
+  // Last, so that no scrape reads the parts above once they go.
+  metrics::Registry metrics_;
+  std::unique_ptr<metrics::MetricsEndpoint> metrics_endpoint_;
 };
 
 }  // namespace propbridge

@@ -13,6 +13,8 @@ packages=(
   clang libfuzzer-14-dev libclang-rt-14-dev
   dpkg-dev file binutils systemd man-db
   curl openssl python3 python3-grpcio python3-protobuf
+  # promtool, with which the metrics tests check the daemon's text and the example alerts
+  prometheus
 )
 
 missing=()
@@ -30,3 +32,8 @@ as_root=()
 export DEBIAN_FRONTEND=noninteractive
 "${as_root[@]}" apt-get update -qq
 "${as_root[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# The prometheus package brings a Prometheus server and enables it; only its promtool is wanted
+# here, so a server this script installed is stopped and left disabled.
+if [[ " ${missing[*]} " == *" prometheus "* ]] && [ -d /run/systemd/system ]; then
+  "${as_root[@]}" systemctl disable --now prometheus.service >/dev/null 2>&1 || true
+fi

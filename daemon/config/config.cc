@@ -587,6 +587,23 @@ Status CheckExposure(const Reader& r, const Config& config) {
                                "set [api] allow_insecure_remote = true to serve it unprotected");
 }
 
+// [metrics] listen = "host:port", the port a number (0 picks a free one).
+Status ReadMetrics(const Reader& r, const toml::table& root, std::string& listen) {
+  auto metrics = r.Table(root, "", "metrics", {"listen"});
+  if (!metrics.ok()) return metrics.status();
+  if (*metrics == nullptr) return Status::Ok();
+  PB_RETURN_IF_ERROR(r.String(**metrics, "metrics.", "listen", listen));
+  const std::size_t colon = listen.rfind(':');
+  const std::string port = colon == std::string::npos ? "" : listen.substr(colon + 1);
+  if (colon == 0 || port.empty() || port.size() > 5 ||
+      !std::all_of(port.begin(), port.end(), [](char c) { return c >= '0' && c <= '9'; }) ||
+      std::stoi(port) > 65535) {
+    return r.Error("metrics.listen",
+                   "must be host:port, like 127.0.0.1:9464, not '" + listen + "'");
+  }
+  return Status::Ok();
+}
+
 Result<PluginConfig> ReadPlugin(const Reader& r, const Config& config, std::string name,
                                 const toml::table& table) {
   std::string prefix = "plugins." + name + ".";
@@ -678,7 +695,7 @@ Result<Config> ParseConfig(const std::string& toml_text, const fs::path& file) {
   PB_RETURN_IF_ERROR(
       r.CheckKeys(root, "",
                   {"listen", "data_dir", "plugin_dir", "plugin_host", "ingest", "api", "plugins",
-                   "mapping", "shutdown", "identity", "outreach"}));
+                   "mapping", "shutdown", "identity", "outreach", "metrics"}));
 
   Config config;
   config.source_file = file;
@@ -725,6 +742,7 @@ Result<Config> ParseConfig(const std::string& toml_text, const fs::path& file) {
     PB_RETURN_IF_ERROR(ReadPersonalData(r, **api, config.auth.personal_data));
   }
   PB_RETURN_IF_ERROR(CheckExposure(r, config));
+  PB_RETURN_IF_ERROR(ReadMetrics(r, root, config.metrics_listen));
   if (const toml::node* shutdown = root.get("shutdown")) {
     if (!shutdown->is_table()) return r.Error("shutdown", "must be a table");
     PB_RETURN_IF_ERROR(r.CheckKeys(*shutdown->as_table(), "shutdown.", {"plugin_stop_timeout_ms"}));

@@ -91,6 +91,10 @@ struct Config {
   // [api]: serve a listen address other hosts reach without TLS and auth. Without it, such a
   // configuration is refused; see ServesLoopbackOnly.
   bool allow_insecure_remote = false;
+  // [metrics] listen: host:port where Prometheus scrapes /metrics; empty: not served. Metrics
+  // carry no personal data (their labels are configured names and fixed words), so any
+  // address may serve them.
+  std::string metrics_listen;
   std::vector<MappingRule> mapping;  // [mapping]: for every source
   // [identity]: which identifiers name a customer and how they link; checked with
   // identity::ValidateRules.

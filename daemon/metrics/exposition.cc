@@ -45,8 +45,13 @@ std::string FormatValue(double value) {
   if (value == std::trunc(value) && std::fabs(value) < 1e15) {
     return std::to_string(static_cast<std::int64_t>(value));
   }
-  char buffer[32];
-  auto [end, error] = std::to_chars(buffer, buffer + sizeof buffer, value);
+  // The shortest text that reads back as the same value; 0.0005 rather than 5e-04 where
+  // that is not too long.
+  char buffer[64];
+  const bool plain = std::fabs(value) >= 1e-6 && std::fabs(value) < 1e15;
+  auto [end, error] =
+      plain ? std::to_chars(buffer, buffer + sizeof buffer, value, std::chars_format::fixed)
+            : std::to_chars(buffer, buffer + sizeof buffer, value);
   return std::string(buffer, end);
 }
 

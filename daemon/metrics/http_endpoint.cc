@@ -131,7 +131,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   void Reply(Response response, bool keep_alive) {
     response.keep_alive(keep_alive);
-    response.prepare_payload();
+    // An answer to HEAD has its length already, and no body.
+    if (!response.has_content_length()) response.prepare_payload();
     response_ = std::move(response);
     stream_.expires_after(endpoint_.options_.write_timeout);
     http::async_write(

@@ -169,6 +169,30 @@ TEST(Config, ReadsTheApiLimits) {
             "/etc/propbridge/test.toml: api.watch_buffer: unknown key");
 }
 
+TEST(Config, ReadsWhereMetricsAreServed) {
+  auto off = ParseConfig("data_dir = 'd'\n", "/etc/propbridge/test.toml");
+  ASSERT_TRUE(off.ok()) << off.status().message();
+  EXPECT_EQ(off->metrics_listen, "") << "no [metrics]: not served";
+  // Metrics carry no personal data: another host's address needs no TLS and no opt-in.
+  for (std::string listen : {"127.0.0.1:9464", "[::1]:0", "0.0.0.0:9464", "localhost:9464"}) {
+    auto config = ParseConfig("data_dir = 'd'\n[metrics]\nlisten = '" + listen + "'\n",
+                              "/etc/propbridge/test.toml");
+    ASSERT_TRUE(config.ok()) << config.status().message();
+    EXPECT_EQ(config->metrics_listen, listen);
+  }
+  const std::string metrics = "data_dir = 'd'\n[metrics]\n";
+  for (std::string listen : {"9464", ":9464", "127.0.0.1:", "127.0.0.1:http", "127.0.0.1:65536"}) {
+    EXPECT_EQ(ErrorOf(metrics + "listen = '" + listen + "'"),
+              "/etc/propbridge/test.toml: metrics.listen: must be host:port, like 127.0.0.1:9464, "
+              "not '" +
+                  listen + "'");
+  }
+  EXPECT_EQ(ErrorOf(metrics + "path = '/m'"),
+            "/etc/propbridge/test.toml: metrics.path: unknown key");
+  EXPECT_EQ(ErrorOf("data_dir = 'd'\nmetrics = 1"),
+            "/etc/propbridge/test.toml: metrics: must be a table");
+}
+
 TEST(Config, TheLimitsOnScansAndOnEachClientHaveDefaults) {
   auto config = ParseConfig("data_dir = 'd'\n", "/etc/propbridge/test.toml");
   ASSERT_TRUE(config.ok()) << config.status().message();

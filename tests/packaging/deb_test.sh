@@ -84,6 +84,7 @@ expect_files "${deb}" /usr/bin/propbridged /usr/bin/propbridgectl \
   /lib/systemd/system/propbridged.service /etc/propbridge/propbridged.toml \
   /usr/share/propbridge/proto/propbridge/v1/timeline.proto \
   /usr/share/doc/propbridge/copyright /usr/share/doc/propbridge/changelog.Debian.gz \
+  /usr/share/doc/propbridge/examples/propbridge-alerts.yml \
   /usr/share/man/man8/propbridged.8.gz /usr/share/man/man1/propbridgectl.1.gz
 
 [[ "$(dpkg-deb -f "${deb}" Package)" == propbridge ]] || fail "the package is not named propbridge"
