@@ -7,16 +7,25 @@
 //           emitting the events in batches of kBatchSize through a real Pipeline into a real
 //           SQLite store; timed until the pipeline counts every event stored. Twice: in the
 //           daemon's process, and isolated in a propbridge-plugin-host process.
+// scraped:  isolated again, with the daemon's metrics collectors behind a real /metrics
+//           endpoint that a client scrapes over HTTP every second, as Prometheus would.
 //
 // The three run in turns, kRounds times each, and the best of each is compared. Afterwards the
 // rows of the databases are compared, so the baseline keeps writing what the store writes.
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sqlite3.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <cstdio>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <thread>
@@ -24,10 +33,14 @@
 #include "benchmarks/bench_support.h"
 #include "daemon/config/config.h"
 #include "daemon/ingest/pipeline.h"
+#include "daemon/ingest/pipeline_metrics.h"
 #include "daemon/ingest/step_mapping.h"
+#include "daemon/metrics/http_endpoint.h"
+#include "daemon/metrics/registry.h"
 #include "daemon/store/sqlite_schema.h"
 #include "daemon/store/sqlite_support.h"
 #include "daemon/store/store.h"
+#include "daemon/supervisor/plugin_metrics.h"
 #include "daemon/supervisor/plugin_supervisor.h"
 
 namespace propbridge::bench {
@@ -157,9 +170,78 @@ double RawInsertRate(const fs::path& path, std::int64_t events, const ingest::Pl
   return static_cast<double>(events) / SecondsSince(start);
 }
 
+// GET /metrics from "127.0.0.1:<port>" with Connection: close; the bytes of the answer.
+std::size_t Scrape(int port) {
+  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in peer{};
+  peer.sin_family = AF_INET;
+  peer.sin_port = htons(static_cast<std::uint16_t>(port));
+  peer.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  std::size_t received = 0;
+  if (fd >= 0 && connect(fd, reinterpret_cast<sockaddr*>(&peer), sizeof peer) == 0) {
+    const std::string request = "GET /metrics HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\r\n";
+    if (send(fd, request.data(), request.size(), MSG_NOSIGNAL) ==
+        static_cast<ssize_t>(request.size())) {
+      char buffer[16384];
+      for (ssize_t n; (n = recv(fd, buffer, sizeof buffer, 0)) > 0;) {
+        received += static_cast<std::size_t>(n);
+      }
+    }
+  }
+  if (fd >= 0) close(fd);
+  return received;
+}
+
+// What the daemon serves at /metrics for this pipeline and instance, scraped every second
+// until destroyed.
+class Scraper {
+ public:
+  Scraper(const ingest::Pipeline& pipeline, const supervisor::PluginSupervisor& instance) {
+    registry_.Add([&pipeline](metrics::Exposition& out) { CollectPipeline(pipeline, out); });
+    registry_.Add([&instance](metrics::Exposition& out) {
+      supervisor::CollectPlugins({instance.Report()}, out);
+    });
+    registry_.Add(metrics::CollectProcess);
+    endpoint_ =
+        Check(metrics::MetricsEndpoint::Start("127.0.0.1:0", [this] { return registry_.Render(); }),
+              "metrics endpoint");
+    const std::string& address = endpoint_->address();
+    const int port = std::stoi(address.substr(address.rfind(':') + 1));
+    thread_ = std::thread([this, port] {
+      std::unique_lock lock(mu_);
+      while (!done_) {
+        lock.unlock();
+        if (Scrape(port) == 0) Fail("a scrape of /metrics got no answer");
+        ++scrapes_;
+        lock.lock();
+        wake_.wait_for(lock, seconds(1), [this] { return done_; });
+      }
+    });
+  }
+  ~Scraper() {
+    {
+      std::lock_guard lock(mu_);
+      done_ = true;
+    }
+    wake_.notify_all();
+    thread_.join();
+  }
+  int scrapes() const { return scrapes_; }
+
+ private:
+  metrics::Registry registry_;
+  std::unique_ptr<metrics::MetricsEndpoint> endpoint_;
+  std::mutex mu_;
+  std::condition_variable wake_;
+  bool done_ = false;
+  std::atomic<int> scrapes_{0};
+  std::thread thread_;
+};
+
 // Runs the synthetic plugin through the real pipeline into a real store at `path`, and
-// returns events stored per second.
-double PipelineRate(const fs::path& path, std::int64_t events, bool isolated) {
+// returns events stored per second; with `scraped`, while its metrics are scraped every second.
+double PipelineRate(const fs::path& path, std::int64_t events, bool isolated,
+                    bool scraped = false) {
   store::StoreOptions store_options;
   store_options.path = path;
   std::unique_ptr<store::Store> store = Check(store::OpenSqliteStore(store_options), "store");
@@ -182,6 +264,8 @@ double PipelineRate(const fs::path& path, std::int64_t events, bool isolated) {
   const Clock::time_point start = Clock::now();
   plugin.in_process = !isolated;
   supervisor::PluginSupervisor instance(plugin, daemon, PLUGIN_HOST, pipeline, *store);
+  std::optional<Scraper> scraper;
+  if (scraped) scraper.emplace(pipeline, instance);
   instance.Start();
   instance.WaitUntilStarted();
   if (supervisor::PluginReport report = instance.Report();
@@ -203,6 +287,8 @@ double PipelineRate(const fs::path& path, std::int64_t events, bool isolated) {
     std::this_thread::sleep_for(milliseconds(1));
   }
   const double rate = static_cast<double>(events) / SecondsSince(start);
+  if (scraper && scraper->scrapes() == 0) Fail("/metrics was never scraped");
+  scraper.reset();
   if (!instance.Shutdown(Clock::now() + seconds(5))) Fail("the plugin did not stop");
   pipeline.Close();
   return rate;
@@ -258,19 +344,25 @@ int Main(int argc, char** argv) {
   double best_raw = 0;
   double best_pipeline = 0;
   double best_isolated = 0;
+  double best_scraped = 0;
   for (int round = 1; round <= kRounds; ++round) {
     ScratchDir dir("propbridge-bench");
     const double raw = RawInsertRate(dir.path() / "raw.db", events, *placement);
     const double pipeline = PipelineRate(dir.path() / "store.db", events, false);
     const double isolated = PipelineRate(dir.path() / "isolated.db", events, true);
+    const double scraped = PipelineRate(dir.path() / "scraped.db", events, true, true);
     CompareRows(dir.path() / "store.db", dir.path() / "raw.db", events);
     CompareRows(dir.path() / "isolated.db", dir.path() / "raw.db", events);
-    std::printf("round %d: raw %s rows/s, pipeline %s events/s, isolated %s events/s\n", round,
-                WithThousands(raw).c_str(), WithThousands(pipeline).c_str(),
-                WithThousands(isolated).c_str());
+    CompareRows(dir.path() / "scraped.db", dir.path() / "raw.db", events);
+    std::printf(
+        "round %d: raw %s rows/s, pipeline %s events/s, isolated %s events/s, scraped %s "
+        "events/s\n",
+        round, WithThousands(raw).c_str(), WithThousands(pipeline).c_str(),
+        WithThousands(isolated).c_str(), WithThousands(scraped).c_str());
     best_raw = std::max(best_raw, raw);
     best_pipeline = std::max(best_pipeline, pipeline);
     best_isolated = std::max(best_isolated, isolated);
+    best_scraped = std::max(best_scraped, scraped);
   }
   std::printf("raw sqlite insert        : %s rows/s (best of %d)\n",
               WithThousands(best_raw).c_str(), kRounds);
@@ -281,6 +373,10 @@ int Main(int argc, char** argv) {
               WithThousands(best_isolated).c_str(), kRounds);
   std::printf("isolation ratio (isolated / in process): %.2f (target >= 0.70)\n",
               best_isolated / best_pipeline);
+  std::printf("isolated, /metrics scraped every second: %s events/s (best of %d)\n",
+              WithThousands(best_scraped).c_str(), kRounds);
+  std::printf("metrics ratio (scraped / isolated): %.2f (target >= 0.90)\n",
+              best_scraped / best_isolated);
   return 0;
 }
 
