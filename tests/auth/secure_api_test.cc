@@ -28,6 +28,7 @@
 #include "tests/auth/test_certificates.h"
 #include "tests/support/daemon_process.h"
 #include "tests/support/temp_dir.h"
+#include "tests/support/test_store.h"
 #include "tests/support/wire_fields.h"
 
 namespace propbridge::testing {
@@ -190,14 +191,12 @@ store::Event BillingEvent(const std::string& id, std::vector<identity::Identifie
 // Stores `events` in the store a daemon will open in `data_dir`, before it starts.
 void SeedStore(const std::filesystem::path& data_dir, std::vector<store::Event> events) {
   std::filesystem::create_directories(data_dir);
-  store::StoreOptions options;
-  options.path = data_dir / "propbridge.db";
-  auto store = store::OpenSqliteStore(options);
-  ASSERT_TRUE(store.ok()) << store.status().message();
+  auto store = OpenTestStore(data_dir / "propbridge.db");
+  ASSERT_TRUE(store);
   store::Batch batch;
   batch.source = "billing";
   batch.events = std::move(events);
-  store::BatchOutcome outcome = (*store)->Write({&batch, 1})[0];
+  store::BatchOutcome outcome = store->Write({&batch, 1})[0];
   ASSERT_TRUE(outcome.status.ok()) << outcome.status.message();
 }
 

@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "tests/support/temp_dir.h"
+#include "tests/support/test_store.h"
 
 namespace propbridge::ingest {
 namespace {
@@ -15,11 +16,8 @@ using namespace std::chrono;
 class PipelineTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    store::StoreOptions options;
-    options.path = dir_ / "store.db";
-    auto opened = store::OpenSqliteStore(options);
-    ASSERT_TRUE(opened.ok()) << opened.status().message();
-    store_ = std::move(*opened);
+    store_ = testing::OpenTestStore(dir_ / "store.db");
+    ASSERT_TRUE(store_);
   }
 
   static sdk::Batch MakeBatch(int first, int count, std::string checkpoint) {

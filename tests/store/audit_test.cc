@@ -9,6 +9,7 @@
 #include "daemon/store/sqlite_schema.h"
 #include "daemon/store/store.h"
 #include "tests/support/temp_dir.h"
+#include "tests/support/test_store.h"
 
 namespace propbridge::store {
 namespace {
@@ -42,11 +43,8 @@ class AuditTest : public ::testing::Test {
 
   void Open() {
     store_.reset();
-    StoreOptions options;
-    options.path = path_;
-    auto store = OpenSqliteStore(options);
-    ASSERT_TRUE(store.ok()) << store.status().message();
-    store_ = std::move(store).value();
+    store_ = testing::OpenTestStore(path_);
+    ASSERT_TRUE(store_);
   }
 
   // A customer of its own, named by account `account`.

@@ -21,6 +21,7 @@ extern "C" {  // glibc 2.36 declares these without C linkage
 #include "daemon/ingest/pipeline.h"
 #include "daemon/supervisor/plugin_runner.h"
 #include "tests/support/temp_dir.h"
+#include "tests/support/test_store.h"
 
 namespace propbridge::supervisor {
 namespace {
@@ -84,11 +85,8 @@ class PidChooser {
 class HostProcessRunnerTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    store::StoreOptions options;
-    options.path = dir_ / "store.db";
-    auto opened = store::OpenSqliteStore(options);
-    ASSERT_TRUE(opened.ok()) << opened.status().message();
-    store_ = std::move(*opened);
+    store_ = testing::OpenTestStore(dir_ / "store.db");
+    ASSERT_TRUE(store_);
     pipeline_ = std::make_unique<ingest::Pipeline>(*store_, ingest::PipelineOptions{});
 
     plugin_.name = "quiet";

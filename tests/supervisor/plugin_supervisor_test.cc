@@ -24,6 +24,7 @@
 #include "daemon/ingest/pipeline.h"
 #include "daemon/store/store.h"
 #include "tests/support/temp_dir.h"
+#include "tests/support/test_store.h"
 #include "tests/support/wait_until.h"
 
 namespace propbridge::supervisor {
@@ -78,11 +79,8 @@ class Observers {
 class PluginSupervisorTest : public ::testing::TestWithParam<Runner> {
  protected:
   void SetUp() override {
-    store::StoreOptions options;
-    options.path = dir_ / "store.db";
-    auto opened = store::OpenSqliteStore(options);
-    ASSERT_TRUE(opened.ok()) << opened.status().message();
-    store_ = std::move(*opened);
+    store_ = propbridge::testing::OpenTestStore(dir_ / "store.db");
+    ASSERT_TRUE(store_);
     pipeline_ = std::make_unique<ingest::Pipeline>(*store_, ingest::PipelineOptions{});
     daemon_.plugin_stop_timeout = 3s;
   }
