@@ -78,13 +78,11 @@ grpc::ServerWriteReactor<v1::WatchTimelineResponse>* TimelineService::WatchTimel
   Status refusal = Status::Ok();
   if (!request->customer().empty()) {
     auto id = ParseCustomerRef(request->customer(), "customer", *options_.identity);
-    // Taken before the lookup: a merge committed after it is followed.
-    selection.merges_seen = store_.MergeGeneration();
     if (!id.ok()) {
       refusal = id.status();
-    } else if (auto customer = store_.FindCustomer(*id); !customer.ok()) {
-      refusal = customer.status();
-    } else if (id->type == store::kCustomerIdType && !*customer) {
+    } else if (auto found = FindCustomerExactly(store_, *id); !found.ok()) {
+      refusal = found.status();
+    } else if (id->type == store::kCustomerIdType && found->customer == 0) {
       refusal = NotFound("no customer is known by '" + request->customer() + "'");
     } else {
       // A unit names whoever lives there; the watch follows the customer it named first.
@@ -92,8 +90,9 @@ grpc::ServerWriteReactor<v1::WatchTimelineResponse>* TimelineService::WatchTimel
           id->type != store::kCustomerIdType &&
           options_.identity->RuleFor(id->type).linkage == identity::Linkage::kOccupancy;
       if (!names_occupant) selection.found_by = *id;
-      if (*customer) {
-        LearnCustomer(selection, **customer);
+      if (found->customer != 0) {
+        // Followed from this generation on: a merge committed after it is found again.
+        LearnCustomer(selection, found->customer, found->generation);
       } else {
         // Not known yet: the watch waits for the first event that names them.
         selection.awaiting = std::move(id).value();

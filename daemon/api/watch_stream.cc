@@ -1,31 +1,102 @@
 #include "daemon/api/watch_stream.h"
 
 #include <algorithm>
+#include <chrono>
 #include <memory>
 #include <string>
+#include <thread>
 #include <utility>
 
 #include "daemon/store/customer.h"
 
 namespace propbridge::api {
 
+namespace {
+
+// Whether `event` shows that the selection's name led to its customer when it was written: it
+// carries the identifier, or it is stored under the customer a "customer:<id>" name is (an
+// event is stored under a customer that stood alone then, whom their own id named).
+bool ShowsName(const WatchSelection& selection, const store::Event& event) {
+  const identity::Identifier& name = *selection.found_by;
+  if (name.type == store::kCustomerIdType) return name.value == std::to_string(event.customer);
+  const auto& ids = event.identifiers;
+  return std::find(ids.begin(), ids.end(), name) != ids.end();
+}
+
+}  // namespace
+
+Result<CustomerFound> FindCustomerExactly(store::Store& store, const identity::Identifier& name) {
+  while (true) {
+    const std::uint64_t generation = store.MergeGeneration();
+    if (!store::MergesSettled(generation)) {
+      // A merge or a split is being committed: it is counted in a moment.
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      continue;
+    }
+    auto found = store.FindCustomer(name);
+    if (!found.ok()) return found.status();
+    if (store.MergeGeneration() == generation) {
+      return CustomerFound{.generation = generation, .customer = found->value_or(0)};
+    }
+  }
+}
+
 bool SelectsCustomer(WatchSelection& selection, const store::Event& event) {
   if (selection.awaiting) {
     const auto& ids = event.identifiers;
     if (std::find(ids.begin(), ids.end(), *selection.awaiting) == ids.end()) return false;
-    LearnCustomer(selection, event.customer);
+    LearnCustomer(selection, event.customer, event.merge_generation);
     return true;
   }
-  return selection.customer == 0 || event.customer == selection.customer;
+  if (selection.customer == 0) return true;
+  auto& findings = selection.found;
+  if (findings.empty() || !selection.found_by) return event.customer == selection.customer;
+  const std::uint64_t written = event.merge_generation;
+  // Later events are written under this generation or a later one: a finding superseded by
+  // one at or before it is of no more use.
+  while (findings.size() > 1 && findings[1].generation <= written) {
+    findings.erase(findings.begin());
+  }
+  const CustomerFound* before = nullptr;
+  const CustomerFound* after = nullptr;
+  for (const CustomerFound& found : findings) {
+    if (found.generation == written) return event.customer == found.customer;
+    if (found.generation > written) {
+      after = &found;
+      break;
+    }
+    before = &found;
+  }
+  // Found only before, after, or around the event's generation: see the header comment.
+  const auto was = [&event](const CustomerFound* found) {
+    return found != nullptr && found->customer == event.customer;
+  };
+  return (was(before) || was(after)) && ShowsName(selection, event);
 }
 
-void LearnCustomer(WatchSelection& selection, std::int64_t customer) {
-  selection.customer = customer;
+bool FoundTooEarlyFor(const WatchSelection& selection, const store::Event& event) {
+  return selection.customer != 0 && !selection.found.empty() &&
+         event.merge_generation > selection.found.back().generation;
+}
+
+void LearnCustomer(WatchSelection& selection, std::int64_t customer, std::uint64_t generation) {
   selection.awaiting.reset();
   if (!selection.found_by) {
     selection.found_by =
         identity::Identifier{std::string(store::kCustomerIdType), std::to_string(customer)};
   }
+  FoundAgain(selection, {.generation = generation, .customer = customer});
+}
+
+void FoundAgain(WatchSelection& selection, const CustomerFound& found) {
+  auto& findings = selection.found;
+  while (!findings.empty() && findings.back().generation >= found.generation) {
+    findings.pop_back();
+  }
+  findings.push_back(found);
+  if (findings.size() > kMaxFindings) findings.erase(findings.begin());
+  // Nobody known by the name any more: catch-up reads stay with the customer last found.
+  if (found.customer != 0) selection.customer = found.customer;
 }
 
 WatchStream::WatchStream(WatchSink& sink, store::Store& store, feed::ChangeFeed& feed,
@@ -77,22 +148,22 @@ void WatchStream::Pump() {
   while (!finished_) {
     if (MergesMovedLocked()) {
       // Rare (merges are), and short: one indexed lookup on a reader.
-      const std::uint64_t generation = store_.MergeGeneration();
       const identity::Identifier name = *selection_.found_by;
       lock.Unlock();
-      auto found = store_.FindCustomer(name);
+      auto found = FindCustomerExactly(store_, name);
       lock.Lock();
       if (!found.ok()) {
         // Like a failed page: the client resumes after the last event it received.
         FinishLocked(found.status());
         break;
       }
-      selection_.merges_seen = generation;
-      if (*found) selection_.customer = **found;
+      FoundAgain(selection_, *found);
       continue;  // a merge may have come meanwhile
     }
     if (!held_.empty()) {
-      SelectLocked(std::exchange(held_, {}));
+      // Each was written under a generation the feed had published before this Pump saw the
+      // generation unmoved since the latest finding: none is beyond it.
+      SelectLocked(std::exchange(held_, {}), /*may_stop=*/false);
       if (finished_) break;
     }
     if (WriteNextLocked() || live_) break;
@@ -104,12 +175,14 @@ void WatchStream::Pump() {
     query.filter = selection_.filter;
     std::optional<identity::Identifier> awaiting = selection_.awaiting;
     lock.Unlock();
+    std::optional<CustomerFound> learned;
     if (awaiting) {
       // Known by now? Then its stored events are read like any customer's; if not, none is
       // stored yet and the feed will name it.
-      auto found = store_.FindCustomer(*awaiting);
-      if (found.ok() && *found) {
-        query.customer = **found;
+      auto found = FindCustomerExactly(store_, *awaiting);
+      if (found.ok() && found->customer != 0) {
+        query.customer = found->customer;
+        learned = *found;
         awaiting.reset();
       }
     }
@@ -122,7 +195,9 @@ void WatchStream::Pump() {
       FinishLocked(page.status());
       break;
     }
-    if (!awaiting && selection_.awaiting) LearnCustomer(selection_, query.customer);
+    if (learned && selection_.awaiting) {
+      LearnCustomer(selection_, learned->customer, learned->generation);
+    }
     for (store::Event& event : *page) {
       pending_.push_back(std::make_shared<const store::Event>(std::move(event)));
       last_queued_id_ = pending_.back()->id;
@@ -174,20 +249,24 @@ void WatchStream::ScheduleLocked() {
 }
 
 bool WatchStream::MergesMovedLocked() const {
-  return selection_.found_by && selection_.customer != 0 &&
-         store_.MergeGeneration() != selection_.merges_seen;
+  return selection_.found_by && selection_.customer != 0 && !selection_.found.empty() &&
+         store_.MergeGeneration() != selection_.found.back().generation;
 }
 
-void WatchStream::SelectLocked(std::span<const feed::SharedEvent> events) {
+std::size_t WatchStream::SelectLocked(std::span<const feed::SharedEvent> events, bool may_stop) {
   auto& into = live_ ? pending_ : arrived_;
-  for (const auto& event : events) {
+  std::size_t taken = 0;
+  for (; taken < events.size(); ++taken) {
+    const feed::SharedEvent& event = events[taken];
     if (event->id <= last_queued_id_) continue;
+    if (may_stop && FoundTooEarlyFor(selection_, *event)) break;
     if (!SelectsCustomer(selection_, *event)) continue;
     if (!store::Matches(selection_.filter, *event)) continue;
     into.push_back(event);
     if (live_) last_queued_id_ = event->id;
   }
   if (into.size() > limits_.buffer_limit) OverflowLocked();
+  return taken;
 }
 
 bool WatchStream::WriteNextLocked() {
@@ -228,14 +307,14 @@ void WatchStream::OnEvents(std::span<const feed::SharedEvent> events) {
     if (StalledLocked()) FallBehindLocked();
     return;
   }
-  if (held_.empty() && !MergesMovedLocked()) {
-    SelectLocked(events);
+  if (held_.empty()) {
+    events = events.subspan(SelectLocked(events, /*may_stop=*/true));
     // Live, or back to reading the store after a burst: the next write brings the pump.
     if (live_ || !subscribed_) WriteNextLocked();
-    return;
+    if (events.empty() || !subscribed_ || finished_) return;
   }
-  // Whose they are is known once Pump has found the customer again: until then they wait here,
-  // bounded like the queue, and a burst beyond that is read from the store instead.
+  // Whose these are is known once Pump has found the customer again: until then they wait
+  // here, bounded like the queue, and a burst beyond that is read from the store instead.
   for (const auto& event : events) {
     if (event->id > last_queued_id_ && store::Matches(selection_.filter, *event)) {
       held_.push_back(event);

@@ -7,11 +7,19 @@
 // Memory is bounded: a client that falls more than `buffer_limit` events behind is ended with
 // RESOURCE_EXHAUSTED and the id to resume after, which is the last event it received: the
 // status goes out only after the write in flight, and names that write if it went out. A watch
-// of one customer follows them through merges and splits: from the next event on, it selects
-// whomever the name it was opened with leads to. Finding them again reads the store, which the
-// feed's thread (the ingest writer) must never wait for: after a merge, the feed's events are
-// held back, in order, until the watch has found its customer on another thread. Thread-safe
-// (the call and the feed call in from any thread).
+// of one customer follows them through merges and splits: each event from the feed is selected
+// against whomever the name the watch was opened with led to when the event was written, that
+// is under the event's merge_generation (an event committed before a merge but published with
+// it is still its old customer's). Finding them again reads the store, which the feed's thread
+// (the ingest writer) must never wait for: an event written under a generation later than the
+// last finding is held back, in order with those after it, until the watch has found its
+// customer again on another thread. An event whose generation the watch has found them at is
+// selected exactly. One written between two findings (more than one merge or split came
+// before one lookup) is not known exactly, and is sent only if its customer is one of the two
+// found and it shows the name: it carries the identifier, or, for a "customer:<id>" name, it
+// is stored under that id. So another customer's events are never sent, at the price of
+// missing, in that rare case, some that the name led to only between the two findings.
+// Thread-safe (the call and the feed call in from any thread).
 #pragma once
 
 #include <chrono>
@@ -30,15 +38,30 @@
 
 namespace propbridge::api {
 
+// Whom a watch's name led to at one store::MergeGeneration.
+struct CustomerFound {
+  std::uint64_t generation = 0;  // settled (store::MergesSettled)
+  std::int64_t customer = 0;     // 0: nobody was known by the name
+};
+
+// Whom `name` names now, and the MergeGeneration that answer is exact for: the generation read
+// before and after the lookup is the same and settled, or the lookup runs again. Reads the
+// store; never call it on the feed's thread.
+Result<CustomerFound> FindCustomerExactly(store::Store& store, const identity::Identifier& name);
+
 struct WatchSelection {
-  std::int64_t customer = 0;  // 0 for every customer, unless `awaiting` is set
+  // 0 for every customer, unless `awaiting` is set; else the customer last found, whose stored
+  // events a catch-up reads.
+  std::int64_t customer = 0;
   // A customer not known yet: the first event stored with this identifier names it.
   std::optional<identity::Identifier> awaiting;
   // How the customer is found again after a merge or a split: the name the client gave, or
   // "customer:<id>" for a unit, which names whoever lives there rather than one customer.
   std::optional<identity::Identifier> found_by;
-  // The store's MergeGeneration when the customer was last found.
-  std::uint64_t merges_seen = 0;
+  // Whom found_by led to, at each generation the watch found them, oldest first; the last is
+  // the latest finding. Earlier ones are kept while events written under them may still come
+  // from the feed, at most kMaxFindings in all.
+  std::vector<CustomerFound> found;
   store::TimelineFilter filter;
   std::optional<std::int64_t> after_id;  // unset: from now on
 };
@@ -52,12 +75,27 @@ struct WatchLimits {
   std::chrono::milliseconds stall_timeout{1000};
 };
 
-// Whether `event` belongs to the selected customer, learning the customer from the event when
-// the selection awaits one. The filter is applied apart.
+// How many findings a selection keeps: older ones are dropped first, which can only make the
+// watch miss events, never send another customer's.
+inline constexpr std::size_t kMaxFindings = 16;
+
+// Whether `event`, from the feed, belongs to the selected customer as the header comment
+// says, learning the customer from the event when the selection awaits one. Events must come
+// in id order: findings that only older events could need are dropped. The filter is applied
+// apart.
 bool SelectsCustomer(WatchSelection& selection, const store::Event& event);
 
-// The selection's customer, known now as `customer`.
-void LearnCustomer(WatchSelection& selection, std::int64_t customer);
+// Whether `event` was written under a generation beyond the selection's latest finding, so
+// that whose it is waits until the customer is found again.
+bool FoundTooEarlyFor(const WatchSelection& selection, const store::Event& event);
+
+// The selection's customer, known now as `customer` at `generation` (settled); the selection
+// follows them by found_by from now on, by "customer:<id>" when it has no name.
+void LearnCustomer(WatchSelection& selection, std::int64_t customer, std::uint64_t generation);
+
+// Whom the selection's name led to at `found.generation`, which is beyond every earlier
+// finding.
+void FoundAgain(WatchSelection& selection, const CustomerFound& found);
 
 // Where a WatchStream's events and its end go: the client's call. The stream calls Send and
 // End with its own lock held, so they must return quickly and never call back into the stream.
@@ -112,11 +150,14 @@ class WatchStream final : private feed::ChangeFeed::Subscriber {
   // Queues Pump on lookups_, unless one runs or is queued.
   void ScheduleLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Whether a merge or a split was committed since the followed customer was last found, so
-  // that the next event must wait until they are found again.
+  // that they are found again before the next catch-up read or held event.
   bool MergesMovedLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Queues those of `events` that the watch selects, in order: to send when live, else beside
-  // the store's pages while catching up.
-  void SelectLocked(std::span<const feed::SharedEvent> events) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // the store's pages while catching up. With `may_stop`, stops at the first event written
+  // after the latest finding (FoundTooEarlyFor) and returns how many it took; without, takes
+  // them all.
+  std::size_t SelectLocked(std::span<const feed::SharedEvent> events, bool may_stop)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Starts the next write if one can go.
   bool WriteNextLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Ends the call with `status` once no write is in flight.
@@ -145,7 +186,8 @@ class WatchStream final : private feed::ChangeFeed::Subscriber {
   bool live_ ABSL_GUARDED_BY(mu_) = false;        // caught up: pending_ is fed by the feed alone
   std::deque<feed::SharedEvent> pending_ ABSL_GUARDED_BY(mu_);  // to send, in id order
   std::deque<feed::SharedEvent> arrived_ ABSL_GUARDED_BY(mu_);  // from the feed, catching up
-  // From the feed, in order, until the customer is found again after a merge.
+  // From the feed, in order, from the first written after the latest finding, until the
+  // customer is found again.
   std::vector<feed::SharedEvent> held_ ABSL_GUARDED_BY(mu_);
   bool pumping_ ABSL_GUARDED_BY(mu_) = false;  // a Pump runs, or is queued on lookups_
   std::optional<ScanQueue::Ticket> queued_ ABSL_GUARDED_BY(mu_);  // that Pump, until it starts

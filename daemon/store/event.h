@@ -39,6 +39,11 @@ struct Event {
   sdk::MatterState matter_state = sdk::MatterState::kUnspecified;
   std::string summary;
   std::vector<std::pair<std::string, std::string>> attributes;
+  // Not stored: carried from the store's Write to the change feed (0 on events read back). The
+  // Store::MergeGeneration that `customer` was resolved under, counting the merges and splits
+  // this event made itself: a watch that follows a customer by name tells by it whom the name
+  // led to when the event was written.
+  std::uint64_t merge_generation = 0;
 };
 
 }  // namespace propbridge::store

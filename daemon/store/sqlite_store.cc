@@ -513,12 +513,23 @@ class SqliteStore final : public Store {
   }
 
  private:
+  // The MergeGeneration of a count of merges and splits: even, so that it reads as settled.
+  static std::uint64_t GenerationOf(const CustomerResolver& resolver) {
+    return 2 * resolver.merges_made();
+  }
   // Publishes the resolver's count of merges and splits when a write ends, while the writer
   // lock is still held (declare it after the lock): the next write sees it counted.
   struct CountMerges {
     const CustomerResolver& resolver;
     std::atomic<std::uint64_t>& generation;
-    ~CountMerges() { generation.store(resolver.merges_made()); }
+    // Just before the commit, when the write made merges or splits: from the commit on, a
+    // reader may see them before the destructor counts them, so the old count must no longer
+    // read as settled.
+    void Committing() {
+      const std::uint64_t published = generation.load();
+      if (GenerationOf(resolver) != published) generation.store(published | 1);
+    }
+    ~CountMerges() { generation.store(GenerationOf(resolver)); }
   };
 
   // Runs `change` (an admin's write) in a transaction of its own on the writer connection,
@@ -567,7 +578,7 @@ Status SqliteStore::Run(sqlite3_stmt* stmt, std::string_view what) {
 std::vector<BatchOutcome> SqliteStore::Write(std::span<const Batch> batches) {
   std::vector<BatchOutcome> outcomes(batches.size());
   auto fail_all = [&outcomes](const Status& status) {
-    for (BatchOutcome& outcome : outcomes) outcome = {status, 0, 0, {}, {}};
+    for (BatchOutcome& outcome : outcomes) outcome = {status, 0, 0, {}, {}, {}};
   };
   if (batches.empty()) return outcomes;
   sync::MutexLock lock(writer_mu_);
@@ -587,6 +598,7 @@ std::vector<BatchOutcome> SqliteStore::Write(std::span<const Batch> batches) {
       return outcomes;
     }
   }
+  count.Committing();
   if (Status s = Run(writer_.commit.get(), "commit to " + path_); !s.ok()) {
     if (sqlite3_get_autocommit(writer_.db.get()) == 0) Run(writer_.rollback.get(), "rollback");
     fail_all(s);
@@ -611,6 +623,7 @@ BatchOutcome SqliteStore::WriteBatch(const Batch& batch) {
           0,
           0,
           {},
+          {},
           {}};
 }
 
@@ -626,6 +639,7 @@ Status SqliteStore::WriteBatchContents(const Batch& batch, BatchOutcome& outcome
     ++(*id != 0 ? outcome.inserted : outcome.duplicates);
     outcome.ids.push_back(*id);
     outcome.customers.push_back(customer);
+    outcome.merge_generations.push_back(*id != 0 ? GenerationOf(resolver_) : 0);
   }
   for (const QuarantineRecord& record : batch.quarantined) {
     if (record.source != batch.source) {
@@ -886,6 +900,7 @@ Result<MergeRecord> SqliteStore::WriteAlone(
   if (!result.ok()) return failed(result.status());
   audit.result = "OK: merge " + std::to_string(result->id);
   if (auto recorded = InsertAudit(audit); !recorded.ok()) return failed(recorded.status());
+  count.Committing();
   if (Status s = Run(writer_.commit.get(), "commit to " + path_); !s.ok()) return failed(s);
   return result;
 }

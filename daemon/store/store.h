@@ -52,6 +52,10 @@ struct BatchOutcome {
   std::vector<std::int64_t> ids;
   // Per event of the batch, in order: the customer it was stored under (0 for a duplicate).
   std::vector<std::int64_t> customers;
+  // Per event of the batch, in order: the MergeGeneration its customer was resolved under,
+  // after the merges and splits the event itself made (0 for a duplicate). Settled (see
+  // MergesSettled), and never beyond MergeGeneration once Write has returned.
+  std::vector<std::uint64_t> merge_generations;
 };
 
 // Keyset position in a timeline: the last event of the previous page. The next page holds
@@ -164,6 +168,9 @@ struct StoreOptions {
   std::function<void(const std::string& message)> warn = nullptr;
 };
 
+// Whether a MergeGeneration is settled: no merge or split is being committed.
+inline bool MergesSettled(std::uint64_t generation) { return generation % 2 == 0; }
+
 // Thread-safety: Write is called by one writer thread at a time (the ingest pipeline);
 // every other method is safe from any thread, concurrently with Write. Writes of admins
 // (LinkCustomers, SplitMerge) take turns with Write on the one writer connection. A read
@@ -218,8 +225,10 @@ class Store {
                                                            std::optional<Micros> at = {}) = 0;
   // Changes when a merge or a split is committed, by resolution or by an admin, and before
   // any write that follows it: whoever follows a customer by name finds them again when it
-  // has changed (a watch). Cheap, and never waits for a connection or a lock: a watch reads it
-  // on the ingest writer's thread.
+  // has changed (a watch). It only grows. It is odd (not MergesSettled) from just before such
+  // a commit until just after it, so that a FindCustomer between two reads of the same settled
+  // value answers for exactly the merges and splits that value counts. Cheap, and never waits
+  // for a connection or a lock: a watch reads it on the ingest writer's thread.
   virtual std::uint64_t MergeGeneration() const = 0;
   // Every customer the identifier named, as they stand now, most recent first: for a unit,
   // each occupant over time; for other identifiers at most one.

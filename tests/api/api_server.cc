@@ -60,6 +60,7 @@ std::vector<store::Event> ApiServer::Write(const std::string& source,
     committed.push_back(std::move(batch.events[i]));
     committed.back().id = outcome.ids[i];
     committed.back().customer = outcome.customers[i];
+    committed.back().merge_generation = outcome.merge_generations[i];
     committed.back().source = source;
   }
   return committed;

@@ -176,6 +176,31 @@ TEST(TimelineWatch, FollowsItsCustomerThroughAMergeAndASplit) {
   EXPECT_EQ(watch.received.size(), 4u);
 }
 
+// A link committed after a write and before its publication: the watch of A-2 gets A-2's
+// event of that write, not the event A-1 had before the link, and both customers' events
+// from the link on.
+TEST(TimelineWatch, ALinkBetweenAWriteAndItsPublicationLeavesTheWrittenEventsToTheirCustomer) {
+  auto server = ApiServer::Start();
+  ASSERT_TRUE(server);
+  server->Commit("billing", {AccountEvent("B-1", "A-1", 0), AccountEvent("B-2", "A-2", 1)});
+  const std::int64_t older = server->CustomerOf("A-1");
+  const std::int64_t newer = server->CustomerOf("A-2");
+  WatchCall watch(server->timeline(), WatchOf("account:A-2", 0));
+  ASSERT_TRUE(watch.Read(1));
+
+  auto written =
+      server->Write("billing", {AccountEvent("O-3", "A-1", 2), AccountEvent("N-4", "A-2", 3)});
+  ASSERT_TRUE(server->store().LinkCustomers(older, newer, "ops:test", "one household", {}).ok());
+  server->feed().Publish(written);
+  server->Commit("billing", {AccountEvent("O-5", "A-1", 4), AccountEvent("N-6", "A-2", 5)});
+  ASSERT_TRUE(watch.Read(3));
+  watch.context.TryCancel();
+  EXPECT_EQ(watch.ReadToEnd().error_code(), grpc::StatusCode::CANCELLED);
+  EXPECT_EQ(SourceEventIds(watch.received), (std::vector<std::string>{"B-2", "N-4", "O-5", "N-6"}));
+  EXPECT_EQ(watch.received[1].customer(), store::CustomerKey(newer));
+  EXPECT_EQ(watch.received[3].customer(), store::CustomerKey(older));
+}
+
 // The feed calls the watches on the ingest writer's thread: however long finding a customer
 // again after a merge takes (here: until the test lets the store answer, as when every reader
 // connection is busy), publishing returns at once, and the events follow in order once the

@@ -54,6 +54,7 @@ std::vector<store::BatchOutcome> FakeStore::Write(std::span<const store::Batch> 
         ++outcome.duplicates;
         outcome.ids.push_back(0);
         outcome.customers.push_back(0);
+        outcome.merge_generations.push_back(0);
         continue;
       }
       Stored& stored = events_.emplace_back(Stored{event, ResolveLocked(event)});
@@ -63,6 +64,7 @@ std::vector<store::BatchOutcome> FakeStore::Write(std::span<const store::Batch> 
       ++outcome.inserted;
       outcome.ids.push_back(stored.event.id);
       outcome.customers.push_back(RootLocked(stored.owner));
+      outcome.merge_generations.push_back(generation_.load());
     }
     for (store::QuarantineRecord record : batch.quarantined) {
       record.id = static_cast<std::int64_t>(quarantine_.size()) + 1;
@@ -269,7 +271,7 @@ Result<store::MergeRecord> FakeStore::LinkLocked(std::int64_t a, std::int64_t b,
   merge.actor = actor;
   merge.reason = reason;
   customers_[merge.absorbed].merged_into = merge.kept;
-  ++generation_;
+  generation_ += 2;
   return merge;
 }
 
@@ -286,7 +288,7 @@ Result<store::MergeRecord> FakeStore::SplitLocked(std::int64_t merge_id, const s
   merge.undone_by = actor;
   merge.undone_reason = reason;
   customers_[merge.absorbed].merged_into = 0;
-  ++generation_;
+  generation_ += 2;
   return merge;
 }
 

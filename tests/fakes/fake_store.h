@@ -126,6 +126,7 @@ class FakeStore final : public store::Store {
   std::vector<store::MergeRecord> merges_ ABSL_GUARDED_BY(mu_);  // merge i at index i - 1
   std::vector<store::AuditRecord> audit_ ABSL_GUARDED_BY(mu_);   // record i at index i - 1
   // Counted under mu_, read without it: like the real store's, MergeGeneration never waits.
+  // It moves by 2, in one step under mu_, so it always reads as settled (store::MergesSettled).
   std::atomic<std::uint64_t> generation_{0};
 
   sync::Mutex gate_mu_;

@@ -107,6 +107,19 @@ TEST(FakeStore, ALinkMovesEventsToTheOlderCustomerAndASplitMovesThemBack) {
             StatusCode::kNotFound);
 }
 
+// What a watch tells whose an event was by: the settled generation it was resolved under.
+TEST(FakeStore, EachEventCarriesTheMergeGenerationItWasResolvedUnder) {
+  FakeStore store;
+  auto first = WriteOne(store, {Named("B-1", {"A-1"}, 0), Named("B-2", {"A-2"}, 1)});
+  EXPECT_EQ(first.merge_generations, (std::vector<std::uint64_t>{0, 0}));
+  ASSERT_TRUE(store.LinkCustomers(2, 1, "ops:test", "one household", {}).ok());
+  const std::uint64_t linked = store.MergeGeneration();
+  EXPECT_TRUE(store::MergesSettled(linked));
+  auto after = WriteOne(store, {Named("B-1", {"A-1"}, 0), Named("B-3", {"A-2"}, 2)});
+  EXPECT_EQ(after.merge_generations, (std::vector<std::uint64_t>{0, linked}))
+      << "0 for the duplicate";
+}
+
 TEST(FakeStore, KeepsAnAuditRecordOfEveryChangeNewestFirst) {
   FakeStore store;
   WriteOne(store, {Named("B-1", {"A-1"}, 0), Named("B-2", {"A-2"}, 1)});

@@ -125,7 +125,8 @@ TEST_F(CustomerResolutionTest, AMergeIsRecordedAndASplitPutsEveryEventBack) {
 
   auto twice = store_->SplitMerge(merge.id, "ops:li", "again", {});
   EXPECT_EQ(twice.status().code(), StatusCode::kFailedPrecondition);
-  EXPECT_EQ(store_->SplitMerge(999, "ops:li", "no such", {}).status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(store_->SplitMerge(999, "ops:li", "no such", {}).status().code(),
+            StatusCode::kNotFound);
 }
 
 // What a watch relies on to follow its customer: the generation moves with every merge and
@@ -155,6 +156,46 @@ TEST_F(CustomerResolutionTest, MergeGenerationMovesWithEveryMergeAndSplitOnly) {
   EXPECT_FALSE(store_->LinkCustomers(a, b, "ops:li", "again", {}).ok());
   Put("c", {{"account", "C-1"}}, kDay + hours(3));
   EXPECT_FALSE(moved()) << "a refused link and a new customer change nothing";
+}
+
+// What a watch tells whose an event was by: each event of a batch carries the generation its
+// customer was resolved under, counting the merge it made itself, and so do admins' changes
+// between batches. Every one is settled, and none is beyond the store's once Write returned.
+TEST_F(CustomerResolutionTest, EachEventCarriesTheMergeGenerationItWasResolvedUnder) {
+  Put("a", {{"account", "A-1"}}, kDay);
+  std::int64_t b = Put("b", {{"account", "B-1"}}, kDay);
+  const std::uint64_t before = store_->MergeGeneration();
+  Batch batch;
+  batch.source = "test";
+  for (auto [id, ids] : {std::pair{"a1", Ids{{"account", "A-1"}}},
+                         std::pair{"ab", Ids{{"account", "A-1"}, {"account", "B-1"}}},
+                         std::pair{"b1", Ids{{"account", "B-1"}}}}) {
+    Event& event = batch.events.emplace_back();
+    event.source = "test";
+    event.source_event_id = id;
+    event.identifiers = ids;
+    event.kind = "billing.charge.posted";
+    event.occurred_at = kDay + hours(1);
+    event.ingested_at = kDay + days(60);
+  }
+  auto outcomes = store_->Write({&batch, 1});
+  ASSERT_TRUE(outcomes[0].status.ok()) << outcomes[0].status.message();
+  const std::uint64_t merged = store_->MergeGeneration();
+  EXPECT_GT(merged, before);
+  EXPECT_TRUE(MergesSettled(merged));
+  EXPECT_EQ(outcomes[0].merge_generations, (std::vector<std::uint64_t>{before, merged, merged}));
+
+  auto customer = store_->ReadCustomer(b, kDay + days(60));
+  ASSERT_TRUE(customer.ok() && *customer);
+  ASSERT_TRUE(store_->SplitMerge((*customer)->merges[0].id, "ops:li", "two people", {}).ok());
+  const std::uint64_t split = store_->MergeGeneration();
+  EXPECT_GT(split, merged);
+  EXPECT_TRUE(MergesSettled(split));
+  batch.events.resize(1);
+  batch.events[0].source_event_id = "a2";
+  outcomes = store_->Write({&batch, 1});
+  ASSERT_TRUE(outcomes[0].status.ok()) << outcomes[0].status.message();
+  EXPECT_EQ(outcomes[0].merge_generations, std::vector<std::uint64_t>{split});
 }
 
 TEST_F(CustomerResolutionTest, AnAdminLinkJoinsTwoCustomersAndSaysWhoAndWhy) {
