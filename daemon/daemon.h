@@ -91,6 +91,9 @@ class Daemon final : private api::PluginControl {
   Status Restart(const std::string& name) override ABSL_LOCKS_EXCLUDED(mu_);
   Status Stop(const std::string& name) override ABSL_LOCKS_EXCLUDED(mu_);
   Result<api::DaemonStatus> Describe() const override ABSL_LOCKS_EXCLUDED(mu_);
+  // The data directory: the store's own folder, where the daemon keeps what only its user may
+  // read, on the store's file system.
+  Result<std::filesystem::path> BackupFolder() const override { return data_dir_; }
   std::shared_ptr<supervisor::PluginSupervisor> Find(const std::string& name) const
       ABSL_LOCKS_EXCLUDED(mu_);
 

@@ -20,7 +20,7 @@ using Metadata = std::multimap<grpc::string_ref, grpc::string_ref>;
 
 // The table. README.md shows the same in "Serving other hosts"; tests/auth checks every
 // method the daemon serves against it.
-constexpr std::array<MethodAccess, 17> kMethods = {{
+constexpr std::array<MethodAccess, 18> kMethods = {{
     {"/propbridge.v1.TimelineService/GetTimeline", Role::kReader},
     {"/propbridge.v1.TimelineService/WatchTimeline", Role::kReader},
     {"/propbridge.v1.CustomerService/GetCustomer", Role::kReader},
@@ -35,6 +35,7 @@ constexpr std::array<MethodAccess, 17> kMethods = {{
     {"/propbridge.v1.AdminService/LinkCustomers", Role::kAdmin},
     {"/propbridge.v1.AdminService/SplitCustomer", Role::kAdmin},
     {"/propbridge.v1.AdminService/ListAuditRecords", Role::kAdmin},
+    {"/propbridge.v1.AdminService/BackupStore", Role::kAdmin},
     {"/grpc.health.v1.Health/Check", std::nullopt},
     {"/grpc.health.v1.Health/Watch", std::nullopt},
     // Any caller at all: every role is a reader at least.

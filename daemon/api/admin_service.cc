@@ -110,20 +110,38 @@ AdminService::Change AdminService::ChangeOf(
   return change;
 }
 
-grpc::ServerUnaryReactor* AdminService::FinishChange(grpc::CallbackServerContext* context,
-                                                     Change change, const Status& result) {
+void AdminService::Record(Change change, const std::string& outcome) {
   store::AuditRecord& audit = change.audit;
   if (!change.recorded) {
-    audit.result = result.ToString();
+    audit.result = outcome;
     if (auto recorded = store_.RecordAudit(audit); !recorded.ok()) {
       spdlog::error("the audit record of {} by {} could not be written: {}", audit.method,
                     audit.caller, recorded.status().message());
     }
   }
   // Not the arguments: a customer may be named by a phone number, and the log keeps none.
-  spdlog::info("{} asked by {}: {}", audit.method, audit.caller,
-               identity::ValidUtf8(result.ToString()));
+  spdlog::info("{} asked by {}: {}", audit.method, audit.caller, identity::ValidUtf8(outcome));
+}
+
+grpc::ServerUnaryReactor* AdminService::FinishChange(grpc::CallbackServerContext* context,
+                                                     Change change, const Status& result) {
+  Record(std::move(change), result.ToString());
   return FinishUnary(context, result);
+}
+
+grpc::ServerWriteReactor<v1::BackupStoreResponse>* AdminService::BackupStore(
+    grpc::CallbackServerContext* context, const v1::BackupStoreRequest*) {
+  Change change = ChangeOf(*context, "AdminService.BackupStore", "", {});
+  Result<std::filesystem::path> folder =
+      plugins_ != nullptr ? plugins_->BackupFolder()
+                          : Status(StatusCode::kUnimplemented, "no daemon runs here to back up");
+  return BackupCall::Start(
+      backups_, store_, std::move(folder),
+      [this, change = std::move(change)](const Status& result, const store::BackupInfo& sent) {
+        Record(change, result.ok() ? "OK: " + std::to_string(sent.bytes) + " bytes, events up to " +
+                                         std::to_string(sent.last_event_id)
+                                   : result.ToString());
+      });
 }
 
 namespace {

@@ -1,6 +1,7 @@
 // propbridge.v1.AdminService: the plugin instances, the quarantine, an admin's links and
-// splits of customers, and the audit record of every change asked for. Thread-safe; what it
-// is given must outlive it.
+// splits of customers, the audit record of every change asked for, and backups of the store.
+// Thread-safe; what it is given must outlive it, and the server must be shut down before it is
+// destroyed.
 #pragma once
 
 #include <chrono>
@@ -13,7 +14,9 @@
 #include <vector>
 
 #include "daemon/api/access.h"
+#include "daemon/api/backup_call.h"
 #include "daemon/api/page_token.h"
+#include "daemon/api/scan_queue.h"
 #include "daemon/identity/identifier.h"
 #include "daemon/store/store.h"
 #include "propbridge/v1/admin.grpc.pb.h"
@@ -59,6 +62,11 @@ class PluginControl {
   virtual Result<DaemonStatus> Describe() const {
     return Status(StatusCode::kUnimplemented, "this server does not describe a daemon");
   }
+  // Where a backup makes its copy of the store before it is streamed: a folder of the
+  // daemon's that only its user may enter. UNIMPLEMENTED unless a daemon answers.
+  virtual Result<std::filesystem::path> BackupFolder() const {
+    return Status(StatusCode::kUnimplemented, "this server keeps no folder to make backups in");
+  }
   // Every configured instance, in configuration order.
   virtual std::vector<PluginStatus> List() const = 0;
   // NOT_FOUND for a name that is not configured; FAILED_PRECONDITION for a disabled one.
@@ -102,6 +110,8 @@ class AdminService final : public v1::AdminService::CallbackService {
   grpc::ServerUnaryReactor* GetStatus(grpc::CallbackServerContext* context,
                                       const v1::GetStatusRequest* request,
                                       v1::GetStatusResponse* response) override;
+  grpc::ServerWriteReactor<v1::BackupStoreResponse>* BackupStore(
+      grpc::CallbackServerContext* context, const v1::BackupStoreRequest* request) override;
 
  private:
   // A change asked for in one call: its audit record, and whether the store has kept it
@@ -131,8 +141,10 @@ class AdminService final : public v1::AdminService::CallbackService {
                Change& change, v1::SplitCustomerResponse& response);
   Status AuditRecords(const v1::ListAuditRecordsRequest& request,
                       const auth::PersonalDataRules* mask, v1::ListAuditRecordsResponse& response);
-  // Records the change with how it ended unless the store did, logs it, then answers the call
-  // with `result`.
+  // Records the change with how it ended (`outcome`: "OK", "OK: <what it did>", or the error)
+  // unless the store did, and logs it.
+  void Record(Change change, const std::string& outcome);
+  // Records the change with `result`, then answers the call with it.
   grpc::ServerUnaryReactor* FinishChange(grpc::CallbackServerContext* context, Change change,
                                          const Status& result);
 
@@ -141,6 +153,8 @@ class AdminService final : public v1::AdminService::CallbackService {
   PluginControl* const plugins_;
   const std::shared_ptr<const identity::IdentityRules> identity_;
   const AccessControl& access_;
+  // Where backups run, one at a time. Last: its thread uses everything above.
+  ScanQueue backups_{kBackupLimits};
 };
 
 }  // namespace propbridge::api

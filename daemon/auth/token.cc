@@ -63,4 +63,28 @@ bool SameHash(const Sha256& a, const Sha256& b) {
   return CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
 }
 
+struct Sha256Hasher::Context {
+  struct Free {
+    void operator()(EVP_MD_CTX* context) const { EVP_MD_CTX_free(context); }
+  };
+  std::unique_ptr<EVP_MD_CTX, Free> digest{EVP_MD_CTX_new()};
+};
+
+Sha256Hasher::Sha256Hasher() : context_(std::make_unique<Context>()) {
+  EVP_DigestInit_ex(context_->digest.get(), EVP_sha256(), nullptr);
+}
+Sha256Hasher::Sha256Hasher(Sha256Hasher&&) noexcept = default;
+Sha256Hasher& Sha256Hasher::operator=(Sha256Hasher&&) noexcept = default;
+Sha256Hasher::~Sha256Hasher() = default;
+
+void Sha256Hasher::Add(std::string_view part) {
+  EVP_DigestUpdate(context_->digest.get(), part.data(), part.size());
+}
+
+Sha256 Sha256Hasher::Finish() {
+  Sha256 hash{};
+  EVP_DigestFinal_ex(context_->digest.get(), hash.data(), nullptr);
+  return hash;
+}
+
 }  // namespace propbridge::auth

@@ -45,6 +45,16 @@ TEST(Token, HashIsSha256InHex) {
   EXPECT_FALSE(auth::ParseSha256Hex(std::string(63, 'a') + "g"));
 }
 
+TEST(Sha256Hasher, PartsHashAsTheWhole) {
+  auth::Sha256Hasher empty;
+  EXPECT_EQ(auth::ToHex(empty.Finish()),
+            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+  auth::Sha256Hasher parts;
+  for (std::string_view part : {"a", "", "bc"}) parts.Add(part);
+  auth::Sha256Hasher moved = std::move(parts);
+  EXPECT_EQ(auth::ToHex(moved.Finish()), auth::ToHex(auth::HashToken("abc")));
+}
+
 TEST(Subject, ReadsTheCommonNameAndEachAlternativeName) {
   EXPECT_EQ(*auth::ParseSubject("CN=frontdesk"),
             std::pair(SubjectField::kCommonName, std::string("frontdesk")));

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "daemon/auth/token.h"
+#include "tools/propbridgectl/backup_file.h"
 #include "tools/propbridgectl/format.h"
 
 namespace propbridge::ctl {
@@ -494,6 +495,64 @@ int RunSplitCustomer(Daemon& daemon, int64_t merge_id, const MergeNote& note, bo
   v1::SplitCustomerResponse response;
   grpc::Status status = daemon.admin().SplitCustomer(&context, request, &response);
   return PrintMerge(daemon, status, response.merge(), json);
+}
+
+namespace {
+
+// A problem with the file, not the daemon.
+int FailLocally(const Status& status) {
+  std::cerr << "propbridgectl: " << status.message() << "\n";
+  return status.code() == StatusCode::kAlreadyExists ? kExitUsage : kExitDaemonError;
+}
+
+}  // namespace
+
+int RunBackup(Daemon& daemon, const BackupOptions& options) {
+  const auto start = std::chrono::steady_clock::now();
+  auto file = BackupFile::Create(options.file, options.force);
+  if (!file.ok()) return FailLocally(file.status());
+  // No deadline: a store of years takes a while to copy; the daemon ends the call if it stops.
+  grpc::ClientContext context;
+  auto reader = daemon.admin().BackupStore(&context, {});
+  v1::BackupStoreResponse response;
+  auth::Sha256Hasher hash;
+  std::int64_t received = 0;
+  std::optional<v1::BackupSummary> summary;
+  Status written = Status::Ok();
+  while (written.ok() && reader->Read(&response)) {
+    if (summary) {
+      written = DataLoss("propbridged sent more after the last part of the copy");
+      break;
+    }
+    hash.Add(response.data());
+    received += static_cast<std::int64_t>(response.data().size());
+    written = file->Append(response.data());
+    if (response.has_summary()) summary = response.summary();
+  }
+  if (!written.ok()) {
+    context.TryCancel();
+    reader->Finish();
+    return FailLocally(written);
+  }
+  grpc::Status status = reader->Finish();
+  if (!status.ok()) return daemon.Fail(status);
+  if (!summary) return FailLocally(DataLoss("propbridged ended the copy without its summary"));
+  const std::string sha256 = auth::ToHex(hash.Finish());
+  if (summary->size_bytes() != received || summary->sha256() != sha256) {
+    return FailLocally(DataLoss("the copy did not arrive whole: " + std::to_string(received) +
+                                " bytes with SHA-256 " + sha256 + ", where propbridged sent " +
+                                std::to_string(summary->size_bytes()) + " bytes with SHA-256 " +
+                                summary->sha256() + "; nothing was written"));
+  }
+  if (Status committed = file->Commit(); !committed.ok()) return FailLocally(committed);
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  if (options.json) {
+    std::cout << Dump(BackupJson(options.file, *summary, seconds)) << "\n";
+  } else {
+    PrintBackup(std::cout, options.file, *summary, seconds);
+  }
+  return kExitOk;
 }
 
 int RunHashToken() {

@@ -102,6 +102,12 @@ struct MergeNote {
   std::string reason;
 };
 
+struct BackupOptions {
+  std::string file;
+  bool force = false;  // replace what is at `file`
+  bool json = false;
+};
+
 enum class PluginCommand { kRestart, kStop };
 
 int RunTimeline(Daemon& daemon, const TimelineOptions& options);
@@ -118,6 +124,9 @@ int RunOutreach(Daemon& daemon, const OutreachOptions& options);
 int RunLinkCustomers(Daemon& daemon, const std::string& customer, const std::string& other_customer,
                      const MergeNote& note, bool json);
 int RunSplitCustomer(Daemon& daemon, int64_t merge_id, const MergeNote& note, bool json);
+// Writes a copy of the daemon's store to options.file, whole or not at all, owner-only (0600),
+// after checking its size and SHA-256 against what the daemon sent; prints what it wrote.
+int RunBackup(Daemon& daemon, const BackupOptions& options);
 // Prints a new random token and its SHA-256, for [api.auth.tokens.<name>]; needs no daemon.
 int RunHashToken();
 

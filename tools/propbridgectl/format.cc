@@ -237,6 +237,18 @@ Json StatusJson(const v1::GetStatusResponse& status) {
   };
 }
 
+Json BackupJson(const std::string& file, const v1::BackupSummary& summary, double seconds) {
+  return Json{
+      {"file", file},
+      {"size_bytes", summary.size_bytes()},
+      {"sha256", summary.sha256()},
+      {"taken_at", TimeJson(summary.has_taken_at(), summary.taken_at())},
+      {"last_event_id", summary.last_event_id()},
+      {"format", summary.format()},
+      {"seconds", seconds},
+  };
+}
+
 Json QuarantinedRecordJson(const v1::QuarantinedRecord& record) {
   return Json{
       {"id", record.id()},         {"source", record.source()},
@@ -439,6 +451,18 @@ void PrintStatus(std::ostream& out, const v1::GetStatusResponse& status) {
   out << Pad("queue", 15) << status.queued_events() << " of " << status.queue_capacity()
       << " events waiting\n\n";
   PrintPlugins(out, {status.plugins().begin(), status.plugins().end()});
+}
+
+void PrintBackup(std::ostream& out, const std::string& file, const v1::BackupSummary& summary,
+                 double seconds) {
+  char took[32];
+  std::snprintf(took, sizeof took, "%.1f s", seconds);
+  out << "Backed up the store to " << file << ": " << Bytes(summary.size_bytes()) << " in " << took
+      << "\n";
+  out << Pad("taken at", 10) << LocalTime(summary.taken_at()) << ", events up to id "
+      << summary.last_event_id() << "\n";
+  out << Pad("format", 10) << summary.format() << "\n";
+  out << Pad("sha256", 10) << summary.sha256() << "\n";
 }
 
 void PrintQuarantine(std::ostream& out, const std::vector<v1::QuarantinedRecord>& records,

@@ -37,6 +37,8 @@ Json CustomerJson(const v1::Customer& customer);
 Json MergeJson(const v1::MergeRecord& merge);
 Json OutreachItemJson(const v1::OutreachItem& item);
 Json StatusJson(const v1::GetStatusResponse& status);
+// What `backup` wrote to `file`, and in how many seconds.
+Json BackupJson(const std::string& file, const v1::BackupSummary& summary, double seconds);
 
 // One line of JSON; text that is not UTF-8 is shown with U+FFFD in its place.
 std::string Dump(const Json& json);
@@ -54,6 +56,8 @@ void PrintPlugins(std::ostream& out, const std::vector<v1::PluginInstance>& plug
 // The daemon's version, uptime, configuration and last reload, store and queue, then its
 // plugins as PrintPlugins shows them.
 void PrintStatus(std::ostream& out, const v1::GetStatusResponse& status);
+void PrintBackup(std::ostream& out, const std::string& file, const v1::BackupSummary& summary,
+                 double seconds);
 void PrintQuarantine(std::ostream& out, const std::vector<v1::QuarantinedRecord>& records,
                      bool more_pages);
 // One line per change: when, who (the identity, and the actor the request named), what, how

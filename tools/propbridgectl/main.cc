@@ -15,8 +15,10 @@ namespace ctl = propbridge::ctl;
 constexpr const char* kExitCodes = R"(
 Exit codes:
   0  done
-  1  propbridged answered with an error (e.g. NOT_FOUND for an unknown customer)
-  2  bad usage: an unknown command or option, or a value that cannot be read
+  1  propbridged answered with an error (e.g. NOT_FOUND for an unknown customer);
+     backup: also when the copy could not be written or did not check out
+  2  bad usage: an unknown command or option, or a value that cannot be read;
+     backup: also when FILE exists and --force was not given
   3  propbridged could not be reached at the address, or did not answer in time
   4  watch only: propbridged ended the watch because it fell behind; the id to
      resume from is printed (--after-id N), and --follow resumes by itself instead
@@ -64,6 +66,19 @@ constexpr const char* kQuarantineJson = R"(
 With --json: {records: [{id, source, origin, reason, raw, quarantined_at}],
 next_page_token}; raw is the record's text, with U+FFFD for bytes that are not
 UTF-8, and quarantined_at is UTC (RFC 3339).
+)";
+
+constexpr const char* kBackup = R"(
+The copy is an SQLite database, taken by the daemon at one moment while ingest
+goes on, with every source's checkpoint in it; README.md, "Back up and
+restore", says how to restore it. FILE is written whole or not at all: the
+bytes go to a hidden file beside it, owner-only (0600), and are checked against
+the size and SHA-256 the daemon sent before that file is renamed to FILE. An
+existing FILE is replaced only with --force (exit 2 without). Needs the admin
+role; one backup runs at a time (RESOURCE_EXHAUSTED while another runs).
+
+With --json: {file, size_bytes, sha256, taken_at, last_event_id, format,
+seconds}; taken_at is UTC (RFC 3339).
 )";
 
 constexpr const char* kAuditJson = R"(
@@ -307,6 +322,14 @@ int main(int argc, char** argv) {
   AddPagingOptions(*audit_command, audit.page_size, audit.page_token, audit.all);
   audit_command->footer(Footer({kAuditJson, kExitCodes}));
 
+  ctl::BackupOptions backup;
+  auto* backup_command = app.add_subcommand(
+      "backup", "Write a consistent copy of the daemon's store, checkpoints included, to FILE");
+  backup_command->add_option("FILE", backup.file, "Where to write the copy")->required();
+  backup_command->add_flag("--force", backup.force, "Replace FILE if it exists");
+  AddCommonOptions(*backup_command, connection, json);
+  backup_command->footer(Footer({kBackup, kExitCodes}));
+
   std::string customer;
   auto* customer_command = app.add_subcommand(
       "customer", "A customer: identifiers, units, the five steps, open matters and merges");
@@ -436,6 +459,10 @@ int main(int argc, char** argv) {
   if (audit_command->parsed()) {
     audit.json = json;
     return ctl::RunAudit(daemon, audit);
+  }
+  if (backup_command->parsed()) {
+    backup.json = json;
+    return ctl::RunBackup(daemon, backup);
   }
   quarantine.json = json;
   return ctl::RunQuarantine(daemon, quarantine);
