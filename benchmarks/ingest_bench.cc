@@ -9,6 +9,10 @@
 //           daemon's process, and isolated in a propbridge-plugin-host process.
 // scraped:  isolated again, with the daemon's metrics collectors behind a real /metrics
 //           endpoint that a client scrapes over HTTP every second, as Prometheus would.
+// backed up: scraped again, while backups of the store run one after another as the daemon
+//           runs AdminService.BackupStore: Store::Backup on a thread of a one-place ScanQueue,
+//           the copy read back in 1 MiB parts and hashed as it is streamed (without gRPC), then
+//           deleted.
 //
 // The three run in turns, kRounds times each, and the best of each is compared. Afterwards the
 // rows of the databases are compared, so the baseline keeps writing what the store writes.
@@ -31,6 +35,8 @@
 #include <thread>
 
 #include "benchmarks/bench_support.h"
+#include "daemon/api/scan_queue.h"
+#include "daemon/auth/token.h"
 #include "daemon/config/config.h"
 #include "daemon/ingest/pipeline.h"
 #include "daemon/ingest/pipeline_metrics.h"
@@ -238,10 +244,71 @@ class Scraper {
   std::thread thread_;
 };
 
+// Backups of `store` one after another, each made in `folder`, read back and hashed, and
+// deleted, on a thread niced as the daemon's backups are, until destroyed.
+class Backups {
+ public:
+  Backups(store::Store& store, fs::path folder)
+      : store_(store), folder_(std::move(folder)), queue_({.threads = 1, .max_waiting = 0}) {
+    if (!queue_.Submit([this] {
+          Run();
+          return api::ScanQueue::Answer();
+        })) {
+      Fail("the backup could not be queued");
+    }
+  }
+  ~Backups() {
+    stop_.request_stop();
+    // The queue's destructor waits for the backup to end.
+  }
+  int count() const { return count_; }
+  std::uint64_t bytes() const { return bytes_; }
+
+ private:
+  void Run() {
+    const fs::path copy = folder_ / "backup.partial";
+    std::string part;
+    while (!stop_.stop_requested()) {
+      auto info = store_.Backup(copy, stop_.get_token());
+      if (!info.ok()) {
+        if (info.status().code() == StatusCode::kCancelled) return;
+        Fail("backup: " + info.status().message());
+      }
+      std::FILE* file = std::fopen(copy.c_str(), "rb");
+      if (file == nullptr) Fail("cannot read the backup " + copy.string());
+      auth::Sha256Hasher hash;
+      part.resize(std::size_t{1} << 20);
+      for (std::size_t n; (n = std::fread(part.data(), 1, part.size(), file)) > 0;) {
+        hash.Add(std::string_view(part.data(), n));
+      }
+      std::fclose(file);
+      hash.Finish();
+      fs::remove(copy);
+      bytes_ += info->bytes;
+      ++count_;
+    }
+  }
+
+  store::Store& store_;
+  const fs::path folder_;
+  std::stop_source stop_;
+  std::atomic<int> count_{0};
+  std::atomic<std::uint64_t> bytes_{0};
+  // Last: its thread uses everything above.
+  api::ScanQueue queue_;
+};
+
+// The backups made while a pipeline stored its events.
+struct BackupFigures {
+  int count = 0;
+  std::uint64_t bytes = 0;
+};
+
 // Runs the synthetic plugin through the real pipeline into a real store at `path`, and
-// returns events stored per second; with `scraped`, while its metrics are scraped every second.
-double PipelineRate(const fs::path& path, std::int64_t events, bool isolated,
-                    bool scraped = false) {
+// returns events stored per second; with `scraped`, while its metrics are scraped every second;
+// with `backups`, while the store is backed up again and again (their count and bytes there).
+double PipelineRate(const fs::path& path, std::int64_t events, bool isolated, bool scraped = false,
+                    BackupFigures* backups = nullptr) {
   store::StoreOptions store_options;
   store_options.path = path;
   std::unique_ptr<store::Store> store = Check(store::OpenSqliteStore(store_options), "store");
@@ -266,6 +333,8 @@ double PipelineRate(const fs::path& path, std::int64_t events, bool isolated,
   supervisor::PluginSupervisor instance(plugin, daemon, PLUGIN_HOST, pipeline, *store);
   std::optional<Scraper> scraper;
   if (scraped) scraper.emplace(pipeline, instance);
+  std::optional<Backups> backing_up;
+  if (backups != nullptr) backing_up.emplace(*store, path.parent_path());
   instance.Start();
   instance.WaitUntilStarted();
   if (supervisor::PluginReport report = instance.Report();
@@ -289,6 +358,11 @@ double PipelineRate(const fs::path& path, std::int64_t events, bool isolated,
   const double rate = static_cast<double>(events) / SecondsSince(start);
   if (scraper && scraper->scrapes() == 0) Fail("/metrics was never scraped");
   scraper.reset();
+  if (backing_up) {
+    *backups = {backing_up->count(), backing_up->bytes()};
+    if (backups->count == 0) Fail("no backup was made while the events were stored");
+    backing_up.reset();
+  }
   if (!instance.Shutdown(Clock::now() + seconds(5))) Fail("the plugin did not stop");
   pipeline.Close();
   return rate;
@@ -345,15 +419,24 @@ int Main(int argc, char** argv) {
   double best_pipeline = 0;
   double best_isolated = 0;
   double best_scraped = 0;
+  double best_backed_up = 0;
+  BackupFigures backups;
   for (int round = 1; round <= kRounds; ++round) {
     ScratchDir dir("propbridge-bench");
     const double raw = RawInsertRate(dir.path() / "raw.db", events, *placement);
     const double pipeline = PipelineRate(dir.path() / "store.db", events, false);
     const double isolated = PipelineRate(dir.path() / "isolated.db", events, true);
     const double scraped = PipelineRate(dir.path() / "scraped.db", events, true, true);
+    BackupFigures round_backups;
+    const double backed_up =
+        PipelineRate(dir.path() / "backed-up.db", events, true, true, &round_backups);
     CompareRows(dir.path() / "store.db", dir.path() / "raw.db", events);
     CompareRows(dir.path() / "isolated.db", dir.path() / "raw.db", events);
     CompareRows(dir.path() / "scraped.db", dir.path() / "raw.db", events);
+    CompareRows(dir.path() / "backed-up.db", dir.path() / "raw.db", events);
+    std::printf("round %d: backed up %s events/s, %d backups of %.1f MiB on average meanwhile\n",
+                round, WithThousands(backed_up).c_str(), round_backups.count,
+                static_cast<double>(round_backups.bytes) / round_backups.count / (1 << 20));
     std::printf(
         "round %d: raw %s rows/s, pipeline %s events/s, isolated %s events/s, scraped %s "
         "events/s\n",
@@ -363,6 +446,10 @@ int Main(int argc, char** argv) {
     best_pipeline = std::max(best_pipeline, pipeline);
     best_isolated = std::max(best_isolated, isolated);
     best_scraped = std::max(best_scraped, scraped);
+    if (backed_up > best_backed_up) {
+      best_backed_up = backed_up;
+      backups = round_backups;
+    }
   }
   std::printf("raw sqlite insert        : %s rows/s (best of %d)\n",
               WithThousands(best_raw).c_str(), kRounds);
@@ -377,6 +464,10 @@ int Main(int argc, char** argv) {
               WithThousands(best_scraped).c_str(), kRounds);
   std::printf("metrics ratio (scraped / isolated): %.2f (target >= 0.90)\n",
               best_scraped / best_isolated);
+  std::printf("isolated, scraped and backed up: %s events/s (best of %d; %d backups meanwhile)\n",
+              WithThousands(best_backed_up).c_str(), kRounds, backups.count);
+  std::printf("backup ratio (backed up / isolated): %.2f (target >= 0.70)\n",
+              best_backed_up / best_isolated);
   return 0;
 }
 
