@@ -18,11 +18,6 @@ using namespace std::chrono_literals;
 
 }  // namespace
 
-std::string SyntheticInstance(const std::string& name, const std::string& settings) {
-  return "[plugins." + name + "]\nlibrary = \"" SYNTHETIC_PLUGIN "\"\n[plugins." + name +
-         ".settings]\n" + settings + "\n";
-}
-
 std::unique_ptr<ApiDaemon> ApiDaemon::Start(const TempDir& dir, const std::string& tables) {
   const std::string config =
       "listen = \"127.0.0.1:0\"\ndata_dir = \"" + (dir / "data").string() + "\"\n" + tables;

@@ -20,7 +20,6 @@ namespace propbridge::testing {
 
 // A [plugins.<name>] table running the synthetic plugin; `settings` are TOML lines for its
 // settings table (count, batch_size, customers, time_step_s, time_offset_s, interval_ms).
-std::string SyntheticInstance(const std::string& name, const std::string& settings);
 
 // A running daemon on <dir>/data with the given tables (plugin instances, [api]) and a
 // timeline stub on a channel of its own.

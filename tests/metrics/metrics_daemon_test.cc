@@ -31,9 +31,7 @@ class MetricsDaemonTest : public ::testing::Test {
   void StartDaemon(const std::string& settings) {
     const std::string config =
         "listen = \"127.0.0.1:0\"\ndata_dir = \"" + (dir_ / "data").string() +
-        "\"\n[metrics]\nlisten = \"127.0.0.1:0\"\n"
-        "[plugins.synth]\nlibrary = \"" SYNTHETIC_PLUGIN "\"\n[plugins.synth.settings]\n" +
-        settings;
+        "\"\n[metrics]\nlisten = \"127.0.0.1:0\"\n" + SyntheticInstance("synth", settings);
     std::string error;
     daemon_ = DaemonProcess::Start(dir_.path(), config, dir_ / "data", error);
     ASSERT_TRUE(daemon_) << error;

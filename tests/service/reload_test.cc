@@ -29,8 +29,7 @@ using namespace std::chrono_literals;
 
 // A synthetic source on customer account:C0; `settings` go into its settings table.
 std::string Synthetic(const std::string& name, const std::string& settings) {
-  return "[plugins." + name + "]\nlibrary = \"" SYNTHETIC_PLUGIN "\"\n[plugins." + name +
-         ".settings]\ncustomers = 1\n" + settings;
+  return SyntheticInstance(name, "customers = 1\n" + settings);
 }
 
 class ReloadTest : public ::testing::Test {

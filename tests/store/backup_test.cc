@@ -18,6 +18,7 @@
 
 #include "daemon/store/store.h"
 #include "tests/support/temp_dir.h"
+#include "tests/support/test_store.h"
 
 namespace propbridge::store {
 namespace {
@@ -42,14 +43,6 @@ Batch Numbered(const std::string& source, int first, int count) {
   }
   batch.checkpoint = std::to_string(first + count);
   return batch;
-}
-
-std::unique_ptr<Store> Open(const fs::path& path) {
-  StoreOptions options;
-  options.path = path;
-  auto store = OpenSqliteStore(options);
-  EXPECT_TRUE(store.ok()) << store.status().message();
-  return store.ok() ? std::move(store).value() : nullptr;
 }
 
 void Write(Store& store, Batch batch) {
@@ -84,7 +77,7 @@ std::map<std::string, std::string> Checkpoints(Store& store) {
 class StoreBackupTest : public ::testing::Test {
  protected:
   testing::TempDir dir_;
-  std::unique_ptr<Store> store_ = Open(dir_ / "store.db");
+  std::unique_ptr<Store> store_ = testing::OpenTestStore(dir_ / "store.db");
 };
 
 TEST_F(StoreBackupTest, TheCopyOpensAsAStoreWithTheEventsQuarantineAndCheckpointsOwnerOnly) {
@@ -118,7 +111,7 @@ TEST_F(StoreBackupTest, TheCopyOpensAsAStoreWithTheEventsQuarantineAndCheckpoint
   // The store goes on; the copy keeps what it had.
   Write(*store_, Numbered("billing", 30, 5));
   store_.reset();
-  std::unique_ptr<Store> copy = Open(dir_ / "copy.db");
+  std::unique_ptr<Store> copy = testing::OpenTestStore(dir_ / "copy.db");
   ASSERT_TRUE(copy);
   EXPECT_EQ(EventsBySource(*copy), events);
   EXPECT_EQ(Checkpoints(*copy),
@@ -168,7 +161,7 @@ TEST_F(StoreBackupTest, ACopyMadeWhileBatchesCommitMatchesItsCheckpoints) {
   writer.join();
   ASSERT_GT(after, before) << "no copy was made while the writer committed";
 
-  std::unique_ptr<Store> copy = Open(dir_ / "copy.db");
+  std::unique_ptr<Store> copy = testing::OpenTestStore(dir_ / "copy.db");
   ASSERT_TRUE(copy);
   const auto checkpoints = Checkpoints(*copy);
   const auto events = EventsBySource(*copy);

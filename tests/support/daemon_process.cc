@@ -163,4 +163,9 @@ std::vector<v1::TimelineEvent> WaitForEvents(DaemonProcess& daemon, const std::s
   return events;
 }
 
+std::string SyntheticInstance(const std::string& name, const std::string& settings) {
+  return "[plugins." + name + "]\nlibrary = \"" SYNTHETIC_PLUGIN "\"\n[plugins." + name +
+         ".settings]\n" + settings + "\n";
+}
+
 }  // namespace propbridge::testing

@@ -67,4 +67,8 @@ std::vector<v1::TimelineEvent> WaitForEvents(
     DaemonProcess& daemon, const std::string& customer, std::size_t count,
     std::chrono::seconds timeout = std::chrono::seconds(30));
 
+// A [plugins.<name>] table that runs the synthetic test plugin with `settings` (TOML lines) in
+// its settings table.
+std::string SyntheticInstance(const std::string& name, const std::string& settings);
+
 }  // namespace propbridge::testing
