@@ -199,12 +199,13 @@ Result<std::unique_ptr<Daemon>> Daemon::Start(config::LoadedConfig loaded) {
       {.tls = config.tls, .auth = config.auth});
   if (!server.ok()) return server.status();
   daemon->server_ = std::move(*server);
-  // Before the listen address is written: whoever waits for that file finds metrics served.
   if (Status metrics = daemon->StartMetrics(); !metrics.ok()) return metrics;
-  Status written = daemon->WriteAddressFile("listen-address", daemon->ServingAddress());
-  if (!written.ok()) return written;
   spdlog::info("serving gRPC on port {} (store {})", daemon->port(), store_options.path.string());
   LogExposure(config);
+  // Last: whoever waits for this file (tests, tools) finds metrics served and the start's
+  // lines about the API logged.
+  Status written = daemon->WriteAddressFile("listen-address", daemon->ServingAddress());
+  if (!written.ok()) return written;
 
   StartPlugins(plugins);
   return daemon;
