@@ -105,16 +105,7 @@ class BackupTest : public ::testing::Test {
   }
 
   std::vector<v1::AuditRecord> Backups() {
-    grpc::ClientContext context;
-    context.set_deadline(std::chrono::system_clock::now() + 10s);
-    v1::ListAuditRecordsResponse response;
-    grpc::Status status = admin_->ListAuditRecords(&context, {}, &response);
-    EXPECT_TRUE(status.ok()) << status.error_message();
-    std::vector<v1::AuditRecord> backups;
-    for (const auto& record : response.records()) {
-      if (record.method() == "AdminService.BackupStore") backups.push_back(record);
-    }
-    return backups;
+    return AuditRecordsOf(*admin_, "AdminService.BackupStore");
   }
 
   // `propbridgectl <arguments>` against the daemon, as an operator runs it.

@@ -86,18 +86,7 @@ class ReloadTest : public ::testing::Test {
     return response;
   }
 
-  std::vector<v1::AuditRecord> Reloads() {
-    grpc::ClientContext context;
-    context.set_deadline(std::chrono::system_clock::now() + 10s);
-    v1::ListAuditRecordsResponse response;
-    grpc::Status status = admin_->ListAuditRecords(&context, {}, &response);
-    EXPECT_TRUE(status.ok()) << status.error_message();
-    std::vector<v1::AuditRecord> reloads;
-    for (const auto& record : response.records()) {
-      if (record.method() == "Daemon.Reload") reloads.push_back(record);
-    }
-    return reloads;
-  }
+  std::vector<v1::AuditRecord> Reloads() { return AuditRecordsOf(*admin_, "Daemon.Reload"); }
 
   // `propbridgectl status` as an operator runs it.
   std::string CtlStatus() {

@@ -168,4 +168,18 @@ std::string SyntheticInstance(const std::string& name, const std::string& settin
          ".settings]\n" + settings + "\n";
 }
 
+std::vector<v1::AuditRecord> AuditRecordsOf(v1::AdminService::Stub& admin,
+                                            const std::string& method) {
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  v1::ListAuditRecordsResponse response;
+  grpc::Status status = admin.ListAuditRecords(&context, {}, &response);
+  EXPECT_TRUE(status.ok()) << status.error_message();
+  std::vector<v1::AuditRecord> records;
+  for (const auto& record : response.records()) {
+    if (record.method() == method) records.push_back(record);
+  }
+  return records;
+}
+
 }  // namespace propbridge::testing

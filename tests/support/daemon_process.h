@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "propbridge/v1/admin.grpc.pb.h"
 #include "propbridge/v1/timeline.grpc.pb.h"
 
 namespace propbridge::testing {
@@ -66,6 +67,10 @@ std::vector<v1::TimelineEvent> ReadWholeTimeline(v1::TimelineService::Stub& stub
 std::vector<v1::TimelineEvent> WaitForEvents(
     DaemonProcess& daemon, const std::string& customer, std::size_t count,
     std::chrono::seconds timeout = std::chrono::seconds(30));
+
+// The first page of the daemon's audit records of `method` ("Daemon.Reload"), newest first.
+std::vector<v1::AuditRecord> AuditRecordsOf(v1::AdminService::Stub& admin,
+                                            const std::string& method);
 
 // A [plugins.<name>] table that runs the synthetic test plugin with `settings` (TOML lines) in
 // its settings table.
