@@ -58,12 +58,13 @@ struct DaemonStatus {
 class PluginControl {
  public:
   virtual ~PluginControl() = default;
-  // UNIMPLEMENTED unless a daemon answers.
+  // A server with no daemon behind it (a test's) answers kUnimplemented.
   virtual Result<DaemonStatus> Describe() const {
     return Status(StatusCode::kUnimplemented, "this server does not describe a daemon");
   }
   // Where a backup makes its copy of the store before it is streamed: a folder of the
-  // daemon's that only its user may enter. UNIMPLEMENTED unless a daemon answers.
+  // daemon's that only its user may enter. A server with no daemon behind it answers
+  // kUnimplemented.
   virtual Result<std::filesystem::path> BackupFolder() const {
     return Status(StatusCode::kUnimplemented, "this server keeps no folder to make backups in");
   }

@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "propbridge/sdk/status.h"
+
 namespace propbridge::api {
 namespace {
 
@@ -28,48 +30,6 @@ std::vector<std::string> ServiceAndMethod(const char* path) {
     }
   }
   return {"unknown", "unknown"};
-}
-
-// "OK", "INVALID_ARGUMENT", ...: the code's name as gRPC spells it.
-const char* CodeName(grpc::StatusCode code) {
-  switch (code) {
-    case grpc::StatusCode::OK:
-      return "OK";
-    case grpc::StatusCode::CANCELLED:
-      return "CANCELLED";
-    case grpc::StatusCode::UNKNOWN:
-      return "UNKNOWN";
-    case grpc::StatusCode::INVALID_ARGUMENT:
-      return "INVALID_ARGUMENT";
-    case grpc::StatusCode::DEADLINE_EXCEEDED:
-      return "DEADLINE_EXCEEDED";
-    case grpc::StatusCode::NOT_FOUND:
-      return "NOT_FOUND";
-    case grpc::StatusCode::ALREADY_EXISTS:
-      return "ALREADY_EXISTS";
-    case grpc::StatusCode::PERMISSION_DENIED:
-      return "PERMISSION_DENIED";
-    case grpc::StatusCode::RESOURCE_EXHAUSTED:
-      return "RESOURCE_EXHAUSTED";
-    case grpc::StatusCode::FAILED_PRECONDITION:
-      return "FAILED_PRECONDITION";
-    case grpc::StatusCode::ABORTED:
-      return "ABORTED";
-    case grpc::StatusCode::OUT_OF_RANGE:
-      return "OUT_OF_RANGE";
-    case grpc::StatusCode::UNIMPLEMENTED:
-      return "UNIMPLEMENTED";
-    case grpc::StatusCode::INTERNAL:
-      return "INTERNAL";
-    case grpc::StatusCode::UNAVAILABLE:
-      return "UNAVAILABLE";
-    case grpc::StatusCode::DATA_LOSS:
-      return "DATA_LOSS";
-    case grpc::StatusCode::UNAUTHENTICATED:
-      return "UNAUTHENTICATED";
-    default:
-      return "UNKNOWN";
-  }
 }
 
 }  // namespace
@@ -102,7 +62,7 @@ class MetricsInterceptor final : public grpc::experimental::Interceptor {
   void Finish(grpc::StatusCode code) {
     finished_ = true;
     std::vector<std::string> labels = labels_;
-    labels.emplace_back(CodeName(code));
+    labels.emplace_back(StatusCodeName(static_cast<StatusCode>(code)));
     metrics_.calls_.With(labels).Add();
     if (unary_) {
       metrics_.seconds_.With(labels_).Observe(

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "daemon/auth/token.h"
+#include "propbridge/sdk/status.h"
 #include "tools/propbridgectl/backup_file.h"
 #include "tools/propbridgectl/format.h"
 
@@ -27,16 +28,13 @@ constexpr int kAllPageSize = 1000;
 constexpr int kAllOutreachPageSize = 500;
 constexpr const char* kResumeKey = "propbridge-resume-after-id";
 
-// By number, as in grpc::StatusCode.
-constexpr std::array<const char*, 17> kCodeNames = {
-    "OK",        "CANCELLED",      "UNKNOWN",           "INVALID_ARGUMENT",   "DEADLINE_EXCEEDED",
-    "NOT_FOUND", "ALREADY_EXISTS", "PERMISSION_DENIED", "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION",
-    "ABORTED",   "OUT_OF_RANGE",   "UNIMPLEMENTED",     "INTERNAL",           "UNAVAILABLE",
-    "DATA_LOSS", "UNAUTHENTICATED"};
-
+// gRPC's name of the code; a number the daemon's codes do not have, as it is.
 std::string CodeName(grpc::StatusCode code) {
-  size_t index = static_cast<size_t>(code);
-  return index < kCodeNames.size() ? kCodeNames[index] : "code " + std::to_string(index);
+  const int number = static_cast<int>(code);
+  if (number < 0 || number > static_cast<int>(StatusCode::kUnauthenticated)) {
+    return "code " + std::to_string(number);
+  }
+  return std::string(StatusCodeName(static_cast<StatusCode>(number)));
 }
 
 void SetDeadline(grpc::ClientContext& context) {
