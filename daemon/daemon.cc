@@ -143,6 +143,20 @@ Status CheckDataDir(const fs::path& dir) {
   return Status::Ok();
 }
 
+// The API's options as the configuration sets them: at start, and after a reload.
+api::TimelineServiceOptions TimelineOptionsOf(const config::Config& config) {
+  api::TimelineServiceOptions options;
+  options.max_watches = static_cast<int>(config.max_watches);
+  options.max_watches_per_client = static_cast<int>(config.max_watches_per_client);
+  options.watch.buffer_limit = config.watch_buffer_events;
+  options.identity = std::make_shared<const identity::IdentityRules>(config.identity);
+  return options;
+}
+
+api::ScanLimits ScanLimitsOf(const config::Config& config) {
+  return {.threads = config.scan_threads, .max_waiting = config.scan_queue};
+}
+
 }  // namespace
 
 Daemon::Daemon(config::LoadedConfig config)
@@ -188,15 +202,10 @@ Result<std::unique_ptr<Daemon>> Daemon::Start(config::LoadedConfig loaded) {
     daemon->plugins_ = plugins;
   }
 
-  api::TimelineServiceOptions api_options;
-  api_options.max_watches = static_cast<int>(config.max_watches);
-  api_options.max_watches_per_client = static_cast<int>(config.max_watches_per_client);
-  api_options.watch.buffer_limit = config.watch_buffer_events;
-  api_options.identity = std::make_shared<const identity::IdentityRules>(config.identity);
-  auto server = api::GrpcServer::Start(
-      config.listen, *daemon->store_, daemon->feed_, *daemon->tokens_, daemon.get(), api_options,
-      config.outreach, {.threads = config.scan_threads, .max_waiting = config.scan_queue},
-      {.tls = config.tls, .auth = config.auth});
+  auto server =
+      api::GrpcServer::Start(config.listen, *daemon->store_, daemon->feed_, *daemon->tokens_,
+                             daemon.get(), TimelineOptionsOf(config), config.outreach,
+                             ScanLimitsOf(config), {.tls = config.tls, .auth = config.auth});
   if (!server.ok()) return server.status();
   daemon->server_ = std::move(*server);
   if (Status metrics = daemon->StartMetrics(); !metrics.ok()) return metrics;
@@ -254,6 +263,9 @@ std::string ReloadSummary(const config::ConfigChanges& changes, std::size_t unch
   }
   parts.push_back(std::to_string(unchanged) + " unchanged");
   if (changes.mapping_changed) parts.push_back("the new [mapping] applies to what comes next");
+  if (!changes.rules_changed.empty()) {
+    parts.push_back("the new " + Join(changes.rules_changed) + " apply to what comes next");
+  }
   std::string line;
   for (const std::string& part : parts) line += (line.empty() ? "" : "; ") + part;
   return line;
@@ -328,8 +340,10 @@ Result<std::string> Daemon::Apply(config::LoadedConfig next) {
   StopPlugins(leaving);
 
   running_ = config::ApplyReloadable(running_, std::move(next));
-  if (changes.mapping_changed) {
-    for (auto& plugin : staying) plugin->UseMapping(running_.config);
+  if (changes.mapping_changed || !changes.rules_changed.empty()) {
+    const config::Config& config = running_.config;
+    for (auto& plugin : staying) plugin->UseRules(config);
+    server_->UseOptions(TimelineOptionsOf(config), config.outreach, ScanLimitsOf(config));
   }
   Supervisors plugins;
   Supervisors starting;

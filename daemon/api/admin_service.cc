@@ -287,9 +287,10 @@ Status AdminService::Link(const v1::LinkCustomersRequest& request,
                           const auth::PersonalDataRules* mask, Change& change,
                           v1::LinkCustomersResponse& response) {
   if (Status s = CheckActorAndReason(request.actor(), request.reason()); !s.ok()) return s;
-  auto customer = ResolveCustomerRef(store_, request.customer(), "customer", *identity_);
+  const std::shared_ptr<const identity::IdentityRules> rules = identity_.Get();
+  auto customer = ResolveCustomerRef(store_, request.customer(), "customer", *rules);
   if (!customer.ok()) return customer.status();
-  auto other = ResolveCustomerRef(store_, request.other_customer(), "other_customer", *identity_);
+  auto other = ResolveCustomerRef(store_, request.other_customer(), "other_customer", *rules);
   if (!other.ok()) return other.status();
   change.recorded = true;
   auto merge =

@@ -19,6 +19,7 @@
 #include "daemon/api/scan_queue.h"
 #include "daemon/identity/identifier.h"
 #include "daemon/store/store.h"
+#include "daemon/sync/replaceable.h"
 #include "propbridge/v1/admin.grpc.pb.h"
 
 namespace propbridge::api {
@@ -87,6 +88,11 @@ class AdminService final : public v1::AdminService::CallbackService {
         identity_(std::move(identity)),
         access_(access) {}
 
+  // New rules (a reload) for the calls that come next.
+  void UseIdentity(std::shared_ptr<const identity::IdentityRules> identity) {
+    identity_.Replace(std::move(identity));
+  }
+
   grpc::ServerUnaryReactor* ListPlugins(grpc::CallbackServerContext* context,
                                         const v1::ListPluginsRequest* request,
                                         v1::ListPluginsResponse* response) override;
@@ -152,7 +158,7 @@ class AdminService final : public v1::AdminService::CallbackService {
   store::Store& store_;
   const PageTokens& tokens_;
   PluginControl* const plugins_;
-  const std::shared_ptr<const identity::IdentityRules> identity_;
+  sync::Replaceable<identity::IdentityRules> identity_;
   const AccessControl& access_;
   // Where backups run, one at a time. Last: its thread uses everything above.
   ScanQueue backups_{kBackupLimits};

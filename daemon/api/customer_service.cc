@@ -66,7 +66,7 @@ class ScanCall final : public grpc::ServerUnaryReactor {
     // The call cannot be done (and deleted) before this returns it to gRPC.
     call->ticket_ = queue.Submit([call] { return call->Run(); }, client);
     if (!call->ticket_) {
-      const ScanLimits& limits = queue.limits();
+      const ScanLimits limits = queue.limits();
       if (queue.HasShare(client)) {
         call->Finish(ToGrpc(ResourceExhausted(
             std::string(method) + " refused: " + client + " has " +
@@ -227,10 +227,15 @@ grpc::ServerUnaryReactor* CustomerService::GetCommunityFigures(
                          });
 }
 
+void CustomerService::UseOptions(CustomerServiceOptions options) {
+  scans_.SetLimits(options.scans);
+  options_.Replace(std::move(options));
+}
+
 Status CustomerService::Get(const v1::GetCustomerRequest& request,
                             const auth::PersonalDataRules* mask,
                             v1::GetCustomerResponse& response) {
-  auto id = ResolveCustomerRef(store_, request.customer(), "customer", *options_.identity);
+  auto id = ResolveCustomerRef(store_, request.customer(), "customer", *options_.Get()->identity);
   if (!id.ok()) return id.status();
   const store::Micros now = store::MicrosNow();
   auto customer = store_.ReadCustomer(*id, now);
@@ -243,7 +248,7 @@ Status CustomerService::Get(const v1::GetCustomerRequest& request,
 Status CustomerService::Find(const v1::FindCustomersRequest& request,
                              const auth::PersonalDataRules* mask,
                              v1::FindCustomersResponse& response) {
-  auto identifier = ParseCustomerRef(request.identifier(), "identifier", *options_.identity);
+  auto identifier = ParseCustomerRef(request.identifier(), "identifier", *options_.Get()->identity);
   if (!identifier.ok()) return identifier.status();
   auto ids = store_.FindCustomers(*identifier);
   if (!ids.ok()) return ids.status();
@@ -266,7 +271,7 @@ Result<store::OutreachQuery> CustomerService::OutreachQueryFor(
   if (!community.ok()) return community.status();
 
   store::OutreachQuery query;
-  query.rules = options_.outreach;
+  query.rules = options_.Get()->outreach;
   query.now = store::MicrosNow();
   query.community = std::move(*community);
   query.limit = *page_size;

@@ -17,6 +17,7 @@
 #include "daemon/outreach/rules.h"
 #include "daemon/store/customer.h"
 #include "daemon/store/store.h"
+#include "daemon/sync/replaceable.h"
 #include "propbridge/v1/customer.grpc.pb.h"
 
 namespace propbridge::api {
@@ -40,7 +41,11 @@ class CustomerService final : public v1::CustomerService::CallbackService {
  public:
   // A caller without personal data (`access`) reads customers' personal identifiers masked.
   CustomerService(store::Store& store, CustomerServiceOptions options, const AccessControl& access)
-      : store_(store), options_(std::move(options)), access_(access), scans_(options_.scans) {}
+      : store_(store), options_(options), access_(access), scans_(options.scans) {}
+
+  // New options (a reload) for the calls that come next; scans already queued keep their
+  // rules, and the scan threads stay as many as they started.
+  void UseOptions(CustomerServiceOptions options);
 
   grpc::ServerUnaryReactor* GetCustomer(grpc::CallbackServerContext* context,
                                         const v1::GetCustomerRequest* request,
@@ -69,7 +74,7 @@ class CustomerService final : public v1::CustomerService::CallbackService {
                  v1::GetCommunityFiguresResponse& response);
 
   store::Store& store_;
-  const CustomerServiceOptions options_;
+  sync::Replaceable<CustomerServiceOptions> options_;
   const AccessControl& access_;
   // Last: its threads run scans that use everything above.
   ScanQueue scans_;

@@ -40,6 +40,13 @@ std::shared_ptr<grpc::ServerCredentials> CredentialsFor(const std::string& liste
 
 }  // namespace
 
+void GrpcServer::UseOptions(const TimelineServiceOptions& options, const outreach::Rules& outreach,
+                            const ScanLimits& scans) {
+  timeline_.UseOptions(options);
+  customers_.UseOptions({.identity = options.identity, .outreach = outreach, .scans = scans});
+  admin_.UseIdentity(options.identity);
+}
+
 Result<std::unique_ptr<GrpcServer>> GrpcServer::Start(
     const std::string& listen, store::Store& store, feed::ChangeFeed& feed,
     const PageTokens& tokens, PluginControl* plugins, TimelineServiceOptions options,

@@ -46,6 +46,12 @@ class GrpcServer {
 
   int port() const { return port_; }
 
+  // What a reload changes, for the calls and watches that come next: the identifier rules,
+  // the outreach rules, the limits on watches and the places of the scan queue (its threads
+  // stay as many as they started). Calls and watches under way go on as they started.
+  void UseOptions(const TimelineServiceOptions& options, const outreach::Rules& outreach,
+                  const ScanLimits& scans);
+
   // Who calls: for handlers, and for what is recorded of a call.
   const AccessControl& access() const { return access_; }
 

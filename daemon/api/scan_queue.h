@@ -53,7 +53,7 @@ class ScanQueue {
   using Ticket = std::uint64_t;
 
   explicit ScanQueue(ScanLimits limits) : limits_(WithShare(limits)) {
-    for (std::size_t i = 0; i < limits_.threads; ++i) threads_.emplace_back([this] { Work(); });
+    for (std::size_t i = 0; i < limits.threads; ++i) threads_.emplace_back([this] { Work(); });
   }
 
   // Runs every job already queued, then joins the threads.
@@ -69,7 +69,18 @@ class ScanQueue {
   ScanQueue(const ScanQueue&) = delete;
   ScanQueue& operator=(const ScanQueue&) = delete;
 
-  const ScanLimits& limits() const { return limits_; }
+  ScanLimits limits() const ABSL_LOCKS_EXCLUDED(mu_) {
+    sync::MutexLock lock(mu_);
+    return limits_;
+  }
+
+  // New limits on the places (a reload), for the jobs submitted from now on; the threads stay
+  // as many as the queue started with. Jobs already queued keep their places.
+  void SetLimits(ScanLimits limits) ABSL_LOCKS_EXCLUDED(mu_) {
+    sync::MutexLock lock(mu_);
+    limits.threads = limits_.threads;
+    limits_ = WithShare(limits);
+  }
 
   // Queues `job` of `client` to run on one of the queue's threads; nullopt when max_waiting
   // jobs wait already, or the client has max_per_client jobs here (it will never run).
@@ -164,10 +175,8 @@ class ScanQueue {
     Job job;
   };
 
-  // Constant after construction.
-  const ScanLimits limits_;
-
   mutable sync::Mutex mu_;
+  ScanLimits limits_ ABSL_GUARDED_BY(mu_);  // its threads: constant after construction
   std::condition_variable ready_;
   std::deque<Waiting> waiting_ ABSL_GUARDED_BY(mu_);
   // Jobs of each client that wait or run.

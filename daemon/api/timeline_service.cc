@@ -30,7 +30,7 @@ grpc::ServerUnaryReactor* TimelineService::GetTimeline(grpc::CallbackServerConte
 }
 
 Status TimelineService::Read(const v1::GetTimelineRequest& request, TimelinePage& page) {
-  auto who = ParseCustomerRef(request.customer(), "customer", *options_.identity);
+  auto who = ParseCustomerRef(request.customer(), "customer", *options_.Get()->identity);
   if (!who.ok()) return who.status();
   auto page_size = CheckPageSize(request.page_size(), kDefaultPageSize, kMaxPageSize);
   if (!page_size.ok()) return page_size.status();
@@ -72,12 +72,20 @@ Status TimelineService::Read(const v1::GetTimelineRequest& request, TimelinePage
   return Status::Ok();
 }
 
+void TimelineService::UseOptions(TimelineServiceOptions options) {
+  watches_.SetLimits(static_cast<std::size_t>(options.max_watches),
+                     static_cast<std::size_t>(options.max_watches_per_client));
+  lookups_.SetLimits({.max_waiting = static_cast<std::size_t>(options.max_watches)});
+  options_.Replace(std::move(options));
+}
+
 grpc::ServerWriteReactor<v1::WatchTimelineResponse>* TimelineService::WatchTimeline(
     grpc::CallbackServerContext* context, const v1::WatchTimelineRequest* request) {
+  const std::shared_ptr<const TimelineServiceOptions> options = options_.Get();
   WatchSelection selection;
   Status refusal = Status::Ok();
   if (!request->customer().empty()) {
-    auto id = ParseCustomerRef(request->customer(), "customer", *options_.identity);
+    auto id = ParseCustomerRef(request->customer(), "customer", *options->identity);
     if (!id.ok()) {
       refusal = id.status();
     } else if (auto found = FindCustomerExactly(store_, *id); !found.ok()) {
@@ -88,7 +96,7 @@ grpc::ServerWriteReactor<v1::WatchTimelineResponse>* TimelineService::WatchTimel
       // A unit names whoever lives there; the watch follows the customer it named first.
       const bool names_occupant =
           id->type != store::kCustomerIdType &&
-          options_.identity->RuleFor(id->type).linkage == identity::Linkage::kOccupancy;
+          options->identity->RuleFor(id->type).linkage == identity::Linkage::kOccupancy;
       if (!names_occupant) selection.found_by = *id;
       if (found->customer != 0) {
         // Followed from this generation on: a merge committed after it is found again.
@@ -122,7 +130,7 @@ grpc::ServerWriteReactor<v1::WatchTimelineResponse>* TimelineService::WatchTimel
       refusal = taken.status();
     }
   }
-  return new TimelineWatch(context, store_, feed_, lookups_, std::move(selection), options_.watch,
+  return new TimelineWatch(context, store_, feed_, lookups_, std::move(selection), options->watch,
                            std::move(slot), refusal, access_.MaskFor(*context));
 }
 

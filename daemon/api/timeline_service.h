@@ -13,6 +13,7 @@
 #include "daemon/api/timeline_watch.h"
 #include "daemon/feed/change_feed.h"
 #include "daemon/store/store.h"
+#include "daemon/sync/replaceable.h"
 #include "propbridge/v1/timeline.grpc.pb.h"
 
 namespace propbridge::api {
@@ -45,6 +46,10 @@ class TimelineService final : public v1::TimelineService::WithRawCallbackMethod_
         lookups_({.threads = kLookupThreads,
                   .max_waiting = static_cast<std::size_t>(options.max_watches)}) {}
 
+  // New options (a reload) for the calls and watches that come next; the watches open go on
+  // as they started.
+  void UseOptions(TimelineServiceOptions options);
+
   grpc::ServerUnaryReactor* GetTimeline(grpc::CallbackServerContext* context,
                                         const grpc::ByteBuffer* request,
                                         grpc::ByteBuffer* response) override;
@@ -61,7 +66,7 @@ class TimelineService final : public v1::TimelineService::WithRawCallbackMethod_
   store::Store& store_;
   feed::ChangeFeed& feed_;
   const PageTokens& tokens_;
-  const TimelineServiceOptions options_;
+  sync::Replaceable<TimelineServiceOptions> options_;
   const AccessControl& access_;
   WatchSlots watches_;
   // Where a watch reads the store for events the feed brought, which the writer thread that

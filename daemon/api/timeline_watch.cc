@@ -42,10 +42,27 @@ void WatchSlots::Slot::Release() {
   if (slots_ != nullptr) std::exchange(slots_, nullptr)->Give(client_);
 }
 
+namespace {
+
+std::size_t ShareOf(std::size_t max_open, std::size_t max_per_client) {
+  return max_per_client != 0 ? max_per_client : std::max<std::size_t>(1, max_open / 4);
+}
+
+}  // namespace
+
 WatchSlots::WatchSlots(std::size_t max_open, std::size_t max_per_client)
-    : max_open_(max_open),
-      max_per_client_(max_per_client != 0 ? max_per_client
-                                          : std::max<std::size_t>(1, max_open / 4)) {}
+    : max_open_(max_open), max_per_client_(ShareOf(max_open, max_per_client)) {}
+
+void WatchSlots::SetLimits(std::size_t max_open, std::size_t max_per_client) {
+  sync::MutexLock lock(mu_);
+  max_open_ = max_open;
+  max_per_client_ = ShareOf(max_open, max_per_client);
+}
+
+std::size_t WatchSlots::max_per_client() const {
+  sync::MutexLock lock(mu_);
+  return max_per_client_;
+}
 
 Result<WatchSlots::Slot> WatchSlots::Take(const std::string& client) {
   sync::MutexLock lock(mu_);

@@ -59,19 +59,21 @@ class WatchSlots {
   // `max_per_client` 0: a quarter of `max_open`, at least 1.
   WatchSlots(std::size_t max_open, std::size_t max_per_client);
 
+  // New limits (a reload), for the watches that come next: those open stay open, even when
+  // there are more of them than the new limits allow.
+  void SetLimits(std::size_t max_open, std::size_t max_per_client) ABSL_LOCKS_EXCLUDED(mu_);
+
   // A place for one more watch of `client`, or RESOURCE_EXHAUSTED saying which limit it hit.
   Result<Slot> Take(const std::string& client) ABSL_LOCKS_EXCLUDED(mu_);
 
-  std::size_t max_per_client() const { return max_per_client_; }
+  std::size_t max_per_client() const ABSL_LOCKS_EXCLUDED(mu_);
 
  private:
   void Give(const std::string& client) ABSL_LOCKS_EXCLUDED(mu_);
 
-  // Constant after construction.
-  const std::size_t max_open_;
-  const std::size_t max_per_client_;
-
-  sync::Mutex mu_;
+  mutable sync::Mutex mu_;
+  std::size_t max_open_ ABSL_GUARDED_BY(mu_);
+  std::size_t max_per_client_ ABSL_GUARDED_BY(mu_);
   std::size_t open_ ABSL_GUARDED_BY(mu_) = 0;
   std::map<std::string, std::size_t, std::less<>> per_client_ ABSL_GUARDED_BY(mu_);
 };

@@ -10,11 +10,11 @@
 #include <cerrno>
 #include <cstring>
 #include <string>
+#include <vector>
 
+#include "daemon/plugin_host/host_environment.h"
 #include "daemon/plugin_wire/frame_channel.h"
 #include "daemon/plugin_wire/host_protocol.pb.h"
-
-extern char** environ;
 
 namespace propbridge::plugin_host {
 namespace {
@@ -42,8 +42,12 @@ Result<pid_t> Spawn(const std::string& host, const std::string& library, int soc
   posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETSIGMASK);
   // The library as its argument only for people who list processes; the host reads its socket.
   char* argv[] = {const_cast<char*>(host.c_str()), const_cast<char*>(library.c_str()), nullptr};
+  std::vector<std::string> env = HostEnvironment();
+  std::vector<char*> envp;
+  for (std::string& e : env) envp.push_back(e.data());
+  envp.push_back(nullptr);
   pid_t pid = 0;
-  int error = posix_spawn(&pid, host.c_str(), &actions, &attributes, argv, environ);
+  int error = posix_spawn(&pid, host.c_str(), &actions, &attributes, argv, envp.data());
   posix_spawnattr_destroy(&attributes);
   posix_spawn_file_actions_destroy(&actions);
   if (error != 0)

@@ -23,12 +23,11 @@ extern "C" {  // glibc 2.36 declares these without C linkage
 #include <deque>
 #include <thread>
 
+#include "daemon/plugin_host/host_environment.h"
 #include "daemon/plugin_wire/batch_codec.h"
 #include "daemon/plugin_wire/frame_channel.h"
 #include "daemon/supervisor/plugin_runner.h"
 #include "daemon/sync/mutex.h"
-
-extern char** environ;
 
 namespace propbridge::supervisor {
 namespace {
@@ -131,8 +130,7 @@ Result<std::unique_ptr<HostProcess>> Spawn(const RunSpec& spec, int socket) {
     return FailedPrecondition("cannot run " + executable + ": " + why);
   }
   std::vector<std::string> args = {executable, plugin.name};
-  std::vector<std::string> env;
-  for (char** e = environ; *e != nullptr; ++e) env.emplace_back(*e);
+  std::vector<std::string> env = plugin_host::HostEnvironment();
   // glibc reserves address space per thread arena; under an address-space limit that would
   // count against the plugin long before it uses the memory.
   if (plugin.limits.memory_mb > 0) env.emplace_back("MALLOC_ARENA_MAX=2");

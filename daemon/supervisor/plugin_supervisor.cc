@@ -126,7 +126,7 @@ bool PluginSupervisor::Shutdown(sdk::Deadline deadline) {
   return !abandoned_;
 }
 
-void PluginSupervisor::UseMapping(const config::Config& daemon) {
+void PluginSupervisor::UseRules(const config::Config& daemon) {
   gate_.SetNormalizer(MakeNormalizer(plugin_, daemon));
 }
 

@@ -80,9 +80,9 @@ class PluginSupervisor {
   // uses.
   bool Shutdown(sdk::Deadline deadline) ABSL_LOCKS_EXCLUDED(mu_);
 
-  // A reload's new [mapping] (of `daemon`) for the batches it emits from now on; the instance
-  // runs on undisturbed.
-  void UseMapping(const config::Config& daemon);
+  // A reload's new [mapping] and [identity] (of `daemon`) for the batches it emits from now
+  // on; the instance runs on undisturbed.
+  void UseRules(const config::Config& daemon);
 
   PluginReport Report() const ABSL_LOCKS_EXCLUDED(mu_);
   const std::string& name() const { return plugin_.name; }

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <string>
 #include <vector>
 
@@ -90,8 +91,8 @@ TEST(Reload, NamesEverySettingOnlyARestartApplies) {
   next += "[ingest]\nqueue_capacity = 1000\n[identity]\nblocked = [\"TBD\"]\n";
   next.replace(next.find("step = \"HELP\""), 13, "step = \"EMPATHIZE\"");
   ConfigChanges changes = CompareConfigs(Parse(kRunning), Parse(next));
-  EXPECT_EQ(changes.need_restart,
-            (Names{"api.max_watches", "api.scan_threads", "identity", "ingest", "listen"}));
+  EXPECT_EQ(changes.need_restart, (Names{"api.scan_threads", "ingest.queue_capacity", "listen"}));
+  EXPECT_EQ(changes.rules_changed, (Names{"identity", "api.max_watches"}));
   EXPECT_TRUE(changes.mapping_changed);
   EXPECT_TRUE(changes.added.empty() && changes.removed.empty() && changes.changed.empty());
 }
@@ -109,6 +110,33 @@ TEST(Reload, WhatRunsKeepsTheStartsSettingsAndTakesThePlugins) {
   ConfigChanges again = CompareConfigs(running, Parse(next));
   EXPECT_EQ(again.need_restart, Names{"listen"});
   EXPECT_TRUE(again.added.empty() && again.removed.empty() && again.changed.empty());
+}
+
+TEST(Reload, TheRulesForWhatComesNextAreTakenAndTheRestartSettingsKept) {
+  std::string next = kRunning;
+  next.replace(next.find("max_watches = 256"), 17,
+               "max_watches = 300\nscan_queue = 2\nscan_threads = 4");
+  next += "[identity]\nblocked = [\"TBD\"]\n[outreach]\nquiet_days = 7\n";
+  LoadedConfig running = ApplyReloadable(Parse(kRunning), Parse(next));
+  EXPECT_EQ(running.config.max_watches, 300u);
+  EXPECT_EQ(running.config.scan_queue, 2u);
+  EXPECT_EQ(running.config.scan_threads, 2u) << "sizes the store's connections: a restart";
+  EXPECT_EQ(running.config.outreach.quiet_period, std::chrono::days(7));
+  EXPECT_TRUE(identity::IsBlocked(
+      identity::NormalizeIdentifier("account", "TBD", running.config.identity).status()));
+
+  // What was taken is no change the next time; what waits for a restart still is.
+  ConfigChanges again = CompareConfigs(running, Parse(next));
+  EXPECT_TRUE(again.rules_changed.empty());
+  EXPECT_EQ(again.need_restart, Names{"api.scan_threads"});
+}
+
+TEST(Reload, AnEmptiedTableIsNoChange) {
+  std::string next = kRunning;
+  next.replace(next.find("max_watches = 256"), 17, "");
+  ConfigChanges changes = CompareConfigs(Parse(kRunning), Parse(next));
+  EXPECT_EQ(changes.rules_changed, Names{"api.max_watches"});
+  EXPECT_TRUE(changes.need_restart.empty());
 }
 
 TEST(Reload, AnInstanceChangedAfterEarlierReloadsIsChanged) {

@@ -376,6 +376,64 @@ for file in propbridge.db propbridge.db-wal propbridge.db-shm page-token.key; do
   fi
 done
 
+echo "== IT adds a second billing instance and reloads (ExecReload: $(unit_value "${unit}" ExecReload))"
+east_inbox="${inbox%/*}/billing-east"
+install -d -o "${user}" -g "${group}" -m 2770 "${east_inbox}"
+cat >>"${config}" <<EOF_CONFIG
+
+[plugins.billing_east]
+library = "libpropbridge_billing.so"
+time_zone = "Asia/Shanghai"
+
+[plugins.billing_east.settings]
+inbox = "${east_inbox}"
+EOF_CONFIG
+(as_service "${exec_start[@]}" --check-config) >"${work}/check-east.log" 2>&1 || {
+  cat "${work}/check-east.log" >&2
+  fail "--check-config refuses the configuration with a second instance"
+}
+ready_before="$(grep -cx 'READY=1' "${notify_log}")"
+[[ "$(unit_value "${unit}" ExecReload)" == '/bin/kill -HUP $MAINPID' ]] ||
+  fail "the unit does not reload with SIGHUP"
+kill -HUP "${daemon_pid}"
+deadline=$((SECONDS + 30))
+while ((SECONDS < deadline)) && [[ "$(grep -cx 'READY=1' "${notify_log}")" -le "${ready_before}" ]]; do
+  sleep 0.1
+done
+grep -qx 'RELOADING=1' "${notify_log}" || fail "the daemon did not say RELOADING=1"
+[[ "$(grep -cx 'READY=1' "${notify_log}")" -gt "${ready_before}" ]] || {
+  show_log
+  fail "the daemon did not say READY=1 again within 30 s of SIGHUP"
+}
+grep -qF "reloaded in" "${log}" || {
+  show_log
+  fail "the daemon did not log the reload"
+}
+setpriv --reuid=nobody --regid="${group}" --clear-groups \
+  sh -c 'cat >"$1.part" && mv "$1.part" "$1"' deliver "${east_inbox}/east.csv" \
+  <"$(find "${source_dir}/plugins/billing/sample" -name '*.csv' | sort | head -n1)" ||
+  fail "an account in the ${group} group cannot deliver into ${east_inbox}"
+east_stored=0
+deadline=$((SECONDS + 30))
+while ((SECONDS < deadline)); do
+  plugins_json="$(/usr/bin/propbridgectl plugins --json --address "${address}")"
+  east_stored="$(python3 -c 'import json, sys
+plugins = json.loads(sys.argv[1])["plugins"]
+print(next((p["events_stored"] for p in plugins if p["name"] == "billing_east"), 0))' \
+    "${plugins_json}")"
+  [[ "${east_stored}" -gt 0 ]] && break
+  sleep 0.2
+done
+/usr/bin/propbridgectl plugins --address "${address}"
+[[ "${east_stored}" -gt 0 ]] || {
+  show_log
+  fail "the instance added by the reload stored nothing within 30 s"
+}
+[[ "$(plugins_field pid)" == "${host_pid}" ]] ||
+  fail "the reload restarted the unchanged billing instance (pid ${host_pid} -> $(plugins_field pid))"
+/usr/bin/propbridgectl status --address "${address}" | tee "${work}/status.txt"
+grep -q 'applied' "${work}/status.txt" || fail "propbridgectl status does not show the reload applied"
+
 echo "== stop the daemon (SIGTERM, as systemctl stop does)"
 kill -TERM "${daemon_pid}"
 exit_code=0

@@ -15,6 +15,8 @@
 #include <string>
 
 #include "propbridge/v1/admin.grpc.pb.h"
+#include "propbridge/v1/customer.grpc.pb.h"
+#include "propbridge/v1/timeline.grpc.pb.h"
 #include "tests/service/notify_socket.h"
 #include "tests/support/daemon_process.h"
 #include "tests/support/temp_dir.h"
@@ -234,13 +236,81 @@ TEST_F(ReloadTest, ABadConfigurationChangesNothingAndStatusShowsWhy) {
   for (const auto& reload : reloads) EXPECT_TRUE(reload.result().starts_with("INVALID_ARGUMENT"));
 }
 
+TEST_F(ReloadTest, IdentityOutreachAndWatchLimitsApplyToWhatComesNext) {
+  const std::string steady =
+      Synthetic("steady", "count = 100000\nbatch_size = 5\ninterval_ms = 20\n");
+  Start(Head() + "[api]\nmax_watches = 1\n" + steady);
+  ASSERT_TRUE(WaitUntil([&] { return Stored("steady") >= 20; }, 20s));
+  auto timeline = daemon_->TimelineStub();
+  auto customers = v1::CustomerService::NewStub(
+      grpc::CreateChannel(daemon_->address(), grpc::InsecureChannelCredentials()));
+  // How a watch of every event ends within a second: refused at once, or cut by its deadline
+  // once it has received events.
+  auto watch = [&] {
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + 1s);
+    auto stream = timeline->WatchTimeline(&context, {});
+    v1::WatchTimelineResponse response;
+    while (stream->Read(&response)) {
+    }
+    return stream->Finish().error_code();
+  };
+  auto outreach = [&] {
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + 10s);
+    v1::ListOutreachResponse response;
+    grpc::Status status = customers->ListOutreach(&context, {}, &response);
+    EXPECT_TRUE(status.ok()) << status.error_message();
+    return std::ranges::count(response.items(), v1::OUTREACH_REASON_NO_PROACTIVE_CONTACT,
+                              &v1::OutreachItem::reason);
+  };
+  auto timeline_of_c0 = [&] {
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + 10s);
+    v1::GetTimelineRequest request;
+    request.set_customer("account:C0");
+    v1::GetTimelineResponse response;
+    return timeline->GetTimeline(&context, request, &response).error_code();
+  };
+
+  // The one watch the limit allows stays open through the reload.
+  grpc::ClientContext first_context;
+  auto first = timeline->WatchTimeline(&first_context, {});
+  v1::WatchTimelineResponse first_response;
+  ASSERT_TRUE(first->Read(&first_response));
+  EXPECT_EQ(watch(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  // First seen in January 2026 with no proactive contact: past the default quiet period.
+  EXPECT_EQ(outreach(), 1);
+  EXPECT_EQ(timeline_of_c0(), grpc::StatusCode::OK);
+  const int pid = Plugins()["steady"].pid();
+
+  Reload(Head() + "[api]\nmax_watches = 2\n[outreach]\nquiet_days = 3650\n" +
+         "[identity]\nblocked = [\"C0\"]\n" + steady);
+  EXPECT_NE(daemon_->Log().find("the new identity, outreach, api.max_watches apply to what "
+                                "comes next"),
+            std::string::npos)
+      << daemon_->Log();
+  EXPECT_EQ(Plugins()["steady"].pid(), pid) << "the instance runs on";
+  EXPECT_EQ(watch(), grpc::StatusCode::DEADLINE_EXCEEDED) << "a second watch is let in";
+  EXPECT_EQ(outreach(), 0) << "nobody has been quiet for ten years";
+  // C0 is a placeholder now: the API refuses to name a customer by it, and what steady
+  // delivers from now on links to nobody and is quarantined.
+  EXPECT_EQ(timeline_of_c0(), grpc::StatusCode::FAILED_PRECONDITION);
+  const std::int64_t stored = Stored("steady");
+  ASSERT_TRUE(WaitUntil([&] { return Plugins()["steady"].records_quarantined() >= 20; }, 20s))
+      << daemon_->Log();
+  EXPECT_LE(Stored("steady"), stored + 10) << "at most the batches under way when it changed";
+  EXPECT_TRUE(first->Read(&first_response)) << "the watch open before goes on";
+  first_context.TryCancel();
+}
+
 TEST_F(ReloadTest, SettingsOnlyARestartAppliesAreNamedAndLeftAsTheyWere) {
   const std::string steady = Synthetic("steady", "count = 50\nbatch_size = 5\n");
   Start(Head() + steady);
   const std::string address = daemon_->address();
-  Reload(Head("127.0.0.1:1") + "[api]\nmax_watches = 10\n" + steady);
-  EXPECT_NE(daemon_->Log().find(
-                "reload: api, listen changed, which only a restart applies; running on as started"),
+  Reload(Head("127.0.0.1:1") + "[api]\nscan_threads = 4\n" + steady);
+  EXPECT_NE(daemon_->Log().find("reload: api.scan_threads, listen changed, which only a restart "
+                                "applies; running on as started"),
             std::string::npos)
       << daemon_->Log();
   v1::GetStatusResponse status = Status();  // still on the address it started with
