@@ -15,6 +15,8 @@ packages=(
   curl openssl python3 python3-grpcio python3-protobuf
   # promtool, with which the metrics tests check the daemon's text and the example alerts
   prometheus
+  # libpq for the PostgreSQL store, and the PostgreSQL 15 server its tests start on their own
+  postgresql libpq-dev
 )
 
 missing=()
@@ -36,4 +38,9 @@ export DEBIAN_FRONTEND=noninteractive
 # here, so a server this script installed is stopped and left disabled.
 if [[ " ${missing[*]} " == *" prometheus "* ]] && [ -d /run/systemd/system ]; then
   "${as_root[@]}" systemctl disable --now prometheus.service >/dev/null 2>&1 || true
+fi
+# The postgresql package creates a cluster and runs it as a service; the tests start servers of
+# their own, so a service this script installed is stopped and left disabled.
+if [[ " ${missing[*]} " == *" postgresql "* ]] && [ -d /run/systemd/system ]; then
+  "${as_root[@]}" systemctl disable --now postgresql.service >/dev/null 2>&1 || true
 fi
