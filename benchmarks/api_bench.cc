@@ -335,6 +335,7 @@ int Main(int argc, char** argv) {
       api::GrpcServer::Start("127.0.0.1:0", *store, feed, tokens, nullptr), "start the server");
   api::ServerSecurity security;
   security.tls = SelfSignedTls();
+  security.tls_folder = dir.path();
   security.auth.tokens.push_back({"bench", auth::HashToken(kToken), auth::Role::kReader, true});
   std::unique_ptr<api::GrpcServer> tls_server = Check(
       api::GrpcServer::Start("127.0.0.1:0", *store, feed, tokens, nullptr, {}, {}, {}, security),

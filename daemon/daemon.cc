@@ -202,10 +202,10 @@ Result<std::unique_ptr<Daemon>> Daemon::Start(config::LoadedConfig loaded) {
     daemon->plugins_ = plugins;
   }
 
-  auto server =
-      api::GrpcServer::Start(config.listen, *daemon->store_, daemon->feed_, *daemon->tokens_,
-                             daemon.get(), TimelineOptionsOf(config), config.outreach,
-                             ScanLimitsOf(config), {.tls = config.tls, .auth = config.auth});
+  auto server = api::GrpcServer::Start(
+      config.listen, *daemon->store_, daemon->feed_, *daemon->tokens_, daemon.get(),
+      TimelineOptionsOf(config), config.outreach, ScanLimitsOf(config),
+      {.tls = config.tls, .tls_folder = config.data_dir, .auth = config.auth});
   if (!server.ok()) return server.status();
   daemon->server_ = std::move(*server);
   if (Status metrics = daemon->StartMetrics(); !metrics.ok()) return metrics;
@@ -322,11 +322,17 @@ Result<std::string> Daemon::Apply(config::LoadedConfig next) {
     spdlog::warn("reload: {} changed, which only a restart applies; running on as started",
                  Join(changes.need_restart));
   }
+  // The last change that can fail, and the first made: a renewed certificate that cannot be
+  // put in service rejects the reload before anything else changed.
   if (changes.tls_files_changed) {
-    spdlog::warn(
+    if (Status served = server_->UseTls(*next.config.tls); !served.ok()) {
+      return FailedPrecondition("api.tls: " + served.message());
+    }
+    spdlog::info(
         "reload: the files of [api.tls] hold a new certificate or key; they were read and "
-        "checked, and the gRPC port serves them from the next restart");
+        "checked, and the gRPC port serves them from its next handshake");
   }
+  std::optional<auth::TlsMaterial> tls = next.config.tls;
 
   Supervisors leaving;
   Supervisors staying;
@@ -340,6 +346,7 @@ Result<std::string> Daemon::Apply(config::LoadedConfig next) {
   StopPlugins(leaving);
 
   running_ = config::ApplyReloadable(running_, std::move(next));
+  if (changes.tls_files_changed) running_.config.tls = std::move(tls);
   if (changes.mapping_changed || !changes.rules_changed.empty()) {
     const config::Config& config = running_.config;
     for (auto& plugin : staying) plugin->UseRules(config);

@@ -4,6 +4,8 @@
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/health_check_service_interface.h>
 #include <grpcpp/security/server_credentials.h>
+#include <grpcpp/security/tls_certificate_provider.h>
+#include <grpcpp/security/tls_credentials_options.h>
 #include <grpcpp/server_builder.h>
 
 #include "grpc/health/v1/health.pb.h"
@@ -12,18 +14,22 @@ namespace propbridge::api {
 namespace {
 
 std::shared_ptr<grpc::ServerCredentials> CredentialsFor(const std::string& listen,
-                                                        const ServerSecurity& security,
+                                                        const std::optional<ServedTls>& tls,
                                                         const AccessControl& access) {
   std::shared_ptr<grpc::ServerCredentials> credentials;
-  if (security.tls) {
+  if (tls) {
     // gRPC 1.51 negotiates TLS 1.2 or 1.3 and nothing older.
-    grpc::SslServerCredentialsOptions options(
-        security.tls->client_ca.empty()
-            ? GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE
-            : GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
-    options.pem_root_certs = security.tls->client_ca;
-    options.pem_key_cert_pairs.push_back({security.tls->private_key, security.tls->cert_chain});
-    credentials = grpc::SslServerCredentials(options);
+    const std::string identity = tls->identity_file().string();
+    const std::string client_ca = tls->client_ca_file().string();
+    auto provider = std::make_shared<grpc::experimental::FileWatcherCertificateProvider>(
+        identity, identity, client_ca, static_cast<unsigned>(kTlsFilesRefresh.count()));
+    grpc::experimental::TlsServerCredentialsOptions options(provider);
+    options.watch_identity_key_cert_pairs();
+    if (!client_ca.empty()) options.watch_root_certs();
+    options.set_cert_request_type(client_ca.empty()
+                                      ? GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE
+                                      : GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
+    credentials = grpc::experimental::TlsServerCredentials(options);
   } else if (access.enabled()) {
     // Plaintext on loopback, the only place the configuration allows auth without TLS. gRPC
     // runs no processor on insecure credentials; local ones, which plaintext clients reach
@@ -47,6 +53,11 @@ void GrpcServer::UseOptions(const TimelineServiceOptions& options, const outreac
   admin_.UseIdentity(options.identity);
 }
 
+Status GrpcServer::UseTls(const auth::TlsMaterial& material) const {
+  if (!served_tls_) return FailedPrecondition("the gRPC port serves no TLS");
+  return served_tls_->Replace(material);
+}
+
 Result<std::unique_ptr<GrpcServer>> GrpcServer::Start(
     const std::string& listen, store::Store& store, feed::ChangeFeed& feed,
     const PageTokens& tokens, PluginControl* plugins, TimelineServiceOptions options,
@@ -59,8 +70,13 @@ Result<std::unique_ptr<GrpcServer>> GrpcServer::Start(
 
   std::unique_ptr<GrpcServer> server(
       new GrpcServer(store, feed, tokens, plugins, options, outreach, scans, security.auth));
+  if (security.tls) {
+    auto served = ServedTls::Write(security.tls_folder, *security.tls);
+    if (!served.ok()) return served.status();
+    server->served_tls_ = std::move(*served);
+  }
   grpc::ServerBuilder builder;
-  builder.AddListeningPort(listen, CredentialsFor(listen, security, server->access_),
+  builder.AddListeningPort(listen, CredentialsFor(listen, server->served_tls_, server->access_),
                            &server->port_);
   builder.RegisterService(&server->timeline_);
   builder.RegisterService(&server->customers_);

@@ -6,6 +6,7 @@
 #include <grpcpp/server.h>
 
 #include <chrono>
+#include <filesystem>
 #include <memory>
 #include <optional>
 #include <string>
@@ -16,6 +17,7 @@
 #include "daemon/api/page_token.h"
 #include "daemon/api/request_metrics.h"
 #include "daemon/api/scan_queue.h"
+#include "daemon/api/served_tls.h"
 #include "daemon/api/timeline_service.h"
 #include "daemon/auth/rules.h"
 #include "daemon/feed/change_feed.h"
@@ -28,6 +30,8 @@ namespace propbridge::api {
 struct ServerSecurity {
   // nullopt: plaintext. With a client CA, every client must present a certificate it signed.
   std::optional<auth::TlsMaterial> tls;
+  // With tls: the folder of the files the port serves it from (ServedTls), the data folder.
+  std::filesystem::path tls_folder;
   // Empty: every caller is an admin. Else every call but the open ones needs a credential, and
   // without TLS `listen` must be a loopback address.
   auth::AuthRules auth;
@@ -51,6 +55,11 @@ class GrpcServer {
   // stay as many as they started). Calls and watches under way go on as they started.
   void UseOptions(const TimelineServiceOptions& options, const outreach::Rules& outreach,
                   const ScanLimits& scans);
+
+  // A renewed certificate, key or client CA (a reload), checked by auth::ReadTls: served from
+  // the next handshake on, within kTlsFilesRefresh. FailedPrecondition on a server without
+  // TLS, or when the material would change whether clients present a certificate.
+  Status UseTls(const auth::TlsMaterial& material) const;
 
   // Who calls: for handlers, and for what is recorded of a call.
   const AccessControl& access() const { return access_; }
@@ -82,6 +91,7 @@ class GrpcServer {
   TimelineService timeline_;
   CustomerService customers_;
   AdminService admin_;
+  std::optional<ServedTls> served_tls_;  // with TLS
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;
 };

@@ -9,17 +9,21 @@
 #include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <sys/wait.h>
 
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <map>
 #include <set>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "daemon/api/access.h"
+#include "daemon/api/grpc_server.h"
 #include "daemon/auth/token.h"
 #include "daemon/store/store.h"
 #include "propbridge/v1/admin.pb.h"
@@ -29,11 +33,13 @@
 #include "tests/support/daemon_process.h"
 #include "tests/support/temp_dir.h"
 #include "tests/support/test_store.h"
+#include "tests/support/wait_until.h"
 #include "tests/support/wire_fields.h"
 
 namespace propbridge::testing {
 namespace {
 
+namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 using auth::Role;
 using google::protobuf::UnknownFieldSet;
@@ -169,7 +175,11 @@ std::shared_ptr<grpc::Channel> TlsChannel(const std::string& address,
     options.pem_cert_chain = ReadText(client->cert);
     options.pem_private_key = ReadText(client->key);
   }
-  return grpc::CreateChannel(address, grpc::SslCredentials(options));
+  // A connection of its own: a channel must see the certificate served now, not share a
+  // connection that another channel made before a renewal.
+  grpc::ChannelArguments arguments;
+  arguments.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+  return grpc::CreateCustomChannel(address, grpc::SslCredentials(options), arguments);
 }
 
 std::shared_ptr<grpc::Channel> PlainChannel(const std::string& address) {
@@ -393,6 +403,51 @@ TEST_F(MutualTls, PlaintextAgainstTheTlsPortFails) {
   EXPECT_EQ(Call(*channel, kHealthCheck, "").status.error_code(), grpc::StatusCode::UNAVAILABLE);
   EXPECT_EQ(Call(*channel, kGetTimeline, admin_token_).status.error_code(),
             grpc::StatusCode::UNAVAILABLE);
+}
+
+// The operator renews the certificate where [api.tls] names it, as certbot does (each file
+// replaced whole), and reloads: the port serves the new one from the next connection on,
+// without a restart. A renewal half done (a certificate beside the key of the old one) is
+// refused by the reload and never served: the last good pair stays.
+TEST(TlsRenewal, ARenewedCertificateIsServedWithoutARestartAndAHalfDoneOneIsNot) {
+  TempDir dir;
+  const TestCertificates first = TestCertificates::Make(dir.path());
+  fs::create_directory(dir / "renewal");
+  const TestCertificates renewed = TestCertificates::Make(dir / "renewal");  // another CA
+  std::string error;
+  auto daemon = DaemonProcess::Start(dir.path(),
+                                     "listen = \"127.0.0.1:0\"\ndata_dir = \"data\"\n"
+                                     "[api.tls]\ncert_file = \"server.crt\"\n"
+                                     "key_file = \"server.key\"\n",
+                                     dir / "data", error);
+  ASSERT_TRUE(daemon) << error;
+  auto trusted_by = [&](const TestCertificates& client_trusts) {
+    return Call(*TlsChannel(daemon->address(), client_trusts), kHealthCheck, "").status.ok();
+  };
+  auto replace = [&](const fs::path& file, const fs::path& with) {
+    fs::copy_file(with, dir / "incoming", fs::copy_options::overwrite_existing);
+    fs::rename(dir / "incoming", file);
+  };
+  auto reload = [&](const std::string& logged) {
+    ASSERT_EQ(kill(daemon->pid(), SIGHUP), 0);
+    EXPECT_TRUE(WaitUntil([&] { return daemon->Log().find(logged) != std::string::npos; }, 10s))
+        << daemon->Log();
+  };
+  ASSERT_TRUE(trusted_by(first));
+  EXPECT_FALSE(trusted_by(renewed));
+
+  replace(dir / "server.crt", renewed.server.cert);
+  reload("does not belong to the certificate");
+  EXPECT_NE(daemon->Log().find("reload rejected"), std::string::npos) << daemon->Log();
+  // Longer than the port takes to read the files again: what it read, it did not serve.
+  std::this_thread::sleep_for(api::kTlsFilesRefresh * 2);
+  EXPECT_TRUE(trusted_by(first)) << daemon->Log();
+  EXPECT_FALSE(trusted_by(renewed));
+
+  replace(dir / "server.key", renewed.server.key);
+  reload("the gRPC port serves them from its next handshake");
+  EXPECT_TRUE(WaitUntil([&] { return trusted_by(renewed); }, 10s)) << daemon->Log();
+  EXPECT_FALSE(trusted_by(first));
 }
 
 TEST_F(MutualTls, SpeaksTls12AndNothingOlder) {

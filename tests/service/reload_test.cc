@@ -270,7 +270,7 @@ TEST_F(ReloadTest, IdentityOutreachAndWatchLimitsApplyToWhatComesNext) {
     v1::GetTimelineRequest request;
     request.set_customer("account:C0");
     v1::GetTimelineResponse response;
-    return timeline->GetTimeline(&context, request, &response).error_code();
+    return timeline->GetTimeline(&context, request, &response);
   };
 
   // The one watch the limit allows stays open through the reload.
@@ -281,13 +281,13 @@ TEST_F(ReloadTest, IdentityOutreachAndWatchLimitsApplyToWhatComesNext) {
   EXPECT_EQ(watch(), grpc::StatusCode::RESOURCE_EXHAUSTED);
   // First seen in January 2026 with no proactive contact: past the default quiet period.
   EXPECT_EQ(outreach(), 1);
-  EXPECT_EQ(timeline_of_c0(), grpc::StatusCode::OK);
+  EXPECT_TRUE(timeline_of_c0().ok());
   const int pid = Plugins()["steady"].pid();
 
-  Reload(Head() + "[api]\nmax_watches = 2\n[outreach]\nquiet_days = 3650\n" +
-         "[identity]\nblocked = [\"C0\"]\n" + steady);
-  EXPECT_NE(daemon_->Log().find("the new identity, outreach, api.max_watches apply to what "
-                                "comes next"),
+  Reload(Head() + "[api]\nmax_watches = 2\nmax_watches_per_client = 2\n" +
+         "[outreach]\nquiet_days = 3650\n" + "[identity]\nblocked = [\"C0\"]\n" + steady);
+  EXPECT_NE(daemon_->Log().find("the new identity, outreach, api.max_watches, "
+                                "api.max_watches_per_client apply to what comes next"),
             std::string::npos)
       << daemon_->Log();
   EXPECT_EQ(Plugins()["steady"].pid(), pid) << "the instance runs on";
@@ -295,7 +295,9 @@ TEST_F(ReloadTest, IdentityOutreachAndWatchLimitsApplyToWhatComesNext) {
   EXPECT_EQ(outreach(), 0) << "nobody has been quiet for ten years";
   // C0 is a placeholder now: the API refuses to name a customer by it, and what steady
   // delivers from now on links to nobody and is quarantined.
-  EXPECT_EQ(timeline_of_c0(), grpc::StatusCode::FAILED_PRECONDITION);
+  grpc::Status refused = timeline_of_c0();
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(refused.error_message(), "customer: account: 'C0' is a placeholder");
   const std::int64_t stored = Stored("steady");
   ASSERT_TRUE(WaitUntil([&] { return Plugins()["steady"].records_quarantined() >= 20; }, 20s))
       << daemon_->Log();
