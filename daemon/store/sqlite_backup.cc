@@ -116,7 +116,7 @@ Result<BackupInfo> BackupSqliteDatabase(const std::string& path,
   if (step != SQLITE_DONE || finished != SQLITE_OK) {
     const std::string what = "back up " + path + " to " + copy;
     if (finished != SQLITE_OK) return SqliteError(target->get(), finished, what);
-    return Status(CodeFor(step), what + ": " + sqlite3_errstr(step));
+    return SqliteError(nullptr, step, what);
   }
   Exec(source->get(), "COMMIT", "end the backup's read");
   target->reset();  // closed: everything it wrote is in the file

@@ -484,14 +484,13 @@ Result<OutreachPage> QueryOutreach(sqlite3* db, const OutreachQuery& query) {
   auto events = Prepare(db, kEventsSql, "read customer events");
   if (!events.ok()) return events.status();
 
+  // Stepped by hand rather than with StepRows: a full page ends the reading early.
   ScopedReset reset(candidates->get());
-  Binder binder(candidates->get());
-  if (binder.Int(query.after_customer).rc() != SQLITE_OK) {
-    return SqliteError(db, binder.rc(), "read outreach candidates");
-  }
+  const SqlParam after[] = {query.after_customer};
+  int rc = BindAll(candidates->get(), after);
+  if (rc != SQLITE_OK) return SqliteError(db, rc, "read outreach candidates");
   std::size_t customers = 0;
   std::size_t idle = 0;
-  int rc;
   while ((rc = sqlite3_step(candidates->get())) == SQLITE_ROW) {
     const std::int64_t customer = sqlite3_column_int64(candidates->get(), 0);
     auto periods = occupancy->Read(customer);
@@ -546,15 +545,9 @@ Result<std::vector<CommunityFigures>> QueryCommunityFigures(sqlite3* db,
   // Per community, its resolution times, beside the figures they make a median of.
   std::vector<std::pair<CommunityFigures, std::vector<microseconds>>> result;
 
-  ScopedReset reset(roots->get());
-  Binder binder(roots->get());
-  if (binder.Text(community).Time(now).rc() != SQLITE_OK) {
-    return SqliteError(db, binder.rc(), "read community customers");
-  }
-  int rc;
-  while ((rc = sqlite3_step(roots->get())) == SQLITE_ROW) {
-    std::string name = ColumnText(roots->get(), 0);
-    const std::int64_t customer = sqlite3_column_int64(roots->get(), 1);
+  auto add = [&](sqlite3_stmt* row) -> Status {
+    std::string name = ColumnText(row, 0);
+    const std::int64_t customer = sqlite3_column_int64(row, 1);
     if (result.empty() || result.back().first.community != name) {
       result.emplace_back().first.community = std::move(name);
     }
@@ -578,8 +571,12 @@ Result<std::vector<CommunityFigures>> QueryCommunityFigures(sqlite3* db,
     figures.events += s.events;
     figures.proactive += s.proactive;
     resolutions.insert(resolutions.end(), s.resolutions.begin(), s.resolutions.end());
+    return Status::Ok();
+  };
+  if (Status s = StepRows(db, roots->get(), {community, now}, "read community customers", add);
+      !s.ok()) {
+    return s;
   }
-  if (rc != SQLITE_DONE) return SqliteError(db, rc, "read community customers");
 
   std::vector<CommunityFigures> communities;
   communities.reserve(result.size());

@@ -101,8 +101,7 @@ Result<std::int64_t> CustomerResolver::Root(std::int64_t customer) {
 Result<std::int64_t> CustomerResolver::NewCustomer(Micros at) {
   auto stmt = Statement("INSERT INTO customers (created_at, merged_into) VALUES (?1, NULL)");
   if (!stmt.ok()) return stmt.status();
-  if (Status s = StepDone(db_, *stmt, {at.time_since_epoch().count()}, "create a customer");
-      !s.ok()) {
+  if (Status s = StepDone(db_, *stmt, {at}, "create a customer"); !s.ok()) {
     return s;
   }
   return sqlite3_last_insert_rowid(db_);
@@ -114,8 +113,7 @@ Status CustomerResolver::Attach(const identity::Identifier& id, std::int64_t hom
       "INSERT INTO identifiers (type, value, home, role, demoted, first_seen)"
       " VALUES (?1, ?2, ?3, ?4, 0, ?5) ON CONFLICT (type, value) DO NOTHING");
   if (!stmt.ok()) return stmt.status();
-  return StepDone(db_, *stmt,
-                  {id.type, id.value, home, std::int64_t{role}, at.time_since_epoch().count()},
+  return StepDone(db_, *stmt, {id.type, id.value, home, std::int64_t{role}, at},
                   "keep an identifier");
 }
 
@@ -150,7 +148,7 @@ Result<std::optional<std::int64_t>> CustomerResolver::Join(std::int64_t a, std::
       {"UPDATE events SET customer = ?1 WHERE customer = ?2", {kept, absorbed}},
       {"INSERT INTO merges (at, kept, absorbed, cause, event_id, actor, reason)"
        " VALUES (?1, ?2, ?3, ?4, 0, ?5, ?6)",
-       {at.time_since_epoch().count(), kept, absorbed, cause, actor, reason}},
+       {at, kept, absorbed, cause, actor, reason}},
   };
   for (const auto& step : steps) {
     auto stmt = Statement(step.sql);
@@ -176,7 +174,7 @@ Status CustomerResolver::Unmerge(std::int64_t merge_id, const std::string& actor
        " UPDATE events SET customer = ?1 WHERE home IN (SELECT id FROM tree)",
        {merge->absorbed}},
       {"UPDATE merges SET undone_at = ?2, undone_by = ?3, undone_reason = ?4 WHERE id = ?1",
-       {merge_id, at.time_since_epoch().count(), actor, reason}},
+       {merge_id, at, actor, reason}},
   };
   for (const auto& step : steps) {
     auto stmt = Statement(step.sql);
@@ -250,7 +248,7 @@ Result<std::optional<std::int64_t>> CustomerResolver::OccupantAt(const std::stri
       " (to_at IS NULL OR to_at > ?2) ORDER BY from_at DESC LIMIT 1");
   if (!stmt.ok()) return stmt.status();
   std::optional<std::int64_t> occupant;
-  Status s = StepRows(db_, *stmt, {unit, at.time_since_epoch().count()}, "find a unit's occupant",
+  Status s = StepRows(db_, *stmt, {unit, at}, "find a unit's occupant",
                       [&](sqlite3_stmt* row) { occupant = sqlite3_column_int64(row, 0); });
   if (!s.ok()) return s;
   return occupant;
@@ -258,7 +256,6 @@ Result<std::optional<std::int64_t>> CustomerResolver::OccupantAt(const std::stri
 
 Status CustomerResolver::Occupy(const std::string& unit, std::int64_t home, Micros at,
                                 bool inferred) {
-  const std::int64_t t = at.time_since_epoch().count();
   auto root = Root(home);
   if (!root.ok()) return root.status();
   // The period that covers `at`, if any.
@@ -272,7 +269,7 @@ Status CustomerResolver::Occupy(const std::string& unit, std::int64_t home, Micr
       "SELECT id, customer, inferred FROM occupancy WHERE unit = ?1 AND from_at <= ?2 AND"
       " (to_at IS NULL OR to_at > ?2) ORDER BY from_at DESC LIMIT 1");
   if (!stmt.ok()) return stmt.status();
-  Status s = StepRows(db_, *stmt, {unit, t}, "read occupancy", [&](sqlite3_stmt* row) {
+  Status s = StepRows(db_, *stmt, {unit, at}, "read occupancy", [&](sqlite3_stmt* row) {
     covering = Period{sqlite3_column_int64(row, 0), sqlite3_column_int64(row, 1),
                       sqlite3_column_int(row, 2) != 0};
   });
@@ -291,7 +288,7 @@ Status CustomerResolver::Occupy(const std::string& unit, std::int64_t home, Micr
     if (inferred) return Status::Ok();
     auto end = Statement("UPDATE occupancy SET to_at = ?2 WHERE id = ?1");
     if (!end.ok()) return end.status();
-    if (Status e = StepDone(db_, *end, {covering->id, t}, "end occupancy"); !e.ok()) return e;
+    if (Status e = StepDone(db_, *end, {covering->id, at}, "end occupancy"); !e.ok()) return e;
   }
   // Events arrive out of order: when the next period on the unit is the same customer's and
   // only inferred, their stay began earlier. Move its start back instead of adding a period.
@@ -301,7 +298,7 @@ Status CustomerResolver::Occupy(const std::string& unit, std::int64_t home, Micr
         " ORDER BY from_at LIMIT 1");
     if (!next.ok()) return next.status();
     std::optional<Period> later;
-    Status n = StepRows(db_, *next, {unit, t}, "read occupancy", [&](sqlite3_stmt* row) {
+    Status n = StepRows(db_, *next, {unit, at}, "read occupancy", [&](sqlite3_stmt* row) {
       later = Period{sqlite3_column_int64(row, 0), sqlite3_column_int64(row, 1),
                      sqlite3_column_int(row, 2) != 0};
     });
@@ -312,7 +309,7 @@ Status CustomerResolver::Occupy(const std::string& unit, std::int64_t home, Micr
       if (*occupant == *root) {
         auto extend = Statement("UPDATE occupancy SET from_at = ?2, inferred = ?3 WHERE id = ?1");
         if (!extend.ok()) return extend.status();
-        return StepDone(db_, *extend, {later->id, t, std::int64_t{inferred ? 1 : 0}},
+        return StepDone(db_, *extend, {later->id, at, std::int64_t{inferred ? 1 : 0}},
                         "extend occupancy");
       }
     }
@@ -324,12 +321,11 @@ Status CustomerResolver::Occupy(const std::string& unit, std::int64_t home, Micr
       " from_at > ?4), ?5)");
   if (!insert.ok()) return insert.status();
   const std::string community = CommunityOf(unit);
-  return StepDone(db_, *insert, {unit, community, home, t, std::int64_t{inferred ? 1 : 0}},
+  return StepDone(db_, *insert, {unit, community, home, at, std::int64_t{inferred ? 1 : 0}},
                   "open occupancy");
 }
 
 Status CustomerResolver::Vacate(const std::string& unit, std::int64_t home, Micros at) {
-  const std::int64_t t = at.time_since_epoch().count();
   auto root = Root(home);
   if (!root.ok()) return root.status();
   auto stmt = Statement(
@@ -338,7 +334,7 @@ Status CustomerResolver::Vacate(const std::string& unit, std::int64_t home, Micr
   if (!stmt.ok()) return stmt.status();
   std::int64_t period = 0;
   std::int64_t occupant = 0;
-  Status s = StepRows(db_, *stmt, {unit, t}, "read occupancy", [&](sqlite3_stmt* row) {
+  Status s = StepRows(db_, *stmt, {unit, at}, "read occupancy", [&](sqlite3_stmt* row) {
     period = sqlite3_column_int64(row, 0);
     occupant = sqlite3_column_int64(row, 1);
   });
@@ -348,7 +344,7 @@ Status CustomerResolver::Vacate(const std::string& unit, std::int64_t home, Micr
   if (*occupant_root != *root) return Status::Ok();
   auto end = Statement("UPDATE occupancy SET to_at = ?2 WHERE id = ?1");
   if (!end.ok()) return end.status();
-  return StepDone(db_, *end, {period, t}, "end occupancy");
+  return StepDone(db_, *end, {period, at}, "end occupancy");
 }
 
 Result<CustomerResolver::Resolution> CustomerResolver::Resolve(const Event& event) {
@@ -565,9 +561,8 @@ Result<std::optional<std::int64_t>> QueryCustomerFor(StatementCache& statements,
         " (to_at IS NULL OR to_at > ?2) ORDER BY from_at DESC LIMIT 1",
         "find a unit's occupant");
     if (!stmt.ok()) return stmt.status();
-    Status s =
-        StepRows(db, *stmt, {id.value, at.time_since_epoch().count()}, "find a unit's occupant",
-                 [&](sqlite3_stmt* row) { home = sqlite3_column_int64(row, 0); });
+    Status s = StepRows(db, *stmt, {id.value, at}, "find a unit's occupant",
+                        [&](sqlite3_stmt* row) { home = sqlite3_column_int64(row, 0); });
     if (!s.ok()) return s;
   }
   if (!home) {

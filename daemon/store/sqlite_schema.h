@@ -1,6 +1,12 @@
-// The SQLite store's schema. Shared with the benchmark, which inserts into the very same
-// tables as its raw baseline.
+// The SQLite store's schema, and how a database file is brought to it. The schema is shared
+// with the benchmark, which inserts into the very same tables as its raw baseline.
 #pragma once
+
+#include <sqlite3.h>
+
+#include <string>
+
+#include "propbridge/sdk/status.h"
 
 namespace propbridge::store {
 
@@ -123,5 +129,11 @@ CREATE TABLE IF NOT EXISTS audit (
   result TEXT NOT NULL
 );
 )sql";
+
+// On the writer connection, before any other statement: brings the database at `path` to WAL,
+// synchronous=FULL and kSqliteSchemaVersion, creating the schema in a new file and upgrading
+// one of an older version in one transaction. FAILED_PRECONDITION, naming the file, for a
+// version it cannot open: newer than this build, or older than kOldestUpgradableSchemaVersion.
+Status PrepareDatabase(sqlite3* db, const std::string& path);
 
 }  // namespace propbridge::store

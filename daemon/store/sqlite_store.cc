@@ -1,28 +1,26 @@
 #include <sqlite3.h>
 
-#include <algorithm>
 #include <atomic>
-#include <chrono>
-#include <condition_variable>
 #include <cstdint>
+#include <filesystem>
 #include <functional>
-#include <limits>
-#include <map>
 #include <memory>
-#include <nlohmann/json.hpp>
+#include <optional>
 #include <span>
 #include <stop_token>
 #include <string>
 #include <string_view>
 #include <utility>
+#include <variant>
 #include <vector>
 
-#include "daemon/identity/text.h"
+#include "daemon/store/event_codec.h"
 #include "daemon/store/private_file.h"
 #include "daemon/store/sqlite_backup.h"
 #include "daemon/store/sqlite_customer_reads.h"
 #include "daemon/store/sqlite_customers.h"
 #include "daemon/store/sqlite_queries.h"
+#include "daemon/store/sqlite_reader_pool.h"
 #include "daemon/store/sqlite_schema.h"
 #include "daemon/store/sqlite_support.h"
 #include "daemon/store/store.h"
@@ -30,144 +28,6 @@
 
 namespace propbridge::store {
 namespace {
-
-constexpr std::size_t kMaxBuiltStatements = 64;
-
-// Keeps the attributes' order; a repeated key keeps its first place and its last value.
-// Invalid UTF-8 becomes U+FFFD rather than an exception.
-std::string AttributesToJson(const std::vector<std::pair<std::string, std::string>>& attributes) {
-  nlohmann::ordered_json object = nlohmann::ordered_json::object();
-  for (const auto& [key, value] : attributes) object[key] = value;
-  return object.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
-}
-
-// The general reading of the attributes column: any JSON object, its non-string values as
-// their JSON text. Keeps the object's order; a repeated key keeps its first place and its
-// last value.
-Result<std::vector<std::pair<std::string, std::string>>> AttributesFromJson(std::string_view text) {
-  auto object = nlohmann::ordered_json::parse(text, nullptr, /*allow_exceptions=*/false);
-  if (!object.is_object()) return Status(StatusCode::kDataLoss, "attributes are not a JSON object");
-  std::vector<std::pair<std::string, std::string>> attributes;
-  attributes.reserve(object.size());
-  for (auto& [key, value] : object.items()) {
-    attributes.emplace_back(
-        key, value.is_string()
-                 ? value.get<std::string>()
-                 : value.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace));
-  }
-  return attributes;
-}
-
-// One event's attributes, decoded into storage that is reused from row to row, so that a
-// read allocates for the largest event rather than for every string of every event.
-class AttributeScratch {
- public:
-  void Clear() {
-    text_.clear();
-    spans_.clear();
-  }
-
-  void Add(std::string_view key, std::string_view value) {
-    spans_.push_back({text_.size(), key.size(), text_.size() + key.size(), value.size()});
-    text_.append(key).append(value);
-  }
-
-  bool Has(std::string_view key) const {
-    for (const Span& span : spans_) {
-      if (std::string_view(text_).substr(span.key, span.key_size) == key) return true;
-    }
-    return false;
-  }
-
-  // Valid until the next Clear or Add.
-  std::span<const std::pair<std::string_view, std::string_view>> Views() {
-    views_.clear();
-    const std::string_view text = text_;
-    for (const Span& span : spans_) {
-      views_.emplace_back(text.substr(span.key, span.key_size),
-                          text.substr(span.value, span.value_size));
-    }
-    return views_;
-  }
-
- private:
-  struct Span {
-    std::size_t key, key_size, value, value_size;
-  };
-  std::string text_;
-  std::vector<Span> spans_;
-  std::vector<std::pair<std::string_view, std::string_view>> views_;
-};
-
-// The shape the store itself writes (AttributesToJson) when no value needs an escape:
-// {"key":"value",...} with no spaces, distinct keys, and strings of well-formed UTF-8 without
-// '"', '\\' or control characters. Reads that shape straight into the scratch, which is most
-// of what a timeline page costs to decode; false for anything else, which the general
-// reading then decides.
-bool ReadPlainAttributes(std::string_view text, AttributeScratch& out) {
-  auto take = [&text](char c) {
-    if (text.empty() || text.front() != c) return false;
-    text.remove_prefix(1);
-    return true;
-  };
-  auto take_string = [&](std::string_view& value) {
-    if (!take('"')) return false;
-    std::size_t end = 0;
-    for (; end < text.size() && text[end] != '"'; ++end) {
-      if (text[end] == '\\' || static_cast<unsigned char>(text[end]) < 0x20) return false;
-    }
-    if (end == text.size()) return false;
-    value = text.substr(0, end);
-    text.remove_prefix(end + 1);
-    return identity::IsUtf8(value);
-  };
-  if (!take('{')) return false;
-  if (take('}')) return text.empty();
-  do {
-    std::string_view key, value;
-    if (!take_string(key) || !take(':') || !take_string(value) || out.Has(key)) return false;
-    out.Add(key, value);
-  } while (take(','));
-  return take('}') && text.empty();
-}
-
-// Decodes the attributes column into `out`, exactly as AttributesFromJson reads it.
-Status DecodeAttributes(std::string_view text, AttributeScratch& out) {
-  out.Clear();
-  if (ReadPlainAttributes(text, out)) return Status::Ok();
-  auto attributes = AttributesFromJson(text);
-  if (!attributes.ok()) return attributes.status();
-  out.Clear();
-  for (const auto& [key, value] : *attributes) out.Add(key, value);
-  return Status::Ok();
-}
-
-std::string_view ColumnView(sqlite3_stmt* stmt, int column) {
-  const auto* data = static_cast<const char*>(sqlite3_column_blob(stmt, column));
-  if (data == nullptr) return {};
-  return std::string_view(data, static_cast<std::size_t>(sqlite3_column_bytes(stmt, column)));
-}
-
-// events.identifiers: one canonical "type:value" per line.
-std::string IdentifierLines(const std::vector<identity::Identifier>& identifiers) {
-  std::string lines;
-  for (const identity::Identifier& id : identifiers) {
-    if (!lines.empty()) lines += '\n';
-    lines += id.Text();
-  }
-  return lines;
-}
-
-Status ParseIdentifierLines(std::string_view lines, std::vector<identity::Identifier>& out) {
-  while (!lines.empty()) {
-    std::size_t end = lines.find('\n');
-    auto id = identity::Identifier::FromText(lines.substr(0, end));
-    if (!id.ok()) return id.status();
-    out.push_back(std::move(id).value());
-    lines = end == std::string_view::npos ? std::string_view() : lines.substr(end + 1);
-  }
-  return Status::Ok();
-}
 
 // Column order of the event queries in sqlite_queries.h. The view points into the row and
 // the scratch: valid until the next step of the statement or use of the scratch.
@@ -219,196 +79,6 @@ Status AppendEvent(sqlite3_stmt* stmt, AttributeScratch& attributes, std::vector
   return Status::Ok();
 }
 
-Status WithPath(const std::string& path, const Status& status) {
-  return Status(status.code(), "open " + path + ": " + status.message());
-}
-
-// Brings the file to WAL, synchronous=FULL and the current schema version, creating it if new.
-Status PrepareDatabase(sqlite3* db, const std::string& path) {
-  auto version = QueryOne(db, "PRAGMA user_version", "read schema version", sqlite3_column_int64);
-  if (!version.ok()) return WithPath(path, version.status());
-  if (*version > kSqliteSchemaVersion) {
-    return FailedPrecondition("open " + path + ": its schema version is " +
-                              std::to_string(*version) + " but this propbridged knows only up to " +
-                              std::to_string(kSqliteSchemaVersion) +
-                              "; it was written by a newer propbridged");
-  }
-  auto mode = QueryOne(db, "PRAGMA journal_mode = WAL", "set journal_mode=WAL", ColumnText);
-  if (!mode.ok()) return WithPath(path, mode.status());
-  if (*mode != "wal") {
-    return FailedPrecondition("open " + path + ": journal_mode stays '" + *mode +
-                              "' instead of 'wal'");
-  }
-  if (Status s = Exec(db, "PRAGMA synchronous = FULL", "set synchronous=FULL"); !s.ok()) {
-    return WithPath(path, s);
-  }
-  if (*version == kSqliteSchemaVersion) return Status::Ok();
-  // A new database, or one of an older version: the schema's statements create what is
-  // missing and leave what is there.
-  if (*version != 0 && *version < kOldestUpgradableSchemaVersion) {
-    return FailedPrecondition("open " + path + ": its schema version is " +
-                              std::to_string(*version) +
-                              ", from a development build before customers were resolved;"
-                              " no release wrote it, so move it aside and let the sources"
-                              " replay into a new one");
-  }
-  const std::string create = std::string("BEGIN IMMEDIATE;") + kSqliteSchema +
-                             "PRAGMA user_version = " + std::to_string(kSqliteSchemaVersion) +
-                             ";COMMIT;";
-  if (Status s = Exec(db, create.c_str(), *version == 0 ? "create schema" : "upgrade schema");
-      !s.ok()) {
-    if (sqlite3_get_autocommit(db) == 0) Exec(db, "ROLLBACK", "rollback");
-    return WithPath(path, s);
-  }
-  return Status::Ok();
-}
-
-// A read-only connection with its own statements. Used by one thread at a time.
-struct Reader {
-  Db db;
-  Stmt begin;
-  Stmt end;
-  Stmt checkpoint;
-  Stmt checkpoints;
-  // Queries built from filters, by their text; a filter's shape repeats, its values do not.
-  std::optional<StatementCache> built;
-
-  Result<sqlite3_stmt*> Statement(const std::string& sql, std::string_view what) {
-    return built->Get(sql, what);
-  }
-};
-
-Result<std::unique_ptr<Reader>> OpenReader(const std::string& path) {
-  auto db = OpenConnection(path, SQLITE_OPEN_READONLY);
-  if (!db.ok()) return db.status();
-  auto reader = std::make_unique<Reader>();
-  reader->db = std::move(db).value();
-  reader->built.emplace(reader->db.get(), kMaxBuiltStatements);
-  struct {
-    Stmt* stmt;
-    const char* sql;
-    const char* what;
-  } const statements[] = {
-      {&reader->begin, "BEGIN", "begin a read"},
-      {&reader->end, "COMMIT", "end a read"},
-      {&reader->checkpoint, "SELECT checkpoint FROM checkpoints WHERE source = ?1",
-       "checkpoint query"},
-      {&reader->checkpoints,
-       "SELECT source, checkpoint, updated_at FROM checkpoints ORDER BY source",
-       "checkpoints query"},
-  };
-  for (const auto& s : statements) {
-    auto stmt = Prepare(reader->db.get(), s.sql, s.what);
-    if (!stmt.ok()) return WithPath(path, stmt.status());
-    *s.stmt = std::move(stmt).value();
-  }
-  return reader;
-}
-
-// Hands out read-only connections, waiting a bounded time while all of them are lent.
-// Thread-safe. Owns the connections; every lease must end before the pool is destroyed.
-//
-// A lease is one read transaction: every query made with it sees the same committed state,
-// and the connection takes the WAL's read lock once rather than once per statement (which
-// is a quarter of what a small read costs).
-class ReaderPool {
- public:
-  class Lease {
-   public:
-    Lease(ReaderPool* pool, Reader* reader) : pool_(pool), reader_(reader) {}
-    Lease(Lease&& other) noexcept
-        : pool_(std::exchange(other.pool_, nullptr)), reader_(other.reader_) {}
-    Lease& operator=(Lease&&) = delete;
-    ~Lease() {
-      if (pool_ != nullptr) pool_->Return(reader_);
-    }
-    Reader* operator->() const { return reader_; }
-    Reader& operator*() const { return *reader_; }
-
-   private:
-    ReaderPool* pool_;
-    Reader* reader_;
-  };
-
-  struct Options {
-    std::string kind;  // names the connections in errors: "reader", "scan"
-    std::vector<std::unique_ptr<Reader>> readers;
-    std::chrono::milliseconds wait;  // for a free connection, before UNAVAILABLE
-  };
-
-  explicit ReaderPool(Options options)
-      : kind_(std::move(options.kind)), wait_(options.wait), readers_(std::move(options.readers)) {
-    for (const auto& reader : readers_) idle_.push_back(reader.get());
-  }
-
-  // A connection, or UNAVAILABLE when none came free within the wait.
-  Result<Lease> Acquire() ABSL_LOCKS_EXCLUDED(mu_) {
-    sync::MutexLock lock(mu_);
-    if (!lock.WaitFor(available_, wait_,
-                      [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return !idle_.empty(); })) {
-      return Unavailable("all " + std::to_string(readers_.size()) + " " + kind_ +
-                         " connections of the store stayed busy for " +
-                         std::to_string(wait_.count()) + " ms; retry shortly");
-    }
-    Reader* reader = idle_.back();
-    idle_.pop_back();
-    lock.Unlock();
-    // BEGIN defers the snapshot to the first query; it fails only inside a transaction,
-    // which End never leaves behind.
-    Step(reader->begin.get());
-    return Lease(this, reader);
-  }
-
- private:
-  static void Step(sqlite3_stmt* stmt) {
-    ScopedReset reset(stmt);
-    sqlite3_step(stmt);
-  }
-
-  void Return(Reader* reader) ABSL_LOCKS_EXCLUDED(mu_) {
-    Step(reader->end.get());
-    if (sqlite3_get_autocommit(reader->db.get()) == 0) {
-      Exec(reader->db.get(), "ROLLBACK", "end a read");
-    }
-    {
-      sync::MutexLock lock(mu_);
-      idle_.push_back(reader);
-    }
-    available_.notify_one();
-  }
-
-  // Constant after construction.
-  const std::string kind_;
-  const std::chrono::milliseconds wait_;
-  const std::vector<std::unique_ptr<Reader>> readers_;
-
-  sync::Mutex mu_;
-  std::condition_variable available_;
-  std::vector<Reader*> idle_ ABSL_GUARDED_BY(mu_);
-};
-
-// Interrupts the statements of a connection once `stop` is requested, while it lives: SQLite
-// asks every few thousand steps of its virtual machine, and the statement running then fails
-// with SQLITE_INTERRUPT. Declare it after the lease of the connection.
-class InterruptOnStop {
- public:
-  InterruptOnStop(sqlite3* db, std::stop_token stop) : db_(db), stop_(std::move(stop)) {
-    if (stop_.stop_possible()) sqlite3_progress_handler(db_, kSteps, &Stopped, this);
-  }
-  InterruptOnStop(const InterruptOnStop&) = delete;
-  InterruptOnStop& operator=(const InterruptOnStop&) = delete;
-  ~InterruptOnStop() { sqlite3_progress_handler(db_, 0, nullptr, nullptr); }
-
- private:
-  static constexpr int kSteps = 4000;
-  static int Stopped(void* self) {
-    return static_cast<InterruptOnStop*>(self)->stop_.stop_requested() ? 1 : 0;
-  }
-
-  sqlite3* db_;
-  std::stop_token stop_;
-};
-
 // The writer connection and its statements, prepared once and reused for every batch.
 struct Writer {
   Db db;
@@ -431,38 +101,33 @@ Result<Writer> OpenWriter(const std::string& path) {
   if (Status s = PrepareDatabase(db->get(), path); !s.ok()) return s;
   Writer writer;
   writer.db = std::move(db).value();
-  struct {
-    Stmt* stmt;
-    const char* sql;
-  } const statements[] = {
-      {&writer.begin, "BEGIN IMMEDIATE"},
-      {&writer.commit, "COMMIT"},
-      {&writer.rollback, "ROLLBACK"},
-      {&writer.savepoint, "SAVEPOINT batch"},
-      {&writer.release, "RELEASE batch"},
-      {&writer.rollback_to, "ROLLBACK TO batch"},
-      {&writer.find_event, "SELECT 1 FROM events WHERE source = ?1 AND source_event_id = ?2"},
-      {&writer.insert_event,
-       "INSERT INTO events (customer, home, occurred_at, ingested_at, source, source_event_id,"
-       " step, kind, initiative, contact, channel, matter_id, matter_state, summary, attributes,"
-       " identifiers)"
-       " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)"},
-      {&writer.insert_quarantine,
-       "INSERT INTO quarantine (source, origin, reason, raw, quarantined_at)"
-       " VALUES (?1, ?2, ?3, ?4, ?5)"},
-      {&writer.upsert_checkpoint,
-       "INSERT INTO checkpoints (source, checkpoint, updated_at) VALUES (?1, ?2, ?3)"
-       " ON CONFLICT (source) DO UPDATE SET checkpoint = excluded.checkpoint,"
-       " updated_at = excluded.updated_at"},
-      {&writer.insert_audit,
-       "INSERT INTO audit (at, caller, actor, method, arguments, result)"
-       " VALUES (?1, ?2, ?3, ?4, ?5, ?6)"},
-  };
-  for (const auto& s : statements) {
-    auto stmt = Prepare(writer.db.get(), s.sql, s.sql);
-    if (!stmt.ok()) return WithPath(path, stmt.status());
-    *s.stmt = std::move(stmt).value();
-  }
+  Status prepared = PrepareAll(
+      writer.db.get(),
+      {
+          {&writer.begin, "BEGIN IMMEDIATE"},
+          {&writer.commit, "COMMIT"},
+          {&writer.rollback, "ROLLBACK"},
+          {&writer.savepoint, "SAVEPOINT batch"},
+          {&writer.release, "RELEASE batch"},
+          {&writer.rollback_to, "ROLLBACK TO batch"},
+          {&writer.find_event, "SELECT 1 FROM events WHERE source = ?1 AND source_event_id = ?2"},
+          {&writer.insert_event,
+           "INSERT INTO events (customer, home, occurred_at, ingested_at, source,"
+           " source_event_id, step, kind, initiative, contact, channel, matter_id, matter_state,"
+           " summary, attributes, identifiers)"
+           " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)"},
+          {&writer.insert_quarantine,
+           "INSERT INTO quarantine (source, origin, reason, raw, quarantined_at)"
+           " VALUES (?1, ?2, ?3, ?4, ?5)"},
+          {&writer.upsert_checkpoint,
+           "INSERT INTO checkpoints (source, checkpoint, updated_at) VALUES (?1, ?2, ?3)"
+           " ON CONFLICT (source) DO UPDATE SET checkpoint = excluded.checkpoint,"
+           " updated_at = excluded.updated_at"},
+          {&writer.insert_audit,
+           "INSERT INTO audit (at, caller, actor, method, arguments, result)"
+           " VALUES (?1, ?2, ?3, ?4, ?5, ?6)"},
+      });
+  if (!prepared.ok()) return OpenFailed(path, prepared);
   return writer;
 }
 
@@ -569,10 +234,7 @@ class SqliteStore final : public Store {
 };
 
 Status SqliteStore::Run(sqlite3_stmt* stmt, std::string_view what) {
-  ScopedReset reset(stmt);
-  int rc = sqlite3_step(stmt);
-  if (rc == SQLITE_DONE) return Status::Ok();
-  return SqliteError(writer_.db.get(), rc, what);
+  return StepDone(writer_.db.get(), stmt, {}, what);
 }
 
 std::vector<BatchOutcome> SqliteStore::Write(std::span<const Batch> batches) {
@@ -649,13 +311,8 @@ Status SqliteStore::WriteBatchContents(const Batch& batch, BatchOutcome& outcome
     if (Status s = InsertQuarantine(record); !s.ok()) return s;
   }
   if (batch.checkpoint.empty()) return Status::Ok();
-  sqlite3_stmt* stmt = writer_.upsert_checkpoint.get();
-  ScopedReset reset(stmt);
-  const auto now = MicrosNow();
-  int rc = Binder(stmt).Text(batch.source).Text(batch.checkpoint).Time(now).rc();
-  if (rc == SQLITE_OK) rc = sqlite3_step(stmt);
-  if (rc != SQLITE_DONE) return SqliteError(writer_.db.get(), rc, "store checkpoint");
-  return Status::Ok();
+  return StepDone(writer_.db.get(), writer_.upsert_checkpoint.get(),
+                  {batch.source, batch.checkpoint, MicrosNow()}, "store checkpoint");
 }
 
 Result<std::int64_t> SqliteStore::InsertEvent(const Event& event, std::int64_t& customer) {
@@ -677,30 +334,15 @@ Result<std::int64_t> SqliteStore::InsertEvent(const Event& event, std::int64_t& 
   }
   const std::string attributes = AttributesToJson(event.attributes);
   const std::string identifiers = IdentifierLines(event.identifiers);
-  sqlite3_stmt* stmt = writer_.insert_event.get();
-  ScopedReset reset(stmt);
-  int rc = Binder(stmt)
-               .Int(resolution->customer)
-               .Int(resolution->home)
-               .Time(event.occurred_at)
-               .Time(event.ingested_at)
-               .Text(event.source)
-               .Text(event.source_event_id)
-               .Int(static_cast<int>(event.step))
-               .Text(event.kind)
-               .Int(static_cast<int>(event.initiative))
-               .Int(event.contact ? 1 : 0)
-               .Text(event.channel)
-               .Text(event.matter_id)
-               .Int(static_cast<int>(event.matter_state))
-               .Text(event.summary)
-               .Text(attributes)
-               .Text(identifiers)
-               .rc();
-  if (rc == SQLITE_OK) rc = sqlite3_step(stmt);
-  if (rc != SQLITE_DONE) {
-    return SqliteError(writer_.db.get(), rc, "insert event \"" + event.source_event_id + "\"");
-  }
+  Status inserted = StepDone(
+      writer_.db.get(), writer_.insert_event.get(),
+      {resolution->customer, resolution->home, event.occurred_at, event.ingested_at, event.source,
+       event.source_event_id, static_cast<std::int64_t>(event.step), event.kind,
+       static_cast<std::int64_t>(event.initiative), std::int64_t{event.contact ? 1 : 0},
+       event.channel, event.matter_id, static_cast<std::int64_t>(event.matter_state), event.summary,
+       attributes, identifiers},
+      "insert event \"" + event.source_event_id + "\"");
+  if (!inserted.ok()) return inserted;
   const std::int64_t id = sqlite3_last_insert_rowid(writer_.db.get());
   if (Status s = resolver_.RecordMergeEvent(*resolution, id); !s.ok()) return s;
   customer = resolution->customer;
@@ -708,33 +350,21 @@ Result<std::int64_t> SqliteStore::InsertEvent(const Event& event, std::int64_t& 
 }
 
 Status SqliteStore::InsertQuarantine(const QuarantineRecord& record) {
-  sqlite3_stmt* stmt = writer_.insert_quarantine.get();
-  ScopedReset reset(stmt);
-  int rc = Binder(stmt)
-               .Text(record.source)
-               .Text(record.origin)
-               .Text(record.reason)
-               .Blob(record.raw)
-               .Time(record.quarantined_at)
-               .rc();
-  if (rc == SQLITE_OK) rc = sqlite3_step(stmt);
-  if (rc != SQLITE_DONE) {
-    return SqliteError(writer_.db.get(), rc, "quarantine record \"" + record.origin + "\"");
-  }
-  return Status::Ok();
+  return StepDone(
+      writer_.db.get(), writer_.insert_quarantine.get(),
+      {record.source, record.origin, record.reason, SqlBlob{record.raw}, record.quarantined_at},
+      "quarantine record \"" + record.origin + "\"");
 }
 
 Result<std::optional<std::string>> SqliteStore::LoadCheckpoint(const std::string& source) {
   auto lease = readers_.Acquire();
   if (!lease.ok()) return lease.status();
-  Reader& reader = **lease;
-  sqlite3_stmt* stmt = reader.checkpoint.get();
-  ScopedReset reset(stmt);
-  int rc = Binder(stmt).Text(source).rc();
-  if (rc == SQLITE_OK) rc = sqlite3_step(stmt);
-  if (rc == SQLITE_ROW) return std::optional<std::string>(ColumnText(stmt, 0));
-  if (rc == SQLITE_DONE) return std::optional<std::string>();
-  return SqliteError(reader.db.get(), rc, "load checkpoint of source \"" + source + "\"");
+  std::optional<std::string> checkpoint;
+  Status s = StepRows((*lease)->db.get(), (*lease)->checkpoint.get(), {source},
+                      "load checkpoint of source \"" + source + "\"",
+                      [&checkpoint](sqlite3_stmt* row) { checkpoint = ColumnText(row, 0); });
+  if (!s.ok()) return s;
+  return checkpoint;
 }
 
 template <typename Row>
@@ -748,22 +378,15 @@ template <typename Row>
 Status SqliteStore::QueryOn(Reader& reader, const Sql& sql, const std::string& what, Row row) {
   auto stmt = reader.Statement(sql.text, what);
   if (!stmt.ok()) return stmt.status();
-  ScopedReset reset(*stmt);
-  Binder binder(*stmt);
+  std::vector<SqlParam> params;
+  params.reserve(sql.params.size());
   for (const auto& param : sql.params) {
-    if (const auto* text = std::get_if<std::string>(&param)) {
-      binder.Text(*text);
-    } else {
-      binder.Int(std::get<std::int64_t>(param));
-    }
+    std::visit([&params](const auto& value) { params.emplace_back(value); }, param);
   }
-  int rc = binder.rc();
-  if (rc != SQLITE_OK) return SqliteError(reader.db.get(), rc, what);
-  while ((rc = sqlite3_step(*stmt)) == SQLITE_ROW) {
-    if (Status s = row(*stmt); !s.ok()) return Status(s.code(), what + ": " + s.message());
-  }
-  if (rc != SQLITE_DONE) return SqliteError(reader.db.get(), rc, what);
-  return Status::Ok();
+  return StepRows(reader.db.get(), *stmt, params, what, [&](sqlite3_stmt* r) {
+    if (Status s = row(r); !s.ok()) return Status(s.code(), what + ": " + s.message());
+    return Status::Ok();
+  });
 }
 
 Result<std::vector<Event>> SqliteStore::ReadTimeline(const TimelineQuery& query) {
@@ -831,14 +454,12 @@ Result<std::vector<CheckpointRecord>> SqliteStore::ReadCheckpoints() {
   std::vector<CheckpointRecord> records;
   auto lease = readers_.Acquire();
   if (!lease.ok()) return lease.status();
-  Reader& reader = **lease;
-  sqlite3_stmt* stmt = reader.checkpoints.get();
-  ScopedReset reset(stmt);
-  int rc;
-  while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-    records.push_back({ColumnText(stmt, 0), ColumnText(stmt, 1), ColumnTime(stmt, 2)});
-  }
-  if (rc != SQLITE_DONE) return SqliteError(reader.db.get(), rc, "read checkpoints");
+  Status s =
+      StepRows((*lease)->db.get(), (*lease)->checkpoints.get(), {}, "read checkpoints",
+               [&records](sqlite3_stmt* row) {
+                 records.push_back({ColumnText(row, 0), ColumnText(row, 1), ColumnTime(row, 2)});
+               });
+  if (!s.ok()) return s;
   return records;
 }
 
@@ -925,19 +546,12 @@ Result<MergeRecord> SqliteStore::SplitMerge(std::int64_t merge_id, const std::st
 Result<std::int64_t> SqliteStore::InsertAudit(AuditRecord& record) {
   record.at = MicrosNow();
   const std::string arguments = AttributesToJson(record.arguments);
-  sqlite3_stmt* stmt = writer_.insert_audit.get();
-  ScopedReset reset(stmt);
-  int rc = Binder(stmt)
-               .Time(record.at)
-               .Text(record.caller)
-               .Text(record.actor)
-               .Text(record.method)
-               .Text(arguments)
-               .Text(record.result)
-               .rc();
-  if (rc == SQLITE_OK) rc = sqlite3_step(stmt);
-  if (rc != SQLITE_DONE) {
-    return SqliteError(writer_.db.get(), rc, "record the audit of " + record.method);
+  if (Status s = StepDone(
+          writer_.db.get(), writer_.insert_audit.get(),
+          {record.at, record.caller, record.actor, record.method, arguments, record.result},
+          "record the audit of " + record.method);
+      !s.ok()) {
+    return s;
   }
   record.id = sqlite3_last_insert_rowid(writer_.db.get());
   return record.id;

@@ -37,6 +37,10 @@ Status SqliteError(sqlite3* db, int rc, std::string_view what) {
   return Status(CodeFor(rc), std::string(what) + ": " + message);
 }
 
+Status OpenFailed(const std::string& path, const Status& status) {
+  return Status(status.code(), "open " + path + ": " + status.message());
+}
+
 Status Exec(sqlite3* db, const char* sql, std::string_view what) {
   char* error = nullptr;
   int rc = sqlite3_exec(db, sql, nullptr, nullptr, &error);
@@ -57,10 +61,23 @@ Result<Stmt> Prepare(sqlite3* db, const char* sql, std::string_view what) {
   return Stmt(stmt);
 }
 
-std::string ColumnText(sqlite3_stmt* stmt, int column) {
+Status PrepareAll(sqlite3* db, std::initializer_list<StatementToPrepare> statements) {
+  for (const StatementToPrepare& s : statements) {
+    auto stmt = Prepare(db, s.sql, s.what != nullptr ? s.what : s.sql);
+    if (!stmt.ok()) return stmt.status();
+    *s.stmt = std::move(stmt).value();
+  }
+  return Status::Ok();
+}
+
+std::string_view ColumnView(sqlite3_stmt* stmt, int column) {
   const auto* data = static_cast<const char*>(sqlite3_column_blob(stmt, column));
   if (data == nullptr) return {};
-  return std::string(data, static_cast<std::size_t>(sqlite3_column_bytes(stmt, column)));
+  return std::string_view(data, static_cast<std::size_t>(sqlite3_column_bytes(stmt, column)));
+}
+
+std::string ColumnText(sqlite3_stmt* stmt, int column) {
+  return std::string(ColumnView(stmt, column));
 }
 
 Micros ColumnTime(sqlite3_stmt* stmt, int column) {
@@ -90,6 +107,10 @@ int BindAll(sqlite3_stmt* stmt, std::span<const SqlParam> params) {
       rc = sqlite3_bind_int64(stmt, index, *number);
     } else if (const auto* text = std::get_if<std::string_view>(&param)) {
       rc = sqlite3_bind_text64(stmt, index, text->data(), text->size(), SQLITE_STATIC, SQLITE_UTF8);
+    } else if (const auto* blob = std::get_if<SqlBlob>(&param)) {
+      rc = sqlite3_bind_blob64(stmt, index, blob->bytes.data(), blob->bytes.size(), SQLITE_STATIC);
+    } else if (const auto* time = std::get_if<Micros>(&param)) {
+      rc = sqlite3_bind_int64(stmt, index, time->time_since_epoch().count());
     } else {
       rc = sqlite3_bind_null(stmt, index);
     }

@@ -1,5 +1,6 @@
 // The small pieces every part of the SQLite store uses: owning handles, prepared statements,
-// parameter binding, column reading and errors that become a Status.
+// parameter binding, column reading and errors that become a Status. A statement runs with
+// StepRows, or StepDone when it returns no rows: they bind, step, reset and report alike.
 #pragma once
 
 #include <sqlite3.h>
@@ -34,13 +35,27 @@ using Stmt = std::unique_ptr<sqlite3_stmt, StmtFinalizer>;
 // INTERRUPT is CANCELLED...
 StatusCode CodeFor(int rc);
 
-// Call right after the failing call: the connection keeps only its latest error message.
+// Call right after the failing call: the connection keeps only its latest error message. With
+// `db` null, SQLite's general text for `rc`.
 Status SqliteError(sqlite3* db, int rc, std::string_view what);
+
+// `status`, from opening the database at `path`, saying so.
+Status OpenFailed(const std::string& path, const Status& status);
 
 Status Exec(sqlite3* db, const char* sql, std::string_view what);
 
 // A persistent prepared statement.
 Result<Stmt> Prepare(sqlite3* db, const char* sql, std::string_view what);
+
+// A statement for PrepareAll to prepare into `*stmt`; `what` names it in errors, the SQL
+// itself when null.
+struct StatementToPrepare {
+  Stmt* stmt;
+  const char* sql;
+  const char* what = nullptr;
+};
+// Prepares each statement of a connection's fixed set, stopping at the first that fails.
+Status PrepareAll(sqlite3* db, std::initializer_list<StatementToPrepare> statements);
 
 // Opens a connection with extended result codes and a busy timeout.
 Result<Db> OpenConnection(const std::string& path, int flags);
@@ -61,45 +76,23 @@ class ScopedReset {
   sqlite3_stmt* stmt_;
 };
 
-// Binds parameters 1, 2, ... in order and remembers the first failure. Text is bound
-// without a copy: it must outlive the statement's next reset.
-class Binder {
- public:
-  explicit Binder(sqlite3_stmt* stmt) : stmt_(stmt) {}
-
-  Binder& Text(std::string_view value) {
-    return Check(
-        sqlite3_bind_text64(stmt_, next_, value.data(), value.size(), SQLITE_STATIC, SQLITE_UTF8));
-  }
-  Binder& Blob(const std::string& value) {
-    return Check(sqlite3_bind_blob64(stmt_, next_, value.data(), value.size(), SQLITE_STATIC));
-  }
-  Binder& Int(std::int64_t value) { return Check(sqlite3_bind_int64(stmt_, next_, value)); }
-  Binder& Time(Micros value) { return Int(value.time_since_epoch().count()); }
-  Binder& Null() { return Check(sqlite3_bind_null(stmt_, next_)); }
-
-  int rc() const { return rc_; }
-
- private:
-  Binder& Check(int rc) {
-    if (rc_ == SQLITE_OK) rc_ = rc;
-    ++next_;
-    return *this;
-  }
-  sqlite3_stmt* stmt_;
-  int next_ = 1;
-  int rc_ = SQLITE_OK;
-};
-
+// Text or blob, NULL as empty. The view is valid until the statement's next step or reset.
+std::string_view ColumnView(sqlite3_stmt* stmt, int column);
 std::string ColumnText(sqlite3_stmt* stmt, int column);
 Micros ColumnTime(sqlite3_stmt* stmt, int column);
 // nullopt for NULL.
 std::optional<Micros> ColumnOptionalTime(sqlite3_stmt* stmt, int column);
 
-// A statement parameter: an integer, text (bound without a copy) or NULL.
-using SqlParam = std::variant<std::int64_t, std::string_view, std::monostate>;
+// Bytes to bind as a blob rather than as text.
+struct SqlBlob {
+  std::string_view bytes;
+};
 
-// Binds `params` to ?1, ?2, ... in order.
+// A statement parameter: an integer, text, a blob, a time (bound as its microseconds since the
+// epoch) or NULL. Text and blobs are bound without a copy: they must outlive the next reset.
+using SqlParam = std::variant<std::int64_t, std::string_view, SqlBlob, Micros, std::monostate>;
+
+// Binds `params` to ?1, ?2, ... in order; the result code of the first that fails.
 int BindAll(sqlite3_stmt* stmt, std::span<const SqlParam> params);
 
 // Runs `stmt` with `params`, calling `row(stmt)` for each row, and resets it. `row` returns
