@@ -349,6 +349,7 @@ Result<std::string> Daemon::Apply(config::LoadedConfig next) {
   if (changes.tls_files_changed) running_.config.tls = std::move(tls);
   if (changes.mapping_changed || !changes.rules_changed.empty()) {
     const config::Config& config = running_.config;
+    store_->UseIdentityRules(config.identity);
     for (auto& plugin : staying) plugin->UseRules(config);
     server_->UseOptions(TimelineOptionsOf(config), config.outreach, ScanLimitsOf(config));
   }

@@ -58,6 +58,9 @@ class CustomerResolver {
   Result<MergeRecord> Split(std::int64_t merge_id, const std::string& actor,
                             const std::string& reason, Micros now);
 
+  // The rules for the events resolved from now on.
+  void UseRules(identity::IdentityRules rules) { rules_ = std::move(rules); }
+
   // How many merges and splits this resolver has made, committed or not; it only grows.
   std::uint64_t merges_made() const { return merges_made_; }
 

@@ -25,6 +25,7 @@
 #include "daemon/store/sqlite_support.h"
 #include "daemon/store/store.h"
 #include "daemon/sync/mutex.h"
+#include "daemon/sync/replaceable.h"
 
 namespace propbridge::store {
 namespace {
@@ -159,6 +160,13 @@ class SqliteStore final : public Store {
   Result<std::optional<std::int64_t>> FindCustomer(const identity::Identifier& id,
                                                    std::optional<Micros> at) override;
   Result<std::vector<std::int64_t>> FindCustomers(const identity::Identifier& id) override;
+  void UseIdentityRules(identity::IdentityRules rules) override ABSL_LOCKS_EXCLUDED(writer_mu_) {
+    {
+      sync::MutexLock lock(writer_mu_);
+      resolver_.UseRules(rules);
+    }
+    rules_.Replace(std::move(rules));
+  }
   std::uint64_t MergeGeneration() const override { return merge_generation_.load(); }
   Result<std::optional<Customer>> ReadCustomer(std::int64_t id, Micros now) override;
   Result<MergeRecord> LinkCustomers(std::int64_t a, std::int64_t b, const std::string& actor,
@@ -227,7 +235,7 @@ class SqliteStore final : public Store {
   Writer writer_ ABSL_GUARDED_BY(writer_mu_);
   CustomerResolver resolver_ ABSL_GUARDED_BY(writer_mu_);
   std::atomic<std::uint64_t> merge_generation_{0};
-  const identity::IdentityRules rules_;  // constant after construction
+  sync::Replaceable<identity::IdentityRules> rules_;  // for the reads
   // Thread-safe themselves.
   ReaderPool readers_;
   ReaderPool scanners_;
@@ -405,7 +413,7 @@ Result<std::optional<std::int64_t>> SqliteStore::VisitTimeline(const identity::I
   auto lease = readers_.Acquire();
   if (!lease.ok()) return lease.status();
   Reader& reader = **lease;
-  auto customer = QueryCustomerFor(*reader.built, who, rules_, MicrosNow());
+  auto customer = QueryCustomerFor(*reader.built, who, *rules_.Get(), MicrosNow());
   if (!customer.ok() || !*customer || query.limit == 0) return customer;
   query.customer = **customer;
   AttributeScratch attributes;
@@ -469,13 +477,13 @@ Result<std::optional<std::int64_t>> SqliteStore::FindCustomer(const identity::Id
                                                               std::optional<Micros> at) {
   auto lease = readers_.Acquire();
   if (!lease.ok()) return lease.status();
-  return QueryCustomerFor(*(*lease)->built, id, rules_, at.value_or(MicrosNow()));
+  return QueryCustomerFor(*(*lease)->built, id, *rules_.Get(), at.value_or(MicrosNow()));
 }
 
 Result<std::vector<std::int64_t>> SqliteStore::FindCustomers(const identity::Identifier& id) {
   auto lease = readers_.Acquire();
   if (!lease.ok()) return lease.status();
-  return QueryCustomersFor(*(*lease)->built, id, rules_);
+  return QueryCustomersFor(*(*lease)->built, id, *rules_.Get());
 }
 
 Result<std::optional<Customer>> SqliteStore::ReadCustomer(std::int64_t id, Micros now) {

@@ -223,6 +223,10 @@ class Store {
   // `at` (now when nullopt), a customer by id (or the one it was merged into). nullopt: none.
   virtual Result<std::optional<std::int64_t>> FindCustomer(const identity::Identifier& id,
                                                            std::optional<Micros> at = {}) = 0;
+  // New rules for resolving identifiers (a reload; they must pass identity::ValidateRules):
+  // the batches written and the customers found from now on follow them. What is stored stays
+  // as it was resolved. Waits for a Write under way.
+  virtual void UseIdentityRules(identity::IdentityRules rules) = 0;
   // Changes when a merge or a split is committed, by resolution or by an admin, and before
   // any write that follows it: whoever follows a customer by name finds them again when it
   // has changed (a watch). It only grows. It is odd (not MergesSettled) from just before such

@@ -55,6 +55,8 @@ class FakeStore final : public store::Store {
   Result<std::optional<std::int64_t>> FindCustomer(const identity::Identifier& id,
                                                    std::optional<store::Micros> at = {}) override
       ABSL_LOCKS_EXCLUDED(mu_, gate_mu_);
+  // Resolution here follows no rules (see above), so new ones change nothing.
+  void UseIdentityRules(identity::IdentityRules) override {}
   std::uint64_t MergeGeneration() const override;
   Result<std::vector<std::int64_t>> FindCustomers(const identity::Identifier& id) override
       ABSL_LOCKS_EXCLUDED(mu_);

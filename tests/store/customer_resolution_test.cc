@@ -90,6 +90,24 @@ TEST_F(CustomerResolutionTest, AReplayChangesNobody) {
   EXPECT_EQ(Who({"account", "A-2"}), b);
 }
 
+// A reload's new rules: a phone that linked two customers' events before no longer links
+// once phones are weak, and what was resolved before stays as it was.
+TEST_F(CustomerResolutionTest, NewRulesApplyToTheEventsThatComeNext) {
+  const identity::Identifier phone{"phone", "13800138001"};
+  const std::int64_t first = Put("e1", {{"account", "A-1"}, phone}, kDay);
+  EXPECT_EQ(Put("e2", {phone}, kDay + days(1)), first);
+
+  identity::IdentityRules rules = identity::IdentityRules::Defaults();
+  rules.types["phone"].linkage = identity::Linkage::kWeak;
+  store_->UseIdentityRules(rules);
+  const std::int64_t later = Put("e3", {phone}, kDay + days(2));
+  EXPECT_NE(later, first) << "a weak phone names nobody: the event is a customer of its own";
+  EXPECT_EQ(Put("e4", {{"account", "A-2"}, phone}, kDay + days(3)),
+            Put("e5", {{"account", "A-2"}}, kDay + days(4)));
+  EXPECT_NE(Who({"account", "A-2"}), first) << "the phone joins A-2 to nobody";
+  EXPECT_EQ(Timeline(first), (std::set<std::string>{"e1", "e2"}));
+}
+
 TEST_F(CustomerResolutionTest, AMergeIsRecordedAndASplitPutsEveryEventBack) {
   std::int64_t by_account = Put("bill", {{"account", "A-1"}}, kDay);
   std::int64_t by_contract = Put("contract", {{"contract", "K-1"}}, kDay + hours(1));
