@@ -39,6 +39,7 @@
 #include "benchmarks/bench_support.h"
 #include "daemon/api/grpc_server.h"
 #include "daemon/auth/token.h"
+#include "daemon/store/sqlite/sqlite_store.h"
 #include "daemon/store/store.h"
 #include "propbridge/v1/timeline.grpc.pb.h"
 

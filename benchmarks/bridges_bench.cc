@@ -29,6 +29,7 @@
 #include "benchmarks/bridge_records.h"
 #include "daemon/config/config.h"
 #include "daemon/ingest/pipeline.h"
+#include "daemon/store/sqlite/sqlite_store.h"
 #include "daemon/store/store.h"
 #include "daemon/supervisor/plugin_supervisor.h"
 #include "plugins/homeservice/sample/vendor_api_server.h"

@@ -32,6 +32,7 @@
 
 #include "benchmarks/bench_support.h"
 #include "daemon/api/grpc_server.h"
+#include "daemon/store/sqlite/sqlite_store.h"
 #include "daemon/store/store.h"
 #include "propbridge/v1/customer.grpc.pb.h"
 #include "propbridge/v1/timeline.grpc.pb.h"

@@ -20,6 +20,7 @@
 
 #include "benchmarks/bench_support.h"
 #include "daemon/api/grpc_server.h"
+#include "daemon/store/sqlite/sqlite_store.h"
 #include "daemon/store/store.h"
 #include "propbridge/v1/timeline.grpc.pb.h"
 

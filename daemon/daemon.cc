@@ -11,6 +11,7 @@
 #include <future>
 
 #include "daemon/plugin_host/plugin_check.h"
+#include "daemon/store/sqlite/sqlite_store.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 
 namespace propbridge {

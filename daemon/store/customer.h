@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "daemon/identity/identifier.h"
@@ -86,7 +87,9 @@ struct Customer {
 // A customer by its id in the public form "customer:<id>", which GetTimeline and the
 // customer calls accept wherever they take an identifier.
 inline constexpr std::string_view kCustomerIdType = "customer";
-std::string CustomerKey(std::int64_t id);
+inline std::string CustomerKey(std::int64_t id) {
+  return std::string(kCustomerIdType) + ":" + std::to_string(id);
+}
 
 // Why a customer needs a contact now.
 enum class OutreachReason {

@@ -280,7 +280,4 @@ class Store {
                                                                      std::stop_token stop) = 0;
 };
 
-// The embedded default: SQLite in WAL mode, one writer connection, a pool of readers.
-Result<std::unique_ptr<Store>> OpenSqliteStore(const StoreOptions& options);
-
 }  // namespace propbridge::store

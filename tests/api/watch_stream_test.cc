@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "daemon/ingest/pipeline.h"
+#include "daemon/store/sqlite/sqlite_store.h"
 #include "daemon/sync/mutex.h"
 #include "tests/support/temp_dir.h"
 #include "tests/support/wait_until.h"

@@ -11,6 +11,7 @@
 #include <future>
 #include <set>
 
+#include "daemon/store/sqlite/sqlite_store.h"
 #include "daemon/store/store.h"
 #include "propbridge/v1/admin.grpc.pb.h"
 #include "tests/integration/billing_fixture.h"

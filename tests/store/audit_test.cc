@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "daemon/store/sqlite_schema.h"
+#include "daemon/store/sqlite/sqlite_schema.h"
 #include "daemon/store/store.h"
 #include "tests/support/temp_dir.h"
 #include "tests/support/test_store.h"

@@ -10,8 +10,8 @@
 #include <variant>
 #include <vector>
 
-#include "daemon/store/sqlite_customer_reads.h"
-#include "daemon/store/sqlite_schema.h"
+#include "daemon/store/sqlite/sqlite_customer_reads.h"
+#include "daemon/store/sqlite/sqlite_schema.h"
 #include "tests/support/temp_dir.h"
 
 namespace propbridge::store {

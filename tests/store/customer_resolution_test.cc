@@ -9,6 +9,7 @@
 #include <thread>
 #include <vector>
 
+#include "daemon/store/sqlite/sqlite_store.h"
 #include "daemon/store/store.h"
 #include "tests/support/temp_dir.h"
 

@@ -1,3 +1,5 @@
+#include "daemon/store/sqlite/sqlite_store.h"
+
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 #include <stdlib.h>
@@ -15,8 +17,8 @@
 #include <utility>
 #include <vector>
 
-#include "daemon/store/sqlite_queries.h"
-#include "daemon/store/sqlite_schema.h"
+#include "daemon/store/sqlite/sqlite_queries.h"
+#include "daemon/store/sqlite/sqlite_schema.h"
 #include "daemon/store/store.h"
 
 namespace propbridge::store {

@@ -4,6 +4,8 @@
 
 #include <utility>
 
+#include "daemon/store/sqlite/sqlite_store.h"
+
 namespace propbridge::testing {
 
 std::unique_ptr<store::Store> OpenTestStore(const std::filesystem::path& path,

@@ -14,6 +14,7 @@
 #include <thread>
 #include <vector>
 
+#include "daemon/store/sqlite/sqlite_store.h"
 #include "daemon/store/store.h"
 #include "tests/integration/billing_fixture.h"
 #include "tests/plugins/billing/gbk.h"

@@ -8,6 +8,7 @@
 #include <map>
 #include <set>
 
+#include "daemon/store/sqlite/sqlite_store.h"
 #include "daemon/store/store.h"
 #include "plugins/homeservice/sample/vendor_api_server.h"
 #include "tests/support/daemon_process.h"

@@ -12,6 +12,7 @@
 #include <sstream>
 #include <vector>
 
+#include "daemon/store/sqlite/sqlite_store.h"
 #include "daemon/store/store.h"
 #include "tests/plugins/maintenance/webhook_client.h"
 #include "tests/support/daemon_process.h"

@@ -1,4 +1,4 @@
-#include "daemon/store/sqlite_support.h"
+#include "daemon/store/sqlite/sqlite_support.h"
 
 namespace propbridge::store {
 namespace {

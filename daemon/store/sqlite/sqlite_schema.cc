@@ -1,6 +1,6 @@
-#include "daemon/store/sqlite_schema.h"
+#include "daemon/store/sqlite/sqlite_schema.h"
 
-#include "daemon/store/sqlite_support.h"
+#include "daemon/store/sqlite/sqlite_support.h"
 
 namespace propbridge::store {
 

@@ -1,4 +1,4 @@
-#include "daemon/store/sqlite_queries.h"
+#include "daemon/store/sqlite/sqlite_queries.h"
 
 namespace propbridge::store {
 namespace {

@@ -1,4 +1,4 @@
-#include "daemon/store/sqlite_backup.h"
+#include "daemon/store/sqlite/sqlite_backup.h"
 
 #include <sqlite3.h>
 #include <sys/stat.h>
@@ -11,7 +11,7 @@
 #include <utility>
 
 #include "daemon/store/private_file.h"
-#include "daemon/store/sqlite_support.h"
+#include "daemon/store/sqlite/sqlite_support.h"
 
 namespace propbridge::store {
 namespace {

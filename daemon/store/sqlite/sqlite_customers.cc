@@ -1,4 +1,4 @@
-#include "daemon/store/sqlite_customers.h"
+#include "daemon/store/sqlite/sqlite_customers.h"
 
 #include <algorithm>
 #include <charconv>
@@ -519,10 +519,6 @@ Result<MergeRecord> CustomerResolver::Split(std::int64_t merge_id, const std::st
   }
   if (Status s = Unmerge(merge_id, actor, reason, now); !s.ok()) return s;
   return ReadMerge(merge_id);
-}
-
-std::string CustomerKey(std::int64_t id) {
-  return std::string(kCustomerIdType) + ":" + std::to_string(id);
 }
 
 Result<std::optional<std::int64_t>> QueryRoot(StatementCache& statements, std::int64_t customer) {

@@ -1,3 +1,5 @@
+#include "daemon/store/sqlite/sqlite_store.h"
+
 #include <sqlite3.h>
 
 #include <atomic>
@@ -16,13 +18,13 @@
 
 #include "daemon/store/event_codec.h"
 #include "daemon/store/private_file.h"
-#include "daemon/store/sqlite_backup.h"
-#include "daemon/store/sqlite_customer_reads.h"
-#include "daemon/store/sqlite_customers.h"
-#include "daemon/store/sqlite_queries.h"
-#include "daemon/store/sqlite_reader_pool.h"
-#include "daemon/store/sqlite_schema.h"
-#include "daemon/store/sqlite_support.h"
+#include "daemon/store/sqlite/sqlite_backup.h"
+#include "daemon/store/sqlite/sqlite_customer_reads.h"
+#include "daemon/store/sqlite/sqlite_customers.h"
+#include "daemon/store/sqlite/sqlite_queries.h"
+#include "daemon/store/sqlite/sqlite_reader_pool.h"
+#include "daemon/store/sqlite/sqlite_schema.h"
+#include "daemon/store/sqlite/sqlite_support.h"
 #include "daemon/store/store.h"
 #include "daemon/sync/mutex.h"
 #include "daemon/sync/replaceable.h"

@@ -1,4 +1,4 @@
-#include "daemon/store/sqlite_reader_pool.h"
+#include "daemon/store/sqlite/sqlite_reader_pool.h"
 
 namespace propbridge::store {
 namespace {

@@ -31,7 +31,7 @@
 #include "daemon/identity/identifier.h"
 #include "daemon/store/customer.h"
 #include "daemon/store/event.h"
-#include "daemon/store/sqlite_support.h"
+#include "daemon/store/sqlite/sqlite_support.h"
 #include "propbridge/sdk/status.h"
 
 namespace propbridge::store {

@@ -1,4 +1,4 @@
-#include "daemon/store/sqlite_customer_reads.h"
+#include "daemon/store/sqlite/sqlite_customer_reads.h"
 
 #include <algorithm>
 #include <array>
@@ -9,8 +9,8 @@
 #include <unordered_map>
 #include <utility>
 
-#include "daemon/store/sqlite_customers.h"
-#include "daemon/store/sqlite_support.h"
+#include "daemon/store/sqlite/sqlite_customers.h"
+#include "daemon/store/sqlite/sqlite_support.h"
 
 namespace propbridge::store {
 namespace {

@@ -15,7 +15,7 @@
 #include <utility>
 #include <vector>
 
-#include "daemon/store/sqlite_support.h"
+#include "daemon/store/sqlite/sqlite_support.h"
 #include "daemon/sync/mutex.h"
 #include "propbridge/sdk/status.h"
 
