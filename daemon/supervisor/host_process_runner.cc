@@ -192,7 +192,10 @@ class HostProcessRunner final : public PluginRunner {
     sender_ = std::thread([this] { SendLoop(); });
   }
 
-  ~HostProcessRunner() override { Stop(std::chrono::steady_clock::now()); }
+  // A run that was stopped has nothing left to end. One that was not (its start failed, or the
+  // supervisor gave it up) has its host killed if it has not exited yet: nobody asked it to
+  // stop in time, so that is no fault to report.
+  ~HostProcessRunner() override { End(std::chrono::steady_clock::now(), /*report=*/false); }
 
   // Waits for the host's Started; kills the host on a failure or time-out.
   Status AwaitStart() ABSL_LOCKS_EXCLUDED(mu_) {
@@ -208,6 +211,15 @@ class HostProcessRunner final : public PluginRunner {
   }
 
   bool Stop(sdk::Deadline deadline) override ABSL_LOCKS_EXCLUDED(mu_) {
+    return End(deadline, /*report=*/true);
+  }
+
+  int pid() const override { return process_->pid(); }
+
+ private:
+  // Asks the host to stop by `deadline`, then kills it; `report`: log a host that had to be
+  // killed as the fault it is when it was given time.
+  bool End(sdk::Deadline deadline, bool report) ABSL_LOCKS_EXCLUDED(mu_) {
     if (!reader_.joinable()) return true;
     stopping_ = true;
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -220,7 +232,9 @@ class HostProcessRunner final : public PluginRunner {
       sync::MutexLock lock(mu_);
       if (!lock.WaitUntil(changed_, deadline,
                           [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return exited_; })) {
-        spdlog::error("[{}] did not stop within its deadline; killing its host process", name_);
+        if (report) {
+          spdlog::error("[{}] did not stop within its deadline; killing its host process", name_);
+        }
         lock.Unlock();
         Kill();
       }
@@ -231,9 +245,6 @@ class HostProcessRunner final : public PluginRunner {
     return true;
   }
 
-  int pid() const override { return process_->pid(); }
-
- private:
   void Kill() {
     process_->Kill();
     channel_->Shutdown();
