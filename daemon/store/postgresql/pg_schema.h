@@ -1,8 +1,8 @@
 // The PostgreSQL store's schema and its migrations. The tables are the SQLite store's
-// (sqlite_schema.h) with the same columns, indexes and meaning, read its comments on homes and
-// merged_into, plus what a database that several daemons share needs: schema_version, and
-// store_keys with the page-token key that every daemon of the database signs with, so that any
-// of them accepts a token another gave out.
+// (daemon/store/sqlite/sqlite_schema.h) with the same columns, indexes and meaning, read its
+// comments on homes and merged_into, plus what a database that several daemons share needs:
+// schema_version, and store_keys with the page-token key that every daemon of the database
+// signs with, so that any of them accepts a token another gave out.
 #pragma once
 
 #include <cstddef>
