@@ -400,7 +400,11 @@ deadline=$((SECONDS + 30))
 while ((SECONDS < deadline)) && [[ "$(grep -cx 'READY=1' "${notify_log}")" -le "${ready_before}" ]]; do
   sleep 0.1
 done
-grep -qx 'RELOADING=1' "${notify_log}" || fail "the daemon did not say RELOADING=1"
+# One datagram, one line: RELOADING=1 comes with the monotonic time systemd 253 wants.
+grep -q '^RELOADING=1 MONOTONIC_USEC=[0-9]*$' "${notify_log}" || {
+  cat "${notify_log}" >&2
+  fail "the daemon did not say RELOADING=1"
+}
 [[ "$(grep -cx 'READY=1' "${notify_log}")" -gt "${ready_before}" ]] || {
   show_log
   fail "the daemon did not say READY=1 again within 30 s of SIGHUP"
