@@ -36,6 +36,8 @@ constexpr unsigned kTextOid = 25;
 constexpr unsigned kJsonOid = 114;
 constexpr unsigned kBpcharOid = 1042;
 constexpr unsigned kVarcharOid = 1043;
+constexpr unsigned kTextArrayOid = 1009;
+constexpr unsigned kInt8ArrayOid = 1016;
 constexpr unsigned kInferredOid = 0;  // the server infers the type from the statement (NULL)
 
 constexpr std::array<unsigned, 3> kIntegerTypes = {kInt2Oid, kInt4Oid, kInt8Oid};
@@ -384,6 +386,26 @@ std::int64_t ReadBigEndian(std::string_view bytes) {
   return static_cast<std::int64_t>(value);
 }
 
+void PutBigEndian32(std::int32_t value, std::string& out) {
+  const auto bits = static_cast<std::uint32_t>(value);
+  for (int shift = 24; shift >= 0; shift -= 8) out += static_cast<char>((bits >> shift) & 0xFF);
+}
+
+// An array of one dimension in PostgreSQL's binary format (array_recv): dimensions, a flag for
+// NULLs, the element type, the dimension's size and lower bound, then each element's length
+// and bytes. An empty array has no dimension.
+template <typename Element, typename Put>
+void EncodeArray(std::span<const Element> elements, unsigned element_type, Put put,
+                 std::string& out) {
+  PutBigEndian32(elements.empty() ? 0 : 1, out);
+  PutBigEndian32(0, out);
+  PutBigEndian32(static_cast<std::int32_t>(element_type), out);
+  if (elements.empty()) return;
+  PutBigEndian32(static_cast<std::int32_t>(elements.size()), out);
+  PutBigEndian32(1, out);
+  for (const Element& element : elements) put(element, out);
+}
+
 // libpq's parameter arrays for one statement.
 struct EncodedParams {
   std::vector<unsigned> types;
@@ -391,6 +413,7 @@ struct EncodedParams {
   std::vector<int> lengths;
   std::vector<int> formats;
   std::vector<std::array<char, 8>> numbers;  // the binary integers the values point into
+  std::vector<std::string> arrays;           // the binary arrays the values point into
 };
 
 Status Encode(std::span<const PgParam> params, std::string_view what, EncodedParams& out) {
@@ -400,6 +423,7 @@ Status Encode(std::span<const PgParam> params, std::string_view what, EncodedPar
   out.lengths.assign(n, 0);
   out.formats.assign(n, kBinary);
   out.numbers.resize(n);
+  out.arrays.assign(n, std::string());
   auto number = [&](std::size_t i, unsigned type, std::int64_t value) {
     PutBigEndian(static_cast<std::uint64_t>(value), out.numbers[i].data());
     out.types[i] = type;
@@ -431,6 +455,32 @@ Status Encode(std::span<const PgParam> params, std::string_view what, EncodedPar
       out.types[i] = kBoolOid;
       out.values[i] = out.numbers[i].data();
       out.lengths[i] = 1;
+    } else if (const auto* texts = std::get_if<PgTextArray>(&param)) {
+      for (std::string_view element : texts->values) {
+        if (const char* problem = TextProblem(element)) {
+          return InvalidArgument(std::string(what) + ": an element of $" + std::to_string(i + 1) +
+                                 " " + problem);
+        }
+      }
+      EncodeArray<std::string_view>(
+          texts->values, kTextOid,
+          [](std::string_view element, std::string& to) {
+            PutBigEndian32(static_cast<std::int32_t>(element.size()), to);
+            to.append(element);
+          },
+          out.arrays[i]);
+      bytes(i, kTextArrayOid, out.arrays[i]);
+    } else if (const auto* integers = std::get_if<PgInt64Array>(&param)) {
+      EncodeArray<std::int64_t>(
+          integers->values, kInt8Oid,
+          [](std::int64_t element, std::string& to) {
+            PutBigEndian32(8, to);
+            std::array<char, 8> number{};
+            PutBigEndian(static_cast<std::uint64_t>(element), number.data());
+            to.append(number.data(), number.size());
+          },
+          out.arrays[i]);
+      bytes(i, kInt8ArrayOid, out.arrays[i]);
     }
   }
   return Status::Ok();
@@ -615,10 +665,21 @@ Result<std::unique_ptr<PgConnection>> PgConnection::Open(
   if (Status s = Connect(connection.get(), settings.timeout); !s.ok()) return Scrubbed(s, secrets);
   if (Status s = CheckServer(connection.get()); !s.ok()) return s;
   PQsetNoticeReceiver(connection.get(), OnNotice, nullptr);
-  return std::unique_ptr<PgConnection>(new PgConnection(connection.release()));
+  PGcancel* cancel = PQgetCancel(connection.get());
+  return std::unique_ptr<PgConnection>(new PgConnection(connection.release(), cancel));
 }
 
-PgConnection::~PgConnection() { PQfinish(connection_); }
+PgConnection::~PgConnection() {
+  if (cancel_ != nullptr) PQfreeCancel(cancel_);
+  PQfinish(connection_);
+}
+
+void PgConnection::Cancel() const {
+  if (cancel_ == nullptr) return;
+  // What went wrong is of no use to the caller: the statement then runs to its end.
+  std::array<char, 256> error{};
+  PQcancel(cancel_, error.data(), static_cast<int>(error.size()));
+}
 
 bool PgConnection::broken() const { return PQstatus(connection_) == CONNECTION_BAD; }
 
@@ -872,8 +933,12 @@ Status PgCopyIn::AddRow(std::span<const PgParam> values) {
       }
     } else if (const auto* flag = std::get_if<bool>(&value)) {
       buffer_ += *flag ? 't' : 'f';
-    } else {
+    } else if (std::holds_alternative<std::monostate>(value)) {
       buffer_ += "\\N";
+    } else {
+      buffer_.resize(row_start);
+      return InvalidArgument(what_ + ": column " + std::to_string(i + 1) +
+                             " is an array, which a COPY of propbridged does not carry");
     }
   }
   buffer_ += '\n';

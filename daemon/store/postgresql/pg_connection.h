@@ -25,6 +25,7 @@
 
 struct pg_conn;    // libpq's PGconn
 struct pg_result;  // libpq's PGresult
+struct pg_cancel;  // libpq's PGcancel
 
 namespace propbridge::store {
 
@@ -37,11 +38,24 @@ struct PgBytes {
   std::string_view bytes;
 };
 
+// A text[] parameter, for `= ANY($1)` and `unnest($1, $2)`: a statement of one shape for any
+// number of values. Not a COPY value.
+struct PgTextArray {
+  std::span<const std::string_view> values;
+};
+
+// A bigint[] parameter, as PgTextArray.
+struct PgInt64Array {
+  std::span<const std::int64_t> values;
+};
+
 // A statement parameter ($1, $2, ... in order) or a COPY value: bigint, text, bytea, a time
-// (sent as its bigint of microseconds), a boolean, or NULL (std::monostate). Text must be valid
-// UTF-8 without NUL bytes, which PostgreSQL refuses; INVALID_ARGUMENT says so before anything
-// is sent. Text and bytes are borrowed for the call, never copied into the parameter.
-using PgParam = std::variant<std::int64_t, std::string_view, PgBytes, PgTime, bool, std::monostate>;
+// (sent as its bigint of microseconds), a boolean, NULL (std::monostate), or an array of text or
+// bigints (parameters only). Text must be valid UTF-8 without NUL bytes, which PostgreSQL
+// refuses; INVALID_ARGUMENT says so before anything is sent. Text, bytes and arrays are borrowed
+// for the call, never copied into the parameter.
+using PgParam = std::variant<std::int64_t, std::string_view, PgBytes, PgTime, bool, std::monostate,
+                             PgTextArray, PgInt64Array>;
 
 // `value`, or NULL when it has none.
 template <typename T>
@@ -151,6 +165,12 @@ class PgConnection {
   // with UNAVAILABLE from then on, and a new connection is needed.
   bool broken() const;
 
+  // Asks the server to cancel the statement that runs on the connection now, if any; that
+  // statement then fails with CANCELLED. Safe from any thread while another uses the
+  // connection, and from a std::stop_callback. A request that reaches the server between two
+  // statements is ignored there, so whoever cancels must also stop sending statements.
+  void Cancel() const;
+
   // Runs one statement with `params` for $1, $2, ..., calling `row(const PgRow&)` for each row
   // it returns; `row` returns a Status (the first error stops the reading) or nothing. `what`
   // names the statement in errors. The rows are all in memory first: page large reads.
@@ -218,7 +238,7 @@ class PgConnection {
   };
   using OwnedResult = std::unique_ptr<pg_result, ResultCloser>;
 
-  explicit PgConnection(pg_conn* connection) : connection_(connection) {}
+  PgConnection(pg_conn* connection, pg_cancel* cancel) : connection_(connection), cancel_(cancel) {}
 
   Status RunQuery(std::string_view sql, std::span<const PgParam> params, std::string_view what,
                   const std::function<Status(const PgRow&)>& row);
@@ -233,6 +253,7 @@ class PgConnection {
   Status RefuseDuringCopy(std::string_view what) const;
 
   pg_conn* const connection_;
+  pg_cancel* const cancel_;  // for Cancel, from any thread; null when libpq had no memory for it
   // Prepared statements by their parameter types and SQL text.
   std::map<std::string, std::string, std::less<>> prepared_;
   std::uint64_t statements_made_ = 0;

@@ -9,6 +9,7 @@
 #include <optional>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "tests/support/postgres_server.h"
@@ -310,6 +311,70 @@ TEST_F(PgConnectionTest, RefusesTextPostgresqlCannotHold) {
                                [&](const PgRow& row) { back = row.Bytes(0); });
   ASSERT_TRUE(s.ok()) << s.ToString();
   EXPECT_EQ(back, with_nul);
+}
+
+// Arrays make one statement of any number of values: as `= ANY($1)` and through unnest.
+TEST_F(PgConnectionTest, ArraysOfTextAndBigintsRoundTrip) {
+  auto connection = Connect();
+  ASSERT_NE(connection, nullptr);
+  const std::vector<std::string_view> texts = {"", "3栋2单元1202 🏠", "tab\tand \"quote\"", "{,}",
+                                               "NULL"};
+  const std::vector<std::int64_t> numbers = {std::numeric_limits<std::int64_t>::min(), -1, 0, 1,
+                                             std::numeric_limits<std::int64_t>::max()};
+  std::vector<std::pair<std::int64_t, std::string>> read;
+  Status s = connection->Query(
+      "SELECT n, t FROM unnest($1::bigint[], $2::text[]) WITH ORDINALITY AS u(n, t, i) ORDER BY i",
+      {PgInt64Array{numbers}, PgTextArray{texts}}, "unnest",
+      [&](const PgRow& row) { read.emplace_back(row.Int64(0), row.Text(1)); });
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  ASSERT_EQ(read.size(), texts.size());
+  for (std::size_t i = 0; i < read.size(); ++i) {
+    EXPECT_EQ(read[i].first, numbers[i]);
+    EXPECT_EQ(read[i].second, texts[i]);
+  }
+
+  std::int64_t count = -1;
+  for (std::span<const std::string_view> values :
+       {std::span<const std::string_view>(), std::span<const std::string_view>(texts)}) {
+    s = connection->Query("SELECT count(*) FROM unnest($1::text[]) WHERE 'NULL' = ANY($1)",
+                          {PgTextArray{values}}, "empty",
+                          [&](const PgRow& row) { count = row.Int64(0); });
+    ASSERT_TRUE(s.ok()) << s.ToString();
+    EXPECT_EQ(count, static_cast<std::int64_t>(values.size()));
+  }
+
+  const std::vector<std::string_view> latin1 = {"fine", "caf\xe9"};
+  auto refused = connection->Exec("SELECT $1::text[]", {PgTextArray{latin1}}, "Latin-1");
+  EXPECT_EQ(refused.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(refused.status().message().find("$1 is not valid UTF-8"), std::string::npos)
+      << refused.status().message();
+
+  Exec(*connection, "CREATE TABLE t (n bigint[])");
+  auto copy = connection->CopyIn("t", {"n"}, "copy an array");
+  ASSERT_TRUE(copy.ok()) << copy.status().ToString();
+  EXPECT_EQ(copy->AddRow({PgInt64Array{numbers}}).code(), StatusCode::kInvalidArgument);
+  auto copied = copy->Finish();
+  ASSERT_TRUE(copied.ok()) << copied.status().ToString();
+  EXPECT_EQ(*copied, 0);
+}
+
+// A statement cancelled from another thread fails with CANCELLED at once, and the connection
+// takes the next one.
+TEST_F(PgConnectionTest, AStatementCancelledFromAnotherThreadIsCancelled) {
+  auto connection = Connect();
+  ASSERT_NE(connection, nullptr);
+  connection->Cancel();  // nothing runs: nothing happens
+  std::thread canceller([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    connection->Cancel();
+  });
+  const auto start = std::chrono::steady_clock::now();
+  auto slept = connection->Exec("SELECT pg_sleep(30)", {}, "sleep");
+  canceller.join();
+  EXPECT_EQ(slept.status().code(), StatusCode::kCancelled) << slept.status().ToString();
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(10));
+  auto next = connection->Exec("SELECT 1", {}, "after the cancel");
+  EXPECT_TRUE(next.ok()) << next.status().ToString();
 }
 
 TEST_F(PgConnectionTest, ReadingAColumnAsAnotherTypeFailsTheQuery) {
