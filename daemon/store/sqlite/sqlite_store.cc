@@ -16,11 +16,13 @@
 #include <variant>
 #include <vector>
 
+#include "daemon/customers/resolver.h"
 #include "daemon/store/event_codec.h"
 #include "daemon/store/private_file.h"
 #include "daemon/store/sqlite/sqlite_backup.h"
 #include "daemon/store/sqlite/sqlite_customer_reads.h"
 #include "daemon/store/sqlite/sqlite_customers.h"
+#include "daemon/store/sqlite/sqlite_identity_index.h"
 #include "daemon/store/sqlite/sqlite_queries.h"
 #include "daemon/store/sqlite/sqlite_reader_pool.h"
 #include "daemon/store/sqlite/sqlite_schema.h"
@@ -145,7 +147,8 @@ class SqliteStore final : public Store {
               ReaderPool::Options scanners, identity::IdentityRules rules)
       : path_(std::move(path)),
         writer_(std::move(writer)),
-        resolver_(writer_.db.get(), rules),
+        index_(NewSqliteIdentityIndex(writer_.db.get())),
+        resolver_(*index_, rules),
         rules_(std::move(rules)),
         readers_(std::move(readers)),
         scanners_(std::move(scanners)) {}
@@ -189,13 +192,13 @@ class SqliteStore final : public Store {
 
  private:
   // The MergeGeneration of a count of merges and splits: even, so that it reads as settled.
-  static std::uint64_t GenerationOf(const CustomerResolver& resolver) {
+  static std::uint64_t GenerationOf(const customers::Resolver& resolver) {
     return 2 * resolver.merges_made();
   }
   // Publishes the resolver's count of merges and splits when a write ends, while the writer
   // lock is still held (declare it after the lock): the next write sees it counted.
   struct CountMerges {
-    const CustomerResolver& resolver;
+    const customers::Resolver& resolver;
     std::atomic<std::uint64_t>& generation;
     // Just before the commit, when the write made merges or splits: from the commit on, a
     // reader may see them before the destructor counts them, so the old count must no longer
@@ -211,7 +214,7 @@ class SqliteStore final : public Store {
   // with `audit` and the change's result: in the change's transaction, or alone after a
   // failed change is rolled back.
   Result<MergeRecord> WriteAlone(
-      const std::function<Result<MergeRecord>(CustomerResolver& resolver)>& change,
+      const std::function<Result<MergeRecord>(customers::Resolver& resolver)>& change,
       AuditRecord audit) ABSL_LOCKS_EXCLUDED(writer_mu_);
   // Inserts `record` in the writer's open transaction, or in one of its own outside any.
   Result<std::int64_t> InsertAudit(AuditRecord& record) ABSL_EXCLUSIVE_LOCKS_REQUIRED(writer_mu_);
@@ -235,7 +238,8 @@ class SqliteStore final : public Store {
   // Write (the pipeline's writer thread) and admins' links and splits take turns on it.
   sync::Mutex writer_mu_;
   Writer writer_ ABSL_GUARDED_BY(writer_mu_);
-  CustomerResolver resolver_ ABSL_GUARDED_BY(writer_mu_);
+  const std::unique_ptr<IdentityIndex> index_ ABSL_GUARDED_BY(writer_mu_);  // on writer_.db
+  customers::Resolver resolver_ ABSL_GUARDED_BY(writer_mu_);
   std::atomic<std::uint64_t> merge_generation_{0};
   sync::Replaceable<identity::IdentityRules> rules_;  // for the reads
   // Thread-safe themselves.
@@ -300,6 +304,7 @@ BatchOutcome SqliteStore::WriteBatch(const Batch& batch) {
 }
 
 Status SqliteStore::WriteBatchContents(const Batch& batch, BatchOutcome& outcome) {
+  if (Status s = resolver_.BeginBatch(batch.events); !s.ok()) return s;
   for (const Event& event : batch.events) {
     if (event.source != batch.source) {
       return InvalidArgument("event \"" + event.source_event_id + "\" is from source \"" +
@@ -510,7 +515,7 @@ Result<std::vector<CommunityFigures>> SqliteStore::ReadCommunityFigures(
 }
 
 Result<MergeRecord> SqliteStore::WriteAlone(
-    const std::function<Result<MergeRecord>(CustomerResolver& resolver)>& change,
+    const std::function<Result<MergeRecord>(customers::Resolver& resolver)>& change,
     AuditRecord audit) {
   sync::MutexLock lock(writer_mu_);
   CountMerges count{resolver_, merge_generation_};
@@ -540,14 +545,16 @@ Result<MergeRecord> SqliteStore::LinkCustomers(std::int64_t a, std::int64_t b,
                                                const std::string& actor, const std::string& reason,
                                                AuditRecord audit) {
   return WriteAlone(
-      [&](CustomerResolver& resolver) { return resolver.Link(a, b, actor, reason, MicrosNow()); },
+      [&](customers::Resolver& resolver) {
+        return resolver.Link(a, b, actor, reason, MicrosNow());
+      },
       std::move(audit));
 }
 
 Result<MergeRecord> SqliteStore::SplitMerge(std::int64_t merge_id, const std::string& actor,
                                             const std::string& reason, AuditRecord audit) {
   return WriteAlone(
-      [&](CustomerResolver& resolver) {
+      [&](customers::Resolver& resolver) {
         return resolver.Split(merge_id, actor, reason, MicrosNow());
       },
       std::move(audit));
