@@ -2,6 +2,9 @@
 
 #include <algorithm>
 #include <charconv>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <optional>
 #include <string>
@@ -111,6 +114,24 @@ class ScanCall final : public grpc::ServerUnaryReactor {
   std::optional<ScanQueue::Ticket> ticket_;  // none: refused
 };
 
+std::int64_t Whole(std::chrono::microseconds d, std::chrono::microseconds unit) {
+  return std::max<std::int64_t>(0, d / unit);
+}
+
+std::string Hours(std::chrono::microseconds d) {
+  return std::to_string(Whole(d, std::chrono::hours(1))) + " h";
+}
+
+std::string Days(std::chrono::microseconds d) {
+  const std::int64_t days = Whole(d, std::chrono::days(1));
+  return std::to_string(days) + (days == 1 ? " day" : " days");
+}
+
+std::string AndMore(std::size_t more, std::string_view what) {
+  if (more == 0) return "";
+  return ", and " + std::to_string(more) + " more " + std::string(what);
+}
+
 void ToProto(const store::StepFigures& figures, v1::Step step, v1::StepSummary& out) {
   out.set_step(step);
   out.set_events(figures.events);
@@ -191,6 +212,38 @@ void ToProto(const store::Customer& customer, store::Micros now, v1::Customer& o
   for (const store::MergeRecord& merge : customer.merges) {
     ToProto(merge, *out.add_merges(), mask);
   }
+}
+
+void ToProto(const store::OutreachItem& item, v1::OutreachItem& out) {
+  out.set_customer(store::CustomerKey(item.customer));
+  out.set_reason(static_cast<v1::OutreachReason>(item.reason));
+  out.set_detail(OutreachDetail(item));
+  out.set_community(item.community);
+  SetTimestamp(item.since, *out.mutable_since());
+}
+
+std::string OutreachDetail(const store::OutreachItem& item) {
+  switch (item.reason) {
+    case store::OutreachReason::kComplaintPastSla:
+      return "complaint " + item.matter_id + " open " + Hours(item.elapsed) + " (SLA " +
+             Hours(item.threshold) + ")" + AndMore(item.more_matters, "past the SLA");
+    case store::OutreachReason::kNewOccupantNotWelcomed:
+      return "moved into " + item.unit + " " + Days(item.elapsed) +
+             " ago, no proactive KNOW contact since (window " + Days(item.threshold) + ")";
+    case store::OutreachReason::kNoProactiveContact: {
+      const std::string quiet = " (quiet period " + Days(item.threshold) + ")";
+      if (item.never_contacted) {
+        return "no proactive contact ever, first seen " + Days(item.elapsed) + " ago" + quiet;
+      }
+      return "no proactive contact for " + Days(item.elapsed) + quiet;
+    }
+    case store::OutreachReason::kMatterReopened:
+      return "matter " + item.matter_id + " reopened " + Days(item.elapsed) +
+             " ago and still open" + AndMore(item.more_matters, "reopened");
+    case store::OutreachReason::kUnspecified:
+      break;
+  }
+  return "";
 }
 
 grpc::ServerUnaryReactor* CustomerService::GetCustomer(grpc::CallbackServerContext* context,
@@ -295,14 +348,7 @@ Status CustomerService::Outreach(const store::OutreachQuery& query, std::stop_to
                                  v1::ListOutreachResponse& response) {
   auto page = store_.ReadOutreach(query, std::move(stop));
   if (!page.ok()) return page.status();
-  for (const store::OutreachItem& item : page->items) {
-    v1::OutreachItem& out = *response.add_items();
-    out.set_customer(store::CustomerKey(item.customer));
-    out.set_reason(static_cast<v1::OutreachReason>(item.reason));
-    out.set_detail(item.detail);
-    out.set_community(item.community);
-    SetTimestamp(item.since, *out.mutable_since());
-  }
+  for (const store::OutreachItem& item : page->items) ToProto(item, *response.add_items());
   // The store's page may stop short of page_size customers (it bounds its work); the token
   // goes on from where it stopped, and the last page has none.
   if (page->next_after_customer != 0) {

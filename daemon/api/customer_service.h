@@ -88,5 +88,8 @@ void ToProto(const store::Customer& customer, store::Micros now, v1::Customer& o
 void ToProto(const store::MergeRecord& merge, v1::MergeRecord& out,
              const auth::PersonalDataRules* mask);
 void SetDuration(std::chrono::microseconds d, google::protobuf::Duration& out);
+void ToProto(const store::OutreachItem& item, v1::OutreachItem& out);
+// An outreach item's facts in words, for a person: "complaint cmp:C-1 open 30 h (SLA 24 h)".
+std::string OutreachDetail(const store::OutreachItem& item);
 
 }  // namespace propbridge::api

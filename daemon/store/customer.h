@@ -5,6 +5,7 @@
 
 #include <array>
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -109,12 +110,23 @@ struct OutreachQuery {
   std::size_t limit = 50;
 };
 
+// One reason why a customer needs a contact, as facts: the API puts them in words.
 struct OutreachItem {
   std::int64_t customer = 0;
   OutreachReason reason = OutreachReason::kUnspecified;
-  std::string detail;     // "complaint cmp:C-1 open for 30 h (SLA 24 h)"
   std::string community;  // of the customer's current unit, if any
   Micros since;           // when the reason began (the complaint opened, the move-in, ...)
+  std::chrono::microseconds elapsed{};  // from `since` to the query's now
+  // The rule passed: complaint_sla, new_occupant_window or quiet_period; zero for
+  // kMatterReopened, which has none.
+  std::chrono::microseconds threshold{};
+  // kComplaintPastSla and kMatterReopened: the matter that names the item, and how many more
+  // have the same reason.
+  std::string matter_id;
+  std::size_t more_matters = 0;
+  std::string unit;  // kNewOccupantNotWelcomed: the unit moved into
+  // kNoProactiveContact: there never was one, and `since` is the customer's first event.
+  bool never_contacted = false;
 };
 
 // One page of outreach.

@@ -1,5 +1,6 @@
-// The customer reads against a real SQLite file built with the store's schema, its rows
-// inserted with plain SQL as the resolver would leave them.
+// The customer reads (daemon/customers) on the SQLite store's CustomerRows, against a real
+// SQLite file built with the store's schema, its rows inserted with plain SQL as the resolver
+// would leave them; the outreach items' words as the API writes them.
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 
@@ -7,11 +8,17 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
 #include <variant>
 #include <vector>
 
-#include "daemon/store/sqlite/sqlite_customer_reads.h"
+#include "daemon/api/customer_service.h"
+#include "daemon/customers/customer_view.h"
+#include "daemon/customers/outreach.h"
+#include "daemon/store/customer_rows.h"
+#include "daemon/store/sqlite/sqlite_customer_rows.h"
 #include "daemon/store/sqlite/sqlite_schema.h"
+#include "daemon/store/sqlite/sqlite_support.h"
 #include "tests/support/temp_dir.h"
 
 namespace propbridge::store {
@@ -139,8 +146,21 @@ class CustomerReadsTest : public ::testing::Test {
          undone_at ? "two households" : ""});
   }
 
+  // `read` on the customer rows of the test's connection, as the store runs it on a reader's.
+  template <typename Read>
+  auto OnRows(Read read) -> decltype(read(std::declval<CustomerRows&>())) {
+    StatementCache statements(db_);
+    auto rows = OpenSqliteCustomerRows(statements);
+    if (!rows.ok()) return rows.status();
+    return read(**rows);
+  }
+
+  Result<std::optional<Customer>> QueryCustomer(std::int64_t id) {
+    return OnRows([&](CustomerRows& rows) { return customers::ReadCustomer(rows, id, kNow); });
+  }
+
   Customer Read(std::int64_t id) {
-    auto customer = QueryCustomer(db_, id, kNow);
+    auto customer = QueryCustomer(id);
     EXPECT_TRUE(customer.ok()) << customer.status().message();
     if (!customer.ok() || !*customer) {
       ADD_FAILURE() << "no customer " << id;
@@ -150,7 +170,7 @@ class CustomerReadsTest : public ::testing::Test {
   }
 
   OutreachPage OutreachPageOf(OutreachQuery query) {
-    auto page = QueryOutreach(db_, query);
+    auto page = OnRows([&](CustomerRows& rows) { return customers::ReadOutreach(rows, query); });
     EXPECT_TRUE(page.ok()) << page.status().message();
     return page.ok() ? *page : OutreachPage{};
   }
@@ -160,7 +180,8 @@ class CustomerReadsTest : public ::testing::Test {
   std::vector<OutreachItem> Outreach(OutreachReason reason) { return Outreach(Query({reason})); }
 
   std::vector<CommunityFigures> Communities(const std::string& community = "") {
-    auto figures = QueryCommunityFigures(db_, community, kNow);
+    auto figures = OnRows(
+        [&](CustomerRows& rows) { return customers::ReadCommunityFigures(rows, community, kNow); });
     EXPECT_TRUE(figures.ok()) << figures.status().message();
     return figures.ok() ? *figures : std::vector<CommunityFigures>{};
   }
@@ -178,7 +199,7 @@ std::vector<std::int64_t> Customers(const std::vector<OutreachItem>& items) {
 
 TEST_F(CustomerReadsTest, UnknownIdIsNullopt) {
   AddCustomer(1);
-  auto customer = QueryCustomer(db_, 2, kNow);
+  auto customer = QueryCustomer(2);
   ASSERT_TRUE(customer.ok()) << customer.status().message();
   EXPECT_FALSE(customer->has_value());
 }
@@ -307,7 +328,7 @@ TEST_F(MergedFamilyTest, ASplitCustomerStandsAlone) {
 TEST_F(CustomerReadsTest, CorruptMergeCycleIsDataLossNotAHang) {
   AddCustomer(1, 2);
   AddCustomer(2, 1);
-  auto customer = QueryCustomer(db_, 1, kNow);
+  auto customer = QueryCustomer(1);
   ASSERT_FALSE(customer.ok());
   EXPECT_EQ(customer.status().code(), StatusCode::kDataLoss);
 }
@@ -473,7 +494,7 @@ TEST_F(CustomerReadsTest, ComplaintPastSlaTriggersAndClears) {
   EXPECT_EQ(items[0].customer, 1);
   EXPECT_EQ(items[0].reason, OutreachReason::kComplaintPastSla);
   EXPECT_EQ(items[0].since, kNow - hours(30));
-  EXPECT_EQ(items[0].detail, "complaint cmp:C-1 open 30 h (SLA 24 h)");
+  EXPECT_EQ(api::OutreachDetail(items[0]), "complaint cmp:C-1 open 30 h (SLA 24 h)");
   EXPECT_EQ(items[0].community, "");
 
   // A longer SLA, then the complaint resolved: nothing.
@@ -511,7 +532,8 @@ TEST_F(CustomerReadsTest, ComplaintPastSlaTriggersAndClears) {
   items = Outreach(OutreachReason::kComplaintPastSla);
   ASSERT_EQ(items.size(), 1u);
   EXPECT_EQ(items[0].since, kNow - hours(60));
-  EXPECT_EQ(items[0].detail, "complaint cmp:C-4 open 60 h (SLA 24 h), and 1 more past the SLA");
+  EXPECT_EQ(api::OutreachDetail(items[0]),
+            "complaint cmp:C-4 open 60 h (SLA 24 h), and 1 more past the SLA");
 }
 
 TEST_F(CustomerReadsTest, NewOccupantNotWelcomedTriggersAndClears) {
@@ -526,7 +548,7 @@ TEST_F(CustomerReadsTest, NewOccupantNotWelcomedTriggersAndClears) {
   EXPECT_EQ(items[0].reason, OutreachReason::kNewOccupantNotWelcomed);
   EXPECT_EQ(items[0].since, moved_in);
   EXPECT_EQ(items[0].community, "Sunny");
-  EXPECT_EQ(items[0].detail,
+  EXPECT_EQ(api::OutreachDetail(items[0]),
             "moved into Sunny/3-2-1202 5 days ago, no proactive KNOW contact since (window 30 "
             "days)");
 
@@ -593,7 +615,8 @@ TEST_F(CustomerReadsTest, NoProactiveContactTriggersAndClears) {
   EXPECT_EQ(items[0].customer, 1);
   EXPECT_EQ(items[0].reason, OutreachReason::kNoProactiveContact);
   EXPECT_EQ(items[0].since, kNow - days(120));
-  EXPECT_EQ(items[0].detail, "no proactive contact for 120 days (quiet period 90 days)");
+  EXPECT_EQ(api::OutreachDetail(items[0]),
+            "no proactive contact for 120 days (quiet period 90 days)");
 
   AddEvent({.customer = 1, .at = kNow - days(89), .initiative = kProactive, .contact = true});
   EXPECT_TRUE(Outreach(OutreachReason::kNoProactiveContact).empty());
@@ -610,7 +633,7 @@ TEST_F(CustomerReadsTest, NoProactiveContactEverCountsFromTheFirstEvent) {
   ASSERT_EQ(items.size(), 1u);
   EXPECT_EQ(items[0].customer, 1);
   EXPECT_EQ(items[0].since, kNow - days(100));
-  EXPECT_EQ(items[0].detail,
+  EXPECT_EQ(api::OutreachDetail(items[0]),
             "no proactive contact ever, first seen 100 days ago (quiet period 90 days)");
 }
 
@@ -630,7 +653,7 @@ TEST_F(CustomerReadsTest, MatterReopenedTriggersAndClears) {
   EXPECT_EQ(items[0].customer, 1);
   EXPECT_EQ(items[0].reason, OutreachReason::kMatterReopened);
   EXPECT_EQ(items[0].since, kNow - days(2));
-  EXPECT_EQ(items[0].detail, "matter wo:W-3 reopened 2 days ago and still open");
+  EXPECT_EQ(api::OutreachDetail(items[0]), "matter wo:W-3 reopened 2 days ago and still open");
 
   AddEvent({.customer = 1, .at = kNow - hours(1), .matter = "wo:W-3", .state = kClosed});
   EXPECT_TRUE(Outreach(OutreachReason::kMatterReopened).empty());

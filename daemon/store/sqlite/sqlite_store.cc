@@ -16,11 +16,13 @@
 #include <variant>
 #include <vector>
 
+#include "daemon/customers/customer_view.h"
+#include "daemon/customers/outreach.h"
 #include "daemon/customers/resolver.h"
 #include "daemon/store/event_codec.h"
 #include "daemon/store/private_file.h"
 #include "daemon/store/sqlite/sqlite_backup.h"
-#include "daemon/store/sqlite/sqlite_customer_reads.h"
+#include "daemon/store/sqlite/sqlite_customer_rows.h"
 #include "daemon/store/sqlite/sqlite_customers.h"
 #include "daemon/store/sqlite/sqlite_identity_index.h"
 #include "daemon/store/sqlite/sqlite_queries.h"
@@ -496,14 +498,18 @@ Result<std::vector<std::int64_t>> SqliteStore::FindCustomers(const identity::Ide
 Result<std::optional<Customer>> SqliteStore::ReadCustomer(std::int64_t id, Micros now) {
   auto lease = readers_.Acquire();
   if (!lease.ok()) return lease.status();
-  return QueryCustomer((*lease)->db.get(), id, now);
+  auto rows = OpenSqliteCustomerRows(*(*lease)->built);
+  if (!rows.ok()) return rows.status();
+  return customers::ReadCustomer(**rows, id, now);
 }
 
 Result<OutreachPage> SqliteStore::ReadOutreach(const OutreachQuery& query, std::stop_token stop) {
   auto lease = scanners_.Acquire();
   if (!lease.ok()) return lease.status();
   InterruptOnStop interrupt((*lease)->db.get(), std::move(stop));
-  return QueryOutreach((*lease)->db.get(), query);
+  auto rows = OpenSqliteCustomerRows(*(*lease)->built);
+  if (!rows.ok()) return rows.status();
+  return customers::ReadOutreach(**rows, query);
 }
 
 Result<std::vector<CommunityFigures>> SqliteStore::ReadCommunityFigures(
@@ -511,7 +517,9 @@ Result<std::vector<CommunityFigures>> SqliteStore::ReadCommunityFigures(
   auto lease = scanners_.Acquire();
   if (!lease.ok()) return lease.status();
   InterruptOnStop interrupt((*lease)->db.get(), std::move(stop));
-  return QueryCommunityFigures((*lease)->db.get(), community, now);
+  auto rows = OpenSqliteCustomerRows(*(*lease)->built);
+  if (!rows.ok()) return rows.status();
+  return customers::ReadCommunityFigures(**rows, community, now);
 }
 
 Result<MergeRecord> SqliteStore::WriteAlone(
