@@ -1,5 +1,6 @@
 // When a customer needs a contact: the thresholds of the outreach list, which the
-// configuration reads from [outreach] and the store's outreach scan applies. Plain data.
+// configuration reads from [outreach] and the outreach policy (daemon/customers/outreach.h)
+// applies. Plain data.
 #pragma once
 
 #include <chrono>
