@@ -17,8 +17,8 @@
 #include <utility>
 #include <vector>
 
-#include "daemon/store/sqlite/sqlite_queries.h"
 #include "daemon/store/sqlite/sqlite_schema.h"
+#include "daemon/store/sql_queries.h"
 #include "daemon/store/store.h"
 
 namespace propbridge::store {
@@ -817,13 +817,13 @@ TEST_F(SqliteStoreTest, TimelineQueriesSeekTheCustomerTimeIndex) {
   // Column 3 of EXPLAIN QUERY PLAN is the step's description.
   TimelineQuery query;
   query.customer = 1;
-  const std::string first_page = TimelineSql(query).text;
+  const std::string first_page = TimelineSql(query, SqlDialect::kSqlite).text;
   query.after = TimelineCursor{Micros{}, 7};
-  const std::string after_cursor = TimelineSql(query).text;
+  const std::string after_cursor = TimelineSql(query, SqlDialect::kSqlite).text;
   query.oldest_first = true;
   query.filter.steps = {sdk::Step::kHelp};
   query.filter.kind_prefixes = {"billing.reminder"};
-  const std::string filtered = TimelineSql(query).text;
+  const std::string filtered = TimelineSql(query, SqlDialect::kSqlite).text;
   EXPECT_EQ(
       db.Column("EXPLAIN QUERY PLAN " + first_page, 3),
       std::vector<std::string>{"SEARCH events USING INDEX events_by_customer_time (customer=?)"});

@@ -2,7 +2,6 @@
 
 #include <sqlite3.h>
 
-#include <atomic>
 #include <cstdint>
 #include <filesystem>
 #include <functional>
@@ -17,15 +16,16 @@
 #include <vector>
 
 #include "daemon/customers/customer_view.h"
+#include "daemon/customers/merge_generation.h"
 #include "daemon/customers/outreach.h"
 #include "daemon/customers/resolver.h"
 #include "daemon/store/event_codec.h"
 #include "daemon/store/private_file.h"
+#include "daemon/store/sql_queries.h"
 #include "daemon/store/sqlite/sqlite_backup.h"
 #include "daemon/store/sqlite/sqlite_customer_rows.h"
 #include "daemon/store/sqlite/sqlite_customers.h"
 #include "daemon/store/sqlite/sqlite_identity_index.h"
-#include "daemon/store/sqlite/sqlite_queries.h"
 #include "daemon/store/sqlite/sqlite_reader_pool.h"
 #include "daemon/store/sqlite/sqlite_schema.h"
 #include "daemon/store/sqlite/sqlite_support.h"
@@ -36,7 +36,7 @@
 namespace propbridge::store {
 namespace {
 
-// Column order of the event queries in sqlite_queries.h. The view points into the row and
+// Column order of the event queries in sql_queries.h. The view points into the row and
 // the scratch: valid until the next step of the statement or use of the scratch.
 Status ViewRow(sqlite3_stmt* stmt, AttributeScratch& attributes, EventView& event) {
   event.id = sqlite3_column_int64(stmt, 0);
@@ -174,7 +174,7 @@ class SqliteStore final : public Store {
     }
     rules_.Replace(std::move(rules));
   }
-  std::uint64_t MergeGeneration() const override { return merge_generation_.load(); }
+  std::uint64_t MergeGeneration() const override { return merge_generation_.Get(); }
   Result<std::optional<Customer>> ReadCustomer(std::int64_t id, Micros now) override;
   Result<MergeRecord> LinkCustomers(std::int64_t a, std::int64_t b, const std::string& actor,
                                     const std::string& reason, AuditRecord audit) override;
@@ -193,25 +193,6 @@ class SqliteStore final : public Store {
   }
 
  private:
-  // The MergeGeneration of a count of merges and splits: even, so that it reads as settled.
-  static std::uint64_t GenerationOf(const customers::Resolver& resolver) {
-    return 2 * resolver.merges_made();
-  }
-  // Publishes the resolver's count of merges and splits when a write ends, while the writer
-  // lock is still held (declare it after the lock): the next write sees it counted.
-  struct CountMerges {
-    const customers::Resolver& resolver;
-    std::atomic<std::uint64_t>& generation;
-    // Just before the commit, when the write made merges or splits: from the commit on, a
-    // reader may see them before the destructor counts them, so the old count must no longer
-    // read as settled.
-    void Committing() {
-      const std::uint64_t published = generation.load();
-      if (GenerationOf(resolver) != published) generation.store(published | 1);
-    }
-    ~CountMerges() { generation.store(GenerationOf(resolver)); }
-  };
-
   // Runs `change` (an admin's write) in a transaction of its own on the writer connection,
   // with `audit` and the change's result: in the change's transaction, or alone after a
   // failed change is rolled back.
@@ -242,7 +223,7 @@ class SqliteStore final : public Store {
   Writer writer_ ABSL_GUARDED_BY(writer_mu_);
   const std::unique_ptr<IdentityIndex> index_ ABSL_GUARDED_BY(writer_mu_);  // on writer_.db
   customers::Resolver resolver_ ABSL_GUARDED_BY(writer_mu_);
-  std::atomic<std::uint64_t> merge_generation_{0};
+  customers::MergeGeneration merge_generation_;
   sync::Replaceable<identity::IdentityRules> rules_;  // for the reads
   // Thread-safe themselves.
   ReaderPool readers_;
@@ -260,7 +241,7 @@ std::vector<BatchOutcome> SqliteStore::Write(std::span<const Batch> batches) {
   };
   if (batches.empty()) return outcomes;
   sync::MutexLock lock(writer_mu_);
-  CountMerges count{resolver_, merge_generation_};
+  customers::MergeGeneration::Write count(merge_generation_, resolver_);
   if (Status s = Run(writer_.begin.get(), "begin transaction on " + path_); !s.ok()) {
     fail_all(s);
     return outcomes;
@@ -318,7 +299,7 @@ Status SqliteStore::WriteBatchContents(const Batch& batch, BatchOutcome& outcome
     ++(*id != 0 ? outcome.inserted : outcome.duplicates);
     outcome.ids.push_back(*id);
     outcome.customers.push_back(customer);
-    outcome.merge_generations.push_back(*id != 0 ? GenerationOf(resolver_) : 0);
+    outcome.merge_generations.push_back(*id != 0 ? customers::MergeGeneration::Of(resolver_) : 0);
   }
   for (const QuarantineRecord& record : batch.quarantined) {
     if (record.source != batch.source) {
@@ -411,7 +392,8 @@ Result<std::vector<Event>> SqliteStore::ReadTimeline(const TimelineQuery& query)
   if (query.limit == 0) return events;
   AttributeScratch attributes;
   auto add = [&](sqlite3_stmt* stmt) { return AppendEvent(stmt, attributes, events); };
-  Status s = Query(TimelineSql(query), "read timeline of " + CustomerKey(query.customer), add);
+  Status s = Query(TimelineSql(query, SqlDialect::kSqlite),
+                   "read timeline of " + CustomerKey(query.customer), add);
   if (!s.ok()) return s;
   return events;
 }
@@ -432,8 +414,8 @@ Result<std::optional<std::int64_t>> SqliteStore::VisitTimeline(const identity::I
     visit(view);
     return Status::Ok();
   };
-  Status read =
-      QueryOn(reader, TimelineSql(query), "read timeline of " + CustomerKey(query.customer), row);
+  Status read = QueryOn(reader, TimelineSql(query, SqlDialect::kSqlite),
+                        "read timeline of " + CustomerKey(query.customer), row);
   if (!read.ok()) return read;
   return customer;
 }
@@ -443,8 +425,8 @@ Result<std::vector<Event>> SqliteStore::ReadChanges(const ChangesQuery& query) {
   if (query.limit == 0) return events;
   AttributeScratch attributes;
   auto add = [&](sqlite3_stmt* stmt) { return AppendEvent(stmt, attributes, events); };
-  Status s =
-      Query(ChangesSql(query), "read events after id " + std::to_string(query.after_id), add);
+  Status s = Query(ChangesSql(query, SqlDialect::kSqlite),
+                   "read events after id " + std::to_string(query.after_id), add);
   if (!s.ok()) return s;
   return events;
 }
@@ -462,7 +444,7 @@ Result<std::vector<QuarantineRecord>> SqliteStore::ReadQuarantine(const Quaranti
     r.quarantined_at = ColumnTime(stmt, 5);
     return Status::Ok();
   };
-  Status s = Query(QuarantineSql(query), "read quarantine", add);
+  Status s = Query(QuarantineSql(query, SqlDialect::kSqlite), "read quarantine", add);
   if (!s.ok()) return s;
   return records;
 }
@@ -526,7 +508,7 @@ Result<MergeRecord> SqliteStore::WriteAlone(
     const std::function<Result<MergeRecord>(customers::Resolver& resolver)>& change,
     AuditRecord audit) {
   sync::MutexLock lock(writer_mu_);
-  CountMerges count{resolver_, merge_generation_};
+  customers::MergeGeneration::Write count(merge_generation_, resolver_);
   auto rollback = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(writer_mu_) {
     if (sqlite3_get_autocommit(writer_.db.get()) == 0) Run(writer_.rollback.get(), "rollback");
   };
@@ -606,7 +588,7 @@ Result<std::vector<AuditRecord>> SqliteStore::ReadAudit(const AuditQuery& query)
     r.result = ColumnText(stmt, 6);
     return Status::Ok();
   };
-  Status s = Query(AuditSql(query), "read audit records", add);
+  Status s = Query(AuditSql(query, SqlDialect::kSqlite), "read audit records", add);
   if (!s.ok()) return s;
   return records;
 }
