@@ -29,7 +29,10 @@ inline constexpr std::size_t kPageTokenKeyBytes = 32;
 //    identifiers, names from the configuration and the API); PostgreSQL refuses other bytes in
 //    text. BYTEA holds what the store keeps as it was given, in whatever encoding: a plugin's
 //    opaque checkpoint, quarantined records' origin, reason and raw bytes, and an audit
-//    record's caller and result, which may quote them.
+//    record's caller and result, which may quote them. The one character UTF-8 text may hold and
+//    PostgreSQL text may not, NUL, is written as pg_text.h says in the columns where the daemon
+//    lets it through: events' source_event_id, channel, matter_id and summary, merges' actor,
+//    reason, undone_by and undone_reason, audit's actor and method.
 //  - Flags are booleans (SQLite's 0 and 1).
 //
 // Ids are identity columns (BY DEFAULT, so that ids taken ahead with nextval can be COPYed).

@@ -1,0 +1,473 @@
+#include "daemon/store/postgresql/pg_identity_index.h"
+
+#include <algorithm>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <unordered_set>
+#include <utility>
+#include <vector>
+
+#include "daemon/store/postgresql/pg_customers.h"
+#include "daemon/store/postgresql/pg_text.h"
+
+namespace propbridge::store {
+namespace {
+
+// Customer ids are reserved from their sequence this many at a time at first, twice as many at
+// each next reservation up to the most: a store that makes few customers wastes few ids, one
+// that makes many takes a round trip per thousand.
+constexpr std::int64_t kFirstReservation = 8;
+constexpr std::int64_t kMostReserved = 1024;
+
+// The identifiers of a batch with the roots of their homes.
+const std::string& IdentifiersSql() {
+  static const std::string sql = PgRootWalkSql(
+      "found AS (SELECT i.type, i.value, i.home, i.role, i.demoted FROM identifiers i JOIN "
+      "unnest($1::text[], $2::text[]) AS k(type, value) ON i.type = k.type AND i.value = k.value), "
+      "starts(id) AS (SELECT DISTINCT home FROM found)",
+      "SELECT f.type, f.value, f.home, f.role, f.demoted, w.root, w.cycle FROM found f "
+      "LEFT JOIN walk w ON w.origin = f.home");
+  return sql;
+}
+
+// Every occupancy period of a batch's units, with the roots of their customers.
+const std::string& PeriodsSql() {
+  static const std::string sql = PgRootWalkSql(
+      "periods AS (SELECT id, unit, customer, from_at, to_at, inferred FROM occupancy WHERE "
+      "unit = ANY($1::text[])), starts(id) AS (SELECT DISTINCT customer FROM periods)",
+      "SELECT p.id, p.unit, p.customer, p.from_at, p.to_at, p.inferred, w.root, w.cycle FROM "
+      "periods p LEFT JOIN walk w ON w.origin = p.customer");
+  return sql;
+}
+
+class PgIdentityIndexImpl final : public PgIdentityIndex {
+ public:
+  PgIdentityIndexImpl(const std::unique_ptr<PgConnection>& connection,
+                      std::function<Status()> write_held_events)
+      : connection_(connection), write_held_events_(std::move(write_held_events)) {}
+
+  Status Prefetch(std::span<const Event> events) override {
+    std::vector<std::string_view> types;
+    std::vector<std::string_view> values;
+    std::unordered_set<std::string> keys;
+    std::unordered_set<std::string_view> units;
+    for (const Event& event : events) {
+      for (const identity::Identifier& id : event.identifiers) {
+        if (!keys.insert(Key(id)).second || identifiers_.contains(Key(id))) continue;
+        types.push_back(id.type);
+        values.push_back(id.value);
+        // Which types are units is the rules' to say, not the index's: any value may be one.
+        if (!periods_.contains(id.value)) units.insert(id.value);
+      }
+    }
+    if (types.empty()) return Status::Ok();
+    for (std::size_t i = 0; i < types.size(); ++i) {
+      identifiers_.emplace(Key(types[i], values[i]), std::nullopt);
+    }
+    Status s = Connection().Query(IdentifiersSql(), {PgTextArray{types}, PgTextArray{values}},
+                                  "load identifiers", [&](const PgRow& row) {
+                                    identifiers_[Key(row.Text(0), row.Text(1))] = IndexedIdentifier{
+                                        row.Int64(2), static_cast<IdentifierRole>(row.Int64(3)),
+                                        row.Bool(4)};
+                                    KeepRoot(row.Int64(2), PgRootWalkFromRow(row, 5));
+                                  });
+    if (!s.ok()) return Failed(s);
+    const std::vector<std::string_view> unit_values(units.begin(), units.end());
+    for (std::string_view unit : unit_values) periods_.emplace(unit, std::vector<Period>());
+    s = Connection().Query(PeriodsSql(), {PgTextArray{unit_values}}, "load occupancy",
+                           [&](const PgRow& row) {
+                             periods_[std::string(row.Text(1))].push_back(PeriodFromRow(row));
+                             KeepRoot(row.Int64(2), PgRootWalkFromRow(row, 6));
+                           });
+    if (!s.ok()) return Failed(s);
+    return Status::Ok();
+  }
+
+  Result<std::optional<IndexedIdentifier>> Lookup(const identity::Identifier& id) override {
+    std::string key = Key(id);
+    if (auto cached = identifiers_.find(key); cached != identifiers_.end()) return cached->second;
+    std::optional<IndexedIdentifier> known;
+    Status s = Connection().Query(
+        "SELECT home, role, demoted FROM identifiers WHERE type = $1 AND value = $2",
+        {id.type, id.value}, "look up an identifier", [&](const PgRow& row) {
+          known = IndexedIdentifier{row.Int64(0), static_cast<IdentifierRole>(row.Int64(1)),
+                                    row.Bool(2)};
+        });
+    if (!s.ok()) return s;
+    identifiers_.emplace(std::move(key), known);
+    return known;
+  }
+
+  Status Attach(const identity::Identifier& id, std::int64_t home, IdentifierRole role,
+                Micros first_seen) override {
+    auto known = Lookup(id);
+    if (!known.ok()) return known.status();
+    if (*known) return Status::Ok();
+    held_identifiers_.push_back({id.type, id.value, home, role, first_seen});
+    identifiers_[Key(id)] = IndexedIdentifier{home, role, false};
+    return Status::Ok();
+  }
+
+  Status Demote(const identity::Identifier& id) override {
+    if (Status s = FlushIdentifiers(); !s.ok()) return s;
+    auto demoted =
+        Connection().Exec("UPDATE identifiers SET demoted = true WHERE type = $1 AND value = $2",
+                          {id.type, id.value}, "demote an identifier");
+    if (!demoted.ok()) return demoted.status();
+    if (auto cached = identifiers_.find(Key(id)); cached != identifiers_.end() && cached->second) {
+      cached->second->demoted = true;
+    }
+    return Status::Ok();
+  }
+
+  Result<std::size_t> CountHoldingStrong(std::span<const std::int64_t> customers) override {
+    if (Status s = FlushIdentifiers(); !s.ok()) return s;
+    std::int64_t holding = 0;
+    Status s = Connection().Query(
+        "SELECT count(*) FROM unnest($1::bigint[]) AS c(id) WHERE EXISTS "
+        "(SELECT 1 FROM identifiers WHERE home = c.id AND role = 1)",
+        {PgInt64Array{customers}}, "count customers",
+        [&](const PgRow& row) { holding = row.Int64(0); });
+    if (!s.ok()) return s;
+    return static_cast<std::size_t>(holding);
+  }
+
+  Result<std::int64_t> CreateCustomer(Micros created_at) override {
+    if (reserved_.empty()) {
+      Status s = Connection().Query(
+          "SELECT nextval(pg_get_serial_sequence('customers', 'id')) FROM "
+          "generate_series(1, $1) ORDER BY 1 DESC",
+          {reservation_}, "reserve customer ids",
+          [&](const PgRow& row) { reserved_.push_back(row.Int64(0)); });
+      if (!s.ok()) return s;
+      if (reserved_.empty()) return Internal("reserve customer ids: the sequence gave none");
+      reservation_ = std::min(reservation_ * 2, kMostReserved);
+    }
+    const std::int64_t id = reserved_.back();  // the smallest: ids grow with age
+    reserved_.pop_back();
+    held_customers_.push_back({id, created_at});
+    roots_[id] = id;
+    return id;
+  }
+
+  Result<std::optional<std::int64_t>> Root(std::int64_t customer) override {
+    if (auto cached = roots_.find(customer); cached != roots_.end()) {
+      return std::optional<std::int64_t>(cached->second);
+    }
+    auto walks = QueryPgRoots(Connection(), std::span<const std::int64_t>(&customer, 1));
+    if (!walks.ok()) return walks.status();
+    auto walk = walks->find(customer);
+    if (walk == walks->end()) return std::optional<std::int64_t>();
+    if (walk->second.cycle) {
+      return DataLoss("customer " + std::to_string(customer) + " is merged in a cycle");
+    }
+    if (walk->second.root) roots_[customer] = *walk->second.root;
+    return walk->second.root;
+  }
+
+  Result<std::int64_t> Merge(std::int64_t kept, std::int64_t absorbed, std::string_view cause,
+                             const MergeNote& note) override {
+    if (Status s = Flush(); !s.ok()) return s;
+    std::string actor;
+    std::string reason;
+    std::int64_t merge = 0;
+    Status s = Connection().Query(
+        "WITH joined AS (UPDATE customers SET merged_into = $1 WHERE id = $2), "
+        "moved AS (UPDATE events SET customer = $1 WHERE customer = $2) "
+        "INSERT INTO merges (at, kept, absorbed, cause, event_id, actor, reason) "
+        "VALUES ($3, $1, $2, $4, 0, $5, $6) RETURNING id",
+        {kept, absorbed, note.at, cause, PgStoredText(note.actor, actor),
+         PgStoredText(note.reason, reason)},
+        "merge customers", [&](const PgRow& row) { merge = row.Int64(0); });
+    if (!s.ok()) return s;
+    for (auto& [customer, root] : roots_) {
+      if (root == absorbed) root = kept;
+    }
+    roots_[absorbed] = kept;
+    return merge;
+  }
+
+  Status Unmerge(const StandingMerge& merge, const MergeNote& note) override {
+    if (Status s = Flush(); !s.ok()) return s;
+    std::string actor;
+    std::string reason;
+    auto undone = Connection().Exec(
+        "WITH RECURSIVE tree(id) AS (SELECT $1::bigint UNION ALL SELECT c.id FROM customers c "
+        "JOIN tree ON c.merged_into = tree.id), "
+        "detached AS (UPDATE customers SET merged_into = NULL WHERE id = $1), "
+        "moved AS (UPDATE events SET customer = $1 WHERE home IN (SELECT id FROM tree)) "
+        "UPDATE merges SET undone_at = $3, undone_by = $4, undone_reason = $5 WHERE id = $2",
+        {merge.absorbed, merge.id, note.at, PgStoredText(note.actor, actor),
+         PgStoredText(note.reason, reason)},
+        "split customers");
+    if (!undone.ok()) return undone.status();
+    // Who stands under whom changed for the absorbed customer's whole tree.
+    roots_.clear();
+    return Status::Ok();
+  }
+
+  Status SetMergeEvent(std::span<const std::int64_t> merges, std::int64_t event_id) override {
+    if (merges.empty()) return Status::Ok();
+    return Connection()
+        .Exec("UPDATE merges SET event_id = $2 WHERE id = ANY($1::bigint[])",
+              {PgInt64Array{merges}, event_id}, "record a merge's event")
+        .status();
+  }
+
+  Result<std::optional<MergeRecord>> ReadMerge(std::int64_t merge_id) override {
+    static const std::string sql =
+        std::string("SELECT ") + kPgMergeColumns + " FROM merges WHERE id = $1";
+    std::optional<MergeRecord> merge;
+    Status s = Connection().Query(sql, {merge_id}, "read a merge",
+                                  [&](const PgRow& row) { merge = MergeFromPgRow(row); });
+    if (!s.ok()) return s;
+    return merge;
+  }
+
+  Result<std::vector<StandingMerge>> StandingMergesBy(std::string_view cause) override {
+    std::vector<StandingMerge> merges;
+    Status s = Connection().Query(
+        "SELECT id, kept, absorbed FROM merges WHERE cause = $1 AND undone_at IS NULL "
+        "ORDER BY id DESC",
+        {cause}, "read merges", [&](const PgRow& row) {
+          merges.push_back({row.Int64(0), row.Int64(1), row.Int64(2)});
+        });
+    if (!s.ok()) return s;
+    return merges;
+  }
+
+  Result<bool> SplitByAdmin(std::int64_t a, std::int64_t b) override {
+    bool split = false;
+    Status s = Connection().Query(
+        "SELECT 1 FROM merges WHERE undone_at IS NOT NULL AND undone_by <> $3 AND "
+        "((kept = $1 AND absorbed = $2) OR (kept = $2 AND absorbed = $1)) LIMIT 1",
+        {a, b, kResolverActor}, "check for a split", [&](const PgRow&) { split = true; });
+    if (!s.ok()) return s;
+    return split;
+  }
+
+  Result<std::optional<IndexedPeriod>> PeriodAt(const std::string& unit, Micros at) override {
+    auto periods = PeriodsOf(unit);
+    if (!periods.ok()) return periods.status();
+    const Period* found = nullptr;
+    for (const Period& p : **periods) {
+      if (p.from > at || (p.to && *p.to <= at)) continue;
+      if (found == nullptr || std::tie(p.from, p.id) > std::tie(found->from, found->id)) found = &p;
+    }
+    return Indexed(found);
+  }
+
+  Result<std::optional<IndexedPeriod>> PeriodAfter(const std::string& unit, Micros at) override {
+    auto periods = PeriodsOf(unit);
+    if (!periods.ok()) return periods.status();
+    const Period* found = nullptr;
+    for (const Period& p : **periods) {
+      if (p.from <= at) continue;
+      if (found == nullptr || std::tie(p.from, p.id) < std::tie(found->from, found->id)) found = &p;
+    }
+    return Indexed(found);
+  }
+
+  Status OpenPeriod(const std::string& unit, std::string_view community, std::int64_t customer,
+                    Micros from, bool inferred) override {
+    auto periods = PeriodsOf(unit);
+    if (!periods.ok()) return periods.status();
+    std::optional<Micros> to;
+    for (const Period& p : **periods) {
+      if (p.from > from && (!to || p.from < *to)) to = p.from;
+    }
+    std::int64_t id = 0;
+    Status s = Connection().Query(
+        "INSERT INTO occupancy (unit, community, customer, from_at, to_at, inferred) "
+        "VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+        {unit, community, customer, from, PgNullable(to), inferred}, "open occupancy",
+        [&](const PgRow& row) { id = row.Int64(0); });
+    if (!s.ok()) return s;
+    (*periods)->push_back({id, customer, from, to, inferred});
+    return Status::Ok();
+  }
+
+  Status EndPeriod(std::int64_t period, Micros to) override {
+    return ChangePeriod(period, "UPDATE occupancy SET to_at = $2 WHERE id = $1", to,
+                        "end occupancy", [&](Period& p) { p.to = to; });
+  }
+
+  Status ConfirmPeriod(std::int64_t period) override {
+    return ChangePeriod(period, "UPDATE occupancy SET inferred = $2 WHERE id = $1", false,
+                        "confirm occupancy", [](Period& p) { p.inferred = false; });
+  }
+
+  Status MovePeriodStart(std::int64_t period, Micros from, bool inferred) override {
+    auto moved = Connection().Exec("UPDATE occupancy SET from_at = $2, inferred = $3 WHERE id = $1",
+                                   {period, from, inferred}, "extend occupancy");
+    if (!moved.ok()) return moved.status();
+    if (Period* p = CachedPeriod(period)) {
+      p->from = from;
+      p->inferred = inferred;
+    }
+    return Status::Ok();
+  }
+
+  Status Flush() override {
+    if (Status s = FlushCustomers(); !s.ok()) return s;
+    if (Status s = FlushIdentifiers(); !s.ok()) return s;
+    return write_held_events_();
+  }
+
+  void Forget() override {
+    identifiers_.clear();
+    roots_.clear();
+    periods_.clear();
+    held_customers_.clear();
+    held_identifiers_.clear();
+  }
+
+ private:
+  struct Period {
+    std::int64_t id = 0;
+    std::int64_t customer = 0;
+    Micros from;
+    std::optional<Micros> to;
+    bool inferred = false;
+  };
+  struct HeldCustomer {
+    std::int64_t id;
+    Micros created_at;
+  };
+  struct HeldIdentifier {
+    std::string type;
+    std::string value;
+    std::int64_t home;
+    IdentifierRole role;
+    Micros first_seen;
+  };
+
+  static std::string Key(std::string_view type, std::string_view value) {
+    std::string key;
+    key.reserve(type.size() + 1 + value.size());
+    key.append(type).push_back('\0');  // no type holds a NUL
+    key.append(value);
+    return key;
+  }
+  static std::string Key(const identity::Identifier& id) { return Key(id.type, id.value); }
+
+  static Period PeriodFromRow(const PgRow& row) {
+    return {row.Int64(0), row.Int64(2), row.Time(3), row.OptionalTime(4), row.Bool(5)};
+  }
+
+  static std::optional<IndexedPeriod> Indexed(const Period* period) {
+    if (period == nullptr) return std::nullopt;
+    return IndexedPeriod{period->id, period->customer, period->inferred};
+  }
+
+  PgConnection& Connection() { return *connection_; }
+
+  // What a failed load leaves half-known is dropped.
+  Status Failed(const Status& status) {
+    Forget();
+    return status;
+  }
+
+  void KeepRoot(std::int64_t customer, const PgRootWalk& walk) {
+    // A cycle is left to Root, which reports it.
+    if (walk.root && !walk.cycle) roots_[customer] = *walk.root;
+  }
+
+  // The unit's periods, all of them, loaded on first use.
+  Result<std::vector<Period>*> PeriodsOf(const std::string& unit) {
+    if (auto cached = periods_.find(unit); cached != periods_.end()) return &cached->second;
+    std::vector<Period> periods;
+    Status s = Connection().Query(
+        "SELECT id, unit, customer, from_at, to_at, inferred FROM occupancy WHERE unit = $1",
+        {unit}, "read occupancy", [&](const PgRow& row) { periods.push_back(PeriodFromRow(row)); });
+    if (!s.ok()) return s;
+    return &periods_.emplace(unit, std::move(periods)).first->second;
+  }
+
+  Period* CachedPeriod(std::int64_t id) {
+    for (auto& [unit, periods] : periods_) {
+      for (Period& p : periods) {
+        if (p.id == id) return &p;
+      }
+    }
+    return nullptr;
+  }
+
+  template <typename Value, typename Change>
+  Status ChangePeriod(std::int64_t period, std::string_view sql, Value value, std::string_view what,
+                      Change change) {
+    auto changed = Connection().Exec(sql, {period, value}, what);
+    if (!changed.ok()) return changed.status();
+    if (Period* p = CachedPeriod(period)) change(*p);
+    return Status::Ok();
+  }
+
+  Status FlushCustomers() {
+    if (held_customers_.empty()) return Status::Ok();
+    std::vector<std::int64_t> ids;
+    std::vector<std::int64_t> created;
+    for (const HeldCustomer& c : held_customers_) {
+      ids.push_back(c.id);
+      created.push_back(c.created_at.time_since_epoch().count());
+    }
+    auto inserted = Connection().Exec(
+        "INSERT INTO customers (id, created_at) SELECT * FROM unnest($1::bigint[], $2::bigint[])",
+        {PgInt64Array{ids}, PgInt64Array{created}}, "create customers");
+    if (!inserted.ok()) return inserted.status();
+    held_customers_.clear();
+    return Status::Ok();
+  }
+
+  Status FlushIdentifiers() {
+    if (held_identifiers_.empty()) return Status::Ok();
+    std::vector<std::string_view> types;
+    std::vector<std::string_view> values;
+    std::vector<std::int64_t> homes;
+    std::vector<std::int64_t> roles;
+    std::vector<std::int64_t> first_seen;
+    for (const HeldIdentifier& id : held_identifiers_) {
+      types.push_back(id.type);
+      values.push_back(id.value);
+      homes.push_back(id.home);
+      roles.push_back(static_cast<std::int64_t>(id.role));
+      first_seen.push_back(id.first_seen.time_since_epoch().count());
+    }
+    auto inserted = Connection().Exec(
+        "INSERT INTO identifiers (type, value, home, role, demoted, first_seen) "
+        "SELECT type, value, home, role, false, first_seen FROM unnest($1::text[], $2::text[], "
+        "$3::bigint[], $4::bigint[], $5::bigint[]) AS i(type, value, home, role, first_seen) "
+        "ON CONFLICT (type, value) DO NOTHING",
+        {PgTextArray{types}, PgTextArray{values}, PgInt64Array{homes}, PgInt64Array{roles},
+         PgInt64Array{first_seen}},
+        "keep identifiers");
+    if (!inserted.ok()) return inserted.status();
+    held_identifiers_.clear();
+    return Status::Ok();
+  }
+
+  const std::unique_ptr<PgConnection>& connection_;
+  const std::function<Status()> write_held_events_;
+
+  // What the transaction holds, as loaded and changed through the index since the last Forget.
+  std::unordered_map<std::string, std::optional<IndexedIdentifier>> identifiers_;  // by Key
+  std::unordered_map<std::int64_t, std::int64_t> roots_;
+  std::unordered_map<std::string, std::vector<Period>> periods_;  // every period, by unit
+  std::vector<HeldCustomer> held_customers_;
+  std::vector<HeldIdentifier> held_identifiers_;
+
+  // Customer ids taken from the sequence and not given out yet, the smallest last.
+  std::vector<std::int64_t> reserved_;
+  std::int64_t reservation_ = kFirstReservation;
+};
+
+}  // namespace
+
+std::unique_ptr<PgIdentityIndex> NewPgIdentityIndex(const std::unique_ptr<PgConnection>& connection,
+                                                    std::function<Status()> write_held_events) {
+  return std::make_unique<PgIdentityIndexImpl>(connection, std::move(write_held_events));
+}
+
+}  // namespace propbridge::store
