@@ -1,5 +1,6 @@
-// The audit records of the real SQLite store: a link or a split is kept with its record in one
-// transaction, a refused change is recorded with its error, and records read newest first.
+// The audit records of the real store, on every backend: a link or a split is kept with its
+// record in one transaction, a refused change is recorded with its error, and records read
+// newest first.
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 
@@ -8,8 +9,7 @@
 
 #include "daemon/store/sqlite/sqlite_schema.h"
 #include "daemon/store/store.h"
-#include "tests/support/temp_dir.h"
-#include "tests/support/test_store.h"
+#include "tests/support/store_backend.h"
 
 namespace propbridge::store {
 namespace {
@@ -37,13 +37,13 @@ AuditRecord Asked(std::string method, Arguments arguments) {
   return audit;
 }
 
-class AuditTest : public ::testing::Test {
+class AuditTest : public testing::StoreBackendTest {
  protected:
   void SetUp() override { Open(); }
 
   void Open() {
     store_.reset();
-    store_ = testing::OpenTestStore(path_);
+    store_ = backend_.Open();
     ASSERT_TRUE(store_);
   }
 
@@ -70,12 +70,13 @@ class AuditTest : public ::testing::Test {
     return records.ok() ? *records : std::vector<AuditRecord>{};
   }
 
-  testing::TempDir dir_;
-  std::filesystem::path path_ = dir_ / "store.db";
   std::unique_ptr<Store> store_;
 };
 
-TEST_F(AuditTest, ALinkAndASplitAreRecordedWithWhoAskedAndTheirResult) {
+// What only the SQLite store has: schema versions of its own in the file.
+class SqliteAuditTest : public AuditTest {};
+
+TEST_P(AuditTest, ALinkAndASplitAreRecordedWithWhoAskedAndTheirResult) {
   const std::int64_t a = Customer("A-1");
   const std::int64_t b = Customer("B-1");
   const Micros before = MicrosNow();
@@ -104,7 +105,7 @@ TEST_F(AuditTest, ALinkAndASplitAreRecordedWithWhoAskedAndTheirResult) {
   EXPECT_LT(link.id, records[0].id);
 }
 
-TEST_F(AuditTest, ARefusedChangeIsRecordedWithItsErrorAndChangesNothing) {
+TEST_P(AuditTest, ARefusedChangeIsRecordedWithItsErrorAndChangesNothing) {
   const std::int64_t a = Customer("A-1");
   ASSERT_EQ(
       store_->LinkCustomers(a, 999, "ops:li.wei", "x", Asked("AdminService.LinkCustomers", {}))
@@ -127,12 +128,10 @@ TEST_F(AuditTest, ARefusedChangeIsRecordedWithItsErrorAndChangesNothing) {
 }
 
 // The record is written in the link's transaction: when it cannot be, there is no link either.
-TEST_F(AuditTest, ALinkWhoseRecordCannotBeWrittenIsNotMade) {
+TEST_P(AuditTest, ALinkWhoseRecordCannotBeWrittenIsNotMade) {
   const std::int64_t a = Customer("A-1");
   const std::int64_t b = Customer("B-1");
-  ExecSql(path_,
-          "CREATE TRIGGER refuse BEFORE INSERT ON audit BEGIN SELECT RAISE(ABORT, 'refused');"
-          " END;");
+  backend_.RefuseInserts("audit", "true", "refused");
 
   auto merge =
       store_->LinkCustomers(a, b, "ops:li.wei", "one household", Asked("AdminService.Link", {}));
@@ -145,7 +144,7 @@ TEST_F(AuditTest, ALinkWhoseRecordCannotBeWrittenIsNotMade) {
   EXPECT_TRUE(Records().empty());
 
   // The writer goes on: events are stored, and a link is made once records can be written.
-  ExecSql(path_, "DROP TRIGGER refuse");
+  backend_.AllowInserts("audit");
   Customer("C-1");
   EXPECT_TRUE(
       store_->LinkCustomers(a, b, "ops:li.wei", "one household", Asked("AdminService.Link", {}))
@@ -153,7 +152,7 @@ TEST_F(AuditTest, ALinkWhoseRecordCannotBeWrittenIsNotMade) {
   EXPECT_EQ(Records().size(), 1u);
 }
 
-TEST_F(AuditTest, RecordsReadNewestFirstAPageAtATime) {
+TEST_P(AuditTest, RecordsReadNewestFirstAPageAtATime) {
   for (int i = 1; i <= 5; ++i) {
     AuditRecord record =
         Asked("AdminService.RestartPlugin", {{"name", "billing-" + std::to_string(i)}});
@@ -175,10 +174,11 @@ TEST_F(AuditTest, RecordsReadNewestFirstAPageAtATime) {
 
 // A store written before the audit existed (schema version 2) gains the table at open and
 // keeps everything it held.
-TEST_F(AuditTest, AStoreOfTheVersionBeforeIsBroughtUpToDate) {
+TEST_P(SqliteAuditTest, AStoreOfTheVersionBeforeIsBroughtUpToDate) {
+  const std::filesystem::path path = backend_.sqlite_file();
   Customer("A-1");
   store_.reset();
-  ExecSql(path_, "DROP TABLE audit; PRAGMA user_version = 2;");
+  ExecSql(path, "DROP TABLE audit; PRAGMA user_version = 2;");
 
   Open();
   auto who = store_->FindCustomer({"account", "A-1"});
@@ -190,7 +190,7 @@ TEST_F(AuditTest, AStoreOfTheVersionBeforeIsBroughtUpToDate) {
   store_.reset();
 
   sqlite3* db = nullptr;
-  ASSERT_EQ(sqlite3_open(path_.c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
   sqlite3_stmt* stmt = nullptr;
   ASSERT_EQ(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &stmt, nullptr), SQLITE_OK);
   ASSERT_EQ(sqlite3_step(stmt), SQLITE_ROW);
@@ -198,6 +198,10 @@ TEST_F(AuditTest, AStoreOfTheVersionBeforeIsBroughtUpToDate) {
   sqlite3_finalize(stmt);
   sqlite3_close(db);
 }
+
+PROPBRIDGE_STORE_BACKENDS(AuditTest);
+INSTANTIATE_TEST_SUITE_P(Backends, SqliteAuditTest, ::testing::Values(testing::Backend::kSqlite),
+                         testing::BackendParamName);
 
 }  // namespace
 }  // namespace propbridge::store

@@ -1,5 +1,5 @@
-// Identity resolution in the real SQLite store: events written with Store::Write, customers
-// read back with FindCustomer, ReadTimeline and ReadCustomer, merges made and undone.
+// Identity resolution in the real store, on every backend: events written with Store::Write,
+// customers read back with FindCustomer, ReadTimeline and ReadCustomer, merges made and undone.
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -9,9 +9,8 @@
 #include <thread>
 #include <vector>
 
-#include "daemon/store/sqlite/sqlite_store.h"
 #include "daemon/store/store.h"
-#include "tests/support/temp_dir.h"
+#include "tests/support/store_backend.h"
 
 namespace propbridge::store {
 namespace {
@@ -21,14 +20,11 @@ using Ids = std::vector<identity::Identifier>;
 
 const Micros kDay{sys_days{year{2026} / October / 1}};
 
-class CustomerResolutionTest : public ::testing::Test {
+class CustomerResolutionTest : public testing::StoreBackendTest {
  protected:
   void SetUp() override {
-    StoreOptions options;
-    options.path = dir_ / "store.db";
-    auto store = OpenSqliteStore(options);
-    ASSERT_TRUE(store.ok()) << store.status().message();
-    store_ = std::move(store).value();
+    store_ = backend_.Open();
+    ASSERT_TRUE(store_);
   }
 
   // Stores one event of `kind` with `ids` at `at`; returns the customer it was stored under.
@@ -64,11 +60,10 @@ class CustomerResolutionTest : public ::testing::Test {
     return ids;
   }
 
-  testing::TempDir dir_;
   std::unique_ptr<Store> store_;
 };
 
-TEST_F(CustomerResolutionTest, OnePersonByAccountPhoneAndUnitIsOneCustomer) {
+TEST_P(CustomerResolutionTest, OnePersonByAccountPhoneAndUnitIsOneCustomer) {
   const identity::Identifier account{"account", "A-1001"};
   const identity::Identifier phone{"phone", "13800138001"};
   const identity::Identifier unit{"unit", "阳光花园/3-2-1202"};
@@ -81,7 +76,7 @@ TEST_F(CustomerResolutionTest, OnePersonByAccountPhoneAndUnitIsOneCustomer) {
   EXPECT_EQ(Timeline(billing), (std::set<std::string>{"bill", "repair", "cleaning"}));
 }
 
-TEST_F(CustomerResolutionTest, AReplayChangesNobody) {
+TEST_P(CustomerResolutionTest, AReplayChangesNobody) {
   std::int64_t a = Put("e1", {{"account", "A-1"}}, kDay);
   std::int64_t b = Put("e2", {{"account", "A-2"}}, kDay);
   // The same event again, now with both accounts: it is a duplicate and merges nothing.
@@ -93,7 +88,7 @@ TEST_F(CustomerResolutionTest, AReplayChangesNobody) {
 
 // A reload's new rules: a phone that linked two customers' events before no longer links
 // once phones are weak, and what was resolved before stays as it was.
-TEST_F(CustomerResolutionTest, NewRulesApplyToTheEventsThatComeNext) {
+TEST_P(CustomerResolutionTest, NewRulesApplyToTheEventsThatComeNext) {
   const identity::Identifier phone{"phone", "13800138001"};
   const std::int64_t first = Put("e1", {{"account", "A-1"}, phone}, kDay);
   EXPECT_EQ(Put("e2", {phone}, kDay + days(1)), first);
@@ -109,7 +104,7 @@ TEST_F(CustomerResolutionTest, NewRulesApplyToTheEventsThatComeNext) {
   EXPECT_EQ(Timeline(first), (std::set<std::string>{"e1", "e2"}));
 }
 
-TEST_F(CustomerResolutionTest, AMergeIsRecordedAndASplitPutsEveryEventBack) {
+TEST_P(CustomerResolutionTest, AMergeIsRecordedAndASplitPutsEveryEventBack) {
   std::int64_t by_account = Put("bill", {{"account", "A-1"}}, kDay);
   std::int64_t by_contract = Put("contract", {{"contract", "K-1"}}, kDay + hours(1));
   ASSERT_NE(by_account, by_contract);
@@ -150,7 +145,7 @@ TEST_F(CustomerResolutionTest, AMergeIsRecordedAndASplitPutsEveryEventBack) {
 
 // What a watch relies on to follow its customer: the generation moves with every merge and
 // split, by resolution or by an admin, and with nothing else.
-TEST_F(CustomerResolutionTest, MergeGenerationMovesWithEveryMergeAndSplitOnly) {
+TEST_P(CustomerResolutionTest, MergeGenerationMovesWithEveryMergeAndSplitOnly) {
   std::uint64_t seen = store_->MergeGeneration();
   auto moved = [&] {
     const std::uint64_t now = store_->MergeGeneration();
@@ -180,7 +175,7 @@ TEST_F(CustomerResolutionTest, MergeGenerationMovesWithEveryMergeAndSplitOnly) {
 // What a watch tells whose an event was by: each event of a batch carries the generation its
 // customer was resolved under, counting the merge it made itself, and so do admins' changes
 // between batches. Every one is settled, and none is beyond the store's once Write returned.
-TEST_F(CustomerResolutionTest, EachEventCarriesTheMergeGenerationItWasResolvedUnder) {
+TEST_P(CustomerResolutionTest, EachEventCarriesTheMergeGenerationItWasResolvedUnder) {
   Put("a", {{"account", "A-1"}}, kDay);
   std::int64_t b = Put("b", {{"account", "B-1"}}, kDay);
   const std::uint64_t before = store_->MergeGeneration();
@@ -217,7 +212,7 @@ TEST_F(CustomerResolutionTest, EachEventCarriesTheMergeGenerationItWasResolvedUn
   EXPECT_EQ(outcomes[0].merge_generations, std::vector<std::uint64_t>{split});
 }
 
-TEST_F(CustomerResolutionTest, AnAdminLinkJoinsTwoCustomersAndSaysWhoAndWhy) {
+TEST_P(CustomerResolutionTest, AnAdminLinkJoinsTwoCustomersAndSaysWhoAndWhy) {
   std::int64_t a = Put("e1", {{"account", "A-1"}}, kDay);
   std::int64_t b = Put("e2", {{"member", "M-9"}}, kDay);
   auto link = store_->LinkCustomers(a, b, "ops:wang", "same person, checked at the counter", {});
@@ -233,7 +228,7 @@ TEST_F(CustomerResolutionTest, AnAdminLinkJoinsTwoCustomersAndSaysWhoAndWhy) {
             StatusCode::kNotFound);
 }
 
-TEST_F(CustomerResolutionTest, ASwitchboardPhoneStopsIdentifyingAndItsMergesAreUndone) {
+TEST_P(CustomerResolutionTest, ASwitchboardPhoneStopsIdentifyingAndItsMergesAreUndone) {
   const identity::Identifier switchboard{"phone", "01088886666"};
   std::vector<std::int64_t> accounts;
   for (int i = 1; i <= 3; ++i) {
@@ -266,7 +261,7 @@ TEST_F(CustomerResolutionTest, ASwitchboardPhoneStopsIdentifyingAndItsMergesAreU
   EXPECT_TRUE(demoted);
 }
 
-TEST_F(CustomerResolutionTest, AUnitThatChangesHandsBelongsToWhoeverLivedThereThen) {
+TEST_P(CustomerResolutionTest, AUnitThatChangesHandsBelongsToWhoeverLivedThereThen) {
   const identity::Identifier unit{"unit", "阳光花园/5-1-302"};
   std::int64_t old_owner = Put("old-bill", {{"account", "A-1"}, unit}, kDay);
   EXPECT_EQ(Put("old-repair", {unit}, kDay + days(10)), old_owner);
@@ -289,7 +284,7 @@ TEST_F(CustomerResolutionTest, AUnitThatChangesHandsBelongsToWhoeverLivedThereTh
   EXPECT_NE(Put("after", {unit}, kDay + days(51)), new_owner);
 }
 
-TEST_F(CustomerResolutionTest, EventsArrivingOutOfOrderMakeOneStayNotFragments) {
+TEST_P(CustomerResolutionTest, EventsArrivingOutOfOrderMakeOneStayNotFragments) {
   const identity::Identifier unit{"unit", "阳光花园/7-3-1501"};
   const identity::Identifier account{"account", "A-1005"};
   // The home-service booking arrives first, the complaint next, the handover last.
@@ -306,7 +301,7 @@ TEST_F(CustomerResolutionTest, EventsArrivingOutOfOrderMakeOneStayNotFragments) 
   EXPECT_FALSE(stay.inferred) << "the keys handover confirms the stay";
 }
 
-TEST_F(CustomerResolutionTest, EventsWrittenWhileAnAdminLinksEndOnTheOneCustomer) {
+TEST_P(CustomerResolutionTest, EventsWrittenWhileAnAdminLinksEndOnTheOneCustomer) {
   Put("a-0", {{"account", "A-1"}}, kDay);
   Put("b-0", {{"account", "B-1"}}, kDay);
   std::latch writing(1);
@@ -325,6 +320,8 @@ TEST_F(CustomerResolutionTest, EventsWrittenWhileAnAdminLinksEndOnTheOneCustomer
   EXPECT_EQ(Who({"account", "A-1"}), Who({"account", "B-1"}));
   EXPECT_EQ(Timeline(link->kept).size(), 402u);
 }
+
+PROPBRIDGE_STORE_BACKENDS(CustomerResolutionTest);
 
 }  // namespace
 }  // namespace propbridge::store
