@@ -500,6 +500,61 @@ TEST_P(StoreTest, ReadersRunConcurrentlyWithTheWriter) {
   EXPECT_EQ(Timeline(*store, "c1").size(), std::size_t{kBatches * kEventsPerBatch});
 }
 
+// Text that the daemon lets through is kept as it came, a NUL among it (which PostgreSQL's
+// text cannot hold) and U+2400, the symbol PostgreSQL's store writes a NUL with.
+TEST_P(StoreTest, TextWithNulRoundTripsThroughEveryReadAndWrite) {
+  auto store = Open();
+  ASSERT_NE(store, nullptr);
+  const std::string nul("\0", 1);
+  const std::string symbol = "\u2400";
+  Event event = MakeEvent("crm", "C-1" + nul + symbol + "0", "c1", kBase);
+  event.channel = "phone" + nul;
+  event.matter_id = "M" + nul + symbol + symbol + "0";
+  event.summary = symbol + "0 is no NUL, " + nul + " is; " + symbol + " alone";
+  Batch batch{.source = "crm", .events = {event}, .quarantined = {}, .checkpoint = ""};
+  BatchOutcome first = store->Write({&batch, 1})[0];
+  ASSERT_TRUE(first.status.ok()) << first.status.message();
+  EXPECT_EQ(first.inserted, 1u);
+  BatchOutcome again = store->Write({&batch, 1})[0];
+  ASSERT_TRUE(again.status.ok()) << again.status.message();
+  EXPECT_EQ(again.duplicates, 1u);
+
+  TimelineQuery query{.customer = CustomerOf(*store, "c1"), .limit = 10, .after = std::nullopt};
+  query.filter.matter_id = event.matter_id;
+  auto read = store->ReadTimeline(query);
+  ASSERT_TRUE(read.ok()) << read.status().message();
+  ASSERT_EQ(read->size(), 1u);
+  EXPECT_EQ((*read)[0].source_event_id, event.source_event_id);
+  EXPECT_EQ((*read)[0].channel, event.channel);
+  EXPECT_EQ((*read)[0].matter_id, event.matter_id);
+  EXPECT_EQ((*read)[0].summary, event.summary);
+  ExpectSameEvents(Visited(*store, query), *read);
+  auto changes = store->ReadChanges({});
+  ASSERT_TRUE(changes.ok()) << changes.status().message();
+  ExpectSameEvents(*changes, *read);
+  query.filter.matter_id = "M" + nul;
+  EXPECT_TRUE(store->ReadTimeline(query)->empty());
+
+  Batch other = MakeBatch("crm", "c2", 1, 1);
+  ASSERT_TRUE(store->Write({&other, 1})[0].status.ok());
+  AuditRecord audit;
+  audit.actor = "ops:" + nul + symbol;
+  audit.method = "AdminService.LinkCustomers";
+  auto merge = store->LinkCustomers(CustomerOf(*store, "c1"), CustomerOf(*store, "c2"),
+                                    "ops:" + nul, "one " + symbol + "0 person" + nul, audit);
+  ASSERT_TRUE(merge.ok()) << merge.status().message();
+  EXPECT_EQ(merge->actor, "ops:" + nul);
+  EXPECT_EQ(merge->reason, "one " + symbol + "0 person" + nul);
+  auto customer = store->ReadCustomer(merge->kept, kBase);
+  ASSERT_TRUE(customer.ok() && customer->has_value());
+  ASSERT_EQ((*customer)->merges.size(), 1u);
+  EXPECT_EQ((*customer)->merges[0].reason, merge->reason);
+  auto records = store->ReadAudit({});
+  ASSERT_TRUE(records.ok()) << records.status().message();
+  ASSERT_EQ(records->size(), 1u);
+  EXPECT_EQ((*records)[0].actor, audit.actor);
+}
+
 TEST_P(StoreTest, ReopeningKeepsEverything) {
   std::int64_t last_id = 0;
   {

@@ -69,6 +69,8 @@ StoreBackend::StoreBackend(Backend backend) : backend_(backend) {
   EXPECT_TRUE(server->CreateDatabase(database_));
 }
 
+PostgresServer* StoreBackend::postgres_server() const { return SharedServer(); }
+
 Result<std::unique_ptr<store::Store>> StoreBackend::TryOpen(store::StoreOptions options) {
   if (backend_ == Backend::kSqlite) {
     options.path = sqlite_file();

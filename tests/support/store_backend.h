@@ -19,6 +19,8 @@
 
 namespace propbridge::testing {
 
+class PostgresServer;
+
 enum class Backend { kSqlite, kPostgresql };
 
 // "sqlite", "postgresql": the suffix of each case's name.
@@ -37,6 +39,10 @@ class StoreBackend {
   Backend backend() const { return backend_; }
   // The SQLite store's file.
   std::filesystem::path sqlite_file() const { return dir_ / "store.db"; }
+  // The PostgreSQL store's server, which the test binary's PostgreSQL cases share (one that
+  // stops it starts it again), and its database.
+  PostgresServer* postgres_server() const;
+  const std::string& postgres_database() const { return database_; }
 
   // Opens the store with `options` (their path is not used: the place is the backend's; for
   // PostgreSQL, the reader and scan connections, the wait and the identity rules are taken);
