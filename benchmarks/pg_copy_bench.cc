@@ -11,6 +11,13 @@
 //               NOTHING RETURNING the ids: replay-safe, with the ids.
 // insert:       one multi-row INSERT ... ON CONFLICT DO NOTHING RETURNING the ids per batch.
 // row:          an INSERT per row: a round trip per event.
+//
+// And the same rows as events through the PostgreSQL store's Write (OpenPostgresStore), a batch
+// per group commit, identifiers resolved, duplicates looked for, checkpoint stored, each into a
+// fresh database; its pace over the COPY's is the store's cost:
+// store:        each event names its account, one of 1,000 (ingest_bench's raw rows).
+// store+units:  each event names its account, a phone (one per account) and its unit, which
+//               the store resolves through occupancy as a billing export's rows do.
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
@@ -22,6 +29,8 @@
 #include "benchmarks/bench_support.h"
 #include "daemon/store/postgresql/pg_connection.h"
 #include "daemon/store/postgresql/pg_schema.h"
+#include "daemon/store/postgresql/pg_store.h"
+#include "daemon/store/store.h"
 #include "tests/support/postgres_server.h"
 
 namespace propbridge::bench {
@@ -188,6 +197,62 @@ double Measure(testing::PostgresServer& server, const std::string& database,
   return rate;
 }
 
+// The row as the pipeline hands it to the store: the same fields, its customer by account (and,
+// `with_units`, by phone and unit too) instead of an id.
+store::Event EventOf(const EventRow& row, bool with_units) {
+  store::Event event;
+  event.source = "synthetic";
+  event.source_event_id = row.source_event_id;
+  const std::string account = row.identifiers.substr(row.identifiers.find(':') + 1);
+  event.identifiers = {{"account", account}};
+  if (with_units) {
+    const std::int64_t n = row.customer;
+    event.identifiers.push_back({"phone", "138" + std::to_string(10'000'000 + n)});
+    event.identifiers.push_back({"unit", "阳光花园/" + std::to_string(n % 20 + 1) + "-" +
+                                             std::to_string(n % 3 + 1) + "-" +
+                                             std::to_string(n + 100)});
+  }
+  event.step = sdk::Step::kUnderstand;
+  event.kind = "crm.profile.updated";
+  event.occurred_at = row.occurred_at;
+  event.ingested_at = row.ingested_at;
+  event.initiative = sdk::Initiative::kProactive;
+  event.summary = row.summary;
+  event.attributes = {{"n", row.source_event_id.substr(1)}};
+  return event;
+}
+
+// Events/s through OpenPostgresStore's Write, a batch of `batch` events per call.
+double MeasureStore(testing::PostgresServer& server, const std::string& database,
+                    const std::vector<EventRow>& rows, std::int64_t batch, bool with_units) {
+  if (!server.CreateDatabase(database)) Fail("cannot create database " + database);
+  store::PgStoreOptions options;
+  options.connection = server.ConnectionString(database);
+  options.password_file = server.password_file();
+  std::unique_ptr<store::Store> pg = Check(store::OpenPostgresStore(options), "open the store");
+  std::vector<store::Batch> batches;
+  for (std::size_t first = 0; first < rows.size(); first += static_cast<std::size_t>(batch)) {
+    store::Batch& b = batches.emplace_back();
+    b.source = "synthetic";
+    const std::size_t end = std::min(rows.size(), first + static_cast<std::size_t>(batch));
+    for (std::size_t i = first; i < end; ++i) b.events.push_back(EventOf(rows[i], with_units));
+    b.checkpoint = std::to_string(end);
+  }
+  const Clock::time_point start = Clock::now();
+  std::size_t stored = 0;
+  for (const store::Batch& b : batches) {
+    store::BatchOutcome outcome = pg->Write({&b, 1})[0];
+    Check(outcome.status, database);
+    stored += outcome.inserted;
+  }
+  const double rate = static_cast<double>(rows.size()) / SecondsSince(start);
+  if (stored != rows.size()) {
+    Fail(database + ": " + std::to_string(stored) + " events stored of " +
+         std::to_string(rows.size()));
+  }
+  return rate;
+}
+
 int Main(int argc, char** argv) {
   const std::int64_t count = PositiveArgument(argc, argv, 1, 100'000, kUsage);
   const std::int64_t batch = PositiveArgument(argc, argv, 2, 1000, kUsage);
@@ -204,9 +269,17 @@ int Main(int argc, char** argv) {
   std::printf("%s rows, %s per transaction\n", WithThousands(static_cast<double>(count)).c_str(),
               WithThousands(static_cast<double>(batch)).c_str());
   int n = 0;
+  double copy = 0;
   for (const auto& [name, write] : ways) {
     const double rate = Measure(*server, "bench_" + std::to_string(n++), rows, batch, write);
+    if (copy == 0) copy = rate;
     std::printf("%-12s %s rows/s\n", name, WithThousands(rate).c_str());
+  }
+  for (bool with_units : {false, true}) {
+    const double rate =
+        MeasureStore(*server, "bench_" + std::to_string(n++), rows, batch, with_units);
+    std::printf("%-12s %s events/s (%.2f of copy)\n", with_units ? "store+units" : "store",
+                WithThousands(rate).c_str(), rate / copy);
   }
   return 0;
 }

@@ -28,10 +28,16 @@ const std::string& IdentifiersSql() {
       "found AS (SELECT i.type, i.value, i.home, i.role, i.demoted FROM identifiers i JOIN "
       "unnest($1::text[], $2::text[]) AS k(type, value) ON i.type = k.type AND i.value = k.value), "
       "starts(id) AS (SELECT DISTINCT home FROM found)",
-      "SELECT f.type, f.value, f.home, f.role, f.demoted, w.root, w.cycle FROM found f "
+      "SELECT f.type, f.value, f.home, f.role, f.demoted, w.root, w.cycle, EXISTS (SELECT 1 "
+      "FROM identifiers s WHERE s.home = f.home AND s.role = 1) FROM found f "
       "LEFT JOIN walk w ON w.origin = f.home");
   return sql;
 }
+
+// The standing merges made by a batch's identifiers (their Text as the cause), newest first.
+constexpr std::string_view kStandingMergesSql =
+    "SELECT cause, id, kept, absorbed FROM merges WHERE cause = ANY($1::text[]) AND "
+    "undone_at IS NULL ORDER BY id DESC";
 
 // Every occupancy period of a batch's units, with the roots of their customers.
 const std::string& PeriodsSql() {
@@ -52,6 +58,7 @@ class PgIdentityIndexImpl final : public PgIdentityIndex {
   Status Prefetch(std::span<const Event> events) override {
     std::vector<std::string_view> types;
     std::vector<std::string_view> values;
+    std::vector<std::string> causes;
     std::unordered_set<std::string> keys;
     std::unordered_set<std::string_view> units;
     for (const Event& event : events) {
@@ -59,6 +66,7 @@ class PgIdentityIndexImpl final : public PgIdentityIndex {
         if (!keys.insert(Key(id)).second || identifiers_.contains(Key(id))) continue;
         types.push_back(id.type);
         values.push_back(id.value);
+        if (!standing_.contains(id.Text())) causes.push_back(id.Text());
         // Which types are units is the rules' to say, not the index's: any value may be one.
         if (!periods_.contains(id.value)) units.insert(id.value);
       }
@@ -67,21 +75,32 @@ class PgIdentityIndexImpl final : public PgIdentityIndex {
     for (std::size_t i = 0; i < types.size(); ++i) {
       identifiers_.emplace(Key(types[i], values[i]), std::nullopt);
     }
+    auto identifier = [&](const PgRow& row) {
+      const std::int64_t home = row.Int64(2);
+      identifiers_[Key(row.Text(0), row.Text(1))] =
+          IndexedIdentifier{home, static_cast<IdentifierRole>(row.Int64(3)), row.Bool(4)};
+      KeepRoot(home, PgRootWalkFromRow(row, 5));
+      holds_strong_[home] = row.Bool(7);
+    };
     Status s = Connection().Query(IdentifiersSql(), {PgTextArray{types}, PgTextArray{values}},
-                                  "load identifiers", [&](const PgRow& row) {
-                                    identifiers_[Key(row.Text(0), row.Text(1))] = IndexedIdentifier{
-                                        row.Int64(2), static_cast<IdentifierRole>(row.Int64(3)),
-                                        row.Bool(4)};
-                                    KeepRoot(row.Int64(2), PgRootWalkFromRow(row, 5));
-                                  });
+                                  "load identifiers", identifier);
     if (!s.ok()) return Failed(s);
+
+    const std::vector<std::string_view> cause_views(causes.begin(), causes.end());
+    for (const std::string& cause : causes) standing_.emplace(cause, std::vector<StandingMerge>());
+    auto merge = [&](const PgRow& row) {
+      standing_[std::string(row.Text(0))].push_back({row.Int64(1), row.Int64(2), row.Int64(3)});
+    };
+    s = Connection().Query(kStandingMergesSql, {PgTextArray{cause_views}}, "load merges", merge);
+    if (!s.ok()) return Failed(s);
+
     const std::vector<std::string_view> unit_values(units.begin(), units.end());
     for (std::string_view unit : unit_values) periods_.emplace(unit, std::vector<Period>());
-    s = Connection().Query(PeriodsSql(), {PgTextArray{unit_values}}, "load occupancy",
-                           [&](const PgRow& row) {
-                             periods_[std::string(row.Text(1))].push_back(PeriodFromRow(row));
-                             KeepRoot(row.Int64(2), PgRootWalkFromRow(row, 6));
-                           });
+    auto period = [&](const PgRow& row) {
+      periods_[std::string(row.Text(1))].push_back(PeriodFromRow(row));
+      KeepRoot(row.Int64(2), PgRootWalkFromRow(row, 6));
+    };
+    s = Connection().Query(PeriodsSql(), {PgTextArray{unit_values}}, "load occupancy", period);
     if (!s.ok()) return Failed(s);
     return Status::Ok();
   }
@@ -108,6 +127,7 @@ class PgIdentityIndexImpl final : public PgIdentityIndex {
     if (*known) return Status::Ok();
     held_identifiers_.push_back({id.type, id.value, home, role, first_seen});
     identifiers_[Key(id)] = IndexedIdentifier{home, role, false};
+    if (role == IdentifierRole::kStrong) holds_strong_[home] = true;
     return Status::Ok();
   }
 
@@ -123,16 +143,25 @@ class PgIdentityIndexImpl final : public PgIdentityIndex {
     return Status::Ok();
   }
 
+  // From what is known of each customer, the others in one query: what a customer holds is what
+  // it was loaded with and what was attached to it since.
   Result<std::size_t> CountHoldingStrong(std::span<const std::int64_t> customers) override {
-    if (Status s = FlushIdentifiers(); !s.ok()) return s;
-    std::int64_t holding = 0;
-    Status s = Connection().Query(
-        "SELECT count(*) FROM unnest($1::bigint[]) AS c(id) WHERE EXISTS "
-        "(SELECT 1 FROM identifiers WHERE home = c.id AND role = 1)",
-        {PgInt64Array{customers}}, "count customers",
-        [&](const PgRow& row) { holding = row.Int64(0); });
-    if (!s.ok()) return s;
-    return static_cast<std::size_t>(holding);
+    std::vector<std::int64_t> unknown;
+    for (std::int64_t customer : customers) {
+      if (!holds_strong_.contains(customer)) unknown.push_back(customer);
+    }
+    if (!unknown.empty()) {
+      std::unordered_set<std::int64_t> holding;
+      Status s = Connection().Query(
+          "SELECT DISTINCT home FROM identifiers WHERE home = ANY($1::bigint[]) AND role = 1",
+          {PgInt64Array{unknown}}, "count customers",
+          [&](const PgRow& row) { holding.insert(row.Int64(0)); });
+      if (!s.ok()) return s;
+      for (std::int64_t customer : unknown) holds_strong_[customer] = holding.contains(customer);
+    }
+    std::size_t holding = 0;
+    for (std::int64_t customer : customers) holding += holds_strong_.at(customer) ? 1 : 0;
+    return holding;
   }
 
   Result<std::int64_t> CreateCustomer(Micros created_at) override {
@@ -187,6 +216,9 @@ class PgIdentityIndexImpl final : public PgIdentityIndex {
       if (root == absorbed) root = kept;
     }
     roots_[absorbed] = kept;
+    if (auto standing = standing_.find(std::string(cause)); standing != standing_.end()) {
+      standing->second.insert(standing->second.begin(), {merge, kept, absorbed});  // the newest
+    }
     return merge;
   }
 
@@ -206,6 +238,9 @@ class PgIdentityIndexImpl final : public PgIdentityIndex {
     if (!undone.ok()) return undone.status();
     // Who stands under whom changed for the absorbed customer's whole tree.
     roots_.clear();
+    for (auto& [cause, merges] : standing_) {
+      std::erase_if(merges, [&](const StandingMerge& m) { return m.id == merge.id; });
+    }
     return Status::Ok();
   }
 
@@ -228,6 +263,9 @@ class PgIdentityIndexImpl final : public PgIdentityIndex {
   }
 
   Result<std::vector<StandingMerge>> StandingMergesBy(std::string_view cause) override {
+    if (auto cached = standing_.find(std::string(cause)); cached != standing_.end()) {
+      return cached->second;
+    }
     std::vector<StandingMerge> merges;
     Status s = Connection().Query(
         "SELECT id, kept, absorbed FROM merges WHERE cause = $1 AND undone_at IS NULL "
@@ -236,6 +274,7 @@ class PgIdentityIndexImpl final : public PgIdentityIndex {
           merges.push_back({row.Int64(0), row.Int64(1), row.Int64(2)});
         });
     if (!s.ok()) return s;
+    standing_.emplace(cause, merges);
     return merges;
   }
 
@@ -320,6 +359,8 @@ class PgIdentityIndexImpl final : public PgIdentityIndex {
   void Forget() override {
     identifiers_.clear();
     roots_.clear();
+    holds_strong_.clear();
+    standing_.clear();
     periods_.clear();
     held_customers_.clear();
     held_identifiers_.clear();
@@ -454,6 +495,10 @@ class PgIdentityIndexImpl final : public PgIdentityIndex {
   // What the transaction holds, as loaded and changed through the index since the last Forget.
   std::unordered_map<std::string, std::optional<IndexedIdentifier>> identifiers_;  // by Key
   std::unordered_map<std::int64_t, std::int64_t> roots_;
+  // Whether a customer is the home of a kStrong identifier.
+  std::unordered_map<std::int64_t, bool> holds_strong_;
+  // The standing merges each cause (an identifier's Text) made, newest first.
+  std::unordered_map<std::string, std::vector<StandingMerge>> standing_;
   std::unordered_map<std::string, std::vector<Period>> periods_;  // every period, by unit
   std::vector<HeldCustomer> held_customers_;
   std::vector<HeldIdentifier> held_identifiers_;
