@@ -18,6 +18,8 @@
 // store:        each event names its account, one of 1,000 (ingest_bench's raw rows).
 // store+units:  each event names its account, a phone (one per account) and its unit, which
 //               the store resolves through occupancy as a billing export's rows do.
+// store+new:    as store+units, but every event is a customer seen for the first time (a first
+//               import): a customer, three identifiers and an occupancy period each.
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
@@ -197,16 +199,20 @@ double Measure(testing::PostgresServer& server, const std::string& database,
   return rate;
 }
 
-// The row as the pipeline hands it to the store: the same fields, its customer by account (and,
-// `with_units`, by phone and unit too) instead of an id.
-store::Event EventOf(const EventRow& row, bool with_units) {
+enum class Names { kAccount, kAccountPhoneUnit, kNewCustomers };
+
+// The row as the pipeline hands it to the store: the same fields, its customer by account (and
+// by phone and unit too, or as a customer of its own) instead of an id.
+store::Event EventOf(const EventRow& row, std::int64_t index, Names names) {
   store::Event event;
   event.source = "synthetic";
   event.source_event_id = row.source_event_id;
-  const std::string account = row.identifiers.substr(row.identifiers.find(':') + 1);
+  const std::string account = names == Names::kNewCustomers
+                                  ? "N" + std::to_string(index)
+                                  : row.identifiers.substr(row.identifiers.find(':') + 1);
   event.identifiers = {{"account", account}};
-  if (with_units) {
-    const std::int64_t n = row.customer;
+  if (names != Names::kAccount) {
+    const std::int64_t n = names == Names::kNewCustomers ? index : row.customer;
     event.identifiers.push_back({"phone", "138" + std::to_string(10'000'000 + n)});
     event.identifiers.push_back({"unit", "阳光花园/" + std::to_string(n % 20 + 1) + "-" +
                                              std::to_string(n % 3 + 1) + "-" +
@@ -224,7 +230,7 @@ store::Event EventOf(const EventRow& row, bool with_units) {
 
 // Events/s through OpenPostgresStore's Write, a batch of `batch` events per call.
 double MeasureStore(testing::PostgresServer& server, const std::string& database,
-                    const std::vector<EventRow>& rows, std::int64_t batch, bool with_units) {
+                    const std::vector<EventRow>& rows, std::int64_t batch, Names names) {
   if (!server.CreateDatabase(database)) Fail("cannot create database " + database);
   store::PgStoreOptions options;
   options.connection = server.ConnectionString(database);
@@ -235,7 +241,9 @@ double MeasureStore(testing::PostgresServer& server, const std::string& database
     store::Batch& b = batches.emplace_back();
     b.source = "synthetic";
     const std::size_t end = std::min(rows.size(), first + static_cast<std::size_t>(batch));
-    for (std::size_t i = first; i < end; ++i) b.events.push_back(EventOf(rows[i], with_units));
+    for (std::size_t i = first; i < end; ++i) {
+      b.events.push_back(EventOf(rows[i], static_cast<std::int64_t>(i), names));
+    }
     b.checkpoint = std::to_string(end);
   }
   const Clock::time_point start = Clock::now();
@@ -275,11 +283,12 @@ int Main(int argc, char** argv) {
     if (copy == 0) copy = rate;
     std::printf("%-12s %s rows/s\n", name, WithThousands(rate).c_str());
   }
-  for (bool with_units : {false, true}) {
-    const double rate =
-        MeasureStore(*server, "bench_" + std::to_string(n++), rows, batch, with_units);
-    std::printf("%-12s %s events/s (%.2f of copy)\n", with_units ? "store+units" : "store",
-                WithThousands(rate).c_str(), rate / copy);
+  for (const auto& [name, names] :
+       {std::pair{"store", Names::kAccount}, std::pair{"store+units", Names::kAccountPhoneUnit},
+        std::pair{"store+new", Names::kNewCustomers}}) {
+    const double rate = MeasureStore(*server, "bench_" + std::to_string(n++), rows, batch, names);
+    std::printf("%-12s %s events/s (%.2f of copy)\n", name, WithThousands(rate).c_str(),
+                rate / copy);
   }
   return 0;
 }

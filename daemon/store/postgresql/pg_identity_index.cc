@@ -16,11 +16,38 @@
 namespace propbridge::store {
 namespace {
 
-// Customer ids are reserved from their sequence this many at a time at first, twice as many at
-// each next reservation up to the most: a store that makes few customers wastes few ids, one
-// that makes many takes a round trip per thousand.
-constexpr std::int64_t kFirstReservation = 8;
-constexpr std::int64_t kMostReserved = 1024;
+// Ids of a table's identity column taken from its sequence ahead, this many at a time at first,
+// twice as many at each next reservation up to the most: a store that makes few rows wastes few
+// ids, one that makes many takes a round trip per thousand. Ids grow with age.
+class ReservedIds {
+ public:
+  static constexpr std::int64_t kFirst = 8;
+  static constexpr std::int64_t kMost = 1024;
+
+  explicit ReservedIds(std::string table)
+      : sql_("SELECT nextval(pg_get_serial_sequence('" + table +
+             "', 'id')) FROM generate_series(1, $1) ORDER BY 1 DESC"),
+        what_("reserve " + table + " ids") {}
+
+  Result<std::int64_t> Take(PgConnection& connection) {
+    if (ids_.empty()) {
+      Status s = connection.Query(sql_, {next_}, what_,
+                                  [&](const PgRow& row) { ids_.push_back(row.Int64(0)); });
+      if (!s.ok()) return s;
+      if (ids_.empty()) return Internal(what_ + ": the sequence gave none");
+      next_ = std::min(next_ * 2, kMost);
+    }
+    const std::int64_t id = ids_.back();  // the smallest
+    ids_.pop_back();
+    return id;
+  }
+
+ private:
+  const std::string sql_;
+  const std::string what_;
+  std::vector<std::int64_t> ids_;  // not given out yet, the smallest last
+  std::int64_t next_ = kFirst;
+};
 
 // The identifiers of a batch with the roots of their homes.
 const std::string& IdentifiersSql() {
@@ -165,21 +192,11 @@ class PgIdentityIndexImpl final : public PgIdentityIndex {
   }
 
   Result<std::int64_t> CreateCustomer(Micros created_at) override {
-    if (reserved_.empty()) {
-      Status s = Connection().Query(
-          "SELECT nextval(pg_get_serial_sequence('customers', 'id')) FROM "
-          "generate_series(1, $1) ORDER BY 1 DESC",
-          {reservation_}, "reserve customer ids",
-          [&](const PgRow& row) { reserved_.push_back(row.Int64(0)); });
-      if (!s.ok()) return s;
-      if (reserved_.empty()) return Internal("reserve customer ids: the sequence gave none");
-      reservation_ = std::min(reservation_ * 2, kMostReserved);
-    }
-    const std::int64_t id = reserved_.back();  // the smallest: ids grow with age
-    reserved_.pop_back();
-    held_customers_.push_back({id, created_at});
-    roots_[id] = id;
-    return id;
+    auto id = customer_ids_.Take(Connection());
+    if (!id.ok()) return id.status();
+    held_customers_.push_back({*id, created_at});
+    roots_[*id] = *id;
+    return *id;
   }
 
   Result<std::optional<std::int64_t>> Root(std::int64_t customer) override {
@@ -318,14 +335,10 @@ class PgIdentityIndexImpl final : public PgIdentityIndex {
     for (const Period& p : **periods) {
       if (p.from > from && (!to || p.from < *to)) to = p.from;
     }
-    std::int64_t id = 0;
-    Status s = Connection().Query(
-        "INSERT INTO occupancy (unit, community, customer, from_at, to_at, inferred) "
-        "VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
-        {unit, community, customer, from, PgNullable(to), inferred}, "open occupancy",
-        [&](const PgRow& row) { id = row.Int64(0); });
-    if (!s.ok()) return s;
-    (*periods)->push_back({id, customer, from, to, inferred});
+    auto id = period_ids_.Take(Connection());
+    if (!id.ok()) return id.status();
+    (*periods)->push_back(
+        {*id, customer, from, to, inferred, /*held=*/true, std::string(community)});
     return Status::Ok();
   }
 
@@ -340,10 +353,14 @@ class PgIdentityIndexImpl final : public PgIdentityIndex {
   }
 
   Status MovePeriodStart(std::int64_t period, Micros from, bool inferred) override {
-    auto moved = Connection().Exec("UPDATE occupancy SET from_at = $2, inferred = $3 WHERE id = $1",
-                                   {period, from, inferred}, "extend occupancy");
-    if (!moved.ok()) return moved.status();
-    if (Period* p = CachedPeriod(period)) {
+    Period* p = CachedPeriod(period);
+    if (p == nullptr || !p->held) {
+      auto moved =
+          Connection().Exec("UPDATE occupancy SET from_at = $2, inferred = $3 WHERE id = $1",
+                            {period, from, inferred}, "extend occupancy");
+      if (!moved.ok()) return moved.status();
+    }
+    if (p != nullptr) {
       p->from = from;
       p->inferred = inferred;
     }
@@ -353,6 +370,7 @@ class PgIdentityIndexImpl final : public PgIdentityIndex {
   Status Flush() override {
     if (Status s = FlushCustomers(); !s.ok()) return s;
     if (Status s = FlushIdentifiers(); !s.ok()) return s;
+    if (Status s = FlushPeriods(); !s.ok()) return s;
     return write_held_events_();
   }
 
@@ -373,6 +391,8 @@ class PgIdentityIndexImpl final : public PgIdentityIndex {
     Micros from;
     std::optional<Micros> to;
     bool inferred = false;
+    bool held = false;      // opened here and not written yet
+    std::string community;  // of a held period
   };
   struct HeldCustomer {
     std::int64_t id;
@@ -396,7 +416,13 @@ class PgIdentityIndexImpl final : public PgIdentityIndex {
   static std::string Key(const identity::Identifier& id) { return Key(id.type, id.value); }
 
   static Period PeriodFromRow(const PgRow& row) {
-    return {row.Int64(0), row.Int64(2), row.Time(3), row.OptionalTime(4), row.Bool(5)};
+    Period period;
+    period.id = row.Int64(0);
+    period.customer = row.Int64(2);
+    period.from = row.Time(3);
+    period.to = row.OptionalTime(4);
+    period.inferred = row.Bool(5);
+    return period;
   }
 
   static std::optional<IndexedPeriod> Indexed(const Period* period) {
@@ -437,12 +463,55 @@ class PgIdentityIndexImpl final : public PgIdentityIndex {
     return nullptr;
   }
 
+  // Changes a period, in the table unless it is held.
   template <typename Value, typename Change>
   Status ChangePeriod(std::int64_t period, std::string_view sql, Value value, std::string_view what,
                       Change change) {
-    auto changed = Connection().Exec(sql, {period, value}, what);
-    if (!changed.ok()) return changed.status();
-    if (Period* p = CachedPeriod(period)) change(*p);
+    Period* p = CachedPeriod(period);
+    if (p == nullptr || !p->held) {
+      auto changed = Connection().Exec(sql, {period, value}, what);
+      if (!changed.ok()) return changed.status();
+    }
+    if (p != nullptr) change(*p);
+    return Status::Ok();
+  }
+
+  Status FlushPeriods() {
+    std::vector<std::int64_t> ids;
+    std::vector<std::string_view> units;
+    std::vector<std::string_view> communities;
+    std::vector<std::int64_t> customers;
+    std::vector<std::int64_t> from;
+    std::vector<std::int64_t> to;  // -1 with ended 0: still there
+    std::vector<std::int64_t> ended;
+    std::vector<std::int64_t> inferred;
+    std::vector<Period*> held;
+    for (auto& [unit, periods] : periods_) {
+      for (Period& p : periods) {
+        if (!p.held) continue;
+        held.push_back(&p);
+        ids.push_back(p.id);
+        units.push_back(unit);
+        communities.push_back(p.community);
+        customers.push_back(p.customer);
+        from.push_back(p.from.time_since_epoch().count());
+        to.push_back(p.to ? p.to->time_since_epoch().count() : -1);
+        ended.push_back(p.to ? 1 : 0);
+        inferred.push_back(p.inferred ? 1 : 0);
+      }
+    }
+    if (held.empty()) return Status::Ok();
+    auto inserted = Connection().Exec(
+        "INSERT INTO occupancy (id, unit, community, customer, from_at, to_at, inferred) "
+        "SELECT id, unit, community, customer, from_at, CASE WHEN ended <> 0 THEN to_at END, "
+        "inferred <> 0 FROM unnest($1::bigint[], $2::text[], $3::text[], $4::bigint[], "
+        "$5::bigint[], $6::bigint[], $7::bigint[], $8::bigint[]) AS p(id, unit, community, "
+        "customer, from_at, to_at, ended, inferred)",
+        {PgInt64Array{ids}, PgTextArray{units}, PgTextArray{communities}, PgInt64Array{customers},
+         PgInt64Array{from}, PgInt64Array{to}, PgInt64Array{ended}, PgInt64Array{inferred}},
+        "open occupancy");
+    if (!inserted.ok()) return inserted.status();
+    for (Period* p : held) p->held = false;
     return Status::Ok();
   }
 
@@ -503,9 +572,10 @@ class PgIdentityIndexImpl final : public PgIdentityIndex {
   std::vector<HeldCustomer> held_customers_;
   std::vector<HeldIdentifier> held_identifiers_;
 
-  // Customer ids taken from the sequence and not given out yet, the smallest last.
-  std::vector<std::int64_t> reserved_;
-  std::int64_t reservation_ = kFirstReservation;
+  // Ids for the customers and periods to come. Kept across transactions: an id taken from a
+  // sequence is never given out again, whatever became of the transaction.
+  ReservedIds customer_ids_{"customers"};
+  ReservedIds period_ids_{"occupancy"};
 };
 
 }  // namespace

@@ -1,10 +1,12 @@
 // The PostgreSQL store's IdentityIndex: the identifiers, customers, merges and occupancy tables
 // of pg_schema.h on the writer connection, inside the writer's transaction. Every call of an
 // index is a network round trip on PostgreSQL, so this one works from memory where it can:
-// Prefetch loads what a batch's identifiers need (the identifiers, the units' occupancy and the
-// roots of every customer they name) in two queries; lookups are served from what it loaded;
-// new customers take ids reserved from their sequence ahead, and they and new identifiers are
-// held back and written together by Flush. Occupancy and merges are written through at once.
+// Prefetch loads what a batch's identifiers need (the identifiers, the standing merges they
+// made, the units' occupancy, the roots of every customer they name and whether those hold a
+// strong identifier) in three queries; lookups are served from what it loaded; new customers
+// and occupancy periods take ids reserved from their sequences ahead, and they and new
+// identifiers are held back and written together by Flush. Merges, splits and changes to stored
+// periods are written through at once.
 #pragma once
 
 #include <functional>
