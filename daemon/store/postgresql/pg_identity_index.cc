@@ -49,30 +49,36 @@ class ReservedIds {
   std::int64_t next_ = kFirst;
 };
 
-// The identifiers of a batch with the roots of their homes.
+// The identifiers of a batch with the roots of their homes (a walk only from the few homes that
+// were merged into another) and, for a limited identifier, whether its home holds a strong one.
 const std::string& IdentifiersSql() {
   static const std::string sql = PgRootWalkSql(
-      "found AS (SELECT i.type, i.value, i.home, i.role, i.demoted FROM identifiers i JOIN "
-      "unnest($1::text[], $2::text[]) AS k(type, value) ON i.type = k.type AND i.value = k.value), "
-      "starts(id) AS (SELECT DISTINCT home FROM found)",
-      "SELECT f.type, f.value, f.home, f.role, f.demoted, w.root, w.cycle, EXISTS (SELECT 1 "
-      "FROM identifiers s WHERE s.home = f.home AND s.role = 1) FROM found f "
+      "found AS (SELECT i.type, i.value, i.home, i.role, i.demoted, c.id AS known, c.merged_into "
+      "FROM unnest($1::text[], $2::text[]) AS k(type, value) JOIN identifiers i ON "
+      "i.type = k.type AND i.value = k.value LEFT JOIN customers c ON c.id = i.home), "
+      "starts(id) AS (SELECT DISTINCT home FROM found WHERE merged_into IS NOT NULL)",
+      "SELECT f.type, f.value, f.home, f.role, f.demoted, CASE WHEN f.merged_into IS NULL THEN "
+      "f.known ELSE w.root END, COALESCE(w.cycle, false), CASE WHEN f.role = 2 THEN EXISTS "
+      "(SELECT 1 FROM identifiers s WHERE s.home = f.home AND s.role = 1) END FROM found f "
       "LEFT JOIN walk w ON w.origin = f.home");
   return sql;
 }
 
 // The standing merges made by a batch's identifiers (their Text as the cause), newest first.
 constexpr std::string_view kStandingMergesSql =
-    "SELECT cause, id, kept, absorbed FROM merges WHERE cause = ANY($1::text[]) AND "
-    "undone_at IS NULL ORDER BY id DESC";
+    "SELECT m.cause, m.id, m.kept, m.absorbed FROM unnest($1::text[]) AS k(cause) JOIN merges m "
+    "ON m.cause = k.cause WHERE m.cause <> '' AND m.undone_at IS NULL ORDER BY m.id DESC";
 
 // Every occupancy period of a batch's units, with the roots of their customers.
 const std::string& PeriodsSql() {
   static const std::string sql = PgRootWalkSql(
-      "periods AS (SELECT id, unit, customer, from_at, to_at, inferred FROM occupancy WHERE "
-      "unit = ANY($1::text[])), starts(id) AS (SELECT DISTINCT customer FROM periods)",
-      "SELECT p.id, p.unit, p.customer, p.from_at, p.to_at, p.inferred, w.root, w.cycle FROM "
-      "periods p LEFT JOIN walk w ON w.origin = p.customer");
+      "periods AS (SELECT o.id, o.unit, o.customer, o.from_at, o.to_at, o.inferred, c.id AS known, "
+      "c.merged_into FROM unnest($1::text[]) AS u(unit) JOIN occupancy o ON o.unit = u.unit "
+      "LEFT JOIN customers c ON c.id = o.customer), "
+      "starts(id) AS (SELECT DISTINCT customer FROM periods WHERE merged_into IS NOT NULL)",
+      "SELECT p.id, p.unit, p.customer, p.from_at, p.to_at, p.inferred, CASE WHEN p.merged_into "
+      "IS NULL THEN p.known ELSE w.root END, COALESCE(w.cycle, false) FROM periods p "
+      "LEFT JOIN walk w ON w.origin = p.customer");
   return sql;
 }
 
@@ -107,7 +113,12 @@ class PgIdentityIndexImpl final : public PgIdentityIndex {
       identifiers_[Key(row.Text(0), row.Text(1))] =
           IndexedIdentifier{home, static_cast<IdentifierRole>(row.Int64(3)), row.Bool(4)};
       KeepRoot(home, PgRootWalkFromRow(row, 5));
-      holds_strong_[home] = row.Bool(7);
+      // A strong identifier's home holds it; a limited one's was looked at; a weak one's not.
+      if (row.Int64(3) == static_cast<std::int64_t>(IdentifierRole::kStrong)) {
+        holds_strong_[home] = true;
+      } else if (!row.IsNull(7)) {
+        holds_strong_[home] = row.Bool(7);
+      }
     };
     Status s = Connection().Query(IdentifiersSql(), {PgTextArray{types}, PgTextArray{values}},
                                   "load identifiers", identifier);

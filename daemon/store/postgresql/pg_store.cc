@@ -398,8 +398,8 @@ Result<std::vector<bool>> PostgresStore::FindDuplicates(const Batch& batch) {
   std::unordered_set<std::string> stored;
   if (!keys.empty()) {
     Status s = writer_->Query(
-        "SELECT source_event_id FROM events WHERE source = $1 AND "
-        "source_event_id = ANY($2::text[])",
+        "SELECT e.source_event_id FROM unnest($2::text[]) AS k(id) JOIN events e ON "
+        "e.source = $1 AND e.source_event_id = k.id",
         {batch.source, PgTextArray{keys}}, "look for the batch's events",
         [&](const PgRow& row) { stored.emplace(row.Text(0)); });
     if (!s.ok()) return s;
