@@ -28,38 +28,20 @@ Result<std::unique_ptr<Reader>> OpenReader(const std::string& path) {
   return reader;
 }
 
-ReaderPool::ReaderPool(Options options)
-    : kind_(std::move(options.kind)), wait_(options.wait), readers_(std::move(options.readers)) {
-  for (const auto& reader : readers_) idle_.push_back(reader.get());
-}
-
 Result<ReaderPool::Lease> ReaderPool::Acquire() {
-  sync::MutexLock lock(mu_);
-  if (!lock.WaitFor(available_, wait_,
-                    [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return !idle_.empty(); })) {
-    return Unavailable("all " + std::to_string(readers_.size()) + " " + kind_ +
-                       " connections of the store stayed busy for " +
-                       std::to_string(wait_.count()) + " ms; retry shortly");
-  }
-  Reader* reader = idle_.back();
-  idle_.pop_back();
-  lock.Unlock();
+  auto lease = pool_.Acquire();
+  if (!lease.ok()) return lease.status();
   // BEGIN defers the snapshot to the first query; it fails only inside a transaction,
-  // which Return never leaves behind.
-  StepDone(reader->db.get(), reader->begin.get(), {}, "begin a read");
-  return Lease(this, reader);
+  // which a lease never leaves behind.
+  StepDone((*lease)->db.get(), (*lease)->begin.get(), {}, "begin a read");
+  return Lease(std::move(lease).value());
 }
 
-void ReaderPool::Return(Reader* reader) {
-  StepDone(reader->db.get(), reader->end.get(), {}, "end a read");
-  if (sqlite3_get_autocommit(reader->db.get()) == 0) {
-    Exec(reader->db.get(), "ROLLBACK", "end a read");
-  }
-  {
-    sync::MutexLock lock(mu_);
-    idle_.push_back(reader);
-  }
-  available_.notify_one();
+ReaderPool::Lease::~Lease() {
+  if (!reading_) return;
+  Reader& reader = *lease_;
+  StepDone(reader.db.get(), reader.end.get(), {}, "end a read");
+  if (sqlite3_get_autocommit(reader.db.get()) == 0) Exec(reader.db.get(), "ROLLBACK", "end a read");
 }
 
 InterruptOnStop::InterruptOnStop(sqlite3* db, std::stop_token stop)

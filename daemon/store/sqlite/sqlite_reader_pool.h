@@ -5,8 +5,6 @@
 
 #include <sqlite3.h>
 
-#include <chrono>
-#include <condition_variable>
 #include <memory>
 #include <optional>
 #include <stop_token>
@@ -15,8 +13,8 @@
 #include <utility>
 #include <vector>
 
+#include "daemon/store/connection_pool.h"
 #include "daemon/store/sqlite/sqlite_support.h"
-#include "daemon/sync/mutex.h"
 #include "propbridge/sdk/status.h"
 
 namespace propbridge::store {
@@ -39,7 +37,7 @@ struct Reader {
 // A new read-only connection to the store's database at `path`, its statements prepared.
 Result<std::unique_ptr<Reader>> OpenReader(const std::string& path);
 
-// Hands out read-only connections, waiting a bounded time while all of them are lent.
+// Hands out read-only connections as ConnectionPool does (a bounded wait, then UNAVAILABLE).
 // Thread-safe. Owns the connections; every lease must end before the pool is destroyed.
 //
 // A lease is one read transaction: every query made with it sees the same committed state,
@@ -47,45 +45,31 @@ Result<std::unique_ptr<Reader>> OpenReader(const std::string& path);
 // is a quarter of what a small read costs).
 class ReaderPool {
  public:
+  // A connection in its read transaction, which ends with the lease.
   class Lease {
    public:
-    Lease(ReaderPool* pool, Reader* reader) : pool_(pool), reader_(reader) {}
+    explicit Lease(ConnectionPool<Reader>::Lease lease) : lease_(std::move(lease)) {}
     Lease(Lease&& other) noexcept
-        : pool_(std::exchange(other.pool_, nullptr)), reader_(other.reader_) {}
+        : lease_(std::move(other.lease_)), reading_(std::exchange(other.reading_, false)) {}
     Lease& operator=(Lease&&) = delete;
-    ~Lease() {
-      if (pool_ != nullptr) pool_->Return(reader_);
-    }
-    Reader* operator->() const { return reader_; }
-    Reader& operator*() const { return *reader_; }
+    ~Lease();
+    Reader* operator->() const { return lease_.operator->(); }
+    Reader& operator*() const { return *lease_; }
 
    private:
-    ReaderPool* pool_;
-    Reader* reader_;
+    ConnectionPool<Reader>::Lease lease_;
+    bool reading_ = true;  // false once moved from
   };
 
-  struct Options {
-    std::string kind;  // names the connections in errors: "reader", "scan"
-    std::vector<std::unique_ptr<Reader>> readers;
-    std::chrono::milliseconds wait;  // for a free connection, before UNAVAILABLE
-  };
+  using Options = ConnectionPool<Reader>::Options;
 
-  explicit ReaderPool(Options options);
+  explicit ReaderPool(Options options) : pool_(std::move(options)) {}
 
   // A connection, or UNAVAILABLE when none came free within the wait.
-  Result<Lease> Acquire() ABSL_LOCKS_EXCLUDED(mu_);
+  Result<Lease> Acquire();
 
  private:
-  void Return(Reader* reader) ABSL_LOCKS_EXCLUDED(mu_);
-
-  // Constant after construction.
-  const std::string kind_;
-  const std::chrono::milliseconds wait_;
-  const std::vector<std::unique_ptr<Reader>> readers_;
-
-  sync::Mutex mu_;
-  std::condition_variable available_;
-  std::vector<Reader*> idle_ ABSL_GUARDED_BY(mu_);
+  ConnectionPool<Reader> pool_;
 };
 
 // Interrupts the statements of a connection once `stop` is requested, while it lives: SQLite
