@@ -1,7 +1,7 @@
 #include "daemon/store/postgresql/pg_store.h"
 
-#include <atomic>
 #include <cstdint>
+#include <filesystem>
 #include <functional>
 #include <memory>
 #include <optional>
