@@ -1,7 +1,8 @@
 // The store on PostgreSQL, for companies that outgrow one machine: the same Store as SQLite's,
 // on a database that several daemons can share (the schema of pg_schema.h). One writer
-// connection commits the group commits, a pool of connections serves the reads and one more
-// the scans. Not wired into the daemon's configuration here.
+// connection commits the group commits and admins' changes, a pool of connections serves the
+// short reads and a pool of its own the scans. Thread-safe as Store says; the store owns its
+// connections. Not wired into the daemon's configuration here.
 #pragma once
 
 #include <chrono>
